@@ -1,0 +1,74 @@
+import type { Command } from 'commander';
+import { FerryError } from '../../errors.js';
+import { baseline, type RunReport, up } from '../../workflow/apply.js';
+import { down } from '../../workflow/rollback.js';
+import { type GlobalOptions, withDatabase } from '../context.js';
+import { type Output, pc } from '../output.js';
+
+function summarise(out: Output, report: RunReport, nothing: string): void {
+  for (const t of report.transitions) out.line(`${pc.magenta('phase')} ${t.migrationId}: ${t.from} → ${pc.bold(t.to)}`);
+  if (report.steps.length === 0) out.line(nothing);
+  if (report.dryRun) out.line(pc.cyan('dry-run: everything above ran in a transaction that was rolled back; nothing changed'));
+  out.result(report);
+}
+
+/** `ferry up`, `ferry down` and `ferry baseline`: the commands that change the schema. */
+export function registerRunCommands(program: Command, globals: () => GlobalOptions): void {
+  program
+    .command('up')
+    .description('apply pending steps in order (all migrations, or one)')
+    .argument('[id]', 'migration id (folder name, or the name without its timestamp)')
+    .option('--dry-run', 'run inside a transaction that is rolled back; print SQL, changes and locks')
+    .addHelpText('after', '\nExamples:\n  ferry up\n  ferry up 20261127093000_split_full_name --dry-run\n  ferry up --env staging --json')
+    .action(async (id: string | undefined, o: { dryRun?: boolean }) => {
+      await withDatabase(globals(), id, 'up', async (ctx) => {
+        const report = await up(ctx.db, ctx.selected, {
+          ...ctx.run,
+          requireApproval: ctx.conn.requireApproval,
+          lockWaitMs: ctx.lockWaitMs,
+          dryRun: Boolean(o.dryRun),
+          envNote: `in environment ${ctx.conn.env}`,
+        });
+        summarise(ctx.out, report, 'nothing to apply: every step is already applied');
+      });
+    });
+
+  program
+    .command('down')
+    .description('roll back applied steps in reverse order (the latest migration, or one)')
+    .argument('[id]', 'migration id; default: the latest migration with applied steps')
+    .option('--to <step>', 'roll back the steps after this one; it stays applied')
+    .option('--dry-run', 'run inside a transaction that is rolled back; print SQL, changes and locks')
+    .addHelpText('after', '\nExamples:\n  ferry down\n  ferry down split_full_name --to add-columns\n  ferry down split_full_name --dry-run')
+    .action(async (id: string | undefined, o: { to?: string; dryRun?: boolean }) => {
+      if (o.to !== undefined && id === undefined) throw new FerryError('E_USAGE', '--to needs a migration id', 'ferry down <id> --to <step>');
+      await withDatabase(globals(), id, 'down', async (ctx) => {
+        const target = id === undefined ? undefined : ctx.selected[0]?.id;
+        const opts = { ...ctx.run, lockWaitMs: ctx.lockWaitMs, dryRun: Boolean(o.dryRun), ...(o.to === undefined ? {} : { to: o.to }) };
+        const report = await down(ctx.db, ctx.migrations, target, opts);
+        summarise(ctx.out, report, 'nothing to roll back');
+      });
+    });
+
+  program
+    .command('baseline')
+    .description("record that the database already has a migration's changes, without running them")
+    .argument('<id>', 'migration id')
+    .option('--skip-verify', 'record even when the verify SQL does not pass')
+    .addHelpText(
+      'after',
+      '\nAdopting a live database: write a migration that describes what is already there,\nthen `ferry baseline <id>` records it as applied (after its verify SQL passes).\n\nExample:\n  ferry baseline 20260101000000_initial_schema --env production',
+    )
+    .action(async (id: string, o: { skipVerify?: boolean }) => {
+      await withDatabase(globals(), id, 'baseline', async (ctx) => {
+        const report = await baseline(ctx.db, ctx.selected[0] as NonNullable<(typeof ctx.selected)[0]>, {
+          ...ctx.run,
+          requireApproval: false,
+          lockWaitMs: ctx.lockWaitMs,
+          skipVerify: Boolean(o.skipVerify),
+        });
+        for (const s of report.steps) ctx.out.line(`${pc.cyan('≡')} ${s.migrationId}/${pc.bold(s.stepId)} recorded as applied (not run)`);
+        summarise(ctx.out, report, 'nothing to baseline: every step is already recorded');
+      });
+    });
+}

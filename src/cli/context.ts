@@ -1,0 +1,69 @@
+import { openConnection } from '../db/connect.js';
+import type { Database } from '../db/database.js';
+import { connectError } from '../db/server.js';
+import { FerryError } from '../errors.js';
+import { loadAll, type Migration } from '../migration/loader.js';
+import { currentActor } from '../migration/state.js';
+import { type Connection, durationMs, loadProject, type Project, resolveConnection } from '../project/config.js';
+import type { RunOptions } from '../workflow/execute.js';
+import { selectMigrations } from '../workflow/plan-state.js';
+import { type Output, processOutput, progressPrinter } from './output.js';
+
+/** Options every command takes. */
+export interface GlobalOptions {
+  env?: string;
+  json?: boolean;
+  debug?: boolean;
+  project?: string;
+  lockWait?: string;
+  by?: string;
+}
+
+/** What a command that talks to a database gets. */
+export interface CommandContext {
+  project: Project;
+  conn: Connection;
+  migrations: Migration[];
+  /** The migrations the command's [id] argument selects (all when absent). */
+  selected: Migration[];
+  out: Output;
+  actor: string;
+  lockWaitMs: number;
+  run: RunOptions;
+  db: Database;
+}
+
+/** Load and validate everything (project, environment, migrations) before touching the database. */
+export async function prepare(g: GlobalOptions, id: string | undefined): Promise<Omit<CommandContext, 'db'>> {
+  const out = processOutput(Boolean(g.json));
+  const project = loadProject(g.project ?? process.cwd());
+  const conn = resolveConnection(project, g.env);
+  const lockWaitMs = durationMs(g.lockWait ?? project.config.lockWait);
+  const migrations = await loadAll(project.migrationsDir);
+  const selected = selectMigrations(migrations, id);
+  const actor = g.by ?? currentActor();
+  const run: RunOptions = {
+    actor,
+    lockTimeoutMs: durationMs(project.config.lockTimeout),
+    lockRetries: project.config.lockRetries,
+  };
+  if (!out.json) run.onProgress = progressPrinter(out);
+  return { project, conn, migrations, selected, out, actor, lockWaitMs, run };
+}
+
+/** Open the environment's database, run `fn`, and always close it. */
+export async function withDatabase<T>(g: GlobalOptions, id: string | undefined, purpose: string, fn: (ctx: CommandContext) => Promise<T>): Promise<T> {
+  const base = await prepare(g, id);
+  let db: Database;
+  try {
+    db = await openConnection(base.conn, { lockWaitMs: base.lockWaitMs, purpose });
+  } catch (err) {
+    if (err instanceof FerryError) throw err;
+    throw connectError(err, base.conn.driver === 'server' ? base.conn.url : base.conn.dataDir);
+  }
+  try {
+    return await fn({ ...base, db });
+  } finally {
+    await db.close();
+  }
+}

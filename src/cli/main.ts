@@ -1,0 +1,67 @@
+import { Command, CommanderError } from 'commander';
+import { FerryError } from '../errors.js';
+import { registerInspectCommands } from './commands/inspect.js';
+import { registerLifecycleCommands } from './commands/lifecycle.js';
+import { registerProjectCommands } from './commands/project.js';
+import { registerRunCommands } from './commands/run.js';
+import type { GlobalOptions } from './context.js';
+import { EXIT_CODES } from './exit-codes.js';
+import { processOutput } from './output.js';
+
+const VERSION = '0.1.0';
+
+/** The `ferry` command tree; every subcommand takes the global options. */
+export function buildProgram(): Command {
+  const program = new Command('ferry')
+    .description('Run breaking changes and data migrations on PostgreSQL safely: planned, reversible, verified.')
+    .version(VERSION)
+    .option('--env <name>', 'environment from ferry.config.json (default: its defaultEnv, usually "local")')
+    .option('--json', 'print one JSON document for scripts instead of text')
+    .option('--project <dir>', 'project folder (default: the nearest folder with ferry.config.json)')
+    .option('--lock-wait <duration>', 'how long to wait for another runner, e.g. 10s (default: config lockWait)')
+    .option('--by <name>', 'who is acting, for the event log (default: $FERRY_ACTOR or user@host)')
+    .option('--debug', 'print stack traces')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 ok, 1 internal error, 2 usage, 3 config, 4 manifest, 5 not found, 6 connection,\n7 locked, 8 drift, 9 gate, 10 point of no return, 11 step failed, 12 verify, 13 rehearsal.',
+    );
+  const globals = () => program.opts<GlobalOptions>();
+  registerProjectCommands(program, globals);
+  registerRunCommands(program, globals);
+  registerInspectCommands(program, globals);
+  registerLifecycleCommands(program, globals);
+  for (const c of program.commands) c.exitOverride().showHelpAfterError('(run with --help for usage)');
+  return program;
+}
+
+/** Run the CLI with `argv`; resolves to the exit status (see exit-codes.ts). */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (err) {
+    const g = program.opts<GlobalOptions>();
+    const out = processOutput(Boolean(g.json));
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+      // commander has already printed the message and the usage hint.
+      return EXIT_CODES.E_USAGE;
+    }
+    if (err instanceof FerryError) {
+      out.error(err, Boolean(g.debug));
+      return EXIT_CODES[err.code];
+    }
+    const internal = new FerryError(
+      'E_INTERNAL',
+      `unexpected error: ${err instanceof Error ? err.message : String(err)}`,
+      'this is a bug in ferry; rerun with --debug and report it',
+    );
+    if (err instanceof Error && err.stack) internal.stack = err.stack;
+    out.error(internal, Boolean(g.debug));
+    return EXIT_CODES.E_INTERNAL;
+  }
+}

@@ -1,0 +1,72 @@
+import type { Queryable } from './database.js';
+
+/**
+ * A relation-level lock held by the current session. A relation dropped in the
+ * same transaction no longer has a name there; `relation` is then
+ * `(dropped relation <oid>)` and `oid` lets the caller name it after rolling back.
+ */
+export interface LockHeld {
+  /** Schema-qualified relation name (table, index, sequence, view). */
+  relation: string;
+  /** PostgreSQL's lock mode name, e.g. `AccessExclusiveLock`. */
+  mode: string;
+  oid: number;
+}
+
+/** Table-level lock modes from weakest to strongest, as in PostgreSQL's conflict table. */
+const LOCK_STRENGTH = [
+  'AccessShareLock',
+  'RowShareLock',
+  'RowExclusiveLock',
+  'ShareUpdateExclusiveLock',
+  'ShareLock',
+  'ShareRowExclusiveLock',
+  'ExclusiveLock',
+  'AccessExclusiveLock',
+];
+
+const WHAT_IT_BLOCKS: Record<string, string> = {
+  AccessShareLock: 'blocks only ACCESS EXCLUSIVE (DROP, most ALTER TABLE), not reads or writes',
+  RowShareLock: 'blocks EXCLUSIVE and ACCESS EXCLUSIVE locks (most DDL), not reads or writes',
+  RowExclusiveLock: 'blocks DDL only',
+  ShareUpdateExclusiveLock: 'blocks DDL and VACUUM, not reads or writes',
+  ShareLock: 'blocks writes',
+  ShareRowExclusiveLock: 'blocks writes, and another ShareRowExclusiveLock',
+  ExclusiveLock: 'blocks writes and SELECT FOR UPDATE/SHARE, allows plain reads',
+  AccessExclusiveLock: 'blocks all reads and writes',
+};
+
+/** What other sessions cannot do while this lock mode is held on a table, from PostgreSQL's lock conflict table. */
+export function describeLockMode(mode: string): string {
+  return WHAT_IT_BLOCKS[mode] ?? `unknown lock mode ${mode}`;
+}
+
+/**
+ * The relation locks this session holds right now, deduplicated and sorted by
+ * relation, strongest mode first. Locks on system catalogs, temporary and TOAST
+ * relations and ferry's own schema are left out. Call it inside the open
+ * transaction whose locks you want to see (dry-run does, before rolling back).
+ */
+export async function locksHeld(tx: Queryable): Promise<LockHeld[]> {
+  const { rows } = await tx.query<{ oid: number | string; schema: string | null; name: string | null; mode: string }>(
+    `SELECT DISTINCT l.relation AS oid, n.nspname AS schema, c.relname AS name, l.mode
+       FROM pg_locks l
+       LEFT JOIN pg_class c ON c.oid = l.relation
+       LEFT JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE l.pid = pg_backend_pid() AND l.granted AND l.locktype = 'relation'
+        AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+        AND (n.nspname IS NULL OR (left(n.nspname, 3) <> 'pg_' AND n.nspname NOT IN ('information_schema', 'ferry')))`,
+  );
+  return rows
+    .map((r) => ({
+      relation: r.schema === null || r.name === null ? `(dropped relation ${r.oid})` : `${r.schema}.${r.name}`,
+      mode: r.mode,
+      oid: Number(r.oid),
+    }))
+    .sort((a, b) => byCodeUnit(a.relation, b.relation) || LOCK_STRENGTH.indexOf(b.mode) - LOCK_STRENGTH.indexOf(a.mode));
+}
+
+/** Code-unit order, independent of locale and collation. */
+function byCodeUnit(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,40 @@
+/** One row set returned by a query. */
+export interface QueryResult<R = Record<string, unknown>> {
+  rows: R[];
+  /** Rows affected by INSERT/UPDATE/DELETE, when the engine reports it. */
+  affectedRows?: number;
+  /** Column names, in order. */
+  fields: string[];
+}
+
+/** Something SQL can be sent to: a whole database or one open transaction. */
+export interface Queryable {
+  /** Run one parameterised statement. */
+  query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
+  /** Run a script of one or more statements without parameters; one result per statement. */
+  exec(sql: string): Promise<QueryResult[]>;
+}
+
+/** Which engine a {@link Database} talks to. */
+export type DriverKind = 'server' | 'pglite';
+
+/**
+ * The one seam between ferry and PostgreSQL. Two drivers implement it: a
+ * PostgreSQL server through node-postgres and embedded PGlite.
+ */
+export interface Database extends Queryable {
+  readonly kind: DriverKind;
+  /** Human description of the target (URL without password, or data directory). */
+  readonly target: string;
+  /** Run `fn` inside one transaction: committed when it resolves, rolled back when it throws. */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * Hold the session-level advisory lock `key` while `fn` runs. Waits up to
+   * `waitMs` for it, then fails with E_LOCKED naming the holder.
+   */
+  withAdvisoryLock<T>(key: bigint, waitMs: number, fn: () => Promise<T>): Promise<T>;
+  /** Subscribe to NOTIFY on `channel`; resolves to an unsubscribe function. */
+  listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
+  /** Close every connection and file the driver holds. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,43 @@
+/**
+ * Stable error codes. Every user-facing failure is a {@link FerryError} with one
+ * of these; the CLI maps each to an exit status in one table (`cli/exit-codes.ts`).
+ */
+export type FerryErrorCode =
+  | 'E_USAGE'
+  | 'E_CONFIG'
+  | 'E_MANIFEST'
+  | 'E_NOT_FOUND'
+  | 'E_CONNECT'
+  | 'E_LOCKED'
+  | 'E_DRIFT'
+  | 'E_GATE'
+  | 'E_POINT_OF_NO_RETURN'
+  | 'E_STEP'
+  | 'E_VERIFY'
+  | 'E_REHEARSE'
+  | 'E_INTERNAL';
+
+/** An error meant for a human: what went wrong (`message`) and how to fix it (`hint`). */
+export class FerryError extends Error {
+  override readonly name = 'FerryError';
+  constructor(
+    readonly code: FerryErrorCode,
+    message: string,
+    readonly hint?: string,
+    readonly details?: unknown,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** True when `err` is a {@link FerryError}, optionally with the given code. */
+export function isFerryError(err: unknown, code?: FerryErrorCode): err is FerryError {
+  return err instanceof FerryError && (code === undefined || err.code === code);
+}
+
+/** PostgreSQL's SQLSTATE of a driver error, when it has one. */
+export function sqlState(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+}

@@ -1,0 +1,203 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { createJiti } from 'jiti';
+import { FerryError } from '../errors.js';
+import { formatIssues } from '../project/config.js';
+import { type Manifest, type ManifestStep, manifestSchema } from './manifest.js';
+import { parserReady, SqlSyntaxError, type Statement, splitStatements } from './sql-script.js';
+
+/** The SQL of one direction of a step, with its file and its statements. */
+export interface SqlScript {
+  file: string;
+  text: string;
+  statements: Statement[];
+}
+
+/** One step of a loaded migration: everything needed to run, undo and check it. */
+export interface Step {
+  id: string;
+  /** 0-based order in the migration. */
+  index: number;
+  kind: 'sql' | 'ts';
+  description?: string;
+  transaction: boolean;
+  irreversible: boolean;
+  forward?: SqlScript;
+  rollback?: SqlScript;
+  verify?: SqlScript;
+  cleanup?: SqlScript;
+  /** For `ts` steps: absolute path of the module. */
+  module?: string;
+  /** sha256 of what `forward` applies; an applied step whose checksum changes is drift. */
+  checksum: string;
+}
+
+/** A migration folder, loaded and validated. */
+export interface Migration {
+  /** The folder name, e.g. `20261127093000_split_full_name`. */
+  id: string;
+  dir: string;
+  manifest: Manifest;
+  steps: Step[];
+  /** sha256 over the manifest and every file of every step. */
+  checksum: string;
+}
+
+const MANIFEST_FILES = ['migration.json', 'migration.ts', 'migration.js'];
+
+/** sha256 hex of some text, line endings normalised so a checkout on Windows does not drift. */
+export function checksumOf(...parts: string[]): string {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(p.replace(/\r\n/g, '\n')).update('\0');
+  return h.digest('hex');
+}
+
+async function readManifest(dir: string, problems: string[]): Promise<{ raw: unknown; file: string; text: string } | undefined> {
+  const name = MANIFEST_FILES.find((f) => existsSync(join(dir, f)));
+  if (!name) {
+    problems.push(`${dir}: no manifest (expected one of ${MANIFEST_FILES.join(', ')})`);
+    return undefined;
+  }
+  const file = join(dir, name);
+  const text = readFileSync(file, 'utf8');
+  if (name.endsWith('.json')) {
+    try {
+      return { raw: JSON.parse(text), file, text };
+    } catch (err) {
+      problems.push(`${file}: not valid JSON: ${(err as Error).message}`);
+      return undefined;
+    }
+  }
+  try {
+    const mod = (await createJiti(import.meta.url, { moduleCache: false }).import(file)) as { default?: unknown };
+    return { raw: mod.default ?? mod, file, text };
+  } catch (err) {
+    problems.push(`${file}: cannot be loaded: ${(err as Error).message}`);
+    return undefined;
+  }
+}
+
+function readScript(dir: string, path: string, problems: string[], where: string): SqlScript | undefined {
+  const file = join(dir, path);
+  const text = readFileSync(file, 'utf8');
+  try {
+    const statements = splitStatements(text);
+    if (statements.length === 0) problems.push(`${file}: ${where}: contains no SQL statement`);
+    return { file, text, statements };
+  } catch (err) {
+    if (err instanceof SqlSyntaxError) problems.push(`${file}:${err.line}: ${where}: ${err.message}`);
+    else throw err;
+    return undefined;
+  }
+}
+
+function loadStep(dir: string, mfile: string, s: ManifestStep, index: number, problems: string[]): Step | undefined {
+  const where = (field: string) => `steps.${index}.${field}`;
+  const base = { id: s.id, index, kind: s.kind, transaction: s.transaction, irreversible: s.irreversible };
+  const step: Step = s.description ? { ...base, description: s.description, checksum: '' } : { ...base, checksum: '' };
+  if (s.kind === 'ts') {
+    const file = join(dir, s.module);
+    if (!existsSync(file)) {
+      problems.push(`${mfile}: ${where('module')}: file ${s.module} does not exist`);
+      return undefined;
+    }
+    step.module = file;
+    step.checksum = checksumOf('ts', String(s.transaction), readFileSync(file, 'utf8'));
+    return step;
+  }
+  const files = {
+    forward: s.forward ?? `${s.id}.up.sql`,
+    rollback: s.rollback ?? `${s.id}.down.sql`,
+    verify: s.verify ?? `${s.id}.verify.sql`,
+    cleanup: s.cleanup ?? `${s.id}.cleanup.sql`,
+  };
+  const required = { forward: true, rollback: !s.irreversible, verify: s.verify !== undefined, cleanup: s.cleanup !== undefined };
+  let ok = true;
+  for (const dirn of ['forward', 'rollback', 'verify', 'cleanup'] as const) {
+    const path = files[dirn];
+    if (!existsSync(join(dir, path))) {
+      if (required[dirn]) {
+        const fix = dirn === 'rollback' ? ' (or mark the step "irreversible": true)' : '';
+        problems.push(`${mfile}: ${where(dirn)}: file ${path} does not exist${fix}`);
+        ok = false;
+      }
+      continue;
+    }
+    const script = readScript(dir, path, problems, where(dirn));
+    if (script) step[dirn] = script;
+    else ok = false;
+  }
+  if (!ok || !step.forward) return undefined;
+  if (!s.transaction) {
+    for (const script of [step.forward, step.rollback]) {
+      if (script && script.statements.length > 1) {
+        problems.push(
+          `${script.file}: ${where('transaction')}: a step that runs outside a transaction must hold exactly one statement (found ${script.statements.length}), so a crash can never leave it half done; split it into several steps`,
+        );
+        ok = false;
+      }
+    }
+    if (!ok) return undefined;
+  }
+  step.checksum = checksumOf('sql', String(s.transaction), step.forward.text);
+  return step;
+}
+
+/** Load and validate one migration folder; every problem is reported in one E_MANIFEST error. */
+export async function loadMigration(dir: string, id: string): Promise<Migration> {
+  await parserReady();
+  const problems: string[] = [];
+  const m = await readManifest(dir, problems);
+  if (m) {
+    const parsed = manifestSchema.safeParse(m.raw);
+    if (!parsed.success) problems.push(...formatIssues(m.file, parsed.error.issues));
+    else {
+      const steps = parsed.data.steps.map((s, i) => loadStep(dir, m.file, s, i, problems));
+      if (problems.length === 0) {
+        const loaded = steps.filter((s): s is Step => s !== undefined);
+        const files = loaded.flatMap((s) => [s.checksum, s.rollback?.text ?? '', s.verify?.text ?? '', s.cleanup?.text ?? '']);
+        return { id, dir, manifest: parsed.data, steps: loaded, checksum: checksumOf(m.text, ...files) };
+      }
+    }
+  }
+  throw new FerryError(
+    'E_MANIFEST',
+    `migration ${id} is invalid (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n  ${problems.join('\n  ')}`,
+    'fix the manifest and files named above; `ferry new` writes a valid skeleton',
+    { problems },
+  );
+}
+
+/** The migration folders of a project, sorted by id (their names sort in creation order). */
+export function listMigrationIds(migrationsDir: string): string[] {
+  if (!existsSync(migrationsDir)) return [];
+  return readdirSync(migrationsDir)
+    .filter((n) => !n.startsWith('.') && statSync(join(migrationsDir, n)).isDirectory())
+    .sort();
+}
+
+/** Load every migration of a project; problems in all of them are reported together. */
+export async function loadAll(migrationsDir: string): Promise<Migration[]> {
+  const out: Migration[] = [];
+  const problems: string[] = [];
+  for (const id of listMigrationIds(migrationsDir)) {
+    try {
+      out.push(await loadMigration(join(migrationsDir, id), id));
+    } catch (err) {
+      if (err instanceof FerryError && err.code === 'E_MANIFEST') problems.push(...((err.details as { problems: string[] }).problems ?? []));
+      else throw err;
+    }
+  }
+  if (problems.length) {
+    throw new FerryError('E_MANIFEST', `invalid migrations (${problems.length} problems):\n  ${problems.join('\n  ')}`, 'fix the files named above', {
+      problems,
+    });
+  }
+  return out;
+}
+
+/** Print-friendly path of a file relative to the project. */
+export function shortPath(root: string, file: string): string {
+  return relative(root, file) || file;
+}

@@ -1,0 +1,178 @@
+import { hostname, userInfo } from 'node:os';
+import type { Database, Queryable } from '../db/database.js';
+import { STATE_SCHEMA_VERSIONS } from './state-schema.js';
+
+/** A step recorded as applied in the target database. */
+export interface AppliedStep {
+  migrationId: string;
+  stepId: string;
+  position: number;
+  checksum: string;
+  appliedAt: Date;
+  appliedBy: string;
+  durationMs: number;
+  /** Recorded by `ferry baseline` without running it. */
+  baseline: boolean;
+}
+
+/** A migration as the target database knows it. */
+export interface MigrationRecord {
+  id: string;
+  phase: string;
+  title: string;
+  checksum: string | null;
+  updatedAt: Date;
+}
+
+/** One row of the append-only event log. */
+export interface MigrationEvent {
+  id: number;
+  migrationId: string;
+  at: Date;
+  actor: string;
+  kind: string;
+  fromPhase: string | null;
+  toPhase: string | null;
+  stepId: string | null;
+  reason: string | null;
+  details: unknown;
+}
+
+/** Who is acting: $FERRY_ACTOR, or user@host. */
+export function currentActor(): string {
+  if (process.env.FERRY_ACTOR) return process.env.FERRY_ACTOR;
+  let user = 'unknown';
+  try {
+    user = userInfo().username;
+  } catch {}
+  return `${user}@${hostname()}`;
+}
+
+/** Whether ferry's schema exists yet (read-only commands must not create it). */
+export async function stateExists(db: Queryable): Promise<boolean> {
+  const { rows } = await db.query<{ t: string | null }>(`SELECT to_regclass('ferry.migrations')::text AS t`);
+  return rows[0]?.t != null;
+}
+
+/** Create or upgrade schema `ferry` inside the caller's transaction. Call under the migration lock. */
+export async function ensureStateIn(tx: Queryable): Promise<void> {
+  await tx.exec(`CREATE SCHEMA IF NOT EXISTS ferry;
+    CREATE TABLE IF NOT EXISTS ferry.state_version (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
+  const { rows } = await tx.query<{ v: number | null }>('SELECT max(version) AS v FROM ferry.state_version');
+  for (let v = (rows[0]?.v ?? 0) + 1; v <= STATE_SCHEMA_VERSIONS.length; v++) {
+    await tx.exec(STATE_SCHEMA_VERSIONS[v - 1] as string);
+    await tx.query('INSERT INTO ferry.state_version (version) VALUES ($1)', [v]);
+  }
+}
+
+/** Create or upgrade schema `ferry` in one transaction. Call under the migration lock. */
+export async function ensureState(db: Database): Promise<void> {
+  await db.transaction(ensureStateIn);
+}
+
+const toApplied = (r: Record<string, unknown>): AppliedStep => ({
+  migrationId: r.migration_id as string,
+  stepId: r.step_id as string,
+  position: r.position as number,
+  checksum: r.checksum as string,
+  appliedAt: new Date(r.applied_at as string),
+  appliedBy: r.applied_by as string,
+  durationMs: r.duration_ms as number,
+  baseline: r.baseline as boolean,
+});
+
+/** Every migration record and applied step; empty when ferry never ran on this database. */
+export async function readState(db: Queryable): Promise<{ migrations: Map<string, MigrationRecord>; applied: Map<string, AppliedStep[]> }> {
+  const migrations = new Map<string, MigrationRecord>();
+  const applied = new Map<string, AppliedStep[]>();
+  if (!(await stateExists(db))) return { migrations, applied };
+  const m = await db.query('SELECT id, phase, title, checksum, updated_at FROM ferry.migrations ORDER BY id');
+  for (const r of m.rows) {
+    migrations.set(r.id as string, {
+      id: r.id as string,
+      phase: r.phase as string,
+      title: r.title as string,
+      checksum: r.checksum as string | null,
+      updatedAt: new Date(r.updated_at as string),
+    });
+  }
+  const s = await db.query('SELECT * FROM ferry.applied_steps ORDER BY migration_id, position');
+  for (const r of s.rows) {
+    const a = toApplied(r);
+    const list = applied.get(a.migrationId) ?? [];
+    list.push(a);
+    applied.set(a.migrationId, list);
+  }
+  return { migrations, applied };
+}
+
+/** Register a migration in phase `planned` if the database does not know it yet. */
+export async function ensureMigrationRecord(db: Queryable, id: string, title: string, checksum: string): Promise<void> {
+  await db.query(
+    `INSERT INTO ferry.migrations (id, phase, title, checksum) VALUES ($1, 'planned', $2, $3)
+     ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, checksum = EXCLUDED.checksum`,
+    [id, title, checksum],
+  );
+}
+
+/** Append one event to the log. */
+export async function appendEvent(
+  db: Queryable,
+  e: { migrationId: string; actor: string; kind: string; from?: string; to?: string; stepId?: string; reason?: string; details?: unknown },
+): Promise<void> {
+  await db.query(
+    `INSERT INTO ferry.events (migration_id, actor, kind, from_phase, to_phase, step_id, reason, details)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb)`,
+    [
+      e.migrationId,
+      e.actor,
+      e.kind,
+      e.from ?? null,
+      e.to ?? null,
+      e.stepId ?? null,
+      e.reason ?? null,
+      e.details === undefined ? null : JSON.stringify(e.details),
+    ],
+  );
+}
+
+/** The event log, oldest first; of one migration or all. */
+export async function readEvents(db: Queryable, migrationId?: string): Promise<MigrationEvent[]> {
+  if (!(await stateExists(db))) return [];
+  const { rows } = await db.query(
+    `SELECT id, migration_id, at, actor, kind, from_phase, to_phase, step_id, reason, details
+       FROM ferry.events WHERE $1::text IS NULL OR migration_id = $1 ORDER BY id`,
+    [migrationId ?? null],
+  );
+  return rows.map((r) => ({
+    id: Number(r.id),
+    migrationId: r.migration_id as string,
+    at: new Date(r.at as string),
+    actor: r.actor as string,
+    kind: r.kind as string,
+    fromPhase: r.from_phase as string | null,
+    toPhase: r.to_phase as string | null,
+    stepId: r.step_id as string | null,
+    reason: r.reason as string | null,
+    details: r.details,
+  }));
+}
+
+/** Record a step as applied (in the same transaction as its forward SQL). */
+export async function recordApplied(
+  db: Queryable,
+  a: { migrationId: string; stepId: string; position: number; checksum: string; actor: string; durationMs: number; baseline: boolean },
+): Promise<void> {
+  await db.query(
+    `INSERT INTO ferry.applied_steps (migration_id, step_id, position, checksum, applied_by, duration_ms, baseline)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+    [a.migrationId, a.stepId, a.position, a.checksum, a.actor, Math.round(a.durationMs), a.baseline],
+  );
+  await db.query('DELETE FROM ferry.step_runs WHERE migration_id = $1 AND step_id = $2', [a.migrationId, a.stepId]);
+}
+
+/** Forget an applied step (in the same transaction as its rollback SQL). */
+export async function removeApplied(db: Queryable, migrationId: string, stepId: string): Promise<void> {
+  await db.query('DELETE FROM ferry.applied_steps WHERE migration_id = $1 AND step_id = $2', [migrationId, stepId]);
+  await db.query('DELETE FROM ferry.step_runs WHERE migration_id = $1 AND step_id = $2', [migrationId, stepId]);
+}

@@ -1,0 +1,140 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { z } from 'zod';
+import { FerryError } from '../errors.js';
+
+/** The project's configuration file name, at the project root. */
+export const CONFIG_FILE = 'ferry.config.json';
+
+const duration = z.string().regex(/^\d+(ms|s|min)$/, 'must be a duration like "500ms", "3s" or "2min"');
+
+const environmentSchema = z
+  .strictObject({
+    /** postgres:// URL of a server; absent means embedded PGlite in `dataDir`. */
+    url: z.string().optional(),
+    /** Name of an environment variable holding the whole URL (wins over `url`). */
+    urlEnv: z.string().optional(),
+    /** Name of an environment variable holding the password. */
+    passwordEnv: z.string().optional(),
+    /** PGlite data directory, relative to the project; default `.ferry/local`. */
+    dataDir: z.string().optional(),
+    /** Whether `up` needs an approved migration; default false for embedded, true for servers. */
+    requireApproval: z.boolean().optional(),
+  })
+  .refine((e) => !(e.url && e.dataDir), { message: 'set either url (a server) or dataDir (embedded), not both' });
+
+const configSchema = z.strictObject({
+  $schema: z.string().optional(),
+  migrationsDir: z.string().default('migrations'),
+  defaultEnv: z.string().default('local'),
+  environments: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/), environmentSchema).default({ local: {} }),
+  /** lock_timeout for each step's transaction. */
+  lockTimeout: duration.default('3s'),
+  /** How many times a step that hit lock_timeout is retried (with doubling backoff). */
+  lockRetries: z.number().int().min(0).max(50).default(5),
+  /** How long a runner waits for another runner's migration lock. */
+  lockWait: duration.default('30s'),
+});
+
+/** A parsed `ferry.config.json`. */
+export type ProjectConfig = z.output<typeof configSchema>;
+/** One named environment of the config. */
+export type EnvironmentConfig = z.output<typeof environmentSchema>;
+
+/** A project: its root folder and configuration. */
+export interface Project {
+  root: string;
+  config: ProjectConfig;
+  migrationsDir: string;
+}
+
+/** How to reach one environment's database, resolved from config and process environment. */
+export type Connection =
+  | { env: string; driver: 'pglite'; dataDir: string; requireApproval: boolean }
+  | { env: string; driver: 'server'; url: string; password?: string; requireApproval: boolean };
+
+/** Milliseconds of a config duration ("500ms", "3s", "2min"). */
+export function durationMs(text: string): number {
+  const m = /^(\d+)(ms|s|min)$/.exec(text);
+  if (!m) throw new FerryError('E_CONFIG', `not a duration: "${text}"`, 'write it like "500ms", "3s" or "2min"');
+  const n = Number(m[1]);
+  return m[2] === 'ms' ? n : m[2] === 's' ? n * 1000 : n * 60_000;
+}
+
+/** Format zod issues as `file: field: message` lines. */
+export function formatIssues(file: string, issues: readonly z.core.$ZodIssue[]): string[] {
+  return issues.map((i) => `${file}: ${i.path.length ? i.path.join('.') : '(top level)'}: ${i.message}`);
+}
+
+/** Find the project root: `dir` or the nearest parent holding ferry.config.json. */
+export function findProjectRoot(dir: string): string | undefined {
+  let d = resolve(dir);
+  for (;;) {
+    if (existsSync(join(d, CONFIG_FILE))) return d;
+    const up = dirname(d);
+    if (up === d) return undefined;
+    d = up;
+  }
+}
+
+/** Parse a config file's text; every problem is reported at once. */
+export function parseConfig(text: string, file: string): ProjectConfig {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new FerryError('E_CONFIG', `${file} is not valid JSON: ${(err as Error).message}`, 'fix the JSON syntax');
+  }
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    const lines = formatIssues(file, parsed.error.issues);
+    throw new FerryError('E_CONFIG', `invalid configuration:\n  ${lines.join('\n  ')}`, 'fix these fields (see README, "Configuration")', {
+      problems: lines,
+    });
+  }
+  return parsed.data;
+}
+
+/** Load the project around `cwd`. */
+export function loadProject(cwd: string): Project {
+  const root = findProjectRoot(cwd);
+  if (!root) {
+    throw new FerryError('E_CONFIG', `no ${CONFIG_FILE} in ${resolve(cwd)} or any parent folder`, 'run `ferry init` in your project, or pass --project DIR');
+  }
+  const file = join(root, CONFIG_FILE);
+  const config = parseConfig(readFileSync(file, 'utf8'), file);
+  return { root, config, migrationsDir: resolve(root, config.migrationsDir) };
+}
+
+/** Resolve environment `name` (default: the config's defaultEnv) to a connection. */
+export function resolveConnection(project: Project, name?: string, processEnv: NodeJS.ProcessEnv = process.env): Connection {
+  const envName = name ?? project.config.defaultEnv;
+  const env = project.config.environments[envName];
+  if (!env) {
+    const known = Object.keys(project.config.environments).join(', ') || '(none)';
+    throw new FerryError('E_CONFIG', `unknown environment "${envName}"`, `use one of: ${known} (environments in ${CONFIG_FILE})`);
+  }
+  let url = env.url;
+  if (env.urlEnv) {
+    url = processEnv[env.urlEnv];
+    if (!url)
+      throw new FerryError('E_CONFIG', `environment "${envName}" takes its URL from $${env.urlEnv}, which is not set`, `export ${env.urlEnv}=postgres://…`);
+  }
+  if (!url) {
+    return {
+      env: envName,
+      driver: 'pglite',
+      dataDir: resolve(project.root, env.dataDir ?? '.ferry/local'),
+      requireApproval: env.requireApproval ?? false,
+    };
+  }
+  const conn: Connection = { env: envName, driver: 'server', url, requireApproval: env.requireApproval ?? true };
+  if (env.passwordEnv) {
+    const pw = processEnv[env.passwordEnv];
+    if (pw === undefined) {
+      throw new FerryError('E_CONFIG', `environment "${envName}" takes its password from $${env.passwordEnv}, which is not set`, `export ${env.passwordEnv}=…`);
+    }
+    conn.password = pw;
+  }
+  return conn;
+}

@@ -1,0 +1,81 @@
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FerryError } from '../errors.js';
+import type { ManifestInput, MigrationType, Strategy } from '../migration/manifest.js';
+import { CONFIG_FILE, type Project } from './config.js';
+
+/** What `ferry init` writes: a config with a local (embedded) environment and examples of server ones. */
+export function defaultConfig(): Record<string, unknown> {
+  return {
+    migrationsDir: 'migrations',
+    defaultEnv: 'local',
+    environments: {
+      local: { dataDir: '.ferry/local' },
+      staging: { urlEnv: 'STAGING_DATABASE_URL' },
+      production: { url: 'postgres://app@db.internal:5432/app', passwordEnv: 'PRODUCTION_DB_PASSWORD', requireApproval: true },
+    },
+    lockTimeout: '3s',
+    lockRetries: 5,
+    lockWait: '30s',
+  };
+}
+
+/** Create ferry.config.json and migrations/ in `dir`; refuses to overwrite an existing config. */
+export function initProject(dir: string): string[] {
+  const file = join(dir, CONFIG_FILE);
+  if (existsSync(file)) throw new FerryError('E_CONFIG', `${file} already exists`, 'this folder is already a ferry project; edit the file instead');
+  mkdirSync(join(dir, 'migrations'), { recursive: true });
+  writeFileSync(file, `${JSON.stringify(defaultConfig(), null, 2)}\n`);
+  const written = [file, join(dir, 'migrations/')];
+  const gitignore = join(dir, '.gitignore');
+  const ignored = existsSync(gitignore) ? readFileSync(gitignore, 'utf8') : '';
+  if (!/^\.ferry\/?$/m.test(ignored)) {
+    appendFileSync(gitignore, `${ignored && !ignored.endsWith('\n') ? '\n' : ''}.ferry/\n`);
+    written.push(gitignore);
+  }
+  return written;
+}
+
+function timestamp(d: Date): string {
+  return d.toISOString().replace(/[-:T]/g, '').slice(0, 14);
+}
+
+/** Options of `ferry new`. */
+export interface NewMigrationOptions {
+  name: string;
+  type: MigrationType;
+  strategy: Strategy;
+  now?: Date;
+}
+
+/**
+ * Write a new migration folder `<timestamp>_<name>` with a manifest and one
+ * step's forward, rollback and verify files to fill in.
+ */
+export function newMigration(project: Project, opts: NewMigrationOptions): { id: string; dir: string; files: string[] } {
+  if (!/^[a-z0-9][a-z0-9_-]{0,62}$/.test(opts.name)) {
+    throw new FerryError('E_USAGE', `invalid migration name "${opts.name}"`, 'use lowercase letters, digits, "-" or "_", e.g. split_full_name');
+  }
+  const id = `${timestamp(opts.now ?? new Date())}_${opts.name}`;
+  const dir = join(project.migrationsDir, id);
+  if (existsSync(dir)) throw new FerryError('E_USAGE', `${dir} already exists`, 'pick another name');
+  mkdirSync(dir, { recursive: true });
+  const manifest: ManifestInput = {
+    title: opts.name.replace(/[_-]+/g, ' '),
+    summary: 'What changes, for whom, and why.',
+    type: opts.type,
+    strategy: opts.strategy,
+    flag: opts.name.replace(/_/g, '-'),
+    pointOfNoReturn: null,
+    steps: [{ id: 'change', kind: 'sql', transaction: true }],
+  };
+  const files: Record<string, string> = {
+    'migration.json': `${JSON.stringify(manifest, null, 2)}\n`,
+    'change.up.sql': '-- forward: write the change here, e.g.\n-- ALTER TABLE users ADD COLUMN first_name text;\n',
+    'change.down.sql': '-- rollback: undo exactly what change.up.sql does, e.g.\n-- ALTER TABLE users DROP COLUMN first_name;\n',
+    'change.verify.sql':
+      "-- verify: each query must return no rows, or rows whose first column is true, e.g.\n-- SELECT count(*) = 1 FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'first_name';\n",
+  };
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  return { id, dir, files: Object.keys(files).map((f) => join(dir, f)) };
+}

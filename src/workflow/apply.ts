@@ -1,0 +1,152 @@
+import type { Database, Queryable } from '../db/database.js';
+import { FerryError } from '../errors.js';
+import type { Migration } from '../migration/loader.js';
+import { appendEvent, ensureMigrationRecord, ensureState, ensureStateIn, readState, recordApplied } from '../migration/state.js';
+import { kindOf } from '../migration/step-kinds.js';
+import { applyStep, MIGRATION_LOCK_KEY, type RunOptions, rehearseStepInTransaction, type StepReport } from './execute.js';
+import { currentPhase, type Phase, transition } from './lifecycle.js';
+import { type MigrationView, refuseDrift, viewOf } from './plan-state.js';
+
+/** Options of `up`. */
+export interface UpOptions extends RunOptions {
+  /** Whether a migration must be approved before it runs (per environment). */
+  requireApproval: boolean;
+  /** How long to wait for another runner's lock. */
+  lockWaitMs: number;
+  dryRun?: boolean;
+}
+
+/** What a run did: the steps, and the lifecycle transitions it made. */
+export interface RunReport {
+  dryRun: boolean;
+  steps: StepReport[];
+  transitions: { migrationId: string; from: Phase; to: Phase }[];
+}
+
+/** Thrown inside a dry-run's transaction to roll everything back. */
+class DryRunRollback extends Error {}
+
+async function views(db: Queryable, migrations: Migration[]): Promise<MigrationView[]> {
+  const state = await readState(db);
+  return migrations.map((m) => viewOf(m, state.migrations.get(m.id), state.applied.get(m.id) ?? []));
+}
+
+/** Move to `to` and note it in the report; no-op when already there. */
+async function move(db: Database, report: RunReport, m: Migration, to: Phase, actor: string, reason: string): Promise<void> {
+  await db.transaction(async (tx) => {
+    const from = await currentPhase(tx, m.id);
+    if (from === to) return;
+    await transition(tx, m.id, to, { actor, reason });
+    report.transitions.push({ migrationId: m.id, from, to });
+  });
+}
+
+async function admit(db: Database, report: RunReport, m: Migration, opts: UpOptions, envNote: string): Promise<void> {
+  await ensureMigrationRecord(db, m.id, m.manifest.title, m.checksum);
+  const phase = await db.transaction((tx) => currentPhase(tx, m.id));
+  if (phase !== 'planned') return;
+  if (opts.requireApproval) {
+    throw new FerryError(
+      'E_GATE',
+      `migration ${m.id} is planned but not approved, and this environment requires approval`,
+      `run \`ferry approve ${m.id}\` first`,
+    );
+  }
+  await move(db, report, m, 'approved', opts.actor, `approval not required ${envNote}`);
+}
+
+/**
+ * Apply the pending steps of `migrations` in order, under the migration lock.
+ * Running it again applies nothing. With `dryRun`, everything runs in one
+ * transaction that is rolled back, and the report lists SQL, changes and locks.
+ */
+export async function up(db: Database, migrations: Migration[], opts: UpOptions & { envNote?: string }): Promise<RunReport> {
+  const report: RunReport = { dryRun: Boolean(opts.dryRun), steps: [], transitions: [] };
+  const envNote = opts.envNote ?? 'in this environment';
+  if (opts.dryRun) {
+    try {
+      await db.withAdvisoryLock(MIGRATION_LOCK_KEY, opts.lockWaitMs, () =>
+        db.transaction(async (tx) => {
+          await ensureStateIn(tx);
+          for (const v of await views(tx, migrations)) {
+            refuseDrift([v]);
+            await ensureMigrationRecord(tx, v.migration.id, v.migration.manifest.title, v.migration.checksum);
+            for (const step of v.pending) report.steps.push(await rehearseStepInTransaction(tx, v.migration, step, 'forward', opts));
+          }
+          throw new DryRunRollback();
+        }),
+      );
+    } catch (err) {
+      if (!(err instanceof DryRunRollback)) throw err;
+    }
+    return report;
+  }
+  await db.withAdvisoryLock(MIGRATION_LOCK_KEY, opts.lockWaitMs, async () => {
+    await ensureState(db);
+    const all = await views(db, migrations);
+    refuseDrift(all);
+    for (const v of all) {
+      const m = v.migration;
+      await admit(db, report, m, opts, envNote);
+      for (const step of v.pending) report.steps.push(await applyStep(db, m, step, opts));
+      const phase = await db.transaction((tx) => currentPhase(tx, m.id));
+      if (phase === 'approved' || phase === 'rolled-back') {
+        await move(db, report, m, 'expanded', opts.actor, `all ${m.steps.length} steps applied`);
+      }
+    }
+  });
+  return report;
+}
+
+/**
+ * Record that the database already has `migration`'s changes (adopting a live
+ * system), without running them. Each step's verify must pass unless `skipVerify`.
+ */
+export async function baseline(db: Database, m: Migration, opts: UpOptions & { skipVerify?: boolean }): Promise<RunReport> {
+  const report: RunReport = { dryRun: false, steps: [], transitions: [] };
+  await db.withAdvisoryLock(MIGRATION_LOCK_KEY, opts.lockWaitMs, async () => {
+    await ensureState(db);
+    const [v] = await views(db, [m]);
+    refuseDrift([v as MigrationView]);
+    const pending = (v as MigrationView).pending;
+    if (!opts.skipVerify) {
+      const failures: string[] = [];
+      for (const step of pending) {
+        const outcome = await db.transaction(async (tx) => {
+          await tx.query('SET TRANSACTION READ ONLY');
+          return kindOf(step).verify(step, tx, () => {});
+        });
+        if (outcome && !outcome.ok) failures.push(...outcome.failures.map((f) => `${step.id}: ${f}`));
+      }
+      if (failures.length) {
+        throw new FerryError(
+          'E_VERIFY',
+          `the database does not have the changes of ${m.id}, so it cannot be baselined:\n  ${failures.join('\n  ')}`,
+          'apply it with `ferry up` instead, or pass --skip-verify if the verify SQL is what is wrong',
+        );
+      }
+    }
+    await ensureMigrationRecord(db, m.id, m.manifest.title, m.checksum);
+    await db.transaction(async (tx) => {
+      for (const step of pending) {
+        await recordApplied(tx, {
+          migrationId: m.id,
+          stepId: step.id,
+          position: step.index,
+          checksum: step.checksum,
+          actor: opts.actor,
+          durationMs: 0,
+          baseline: true,
+        });
+        await appendEvent(tx, { migrationId: m.id, actor: opts.actor, kind: 'baseline', stepId: step.id, reason: 'recorded as applied without running it' });
+        report.steps.push({ migrationId: m.id, stepId: step.id, direction: 'forward', status: 'baseline', durationMs: 0, retries: 0, statements: [] });
+      }
+      const from = await currentPhase(tx, m.id);
+      if (from === 'planned' || from === 'approved' || from === 'rolled-back') {
+        await transition(tx, m.id, 'expanded', { actor: opts.actor, reason: 'baseline: the database already had these changes' });
+        report.transitions.push({ migrationId: m.id, from, to: 'expanded' });
+      }
+    });
+  });
+  return report;
+}

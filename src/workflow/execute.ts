@@ -1,0 +1,291 @@
+import { describeChange, describeLockMode, diffSchemas, type LockHeld, locksHeld, snapshotSchema } from '../db/catalog.js';
+import type { Database, Queryable } from '../db/database.js';
+import { quoteQualified } from '../db/quote.js';
+import { FerryError, isFerryError, sqlState } from '../errors.js';
+import type { Migration, Step } from '../migration/loader.js';
+import { appendEvent, recordApplied, removeApplied } from '../migration/state.js';
+import { kindOf, StatementError, type StatementRun } from '../migration/step-kinds.js';
+
+/** The advisory lock every ferry runner takes on the target database ("ferry" in ASCII). */
+export const MIGRATION_LOCK_KEY = 0x6665727279n;
+
+/** How steps are run: who runs them, lock_timeout and retries, dry-run. */
+export interface RunOptions {
+  actor: string;
+  lockTimeoutMs: number;
+  lockRetries: number;
+  /** First backoff after a lock timeout; doubles each retry. */
+  retryBaseMs?: number;
+  /** Called as each step finishes (or is retried), for progress output. */
+  onProgress?: (e: ProgressEvent) => void;
+}
+
+/** Progress of a run, as it happens. */
+export type ProgressEvent =
+  | { type: 'step'; report: StepReport }
+  | { type: 'retry'; migrationId: string; stepId: string; attempt: number; waitMs: number; reason: string }
+  | { type: 'log'; migrationId: string; stepId: string; message: string };
+
+/** What happened to one step in one direction. */
+export interface StepReport {
+  migrationId: string;
+  stepId: string;
+  direction: 'forward' | 'rollback';
+  status: 'applied' | 'rolled-back' | 'baseline' | 'dry-run' | 'skipped-in-dry-run' | 'recovered';
+  durationMs: number;
+  retries: number;
+  statements: StatementRun[];
+  /** Dry-run only: the schema changes the step made and the locks it took. */
+  changes?: string[];
+  locks?: (LockHeld & { blocks: string })[];
+  note?: string;
+}
+
+const RETRYABLE = new Set(['55P03', '40P01', '40001']);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function stepFailure(m: Migration, step: Step, direction: string, err: unknown): FerryError {
+  if (isFerryError(err)) return err;
+  const where = err instanceof StatementError && err.statement.file ? ` (${err.statement.file}:${err.statement.line})` : '';
+  const state = sqlState(err instanceof StatementError ? err.cause : err);
+  const cause = err instanceof Error ? err.message : String(err);
+  const undone = step.transaction ? 'its transaction was rolled back; nothing of this step was applied' : 'it ran outside a transaction';
+  return new FerryError(
+    'E_STEP',
+    `${direction} of step ${m.id}/${step.id} failed${where}: ${cause}${state ? ` [SQLSTATE ${state}]` : ''}; ${undone}`,
+    'fix the SQL or the data, then run the command again; steps before this one stay applied',
+    { migrationId: m.id, stepId: step.id, sqlState: state },
+    { cause: err },
+  );
+}
+
+/** Run `fn` again after lock timeouts, deadlocks and serialisation failures, with doubling backoff. */
+async function retrying<T>(m: Migration, step: Step, opts: RunOptions, db: Queryable, fn: () => Promise<T>): Promise<{ value: T; retries: number }> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return { value: await fn(), retries: attempt };
+    } catch (err) {
+      const state = sqlState(err instanceof StatementError ? err.cause : err);
+      if (!state || !RETRYABLE.has(state) || attempt >= opts.lockRetries) throw stepFailure(m, step, 'forward', err);
+      const waitMs = Math.round((opts.retryBaseMs ?? 250) * 2 ** attempt * (0.75 + Math.random() * 0.5));
+      const reason = `${(err as Error).message} [SQLSTATE ${state}]`;
+      opts.onProgress?.({ type: 'retry', migrationId: m.id, stepId: step.id, attempt: attempt + 1, waitMs, reason });
+      await appendEvent(db, { migrationId: m.id, actor: opts.actor, kind: 'retry', stepId: step.id, reason, details: { attempt: attempt + 1, waitMs } });
+      await sleep(waitMs);
+    }
+  }
+}
+
+async function setLockTimeout(q: Queryable, ms: number, local: boolean): Promise<void> {
+  await q.query('SELECT set_config($1, $2, $3)', ['lock_timeout', `${ms}ms`, local]);
+}
+
+/** Indexes named by the step's CREATE INDEX statements that exist but are INVALID (a failed concurrent build). */
+async function invalidIndexes(db: Queryable, step: Step): Promise<string[]> {
+  const out: string[] = [];
+  for (const s of step.forward?.statements ?? []) {
+    const idx = s.tree.IndexStmt as { idxname?: string; relation?: { schemaname?: string } } | undefined;
+    if (!idx?.idxname) continue;
+    const { rows } = await db.query<{ name: string }>(
+      `SELECT n.nspname || '.' || c.relname AS name FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+         JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE NOT i.indisvalid AND c.relname = $1 AND n.nspname = coalesce($2, current_schema())`,
+      [idx.idxname, idx.relation?.schemaname ?? null],
+    );
+    for (const r of rows) out.push(r.name);
+  }
+  return out;
+}
+
+/** Drop what an interrupted or failed non-transactional step left behind, before it runs again. */
+async function cleanupNonTransactional(db: Database, m: Migration, step: Step, opts: RunOptions): Promise<string[]> {
+  const done: string[] = [];
+  if (step.cleanup) {
+    for (const s of step.cleanup.statements) await db.exec(s.text);
+    done.push(`ran ${step.cleanup.file}`);
+  }
+  for (const name of await invalidIndexes(db, step)) {
+    const [schema, index] = name.split('.') as [string, string];
+    await db.exec(`DROP INDEX CONCURRENTLY IF EXISTS ${quoteQualified(schema, index)}`);
+    done.push(`dropped INVALID index ${name}`);
+  }
+  if (done.length) {
+    await appendEvent(db, { migrationId: m.id, actor: opts.actor, kind: 'cleanup', stepId: step.id, reason: done.join('; ') });
+  }
+  return done;
+}
+
+async function wasInterrupted(db: Queryable, m: Migration, step: Step, direction: string): Promise<boolean> {
+  const { rows } = await db.query('SELECT 1 FROM ferry.step_runs WHERE migration_id = $1 AND step_id = $2 AND direction = $3', [m.id, step.id, direction]);
+  return rows.length > 0;
+}
+
+/** Whether a non-transactional forward step's effect is fully there (its verify, or a valid index). */
+async function alreadyDone(db: Database, step: Step): Promise<boolean> {
+  const v = await kindOf(step).verify(step, db, () => {});
+  if (v) return v.ok;
+  const idx = step.forward?.statements[0]?.tree.IndexStmt as { idxname?: string } | undefined;
+  if (!idx?.idxname) return false;
+  const { rows } = await db.query(
+    `SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = $1 AND i.indisvalid AND c.relnamespace = ANY (current_schemas(false)::regnamespace[])`,
+    [idx.idxname],
+  );
+  return rows.length > 0;
+}
+
+/**
+ * Apply one step: its SQL and the record that it is applied commit together,
+ * under lock_timeout, retried with backoff. Non-transactional steps leave a
+ * marker first, so a crash is noticed and cleaned up on the next run.
+ */
+export async function applyStep(db: Database, m: Migration, step: Step, opts: RunOptions): Promise<StepReport> {
+  const started = performance.now();
+  const log = (message: string) => opts.onProgress?.({ type: 'log', migrationId: m.id, stepId: step.id, message });
+  const record = (q: Queryable, durationMs: number) =>
+    recordApplied(q, { migrationId: m.id, stepId: step.id, position: step.index, checksum: step.checksum, actor: opts.actor, durationMs, baseline: false });
+  const report = (status: StepReport['status'], statements: StatementRun[], retries: number, note?: string): StepReport => {
+    const r: StepReport = { migrationId: m.id, stepId: step.id, direction: 'forward', status, durationMs: performance.now() - started, retries, statements };
+    if (note) r.note = note;
+    opts.onProgress?.({ type: 'step', report: r });
+    return r;
+  };
+
+  if (step.transaction) {
+    const { value, retries } = await retrying(m, step, opts, db, () =>
+      db.transaction(async (tx) => {
+        await setLockTimeout(tx, opts.lockTimeoutMs, true);
+        const statements = await kindOf(step).forward(step, tx, log);
+        await record(tx, performance.now() - started);
+        return statements;
+      }),
+    );
+    return report('applied', value, retries);
+  }
+
+  let note: string | undefined;
+  if (await wasInterrupted(db, m, step, 'forward')) {
+    if (await alreadyDone(db, step)) {
+      await db.transaction((tx) => record(tx, performance.now() - started));
+      return report('recovered', [], 0, 'an earlier run was interrupted after the statement finished; recorded it as applied');
+    }
+    note = `an earlier run was interrupted: ${(await cleanupNonTransactional(db, m, step, opts)).join('; ') || 'nothing to clean up'}`;
+  }
+  await db.query(
+    `INSERT INTO ferry.step_runs (migration_id, step_id, direction, started_by) VALUES ($1, $2, 'forward', $3)
+     ON CONFLICT (migration_id, step_id, direction) DO UPDATE SET started_at = now(), started_by = EXCLUDED.started_by`,
+    [m.id, step.id, opts.actor],
+  );
+  const { value, retries } = await retrying(m, step, opts, db, async () => {
+    try {
+      await setLockTimeout(db, opts.lockTimeoutMs, false);
+      return await kindOf(step).forward(step, db, log);
+    } catch (err) {
+      await cleanupNonTransactional(db, m, step, opts).catch(() => {});
+      throw err;
+    } finally {
+      await db.query('RESET lock_timeout').catch(() => {});
+    }
+  });
+  await db.transaction((tx) => record(tx, performance.now() - started));
+  return report('applied', value, retries, note);
+}
+
+/** Roll back one step: its rollback SQL and forgetting it commit together. */
+export async function revertStep(db: Database, m: Migration, step: Step, opts: RunOptions): Promise<StepReport> {
+  const started = performance.now();
+  const log = (message: string) => opts.onProgress?.({ type: 'log', migrationId: m.id, stepId: step.id, message });
+  let statements: StatementRun[];
+  let retries: number;
+  if (step.transaction) {
+    ({ value: statements, retries } = await retrying(m, step, opts, db, () =>
+      db.transaction(async (tx) => {
+        await setLockTimeout(tx, opts.lockTimeoutMs, true);
+        const s = await kindOf(step).rollback(step, tx, log);
+        await removeApplied(tx, m.id, step.id);
+        return s;
+      }),
+    ));
+  } else {
+    ({ value: statements, retries } = await retrying(m, step, opts, db, async () => {
+      try {
+        await setLockTimeout(db, opts.lockTimeoutMs, false);
+        return await kindOf(step).rollback(step, db, log);
+      } catch (err) {
+        // A rollback interrupted after its statement finished finds the object already gone.
+        if (sqlState(err instanceof StatementError ? err.cause : err) === '42704') return [];
+        throw err;
+      } finally {
+        await db.query('RESET lock_timeout').catch(() => {});
+      }
+    }));
+    await db.transaction((tx) => removeApplied(tx, m.id, step.id));
+  }
+  const r: StepReport = {
+    migrationId: m.id,
+    stepId: step.id,
+    direction: 'rollback',
+    status: 'rolled-back',
+    durationMs: performance.now() - started,
+    retries,
+    statements,
+  };
+  opts.onProgress?.({ type: 'step', report: r });
+  return r;
+}
+
+/**
+ * Dry-run one step inside the caller's transaction (which the caller rolls
+ * back): runs it, and reports the schema changes and the locks it took.
+ */
+export async function rehearseStepInTransaction(
+  tx: Queryable,
+  m: Migration,
+  step: Step,
+  direction: 'forward' | 'rollback',
+  opts: RunOptions,
+): Promise<StepReport> {
+  const started = performance.now();
+  const base = { migrationId: m.id, stepId: step.id, direction, retries: 0 } as const;
+  const script = direction === 'forward' ? step.forward : step.rollback;
+  if (!step.transaction) {
+    const r: StepReport = {
+      ...base,
+      status: 'skipped-in-dry-run',
+      durationMs: 0,
+      statements: (script?.statements ?? []).map((s) => ({ sql: s.text, file: script?.file as string, line: s.line })),
+      note: 'not executed: this step runs outside a transaction, so a dry-run cannot undo it',
+    };
+    opts.onProgress?.({ type: 'step', report: r });
+    return r;
+  }
+  const log = (message: string) => opts.onProgress?.({ type: 'log', migrationId: m.id, stepId: step.id, message });
+  const before = await snapshotSchema(tx);
+  const locksBefore = new Set((await locksHeld(tx)).map((l) => `${l.relation}\0${l.mode}`));
+  await tx.query('SAVEPOINT ferry_step');
+  let statements: StatementRun[];
+  try {
+    await setLockTimeout(tx, opts.lockTimeoutMs, true);
+    statements = direction === 'forward' ? await kindOf(step).forward(step, tx, log) : await kindOf(step).rollback(step, tx, log);
+  } catch (err) {
+    await tx.query('ROLLBACK TO SAVEPOINT ferry_step');
+    throw stepFailure(m, step, direction, err);
+  }
+  if (direction === 'forward') {
+    await recordApplied(tx, {
+      migrationId: m.id,
+      stepId: step.id,
+      position: step.index,
+      checksum: step.checksum,
+      actor: opts.actor,
+      durationMs: 0,
+      baseline: false,
+    });
+  } else {
+    await removeApplied(tx, m.id, step.id);
+  }
+  const locks = (await locksHeld(tx)).filter((l) => !locksBefore.has(`${l.relation}\0${l.mode}`)).map((l) => ({ ...l, blocks: describeLockMode(l.mode) }));
+  const changes = diffSchemas(before, await snapshotSchema(tx)).map(describeChange);
+  const r: StepReport = { ...base, status: 'dry-run', durationMs: performance.now() - started, statements, changes, locks };
+  opts.onProgress?.({ type: 'step', report: r });
+  return r;
+}

@@ -1,0 +1,105 @@
+import type { Database } from '../db/database.js';
+import { FerryError } from '../errors.js';
+import type { Migration, Step } from '../migration/loader.js';
+import { ensureState, readState } from '../migration/state.js';
+import type { RunReport, UpOptions } from './apply.js';
+import { MIGRATION_LOCK_KEY, rehearseStepInTransaction, revertStep } from './execute.js';
+import { currentPhase, findTransition, type Phase, transition } from './lifecycle.js';
+import { refuseDrift, viewOf } from './plan-state.js';
+
+/** Options of `down`. */
+export interface DownOptions extends Omit<UpOptions, 'requireApproval'> {
+  /** Roll back the steps after this one; it stays applied. Default: every step. */
+  to?: string;
+}
+
+class DryRunRollback extends Error {}
+
+/** The applied steps `down` would undo, last first, after checking the point of no return. */
+export function stepsToRollBack(m: Migration, appliedIds: Set<string>, to: string | undefined): Step[] {
+  let floor = -1;
+  if (to !== undefined) {
+    const target = m.steps.find((s) => s.id === to);
+    if (!target) throw new FerryError('E_NOT_FOUND', `migration ${m.id} has no step "${to}"`, `its steps: ${m.steps.map((s) => s.id).join(', ')}`);
+    if (!appliedIds.has(to))
+      throw new FerryError(
+        'E_GATE',
+        `step ${to} of ${m.id} is not applied, so there is nothing to roll back to`,
+        'run `ferry status` to see which steps are applied',
+      );
+    floor = target.index;
+  }
+  const steps = m.steps.filter((s) => s.index > floor && appliedIds.has(s.id)).reverse();
+  const ponr = m.manifest.pointOfNoReturn;
+  const ponrStep = ponr === null ? undefined : m.steps.find((s) => s.id === ponr);
+  if (ponrStep && appliedIds.has(ponrStep.id) && steps.some((s) => s.index <= ponrStep.index)) {
+    const after = m.steps.filter((s) => s.index > ponrStep.index && appliedIds.has(s.id));
+    throw new FerryError(
+      'E_POINT_OF_NO_RETURN',
+      `migration ${m.id} has passed its point of no return (step ${ponrStep.id} is applied); rolling back past it would lose data`,
+      after.length
+        ? `you can still roll back the steps after it: \`ferry down ${m.id} --to ${ponrStep.id}\`; beyond that, restore from backup`
+        : 'beyond this point the only way back is restoring from backup',
+    );
+  }
+  const irreversible = steps.find((s) => s.irreversible);
+  if (irreversible) {
+    throw new FerryError(
+      'E_POINT_OF_NO_RETURN',
+      `step ${irreversible.id} of ${m.id} is irreversible and applied, so down cannot go past it`,
+      `roll back only the steps after it with \`ferry down ${m.id} --to ${irreversible.id}\`, or restore from backup`,
+    );
+  }
+  return steps;
+}
+
+/**
+ * Roll back the applied steps of one migration (the latest applied one when
+ * `id` is undefined) in reverse order, each with its record, under the lock.
+ */
+export async function down(db: Database, migrations: Migration[], id: string | undefined, opts: DownOptions): Promise<RunReport> {
+  const report: RunReport = { dryRun: Boolean(opts.dryRun), steps: [], transitions: [] };
+  const plan = async () => {
+    const state = await readState(db);
+    const m = id === undefined ? [...migrations].reverse().find((x) => (state.applied.get(x.id)?.length ?? 0) > 0) : migrations.find((x) => x.id === id);
+    if (!m) return undefined;
+    const v = viewOf(m, state.migrations.get(m.id), state.applied.get(m.id) ?? []);
+    refuseDrift([v]);
+    const steps = stepsToRollBack(m, new Set(v.applied.map((a) => a.stepId)), opts.to);
+    const phase = v.record?.phase as Phase | undefined;
+    if (steps.length && phase && !findTransition(phase, 'rolled-back') && phase !== 'rolled-back') {
+      throw new FerryError(
+        'E_POINT_OF_NO_RETURN',
+        `migration ${m.id} is ${phase}; it can no longer be rolled back with down`,
+        'restore from backup (the full tier of the rollback plan)',
+      );
+    }
+    return { m, steps };
+  };
+  await db.withAdvisoryLock(MIGRATION_LOCK_KEY, opts.lockWaitMs, async () => {
+    await ensureState(db);
+    const p = await plan();
+    if (!p || p.steps.length === 0) return;
+    if (opts.dryRun) {
+      await db
+        .transaction(async (tx) => {
+          for (const step of p.steps) report.steps.push(await rehearseStepInTransaction(tx, p.m, step, 'rollback', opts));
+          throw new DryRunRollback();
+        })
+        .catch((err) => {
+          if (!(err instanceof DryRunRollback)) throw err;
+        });
+      return;
+    }
+    for (const step of p.steps) report.steps.push(await revertStep(db, p.m, step, opts));
+    await db.transaction(async (tx) => {
+      const from = await currentPhase(tx, p.m.id);
+      if (from === 'rolled-back') return;
+      const last = p.steps.at(-1) as Step;
+      const reason = opts.to ? `rolled back to step ${opts.to}` : `rolled back all steps (down to before ${last.id})`;
+      await transition(tx, p.m.id, 'rolled-back', { actor: opts.actor, reason });
+      report.transitions.push({ migrationId: p.m.id, from, to: 'rolled-back' });
+    });
+  });
+  return report;
+}

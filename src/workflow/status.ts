@@ -1,0 +1,45 @@
+import type { Queryable } from '../db/database.js';
+import type { Migration } from '../migration/loader.js';
+import { readState } from '../migration/state.js';
+import { type Drift, orphanDrift, viewOf } from './plan-state.js';
+
+/** One line of `ferry status`. */
+export interface MigrationStatus {
+  id: string;
+  title: string;
+  type: string;
+  strategy: string;
+  /** Lifecycle phase, or null when the database has never seen it. */
+  phase: string | null;
+  steps: { id: string; applied: boolean; appliedAt: string | null; baseline: boolean }[];
+  appliedCount: number;
+  pendingCount: number;
+  pointOfNoReturn: string | null;
+  drift: Drift[];
+}
+
+/** Every migration with its phase, applied steps and drift; reads only. */
+export async function migrationStatus(db: Queryable, migrations: Migration[]): Promise<{ migrations: MigrationStatus[]; drift: Drift[] }> {
+  const state = await readState(db);
+  const list = migrations.map((m): MigrationStatus => {
+    const v = viewOf(m, state.migrations.get(m.id), state.applied.get(m.id) ?? []);
+    const byStep = new Map(v.applied.map((a) => [a.stepId, a]));
+    return {
+      id: m.id,
+      title: m.manifest.title,
+      type: m.manifest.type,
+      strategy: m.manifest.strategy,
+      phase: v.record?.phase ?? null,
+      steps: m.steps.map((s) => {
+        const a = byStep.get(s.id);
+        return { id: s.id, applied: a !== undefined, appliedAt: a ? a.appliedAt.toISOString() : null, baseline: a?.baseline ?? false };
+      }),
+      appliedCount: v.applied.length,
+      pendingCount: v.pending.length,
+      pointOfNoReturn: m.manifest.pointOfNoReturn,
+      drift: v.drift,
+    };
+  });
+  const orphans = orphanDrift(state.migrations.keys(), migrations);
+  return { migrations: list, drift: [...list.flatMap((s) => s.drift), ...orphans] };
+}

@@ -1,0 +1,12 @@
+import { PGlite } from '@electric-sql/pglite';
+const p = new PGlite('/tmp/pgl-test-' + Date.now());
+await p.waitReady;
+await p.exec('CREATE TABLE t(a int); INSERT INTO t VALUES (1)');
+const blob = await p.dumpDataDir('none');
+console.log('blob', blob.size);
+const c = new PGlite({ loadDataDir: blob });
+await c.waitReady;
+console.log((await c.query("select to_regclass('t')::text as x")).rows);
+const blob2 = await p.dumpDataDir('gzip');
+const c2 = new PGlite({ loadDataDir: blob2 });
+console.log((await c2.query("select to_regclass('t')::text as x")).rows);

@@ -1,0 +1,104 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, describe } from 'vitest';
+import type { Database, DriverKind } from '../../src/db/database.js';
+import { openPglite } from '../../src/db/pglite.js';
+import { quoteIdent } from '../../src/db/quote.js';
+import { openServer } from '../../src/db/server.js';
+
+/** The PostgreSQL server the tests use; its `test` database is only used to create throwaway ones. */
+export const SERVER_URL = process.env.FERRY_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+let serverUp: boolean | undefined;
+
+/** Whether the server answers. In CI its absence is a failure, never a skip. */
+export async function serverAvailable(): Promise<boolean> {
+  if (serverUp !== undefined) return serverUp;
+  const c = new pg.Client({ connectionString: SERVER_URL, connectionTimeoutMillis: 3000 });
+  try {
+    await c.connect();
+    await c.end();
+    serverUp = true;
+  } catch (err) {
+    if (process.env.CI) throw new Error(`PostgreSQL server not reachable at ${SERVER_URL} in CI: ${String(err)}`);
+    console.warn(`[ferry tests] skipping server tests: no PostgreSQL at ${SERVER_URL} (${String(err)})`);
+    serverUp = false;
+  }
+  return serverUp;
+}
+
+/** A throwaway database on the server; returns its URL and a function that drops it. */
+export async function createServerDatabase(prefix = 'ferry_t'): Promise<{ url: string; name: string; drop: () => Promise<void> }> {
+  const name = `${prefix}_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
+  const admin = new pg.Client({ connectionString: SERVER_URL });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${quoteIdent(name)}`);
+  await admin.end();
+  const u = new URL(SERVER_URL);
+  u.pathname = `/${name}`;
+  return {
+    url: u.toString(),
+    name,
+    drop: async () => {
+      const c = new pg.Client({ connectionString: SERVER_URL });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+/** A fresh, empty target of one driver kind, plus how to reach it again from another process. */
+export interface TestTarget {
+  kind: DriverKind;
+  /** Open (another) session on the same database. */
+  open(): Promise<Database>;
+  /** Server URL, for server targets. */
+  url?: string;
+  /** PGlite data directory, for embedded targets. */
+  dataDir?: string;
+}
+
+/** The driver matrix every engine test runs on. */
+export interface DriverSuite {
+  kind: DriverKind;
+  /** A new empty database for one test; cleaned up after the file. */
+  fresh(): Promise<TestTarget>;
+}
+
+/**
+ * Run the same suite against both drivers: embedded PGlite (persisted in a
+ * temp directory) and the PostgreSQL server (one database per `fresh()` call).
+ */
+export function forEachDriver(title: string, body: (suite: DriverSuite) => void): void {
+  const cleanups: (() => Promise<void>)[] = [];
+  afterAll(async () => {
+    for (const c of cleanups.splice(0)) await c().catch(() => {});
+  });
+  describe(`${title} [pglite]`, () => {
+    body({
+      kind: 'pglite',
+      async fresh() {
+        const dir = mkdtempSync(join(tmpdir(), 'ferry-pglite-'));
+        cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+        const dataDir = join(dir, 'db');
+        return { kind: 'pglite', dataDir, open: () => openPglite({ dataDir }) };
+      },
+    });
+  });
+  describe(`${title} [server]`, async () => {
+    const up = await serverAvailable();
+    describe.runIf(up)('', () => {
+      body({
+        kind: 'server',
+        async fresh() {
+          const db = await createServerDatabase();
+          cleanups.push(db.drop);
+          return { kind: 'server', url: db.url, open: () => openServer({ url: db.url }) };
+        },
+      });
+    });
+  });
+}
