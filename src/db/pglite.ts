@@ -14,9 +14,13 @@ export interface PgliteOptions {
   lockWaitMs?: number;
 }
 
+const ROW_COMMANDS = new Set(['INSERT', 'UPDATE', 'DELETE', 'MERGE', 'COPY']);
+
 function toResult(r: Results): QueryResult {
   const out: QueryResult = { rows: r.rows as Record<string, unknown>[], fields: r.fields.map((f) => f.name) };
-  if (r.affectedRows !== undefined) out.affectedRows = r.affectedRows;
+  // PGlite reports 0 for DDL; like node-postgres, count rows only for statements that touch rows.
+  const command = (r as { command?: string }).command;
+  if (r.affectedRows !== undefined && command && ROW_COMMANDS.has(command)) out.affectedRows = r.affectedRows;
   return out;
 }
 

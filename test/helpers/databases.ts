@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -50,6 +50,20 @@ export async function createServerDatabase(prefix = 'ferry_t'): Promise<{ url: s
   };
 }
 
+let pgliteTemplate: Promise<string> | undefined;
+
+/** An initialised, empty PGlite data directory made once per test process; copies are much faster than initdb. */
+function emptyPgliteDir(): Promise<string> {
+  pgliteTemplate ??= (async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'ferry-pglite-template-')), 'db');
+    const db = await openPglite({ dataDir: dir });
+    await db.query('CHECKPOINT');
+    await db.close();
+    return dir;
+  })();
+  return pgliteTemplate;
+}
+
 /** A fresh, empty target of one driver kind, plus how to reach it again from another process. */
 export interface TestTarget {
   kind: DriverKind;
@@ -84,6 +98,7 @@ export function forEachDriver(title: string, body: (suite: DriverSuite) => void)
         const dir = mkdtempSync(join(tmpdir(), 'ferry-pglite-'));
         cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
         const dataDir = join(dir, 'db');
+        cpSync(await emptyPgliteDir(), dataDir, { recursive: true });
         return { kind: 'pglite', dataDir, open: () => openPglite({ dataDir }) };
       },
     });

@@ -1,0 +1,293 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { isFerryError } from '../../src/errors.js';
+import { readEvents, readState } from '../../src/migration/state.js';
+import { baseline, up } from '../../src/workflow/apply.js';
+import { rehearse } from '../../src/workflow/rehearse.js';
+import { down } from '../../src/workflow/rollback.js';
+import { migrationStatus } from '../../src/workflow/status.js';
+import { verifyMigrations } from '../../src/workflow/verify.js';
+import { forEachDriver, type TestTarget } from '../helpers/databases.js';
+import { migrationsOf, observable, testRun } from '../helpers/engine.js';
+import { createProject, type TestProject } from '../helpers/project.js';
+
+/** The workflow's example: users.full_name split into first/last name, preferences JSONB with a GIN index. */
+function exampleProject(target: TestTarget): { p: TestProject; id: string } {
+  const p = createProject(target);
+  const id = p.migration('0001_split_full_name', [
+    {
+      id: 'create-users',
+      up: `CREATE TABLE users (id bigint PRIMARY KEY, full_name text NOT NULL);
+           INSERT INTO users SELECT g, 'Person ' || g FROM generate_series(1, 500) g;
+           INSERT INTO users VALUES (501, 'Zoë Brontë');`,
+      down: 'DROP TABLE users;',
+      verify: `SELECT count(*) = 501 FROM users;`,
+    },
+    {
+      id: 'split-name',
+      up: `ALTER TABLE users ADD COLUMN first_name text, ADD COLUMN last_name text;
+           UPDATE users SET first_name = split_part(full_name, ' ', 1), last_name = split_part(full_name, ' ', 2);`,
+      down: 'ALTER TABLE users DROP COLUMN first_name, DROP COLUMN last_name;',
+      verify: `SELECT count(*) = 0 FROM users WHERE first_name IS NULL;
+               SELECT bool_and(first_name || ' ' || last_name = full_name) FROM users;`,
+    },
+    {
+      id: 'preferences',
+      up: `ALTER TABLE users ADD COLUMN preferences jsonb NOT NULL DEFAULT '{}';`,
+      down: 'ALTER TABLE users DROP COLUMN preferences;',
+    },
+    {
+      id: 'preferences-index',
+      transaction: false,
+      up: 'CREATE INDEX CONCURRENTLY users_preferences_gin ON users USING gin (preferences);',
+      down: 'DROP INDEX CONCURRENTLY IF EXISTS users_preferences_gin;',
+      verify: `SELECT bool_and(i.indisvalid) AND count(*) = 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 'users_preferences_gin';`,
+    },
+  ]);
+  return { p, id };
+}
+
+async function phaseOf(target: TestTarget, id: string): Promise<string | undefined> {
+  const db = await target.open();
+  try {
+    return (await readState(db)).migrations.get(id)?.phase;
+  } finally {
+    await db.close();
+  }
+}
+
+forEachDriver('engine', (suite) => {
+  it('applies, verifies and rolls back the example migration, with the lifecycle in the event log', async () => {
+    const target = await suite.fresh();
+    const { p, id } = exampleProject(target);
+    const ms = await migrationsOf(p);
+    const db = await target.open();
+    try {
+      const before = await observable(db);
+      const report = await up(db, ms, testRun);
+      expect(report.steps.map((s) => [s.stepId, s.status])).toEqual([
+        ['create-users', 'applied'],
+        ['split-name', 'applied'],
+        ['preferences', 'applied'],
+        ['preferences-index', 'applied'],
+      ]);
+      expect(report.transitions.map((t) => `${t.from}→${t.to}`)).toEqual(['planned→approved', 'approved→expanded']);
+      const { rows } = await db.query<{ first_name: string; last_name: string }>('SELECT first_name, last_name FROM users WHERE id = 501');
+      expect(rows[0]).toEqual({ first_name: 'Zoë', last_name: 'Brontë' });
+      const [v] = await verifyMigrations(db, ms, { actor: 'test' });
+      expect(v?.complete).toBe(true);
+      expect(v?.steps.map((s) => s.result)).toEqual(['pass', 'pass', 'no-check', 'pass']);
+
+      const again = await up(db, ms, testRun);
+      expect(again.steps).toEqual([]);
+      expect(again.transitions).toEqual([]);
+
+      const rolled = await down(db, ms, id, testRun);
+      expect(rolled.steps.map((s) => s.stepId)).toEqual(['preferences-index', 'preferences', 'split-name', 'create-users']);
+      expect(await observable(db)).toEqual(before);
+      const events = await readEvents(db, id);
+      expect(events.filter((e) => e.kind === 'transition').map((e) => `${e.fromPhase}→${e.toPhase}`)).toEqual([
+        'planned→approved',
+        'approved→expanded',
+        'expanded→rolled-back',
+      ]);
+      expect(events.every((e) => e.actor === 'test')).toBe(true);
+    } finally {
+      await db.close();
+    }
+    expect(await phaseOf(target, id)).toBe('rolled-back');
+  });
+
+  it('down --to keeps the named step and everything before it', async () => {
+    const target = await suite.fresh();
+    const { p, id } = exampleProject(target);
+    const ms = await migrationsOf(p);
+    const db = await target.open();
+    try {
+      await up(db, ms, testRun);
+      await down(db, ms, id, { ...testRun, to: 'split-name' });
+      const status = await migrationStatus(db, ms);
+      expect(status.migrations[0]?.steps.map((s) => s.applied)).toEqual([true, true, false, false]);
+      expect(status.migrations[0]?.phase).toBe('rolled-back');
+      // From rolled-back, up applies the rest and the migration is expanded again.
+      const again = await up(db, ms, testRun);
+      expect(again.steps.map((s) => s.stepId)).toEqual(['preferences', 'preferences-index']);
+      expect(again.transitions.map((t) => t.to)).toEqual(['expanded']);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('a dry-run leaves schema, data and ferry state identical and reports SQL, changes and locks', async () => {
+    const target = await suite.fresh();
+    const { p } = exampleProject(target);
+    const ms = await migrationsOf(p);
+    const db = await target.open();
+    try {
+      const before = await observable(db, true);
+      const report = await up(db, ms, { ...testRun, dryRun: true });
+      expect(await observable(db, true)).toEqual(before);
+      expect(report.dryRun).toBe(true);
+      const split = report.steps.find((s) => s.stepId === 'split-name');
+      expect(split?.status).toBe('dry-run');
+      expect(split?.statements.map((s) => s.affectedRows)).toEqual([undefined, 501]);
+      expect(split?.changes).toEqual(expect.arrayContaining([expect.stringContaining('column public.users.first_name')]));
+      const create = report.steps.find((s) => s.stepId === 'create-users');
+      expect(create?.locks).toEqual(expect.arrayContaining([expect.objectContaining({ relation: 'public.users', mode: 'AccessExclusiveLock' })]));
+      expect(report.steps.find((s) => s.stepId === 'preferences-index')?.status).toBe('skipped-in-dry-run');
+
+      // And a dry-run of down after a real up changes nothing either.
+      await up(db, ms, testRun);
+      const applied = await observable(db, true);
+      const downReport = await down(db, ms, undefined, { ...testRun, dryRun: true });
+      expect(downReport.steps.map((s) => s.stepId)).toEqual(['preferences-index', 'preferences', 'split-name', 'create-users']);
+      expect(await observable(db, true)).toEqual(applied);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('rehearse passes for a correct rollback and detects a rollback that forgets an index', async () => {
+    const target = await suite.fresh();
+    const p = createProject(target);
+    p.migration('0001_table', [{ id: 'create', up: 'CREATE TABLE accounts (id int PRIMARY KEY, email text);', down: 'DROP TABLE accounts;' }]);
+    const bad = p.migration('0002_email_index', [
+      { id: 'add-index', up: 'CREATE INDEX accounts_email_idx ON accounts (email); ALTER TABLE accounts ADD COLUMN note text;', down: 'ALTER TABLE accounts DROP COLUMN note;' },
+    ]);
+    const ms = await migrationsOf(p);
+    const db = await target.open();
+    try {
+      await up(db, ms.slice(0, 1), testRun);
+      const before = await observable(db);
+      const server = target.url ? { server: { url: target.url } } : {};
+      const good = await rehearse(db, ms[0] as (typeof ms)[0], { ...testRun, ...server });
+      expect(good.ok).toBe(true);
+      const r = await rehearse(db, ms[1] as (typeof ms)[0], { ...testRun, ...server });
+      expect(r.ok).toBe(false);
+      const failed = r.stages.find((s) => !s.ok);
+      expect(failed?.name).toBe('schema after down equals the original');
+      expect(failed?.detail).toEqual([expect.stringMatching(/^\+ index public\.accounts_email_idx/)]);
+      // The target itself is untouched apart from the two rehearsal events.
+      expect(await observable(db)).toEqual(before);
+      expect((await readEvents(db, bad)).map((e) => e.kind)).toEqual(['rehearse']);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('detects an applied step that was edited, and up refuses until it is resolved', async () => {
+    const target = await suite.fresh();
+    const { p, id } = exampleProject(target);
+    const db = await target.open();
+    try {
+      await up(db, await migrationsOf(p), testRun);
+      const file = p.file(id, 'split-name.up.sql');
+      const original = readFileSync(file, 'utf8');
+      writeFileSync(file, original.replace("' ', 1)", "' ', 1) || ''"));
+      const edited = await migrationsOf(p);
+      const status = await migrationStatus(db, edited);
+      expect(status.drift).toEqual([expect.objectContaining({ stepId: 'split-name', problem: expect.stringContaining('edited after it was applied') })]);
+      const err = await up(db, edited, testRun).catch((e: unknown) => e);
+      expect(isFerryError(err, 'E_DRIFT')).toBe(true);
+      writeFileSync(file, original);
+      expect((await migrationStatus(db, await migrationsOf(p))).drift).toEqual([]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('refuses to roll back past the point of no return, but rolls back the steps after it', async () => {
+    const target = await suite.fresh();
+    const p = createProject(target);
+    const id = p.migration(
+      '0001_contract',
+      [
+        { id: 'create', up: 'CREATE TABLE t (a int, b int);', down: 'DROP TABLE t;' },
+        { id: 'drop-b', up: 'ALTER TABLE t DROP COLUMN b;', down: 'ALTER TABLE t ADD COLUMN b int;' },
+        { id: 'add-c', up: 'ALTER TABLE t ADD COLUMN c int;', down: 'ALTER TABLE t DROP COLUMN c;' },
+      ],
+      { pointOfNoReturn: 'drop-b' },
+    );
+    const ms = await migrationsOf(p);
+    const db = await target.open();
+    try {
+      await up(db, ms, testRun);
+      const err = await down(db, ms, id, testRun).catch((e: unknown) => e);
+      expect(isFerryError(err, 'E_POINT_OF_NO_RETURN')).toBe(true);
+      expect((err as Error).message).toContain('point of no return (step drop-b is applied)');
+      expect((await readState(db)).applied.get(id)).toHaveLength(3);
+      const ok = await down(db, ms, id, { ...testRun, to: 'drop-b' });
+      expect(ok.steps.map((s) => s.stepId)).toEqual(['add-c']);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('a failing step rolls back alone: earlier steps stay applied, nothing of it is written', async () => {
+    const target = await suite.fresh();
+    const p = createProject(target);
+    const id = p.migration('0001_fails', [
+      { id: 'one', up: 'CREATE TABLE one (a int);', down: 'DROP TABLE one;' },
+      { id: 'two', up: 'CREATE TABLE two (a int);\nINSERT INTO two VALUES (1);\nINSERT INTO missing VALUES (1);', down: 'DROP TABLE two;' },
+    ]);
+    const ms = await migrationsOf(p);
+    const db = await target.open();
+    try {
+      const err = await up(db, ms, testRun).catch((e: unknown) => e);
+      expect(isFerryError(err, 'E_STEP')).toBe(true);
+      expect((err as Error).message).toMatch(/two\.up\.sql:3\): relation "missing" does not exist \[SQLSTATE 42P01\]/);
+      expect((await readState(db)).applied.get(id)?.map((a) => a.stepId)).toEqual(['one']);
+      expect((await db.query(`SELECT to_regclass('two') AS t`)).rows[0]?.t).toBeNull();
+      expect((await readState(db)).migrations.get(id)?.phase).toBe('approved');
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('baseline records an existing schema without running it, after its verify passes', async () => {
+    const target = await suite.fresh();
+    const p = createProject(target);
+    const id = p.migration('0001_existing', [
+      {
+        id: 'create',
+        up: 'CREATE TABLE legacy (id int PRIMARY KEY);',
+        down: 'DROP TABLE legacy;',
+        verify: `SELECT to_regclass('public.legacy') IS NOT NULL;`,
+      },
+    ]);
+    const ms = await migrationsOf(p);
+    const db = await target.open();
+    try {
+      const refused = await baseline(db, ms[0] as (typeof ms)[0], testRun).catch((e: unknown) => e);
+      expect(isFerryError(refused, 'E_VERIFY')).toBe(true);
+      expect((await readState(db)).applied.get(id)).toBeUndefined();
+      await db.exec('CREATE TABLE legacy (id int PRIMARY KEY); INSERT INTO legacy VALUES (7)');
+      const r = await baseline(db, ms[0] as (typeof ms)[0], testRun);
+      expect(r.steps.map((s) => s.status)).toEqual(['baseline']);
+      expect((await readState(db)).applied.get(id)?.[0]?.baseline).toBe(true);
+      expect((await readState(db)).migrations.get(id)?.phase).toBe('expanded');
+      // up has nothing to do, and the data is still there.
+      expect((await up(db, ms, testRun)).steps).toEqual([]);
+      expect((await db.query('SELECT id FROM legacy')).rows).toEqual([{ id: 7 }]);
+    } finally {
+      await db.close();
+    }
+  });
+});
+
+describe('event log', () => {
+  it('is append-only', async () => {
+    const { openPglite } = await import('../../src/db/pglite.js');
+    const { ensureState, appendEvent } = await import('../../src/migration/state.js');
+    const db = await openPglite();
+    try {
+      await ensureState(db);
+      await appendEvent(db, { migrationId: 'm', actor: 'a', kind: 'note' });
+      await expect(db.query('UPDATE ferry.events SET actor = $1', ['b'])).rejects.toThrow(/append-only/);
+      await expect(db.query('DELETE FROM ferry.events')).rejects.toThrow(/append-only/);
+      await expect(db.query('TRUNCATE ferry.events')).rejects.toThrow(/append-only/);
+    } finally {
+      await db.close();
+    }
+  });
+});
