@@ -158,17 +158,17 @@ export async function readEvents(db: Queryable, migrationId?: string): Promise<M
   }));
 }
 
-/** Record a step as applied (in the same transaction as its forward SQL). */
+/** Record a step as applied (in the same transaction as its forward SQL); `clearMarker` for non-transactional steps. */
 export async function recordApplied(
   db: Queryable,
-  a: { migrationId: string; stepId: string; position: number; checksum: string; actor: string; durationMs: number; baseline: boolean },
+  a: { migrationId: string; stepId: string; position: number; checksum: string; actor: string; durationMs: number; baseline: boolean; clearMarker?: boolean },
 ): Promise<void> {
   await db.query(
     `INSERT INTO ferry.applied_steps (migration_id, step_id, position, checksum, applied_by, duration_ms, baseline)
      VALUES ($1, $2, $3, $4, $5, $6, $7)`,
     [a.migrationId, a.stepId, a.position, a.checksum, a.actor, Math.round(a.durationMs), a.baseline],
   );
-  await db.query('DELETE FROM ferry.step_runs WHERE migration_id = $1 AND step_id = $2', [a.migrationId, a.stepId]);
+  if (a.clearMarker) await db.query('DELETE FROM ferry.step_runs WHERE migration_id = $1 AND step_id = $2', [a.migrationId, a.stepId]);
 }
 
 /** Forget an applied step (in the same transaction as its rollback SQL). */

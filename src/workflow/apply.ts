@@ -31,28 +31,22 @@ async function views(db: Queryable, migrations: Migration[]): Promise<MigrationV
   return migrations.map((m) => viewOf(m, state.migrations.get(m.id), state.applied.get(m.id) ?? []));
 }
 
-/** Move to `to` and note it in the report; no-op when already there. */
-async function move(db: Database, report: RunReport, m: Migration, to: Phase, actor: string, reason: string): Promise<void> {
-  await db.transaction(async (tx) => {
-    const from = await currentPhase(tx, m.id);
-    if (from === to) return;
-    await transition(tx, m.id, to, { actor, reason });
-    report.transitions.push({ migrationId: m.id, from, to });
-  });
+/** Move to `to` inside `tx` and note it in the report; no-op when already there. */
+async function move(tx: Queryable, report: RunReport, m: Migration, to: Phase, actor: string, reason: string): Promise<void> {
+  const from = await transition(tx, m.id, to, { actor, reason });
+  if (from !== to) report.transitions.push({ migrationId: m.id, from, to });
 }
 
-async function admit(db: Database, report: RunReport, m: Migration, opts: UpOptions, envNote: string): Promise<void> {
-  await ensureMigrationRecord(db, m.id, m.manifest.title, m.checksum);
-  const phase = await db.transaction((tx) => currentPhase(tx, m.id));
-  if (phase !== 'planned') return;
-  if (opts.requireApproval) {
+/** Refuse, before anything is written, a planned migration in an environment that requires approval. */
+function refuseUnapproved(v: MigrationView, opts: UpOptions): void {
+  const phase = v.record?.phase ?? 'planned';
+  if (opts.requireApproval && phase === 'planned' && v.pending.length > 0) {
     throw new FerryError(
       'E_GATE',
-      `migration ${m.id} is planned but not approved, and this environment requires approval`,
-      `run \`ferry approve ${m.id}\` first`,
+      `migration ${v.migration.id} is planned but not approved, and this environment requires approval`,
+      `run \`ferry approve ${v.migration.id}\` first`,
     );
   }
-  await move(db, report, m, 'approved', opts.actor, `approval not required ${envNote}`);
 }
 
 /**
@@ -82,17 +76,24 @@ export async function up(db: Database, migrations: Migration[], opts: UpOptions 
     return report;
   }
   await db.withAdvisoryLock(MIGRATION_LOCK_KEY, opts.lockWaitMs, async () => {
-    await ensureState(db);
     const all = await views(db, migrations);
     refuseDrift(all);
-    for (const v of all) {
+    for (const v of all) refuseUnapproved(v, opts);
+    const work = all.filter((v) => v.pending.length > 0 || v.record?.phase === 'approved' || v.record?.phase === 'rolled-back');
+    if (work.length > 0) await ensureState(db);
+    for (const v of work) {
       const m = v.migration;
-      await admit(db, report, m, opts, envNote);
-      for (const step of v.pending) report.steps.push(await applyStep(db, m, step, opts));
-      const phase = await db.transaction((tx) => currentPhase(tx, m.id));
-      if (phase === 'approved' || phase === 'rolled-back') {
-        await move(db, report, m, 'expanded', opts.actor, `all ${m.steps.length} steps applied`);
+      if (v.pending.length > 0) {
+        await db.transaction(async (tx) => {
+          await ensureMigrationRecord(tx, m.id, m.manifest.title, m.checksum);
+          if ((v.record?.phase ?? 'planned') === 'planned') await move(tx, report, m, 'approved', opts.actor, `approval not required ${envNote}`);
+        });
       }
+      for (const step of v.pending) report.steps.push(await applyStep(db, m, step, opts));
+      await db.transaction(async (tx) => {
+        const phase = await currentPhase(tx, m.id);
+        if (phase === 'approved' || phase === 'rolled-back') await move(tx, report, m, 'expanded', opts.actor, `all ${m.steps.length} steps applied`);
+      });
     }
   });
   return report;

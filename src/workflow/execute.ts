@@ -142,7 +142,16 @@ export async function applyStep(db: Database, m: Migration, step: Step, opts: Ru
   const started = performance.now();
   const log = (message: string) => opts.onProgress?.({ type: 'log', migrationId: m.id, stepId: step.id, message });
   const record = (q: Queryable, durationMs: number) =>
-    recordApplied(q, { migrationId: m.id, stepId: step.id, position: step.index, checksum: step.checksum, actor: opts.actor, durationMs, baseline: false });
+    recordApplied(q, {
+      migrationId: m.id,
+      stepId: step.id,
+      position: step.index,
+      checksum: step.checksum,
+      actor: opts.actor,
+      durationMs,
+      baseline: false,
+      clearMarker: !step.transaction,
+    });
   const report = (status: StepReport['status'], statements: StatementRun[], retries: number, note?: string): StepReport => {
     const r: StepReport = { migrationId: m.id, stepId: step.id, direction: 'forward', status, durationMs: performance.now() - started, retries, statements };
     if (note) r.note = note;

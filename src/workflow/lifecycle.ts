@@ -86,7 +86,8 @@ export async function currentPhase(tx: Queryable, migrationId: string): Promise<
 
 /**
  * Move a migration to `to`, checking the table and every gate, and append the
- * event (who, when, from → to, why) in the same transaction.
+ * event (who, when, from → to, why) in the same transaction. Resolves to the
+ * phase it moved from (equal to `to` when it was already there: nothing is written).
  */
 export async function transition(tx: Queryable, migrationId: string, to: Phase, opts: { actor: string; reason: string; details?: unknown }): Promise<Phase> {
   const from = await currentPhase(tx, migrationId);
@@ -106,5 +107,5 @@ export async function transition(tx: Queryable, migrationId: string, to: Phase, 
   }
   await tx.query('UPDATE ferry.migrations SET phase = $2, updated_at = now() WHERE id = $1', [migrationId, to]);
   await appendEvent(tx, { migrationId, actor: opts.actor, kind: 'transition', from, to, reason: opts.reason, details: opts.details });
-  return to;
+  return from;
 }
