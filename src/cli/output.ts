@@ -12,9 +12,11 @@ export interface Output {
   error(err: FerryError, debug: boolean): void;
 }
 
+/** Whether a command already printed its JSON result; an error after it must not print a second document. */
+let resultPrinted = false;
+
 /** Output to the process's stdout/stderr. picocolors honours NO_COLOR and non-TTY output. */
 export function processOutput(json: boolean): Output {
-  let resultPrinted = false;
   return {
     json,
     line(text = '') {

@@ -48,12 +48,12 @@ export function viewOf(migration: Migration, record: MigrationRecord | undefined
   return { migration, record, applied, pending, drift };
 }
 
-/** Drift of migrations the database knows but whose folder is gone. */
-export function orphanDrift(known: Iterable<string>, migrations: Migration[]): Drift[] {
+/** Drift of migrations with applied steps whose folder is gone (one with nothing applied left no trace worth keeping). */
+export function orphanDrift(applied: Map<string, unknown[]>, migrations: Migration[]): Drift[] {
   const ids = new Set(migrations.map((m) => m.id));
-  return [...known]
-    .filter((id) => !ids.has(id))
-    .map((id) => ({ migrationId: id, problem: `migration ${id} is recorded in the database but its folder is missing` }));
+  return [...applied]
+    .filter(([id, steps]) => steps.length > 0 && !ids.has(id))
+    .map(([id, steps]) => ({ migrationId: id, problem: `migration ${id} has ${steps.length} applied step(s) but its folder is missing` }));
 }
 
 /** Refuse to go on when any of `views` has drift. */

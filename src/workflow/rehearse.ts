@@ -99,7 +99,7 @@ export async function rehearse(
       migrationId: m.id,
       actor: opts.actor,
       kind: 'rehearse',
-      reason: report.ok ? 'rehearsal passed: up → verify → down → up restored the schema' : `rehearsal failed at: ${failed.join(', ')}`,
+      reason: report.ok ? `rehearsal passed: ${stages.map((x) => x.name).join(' → ')}` : `rehearsal failed at: ${failed.join(', ')}`,
       details: report,
     });
   });

@@ -40,6 +40,6 @@ export async function migrationStatus(db: Queryable, migrations: Migration[]): P
       drift: v.drift,
     };
   });
-  const orphans = orphanDrift(state.migrations.keys(), migrations);
+  const orphans = orphanDrift(state.applied, migrations);
   return { migrations: list, drift: [...list.flatMap((s) => s.drift), ...orphans] };
 }

@@ -61,11 +61,12 @@ export function registerInspectCommands(program: Command, globals: () => GlobalO
         const bad = o.status ? results.filter((r) => !r.complete) : results.filter((r) => !r.ok);
         if (bad.length) {
           const what = o.status ? 'not complete' : 'failed verification';
-          throw new FerryError(
-            'E_VERIFY',
-            `${bad.map((r) => r.migrationId).join(', ')} ${what}`,
-            o.status ? 'run `ferry up` to apply the pending steps, then verify again' : 'see the failing checks above',
-          );
+          const pending = bad.some((r) => r.steps.some((s) => !s.applied));
+          const failing = bad.some((r) => !r.ok);
+          const hint = [pending ? 'run `ferry up` to apply the pending steps' : '', failing ? 'fix what the failing checks above show' : '']
+            .filter(Boolean)
+            .join('; ');
+          throw new FerryError('E_VERIFY', `${bad.map((r) => r.migrationId).join(', ')} ${what}`, `${hint}, then verify again`);
         }
       });
     });
