@@ -295,3 +295,96 @@ describe('event log', () => {
     }
   });
 });
+
+forEachDriver('engine: special steps', (suite) => {
+  it('runs a TypeScript step forward, verifies it and rolls it back', async () => {
+    const target = await suite.fresh();
+    const p = createProject(target);
+    const id = p.migration('0001_seed', [
+      {
+        id: 'create',
+        up: `CREATE TABLE users (id int PRIMARY KEY, full_name text, initials text); INSERT INTO users VALUES (1, 'Ada Lovelace'), (2, 'Émile Zola');`,
+        down: 'DROP TABLE users;',
+      },
+    ]);
+    const ts = p.migration('0002_initials', [{ id: 'placeholder', up: 'SELECT 1', down: 'SELECT 1' }]);
+    writeFileSync(
+      p.file(ts, 'migration.json'),
+      JSON.stringify({
+        title: 'initials',
+        summary: 'fill initials in TypeScript',
+        type: 'data-format',
+        strategy: 'incremental',
+        steps: [{ id: 'initials', kind: 'ts', module: 'initials.ts' }],
+      }),
+    );
+    writeFileSync(
+      p.file(ts, 'initials.ts'),
+      `import type { StepContext } from '${new URL('../../src/migration/step-kinds.js', import.meta.url).pathname}';
+       export async function forward({ db, log }: StepContext) {
+         const { rows } = await db.query<{ id: number; full_name: string }>('SELECT id, full_name FROM users ORDER BY id');
+         for (const r of rows) await db.query('UPDATE users SET initials = $2 WHERE id = $1', [r.id, r.full_name.split(' ').map((w) => w[0]).join('')]);
+         log(\`filled \${rows.length} rows\`);
+       }
+       export async function rollback({ db }: StepContext) { await db.query('UPDATE users SET initials = NULL'); }
+       export async function verify({ db }: StepContext) {
+         const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM users WHERE initials IS NULL');
+         return rows[0]?.n === 0 ? [] : [\`\${rows[0]?.n} rows without initials\`];
+       }`,
+    );
+    const ms = await migrationsOf(p);
+    const db = await target.open();
+    try {
+      const logs: string[] = [];
+      await up(db, ms, { ...testRun, onProgress: (e) => e.type === 'log' && logs.push(e.message) });
+      expect(logs).toEqual(['filled 2 rows']);
+      expect((await db.query('SELECT initials FROM users ORDER BY id')).rows).toEqual([{ initials: 'AL' }, { initials: 'ÉZ' }]);
+      expect((await verifyMigrations(db, ms, { actor: 'test' }))[1]?.steps[0]?.result).toBe('pass');
+      await db.query('UPDATE users SET initials = NULL WHERE id = 2');
+      expect((await verifyMigrations(db, ms, { actor: 'test' }))[1]?.steps[0]?.failures).toEqual(['1 rows without initials']);
+      await down(db, ms, ts, testRun);
+      expect((await db.query('SELECT count(*)::int AS n FROM users WHERE initials IS NOT NULL')).rows).toEqual([{ n: 0 }]);
+      expect((await readState(db)).applied.get(id)).toHaveLength(1);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('a failed concurrent index build leaves no INVALID index behind, and the retry after fixing the data succeeds', async () => {
+    const target = await suite.fresh();
+    const p = createProject(target);
+    p.migration('0001_emails', [
+      {
+        id: 'create',
+        up: `CREATE TABLE accounts (id int PRIMARY KEY, email text); INSERT INTO accounts VALUES (1, 'a@x'), (2, 'a@x');`,
+        down: 'DROP TABLE accounts;',
+      },
+    ]);
+    p.migration('0002_unique', [
+      {
+        id: 'unique-email',
+        transaction: false,
+        up: 'CREATE UNIQUE INDEX CONCURRENTLY accounts_email_key ON accounts (email);',
+        down: 'DROP INDEX CONCURRENTLY IF EXISTS accounts_email_key;',
+      },
+    ]);
+    const ms = await migrationsOf(p);
+    const db = await target.open();
+    try {
+      const err = await up(db, ms, testRun).catch((e: unknown) => e);
+      expect(isFerryError(err, 'E_STEP')).toBe(true);
+      expect((err as Error).message).toContain('could not create unique index');
+      const idx = await db.query(`SELECT count(*)::int AS n FROM pg_class WHERE relname = 'accounts_email_key'`);
+      expect(idx.rows).toEqual([{ n: 0 }]);
+      const events = await readEvents(db, '0002_unique');
+      expect(events.filter((e) => e.kind === 'cleanup').map((e) => e.reason)).toEqual(['dropped INVALID index public.accounts_email_key']);
+      await db.query(`UPDATE accounts SET email = 'b@x' WHERE id = 2`);
+      const ok = await up(db, ms, testRun);
+      expect(ok.steps.map((s) => s.status)).toEqual(['applied']);
+      const valid = await db.query(`SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 'accounts_email_key'`);
+      expect(valid.rows).toEqual([{ indisvalid: true }]);
+    } finally {
+      await db.close();
+    }
+  });
+});
