@@ -15,4 +15,5 @@ export const EXIT_CODES: Record<FerryErrorCode, number> = {
   E_STEP: 11,
   E_VERIFY: 12,
   E_REHEARSE: 13,
+  E_BACKFILL: 14,
 };
