@@ -1,4 +1,4 @@
-import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { FerryError } from '../errors.js';
 
@@ -29,6 +29,33 @@ function readOwner(path: string): LockOwner | undefined {
 }
 
 /**
+ * Remove a dead owner's lock file, so that of several processes racing to take
+ * it over, only one deletes it: the deletion happens under `<path>.takeover`
+ * (created exclusively), and only when the file still names that same dead owner.
+ */
+function takeOver(path: string, dead: LockOwner): void {
+  const guard = `${path}.takeover`;
+  let fd: number;
+  try {
+    fd = openSync(guard, 'wx');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    // Another process is taking over; a guard left by a process that died meanwhile is stale after a second.
+    try {
+      if (Date.now() - statSync(guard).mtimeMs > 1000) unlinkSync(guard);
+    } catch {}
+    return;
+  }
+  try {
+    const now = readOwner(path);
+    if (now && now.pid === dead.pid && now.since === dead.since) unlinkSync(path);
+  } finally {
+    closeSync(fd);
+    unlinkSync(guard);
+  }
+}
+
+/**
  * An exclusive lock file, so that only one process opens an embedded PGlite
  * data directory at a time. A lock left by a dead process on this host is taken over.
  */
@@ -53,9 +80,7 @@ export async function acquireFileLock(path: string, waitMs: number, what: string
     }
     const owner = readOwner(path);
     if (owner && owner.host === hostname() && !alive(owner.pid)) {
-      try {
-        unlinkSync(path);
-      } catch {}
+      takeOver(path, owner);
       continue;
     }
     if (owner === undefined) {
