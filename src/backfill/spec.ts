@@ -37,18 +37,31 @@ export const backfillStepSchema = z
         maxLockWaiters: z.number().int().min(0).default(0),
         maxXminAgeSeconds: z.number().min(0).default(300),
         maxReplayLagSeconds: z.number().min(0).default(10),
-        maxWalBytesPerSecond: z.number().min(0).default(64 * 1024 * 1024),
+        maxWalBytesPerSecond: z
+          .number()
+          .min(0)
+          .default(64 * 1024 * 1024),
         /** Back off when a batch takes this many times the recent median. */
         latencyTrendFactor: z.number().min(1).default(3),
         pauseOnAutovacuum: z.boolean().default(true),
       })
-      .default({ maxLockWaiters: 0, maxXminAgeSeconds: 300, maxReplayLagSeconds: 10, maxWalBytesPerSecond: 64 * 1024 * 1024, latencyTrendFactor: 3, pauseOnAutovacuum: true }),
+      .default({
+        maxLockWaiters: 0,
+        maxXminAgeSeconds: 300,
+        maxReplayLagSeconds: 10,
+        maxWalBytesPerSecond: 64 * 1024 * 1024,
+        latencyTrendFactor: 3,
+        pauseOnAutovacuum: true,
+      }),
     /** Key ranges for parallel workers. */
     ranges: z.number().int().min(1).max(1024).default(16),
     transaction: z.literal(true).default(true),
     irreversible: z.boolean().default(false),
   })
-  .refine((s) => (s.set === undefined) !== (s.module === undefined), { message: 'give either set (SQL expressions) or module (a TypeScript transform), not both', path: ['set'] })
+  .refine((s) => (s.set === undefined) !== (s.module === undefined), {
+    message: 'give either set (SQL expressions) or module (a TypeScript transform), not both',
+    path: ['set'],
+  })
   .refine((s) => s.batchSize.min <= s.batchSize.max, { message: 'batchSize.min must not exceed batchSize.max', path: ['batchSize'] });
 
 /** A validated backfill step of a manifest. */
