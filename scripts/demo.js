@@ -60,10 +60,10 @@ const seed = newMigration(
   'big-bang',
   {
     title: 'seed users',
-    summary: 'The starting point of the example: a users table with one full_name column and a few thousand rows.',
+    summary: 'The starting point of the example: a users table with one full_name column and 300,000 rows.',
     type: 'schema-additive',
     strategy: 'big-bang',
-    steps: [{ id: 'create-users', description: 'users(id, full_name, email) with 5000 rows, some with non-ASCII names' }],
+    steps: [{ id: 'create-users', description: 'users(id, full_name, email) with 300,000 rows, some with non-ASCII names' }],
   },
   {
     'create-users.up.sql': `
@@ -75,11 +75,11 @@ CREATE TABLE users (
 INSERT INTO users (full_name, email)
 SELECT (ARRAY['José Álvarez', 'Zoë Brontë', 'Ada Lovelace', 'Grace Brewster Hopper', 'Björk', 'Søren Kierkegaard', '王 小明'])[1 + i % 7],
        'user' || i || '@example.com'
-  FROM generate_series(1, 5000) AS i;`,
+  FROM generate_series(1, 300000) AS i;`,
     'create-users.down.sql': 'DROP TABLE users;',
     'create-users.verify.sql': `
 SELECT to_regclass('public.users') IS NOT NULL;
-SELECT count(*) >= 5000 FROM users;`,
+SELECT count(*) >= 300000 FROM users;`,
   },
 );
 
@@ -96,7 +96,18 @@ const split = newMigration(
     pointOfNoReturn: null,
     steps: [
       { id: 'add-columns', description: 'nullable first_name and last_name: a catalog-only change' },
-      { id: 'fill-names', description: 'backfill both columns from full_name' },
+      {
+        id: 'fill-names',
+        kind: 'backfill',
+        description: 'backfill both columns from full_name in keyset batches, checkpointed, with a progress bar',
+        table: 'users',
+        set: {
+          first_name: "split_part(full_name, ' ', 1)",
+          last_name: "nullif(substr(full_name, length(split_part(full_name, ' ', 1)) + 2), '')",
+        },
+        where: 'first_name IS NULL',
+        rollback: { first_name: 'NULL', last_name: 'NULL' },
+      },
       { id: 'add-preferences', description: "preferences jsonb NOT NULL DEFAULT '{}' (no table rewrite on PostgreSQL 11+)" },
       { id: 'index-preferences', description: 'GIN index built without blocking writes', transaction: false },
     ],
@@ -105,15 +116,6 @@ const split = newMigration(
     'add-columns.up.sql': 'ALTER TABLE users ADD COLUMN first_name text, ADD COLUMN last_name text;',
     'add-columns.down.sql': 'ALTER TABLE users DROP COLUMN first_name, DROP COLUMN last_name;',
     'add-columns.verify.sql': `${column('first_name')}\n${column('last_name')}`,
-    'fill-names.up.sql': `
-UPDATE users
-   SET first_name = split_part(full_name, ' ', 1),
-       last_name = nullif(substr(full_name, length(split_part(full_name, ' ', 1)) + 2), '')
- WHERE first_name IS NULL;`,
-    'fill-names.down.sql': 'UPDATE users SET first_name = NULL, last_name = NULL;',
-    'fill-names.verify.sql': `
-SELECT count(*) = 0 FROM users WHERE first_name IS NULL;
-SELECT count(*) = 0 FROM users WHERE first_name || coalesce(' ' || last_name, '') IS DISTINCT FROM full_name;`,
     'add-preferences.up.sql': "ALTER TABLE users ADD COLUMN preferences jsonb NOT NULL DEFAULT '{}';",
     'add-preferences.down.sql': 'ALTER TABLE users DROP COLUMN preferences;',
     'add-preferences.verify.sql': `
@@ -127,14 +129,17 @@ SELECT count(*) = 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
   },
 );
 
-ferry(['up', seed], 'apply only the seed migration: create users and insert 5000 rows');
+ferry(['up', seed], 'apply only the seed migration: create users and insert 300,000 rows');
 ferry(['up', split, '--dry-run'], 'run split_full_name in a transaction that is rolled back: SQL, rows touched, schema changes and locks — nothing changes');
-ferry(['up'], 'apply the pending steps for real, each with its record in one transaction (the index outside one)');
+ferry(
+  ['up'],
+  'apply the pending steps for real: each SQL step with its record in one transaction, the backfill in checkpointed batches with a progress bar, the index outside a transaction',
+);
 ferry(['verify', '--status'], "run every applied step's verify SQL; --status also says whether each migration is complete");
 ferry(['rehearse', split], 'on a scratch copy of the database: down → up → compare the schema → verify; proves the rollback');
 ferry(['down', split], 'roll split_full_name back for real, last step first: the index, preferences, the names, the columns');
 ferry(['status'], 'seed_users stays expanded; split_full_name is rolled-back with 0 of 4 steps applied');
-ferry(['up'], 'apply split_full_name again: rolled-back → expanded');
+ferry(['up'], 'apply split_full_name again: rolled-back → expanded → backfilling → backfilled');
 ferry(['verify', '--status'], 'both migrations complete again and every check passes');
 ferry(['log', split], 'the append-only event log: every phase change, verify and rehearsal, by whom and why');
 

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { FerryError } from '../errors.js';
+import { registerBackfillCommand } from './commands/backfill.js';
 import { registerInspectCommands } from './commands/inspect.js';
 import { registerLifecycleCommands } from './commands/lifecycle.js';
 import { registerProjectCommands } from './commands/project.js';
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerRunCommands(program, globals);
   registerInspectCommands(program, globals);
   registerLifecycleCommands(program, globals);
+  registerBackfillCommand(program, globals);
   for (const c of program.commands) c.exitOverride().showHelpAfterError('(run with --help for usage)');
   return program;
 }

@@ -1,6 +1,7 @@
 import pc from 'picocolors';
 import type { FerryError } from '../errors.js';
 import type { ProgressEvent, StepReport } from '../workflow/execute.js';
+import { backfillDisplay } from './progress.js';
 
 /** Where a command writes: human text, or one JSON document for scripts. */
 export interface Output {
@@ -72,11 +73,15 @@ export function describeStep(r: StepReport): string[] {
   return lines;
 }
 
-/** Live progress lines for human output. */
+/** Live progress lines for human output; backfills get a progress bar on a TTY. */
 export function progressPrinter(out: Output): (e: ProgressEvent) => void {
+  const backfill = backfillDisplay((l) => out.line(l), Boolean(process.stdout.isTTY));
   return (e) => {
-    if (e.type === 'step') for (const l of describeStep(e.report)) out.line(l);
-    else if (e.type === 'retry') out.line(pc.yellow(`  ⟳ ${e.migrationId}/${e.stepId}: ${e.reason}; retry ${e.attempt} in ${ms(e.waitMs)}`));
+    if (e.type === 'backfill') return backfill.update(e.progress);
+    if (e.type === 'step') {
+      backfill.stop();
+      for (const l of describeStep(e.report)) out.line(l);
+    } else if (e.type === 'retry') out.line(pc.yellow(`  ⟳ ${e.migrationId}/${e.stepId}: ${e.reason}; retry ${e.attempt} in ${ms(e.waitMs)}`));
     else out.line(pc.dim(`  ${e.migrationId}/${e.stepId}: ${e.message}`));
   };
 }

@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { createJiti } from 'jiti';
+import { checkExpression } from '../backfill/plan.js';
+import type { BackfillStepSpec } from '../backfill/spec.js';
 import { FerryError } from '../errors.js';
 import { formatIssues } from '../project/config.js';
 import { type Manifest, type ManifestStep, manifestSchema } from './manifest.js';
@@ -19,7 +21,7 @@ export interface Step {
   id: string;
   /** 0-based order in the migration. */
   index: number;
-  kind: 'sql' | 'ts';
+  kind: 'sql' | 'ts' | 'backfill';
   description?: string;
   transaction: boolean;
   irreversible: boolean;
@@ -27,8 +29,10 @@ export interface Step {
   rollback?: SqlScript;
   verify?: SqlScript;
   cleanup?: SqlScript;
-  /** For `ts` steps: absolute path of the module. */
+  /** For `ts` steps and backfill transforms: absolute path of the module. */
   module?: string;
+  /** For `backfill` steps: what to fill and how. */
+  backfill?: BackfillStepSpec;
   /** sha256 of what `forward` applies; an applied step whose checksum changes is drift. */
   checksum: string;
 }
@@ -96,6 +100,19 @@ function loadStep(dir: string, mfile: string, s: ManifestStep, index: number, pr
   const where = (field: string) => `steps.${index}.${field}`;
   const base = { id: s.id, index, kind: s.kind, transaction: s.transaction, irreversible: s.irreversible };
   const step: Step = s.description ? { ...base, description: s.description, checksum: '' } : { ...base, checksum: '' };
+  if (s.kind === 'backfill') {
+    if (s.module !== undefined) {
+      const file = join(dir, s.module);
+      if (!existsSync(file)) {
+        problems.push(`${mfile}: ${where('module')}: file ${s.module} does not exist`);
+        return undefined;
+      }
+      step.module = file;
+    }
+    step.backfill = s;
+    step.checksum = checksumOf('backfill', JSON.stringify(s), step.module ? readFileSync(step.module, 'utf8') : '');
+    return step;
+  }
   if (s.kind === 'ts') {
     const file = join(dir, s.module);
     if (!existsSync(file)) {
@@ -144,6 +161,27 @@ function loadStep(dir: string, mfile: string, s: ManifestStep, index: number, pr
   return step;
 }
 
+/** Each SQL expression of a backfill step must parse as exactly one expression (no second statement smuggled in). */
+async function backfillExpressionProblems(migrationId: string, step: Step, file: string): Promise<string[]> {
+  const spec = step.backfill as BackfillStepSpec;
+  const target = { migrationId, stepId: step.id, spec };
+  const exprs: [string, string][] = [
+    ...Object.entries(spec.set ?? {}).map(([c, e]): [string, string] => [`set.${c}`, e]),
+    ...Object.entries(spec.rollback ?? {}).map(([c, e]): [string, string] => [`rollback.${c}`, e]),
+    ['where', spec.where],
+  ];
+  const problems: string[] = [];
+  for (const [what, sql] of exprs) {
+    try {
+      await checkExpression(target, what, sql);
+    } catch (err) {
+      if (!(err instanceof FerryError)) throw err;
+      problems.push(`${file}: steps.${step.index}.${what}: ${err.message}`);
+    }
+  }
+  return problems;
+}
+
 /** Load and validate one migration folder; every problem is reported in one E_MANIFEST error. */
 export async function loadMigration(dir: string, id: string): Promise<Migration> {
   await parserReady();
@@ -154,6 +192,7 @@ export async function loadMigration(dir: string, id: string): Promise<Migration>
     if (!parsed.success) problems.push(...formatIssues(m.file, parsed.error.issues));
     else {
       const steps = parsed.data.steps.map((s, i) => loadStep(dir, m.file, s, i, problems));
+      for (const step of steps) if (step?.backfill) problems.push(...(await backfillExpressionProblems(id, step, m.file)));
       if (problems.length === 0) {
         const loaded = steps.filter((s): s is Step => s !== undefined);
         const files = loaded.flatMap((s) => [s.checksum, s.rollback?.text ?? '', s.verify?.text ?? '', s.cleanup?.text ?? '']);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { backfillStepSchema } from '../backfill/spec.js';
 
 /** The kinds of change of the workflow, which set how careful the rollout must be. */
 export const MIGRATION_TYPES = ['schema-additive', 'schema-destructive', 'data-format', 'api-breaking', 'system'] as const;
@@ -63,7 +64,9 @@ export const manifestSchema = z
       .optional(),
     /** The step after which `down` can no longer undo the migration. */
     pointOfNoReturn: stepId.nullable().default(null),
-    steps: z.array(z.preprocess(defaultKind, z.discriminatedUnion('kind', [sqlStep, tsStep]))).min(1, 'a migration needs at least one step'),
+    steps: z
+      .array(z.preprocess(defaultKind, z.discriminatedUnion('kind', [sqlStep, tsStep, backfillStepSchema])))
+      .min(1, 'a migration needs at least one step'),
   })
   .superRefine((m, ctx) => {
     const seen = new Set<string>();

@@ -55,4 +55,51 @@ export const STATE_SCHEMA_VERSIONS: readonly string[] = [
   CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON ferry.events
     FOR EACH STATEMENT EXECUTE FUNCTION ferry.events_append_only();
   `,
+  // 2: backfills. One row per backfill step (its state doubles as the pause/resume/cancel control),
+  // and its key ranges: the unit workers claim, each with its own checkpoint, committed with every batch.
+  `
+  CREATE TABLE ferry.backfills (
+    migration_id      text NOT NULL,
+    step_id           text NOT NULL,
+    table_name        text NOT NULL,
+    key_columns       text[] NOT NULL,
+    state             text NOT NULL DEFAULT 'pending'
+                      CHECK (state IN ('pending', 'running', 'paused', 'cancelled', 'done', 'failed')),
+    rows_total        bigint NOT NULL DEFAULT 0,
+    error             text,
+    created_at        timestamptz NOT NULL DEFAULT now(),
+    run_started_at    timestamptz,
+    rows_at_run_start bigint NOT NULL DEFAULT 0,
+    control_by        text,
+    control_at        timestamptz,
+    updated_at        timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (migration_id, step_id)
+  );
+  CREATE TABLE ferry.backfill_ranges (
+    migration_id     text NOT NULL,
+    step_id          text NOT NULL,
+    range_no         int NOT NULL,
+    lower_key        text[],
+    upper_key        text[],
+    last_key         text[],
+    done             boolean NOT NULL DEFAULT false,
+    rows_done        bigint NOT NULL DEFAULT 0,
+    keys_walked      bigint NOT NULL DEFAULT 0,
+    batches          int NOT NULL DEFAULT 0,
+    retries          int NOT NULL DEFAULT 0,
+    batch_size       int NOT NULL DEFAULT 0,
+    last_batch_ms    double precision NOT NULL DEFAULT 0,
+    longest_batch_ms double precision NOT NULL DEFAULT 0,
+    throttled_by     text,
+    claimed_by       text,
+    heartbeat_at     timestamptz,
+    lease_ms         int NOT NULL DEFAULT 30000,
+    updated_at       timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (migration_id, step_id, range_no),
+    FOREIGN KEY (migration_id, step_id) REFERENCES ferry.backfills (migration_id, step_id) ON DELETE CASCADE
+  );
+  COMMENT ON COLUMN ferry.backfill_ranges.lower_key IS 'exclusive lower bound of the range (key values as text); NULL: from the first key';
+  COMMENT ON COLUMN ferry.backfill_ranges.upper_key IS 'inclusive upper bound; NULL: to the last key, including rows appended later';
+  COMMENT ON COLUMN ferry.backfill_ranges.last_key IS 'checkpoint: the last key walked, committed with its batch; NULL: none yet';
+  `,
 ];

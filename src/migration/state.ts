@@ -171,6 +171,26 @@ export async function recordApplied(
   if (a.clearMarker) await db.query('DELETE FROM ferry.step_runs WHERE migration_id = $1 AND step_id = $2', [a.migrationId, a.stepId]);
 }
 
+/** Record `step` of migration `migrationId` as applied by `actor`; in the transaction that applied it. */
+export function recordStep(
+  db: Queryable,
+  migrationId: string,
+  step: { id: string; index: number; checksum: string; transaction: boolean },
+  actor: string,
+  opts: { durationMs?: number; baseline?: boolean } = {},
+): Promise<void> {
+  return recordApplied(db, {
+    migrationId,
+    stepId: step.id,
+    position: step.index,
+    checksum: step.checksum,
+    actor,
+    durationMs: opts.durationMs ?? 0,
+    baseline: opts.baseline ?? false,
+    clearMarker: !step.transaction,
+  });
+}
+
 /** Forget an applied step (in the same transaction as its rollback SQL). */
 export async function removeApplied(db: Queryable, migrationId: string, stepId: string): Promise<void> {
   await db.query('DELETE FROM ferry.applied_steps WHERE migration_id = $1 AND step_id = $2', [migrationId, stepId]);

@@ -1,5 +1,6 @@
 import { createJiti } from 'jiti';
 import type { Queryable } from '../db/database.js';
+import { quoteQualified } from '../db/quote.js';
 import { FerryError } from '../errors.js';
 import type { SqlScript, Step } from './loader.js';
 
@@ -135,7 +136,23 @@ const tsKind: StepKind = {
   },
 };
 
+const notInOneTransaction = (step: Step): never => {
+  throw new Error(`step ${step.id} is a backfill; it runs in batches through the backfill engine, not in one transaction`);
+};
+
+const backfillKind: StepKind = {
+  forward: async (step) => notInOneTransaction(step),
+  rollback: async (step) => notInOneTransaction(step),
+  /** A backfill is verified when no row matches its predicate for rows still to do. */
+  async verify(step, db) {
+    const spec = step.backfill as NonNullable<Step['backfill']>;
+    const { rows } = await db.query<{ n: string | number }>(`SELECT count(*) AS n FROM ${quoteQualified(...spec.table.split('.'))} WHERE ${spec.where}`);
+    const n = Number(rows[0]?.n ?? 0);
+    return n === 0 ? { ok: true, failures: [] } : { ok: false, failures: [`${n} rows of ${spec.table} still match "${spec.where}"`] };
+  },
+};
+
 /** The implementation for a step's kind. */
 export function kindOf(step: Step): StepKind {
-  return step.kind === 'ts' ? tsKind : sqlKind;
+  return step.kind === 'ts' ? tsKind : step.kind === 'backfill' ? backfillKind : sqlKind;
 }

@@ -1,7 +1,7 @@
 import type { Database, Queryable } from '../db/database.js';
 import { FerryError } from '../errors.js';
 import type { Migration } from '../migration/loader.js';
-import { appendEvent, ensureMigrationRecord, ensureState, ensureStateIn, readState, recordApplied } from '../migration/state.js';
+import { appendEvent, ensureMigrationRecord, ensureState, ensureStateIn, readState, recordStep } from '../migration/state.js';
 import { kindOf } from '../migration/step-kinds.js';
 import { applyStep, MIGRATION_LOCK_KEY, type RunOptions, rehearseStepInTransaction, type StepReport } from './execute.js';
 import { currentPhase, type Phase, transition } from './lifecycle.js';
@@ -14,6 +14,8 @@ export interface UpOptions extends RunOptions {
   /** How long to wait for another runner's lock. */
   lockWaitMs: number;
   dryRun?: boolean;
+  /** Stop after this step (e.g. `ferry backfill` stops after the backfill). */
+  until?: string;
 }
 
 /** What a run did: the steps, and the lifecycle transitions it made. */
@@ -35,6 +37,15 @@ async function views(db: Queryable, migrations: Migration[]): Promise<MigrationV
 async function move(tx: Queryable, report: RunReport, m: Migration, to: Phase, actor: string, reason: string): Promise<void> {
   const from = await transition(tx, m.id, to, { actor, reason });
   if (from !== to) report.transitions.push({ migrationId: m.id, from, to });
+}
+
+/** Before a backfill step: the expand steps before it are in, so the migration is expanded, then backfilling. */
+async function enterBackfill(db: Database, report: RunReport, m: Migration, stepId: string, actor: string): Promise<void> {
+  await db.transaction(async (tx) => {
+    const phase = await currentPhase(tx, m.id);
+    if (phase === 'approved' || phase === 'rolled-back') await move(tx, report, m, 'expanded', actor, `the steps before backfill ${stepId} are applied`);
+    if ((await currentPhase(tx, m.id)) === 'expanded') await move(tx, report, m, 'backfilling', actor, `backfill ${stepId} started`);
+  });
 }
 
 /** Refuse, before anything is written, a planned migration in an environment that requires approval. */
@@ -89,10 +100,23 @@ export async function up(db: Database, migrations: Migration[], opts: UpOptions 
           if ((v.record?.phase ?? 'planned') === 'planned') await move(tx, report, m, 'approved', opts.actor, `approval not required ${envNote}`);
         });
       }
-      for (const step of v.pending) report.steps.push(await applyStep(db, m, step, opts));
+      const untilIndex = opts.until === undefined ? Number.POSITIVE_INFINITY : (m.steps.find((x) => x.id === opts.until)?.index ?? Number.POSITIVE_INFINITY);
+      for (const step of v.pending.filter((x) => x.index <= untilIndex)) {
+        if (step.kind === 'backfill') await enterBackfill(db, report, m, step.id, opts.actor);
+        report.steps.push(await applyStep(db, m, step, opts));
+      }
+      const stillPending = new Set(v.pending.filter((x) => x.index > untilIndex).map((x) => x.id));
       await db.transaction(async (tx) => {
         const phase = await currentPhase(tx, m.id);
-        if (phase === 'approved' || phase === 'rolled-back') await move(tx, report, m, 'expanded', opts.actor, `all ${m.steps.length} steps applied`);
+        if (stillPending.size === 0 && (phase === 'approved' || phase === 'rolled-back')) {
+          await move(tx, report, m, 'expanded', opts.actor, `all ${m.steps.length} steps applied`);
+        }
+        const backfills = m.steps.filter((x) => x.kind === 'backfill');
+        if (backfills.length > 0 && backfills.every((x) => !stillPending.has(x.id))) {
+          if ((await currentPhase(tx, m.id)) === 'expanded') await move(tx, report, m, 'backfilling', opts.actor, 'backfill steps were applied before');
+          if ((await currentPhase(tx, m.id)) === 'backfilling')
+            await move(tx, report, m, 'backfilled', opts.actor, `all ${backfills.length} backfill step(s) done`);
+        }
       });
     }
   });
@@ -130,15 +154,7 @@ export async function baseline(db: Database, m: Migration, opts: UpOptions & { s
     await ensureMigrationRecord(db, m.id, m.manifest.title, m.checksum);
     await db.transaction(async (tx) => {
       for (const step of pending) {
-        await recordApplied(tx, {
-          migrationId: m.id,
-          stepId: step.id,
-          position: step.index,
-          checksum: step.checksum,
-          actor: opts.actor,
-          durationMs: 0,
-          baseline: true,
-        });
+        await recordStep(tx, m.id, step, opts.actor, { baseline: true });
         await appendEvent(tx, { migrationId: m.id, actor: opts.actor, kind: 'baseline', stepId: step.id, reason: 'recorded as applied without running it' });
         report.steps.push({ migrationId: m.id, stepId: step.id, direction: 'forward', status: 'baseline', durationMs: 0, retries: 0, statements: [] });
       }

@@ -1,10 +1,12 @@
+import type { BackfillProgress } from '../backfill/index.js';
 import { describeChange, describeLockMode, diffSchemas, type LockHeld, locksHeld, snapshotSchema } from '../db/catalog.js';
 import type { Database, Queryable } from '../db/database.js';
 import { quoteQualified } from '../db/quote.js';
 import { FerryError, isFerryError, sqlState } from '../errors.js';
 import type { Migration, Step } from '../migration/loader.js';
-import { appendEvent, recordApplied, removeApplied } from '../migration/state.js';
+import { appendEvent, recordStep, removeApplied } from '../migration/state.js';
 import { kindOf, StatementError, type StatementRun } from '../migration/step-kinds.js';
+import { applyBackfillStep, describeBackfillInTransaction, revertBackfillStep } from './backfill-step.js';
 
 /** The advisory lock every ferry runner takes on the target database ("ferry" in ASCII). */
 export const MIGRATION_LOCK_KEY = 0x6665727279n;
@@ -18,13 +20,16 @@ export interface RunOptions {
   retryBaseMs?: number;
   /** Called as each step finishes (or is retried), for progress output. */
   onProgress?: (e: ProgressEvent) => void;
+  /** Start `n` extra backfill workers (other processes) for a backfill step; the CLI spawns them. */
+  startBackfillWorkers?: (migrationId: string, stepId: string) => Promise<() => Promise<void>>;
 }
 
 /** Progress of a run, as it happens. */
 export type ProgressEvent =
   | { type: 'step'; report: StepReport }
   | { type: 'retry'; migrationId: string; stepId: string; attempt: number; waitMs: number; reason: string }
-  | { type: 'log'; migrationId: string; stepId: string; message: string };
+  | { type: 'log'; migrationId: string; stepId: string; message: string }
+  | { type: 'backfill'; progress: BackfillProgress };
 
 /** What happened to one step in one direction. */
 export interface StepReport {
@@ -39,6 +44,19 @@ export interface StepReport {
   changes?: string[];
   locks?: (LockHeld & { blocks: string })[];
   note?: string;
+}
+
+/** Build a step's report (its duration measured from `started`) and hand it to the progress listener. */
+export function announceStep(
+  opts: RunOptions,
+  m: Migration,
+  step: Step,
+  started: number,
+  fields: Omit<StepReport, 'migrationId' | 'stepId' | 'durationMs'>,
+): StepReport {
+  const r: StepReport = { migrationId: m.id, stepId: step.id, durationMs: performance.now() - started, ...fields };
+  opts.onProgress?.({ type: 'step', report: r });
+  return r;
 }
 
 const RETRYABLE = new Set(['55P03', '40P01', '40001']);
@@ -139,19 +157,10 @@ async function alreadyDone(db: Database, step: Step): Promise<boolean> {
  * marker first, so a crash is noticed and cleaned up on the next run.
  */
 export async function applyStep(db: Database, m: Migration, step: Step, opts: RunOptions): Promise<StepReport> {
+  if (step.kind === 'backfill') return applyBackfillStep(db, m, step, opts);
   const started = performance.now();
   const log = (message: string) => opts.onProgress?.({ type: 'log', migrationId: m.id, stepId: step.id, message });
-  const record = (q: Queryable, durationMs: number) =>
-    recordApplied(q, {
-      migrationId: m.id,
-      stepId: step.id,
-      position: step.index,
-      checksum: step.checksum,
-      actor: opts.actor,
-      durationMs,
-      baseline: false,
-      clearMarker: !step.transaction,
-    });
+  const record = (q: Queryable, durationMs: number) => recordStep(q, m.id, step, opts.actor, { durationMs });
   const report = (status: StepReport['status'], statements: StatementRun[], retries: number, note?: string): StepReport => {
     const r: StepReport = { migrationId: m.id, stepId: step.id, direction: 'forward', status, durationMs: performance.now() - started, retries, statements };
     if (note) r.note = note;
@@ -201,6 +210,7 @@ export async function applyStep(db: Database, m: Migration, step: Step, opts: Ru
 
 /** Roll back one step: its rollback SQL and forgetting it commit together. */
 export async function revertStep(db: Database, m: Migration, step: Step, opts: RunOptions): Promise<StepReport> {
+  if (step.kind === 'backfill') return revertBackfillStep(db, m, step, opts);
   const started = performance.now();
   const log = (message: string) => opts.onProgress?.({ type: 'log', migrationId: m.id, stepId: step.id, message });
   let statements: StatementRun[];
@@ -229,17 +239,12 @@ export async function revertStep(db: Database, m: Migration, step: Step, opts: R
     }));
     await db.transaction((tx) => removeApplied(tx, m.id, step.id));
   }
-  const r: StepReport = {
-    migrationId: m.id,
-    stepId: step.id,
-    direction: 'rollback',
-    status: 'rolled-back',
-    durationMs: performance.now() - started,
-    retries,
-    statements,
-  };
-  opts.onProgress?.({ type: 'step', report: r });
-  return r;
+  return announceStep(opts, m, step, started, { direction: 'rollback', status: 'rolled-back', retries, statements });
+}
+
+/** Inside a dry-run's transaction, record the step as the real run would, so later steps see the same state. */
+function recordDryRunStep(tx: Queryable, m: Migration, step: Step, direction: 'forward' | 'rollback', actor: string): Promise<void> {
+  return direction === 'forward' ? recordStep(tx, m.id, step, actor) : removeApplied(tx, m.id, step.id);
 }
 
 /**
@@ -256,6 +261,12 @@ export async function rehearseStepInTransaction(
   const started = performance.now();
   const base = { migrationId: m.id, stepId: step.id, direction, retries: 0 } as const;
   const script = direction === 'forward' ? step.forward : step.rollback;
+  if (step.kind === 'backfill') {
+    const r: StepReport = { ...base, ...(await describeBackfillInTransaction(tx, step, direction)), durationMs: performance.now() - started };
+    opts.onProgress?.({ type: 'step', report: r });
+    await recordDryRunStep(tx, m, step, direction, opts.actor);
+    return r;
+  }
   if (!step.transaction) {
     const r: StepReport = {
       ...base,
@@ -279,19 +290,7 @@ export async function rehearseStepInTransaction(
     await tx.query('ROLLBACK TO SAVEPOINT ferry_step');
     throw stepFailure(m, step, direction, err);
   }
-  if (direction === 'forward') {
-    await recordApplied(tx, {
-      migrationId: m.id,
-      stepId: step.id,
-      position: step.index,
-      checksum: step.checksum,
-      actor: opts.actor,
-      durationMs: 0,
-      baseline: false,
-    });
-  } else {
-    await removeApplied(tx, m.id, step.id);
-  }
+  await recordDryRunStep(tx, m, step, direction, opts.actor);
   const locks = (await locksHeld(tx)).filter((l) => !locksBefore.has(`${l.relation}\0${l.mode}`)).map((l) => ({ ...l, blocks: describeLockMode(l.mode) }));
   const changes = diffSchemas(before, await snapshotSchema(tx)).map(describeChange);
   const r: StepReport = { ...base, status: 'dry-run', durationMs: performance.now() - started, statements, changes, locks };

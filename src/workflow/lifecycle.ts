@@ -7,6 +7,7 @@ export const PHASES = [
   'planned',
   'approved',
   'expanded',
+  'backfilling',
   'backfilled',
   'canary',
   'rolling',
@@ -41,7 +42,7 @@ export interface Transition {
   gates: Gate[];
 }
 
-const BEFORE_CONTRACT: readonly Phase[] = ['approved', 'expanded', 'backfilled', 'canary', 'rolling', 'rolled-out', 'verified', 'paused'];
+const BEFORE_CONTRACT: readonly Phase[] = ['approved', 'expanded', 'backfilling', 'backfilled', 'canary', 'rolling', 'rolled-out', 'verified', 'paused'];
 
 /**
  * The transition table: the only place that says which phase may follow which.
@@ -52,7 +53,8 @@ export const TRANSITIONS: readonly Transition[] = [
   { action: 'approve', from: ['planned'], to: 'approved', gates: [] },
   { action: 'up', from: ['approved', 'rolled-back'], to: 'expanded', gates: [] },
   { action: 'baseline', from: ['planned', 'approved', 'rolled-back'], to: 'expanded', gates: [] },
-  { action: 'backfill', from: ['expanded'], to: 'backfilled', gates: [] },
+  { action: 'backfill', from: ['expanded'], to: 'backfilling', gates: [] },
+  { action: 'backfilled', from: ['backfilling'], to: 'backfilled', gates: [] },
   { action: 'rollout', from: ['expanded', 'backfilled'], to: 'canary', gates: [] },
   { action: 'promote', from: ['canary', 'paused'], to: 'rolling', gates: [] },
   { action: 'complete-rollout', from: ['canary', 'rolling', 'paused'], to: 'rolled-out', gates: [] },

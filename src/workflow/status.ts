@@ -1,3 +1,4 @@
+import { type BackfillProgress, backfillProgress } from '../backfill/index.js';
 import type { Queryable } from '../db/database.js';
 import type { Migration } from '../migration/loader.js';
 import { readState } from '../migration/state.js';
@@ -16,11 +17,14 @@ export interface MigrationStatus {
   pendingCount: number;
   pointOfNoReturn: string | null;
   drift: Drift[];
+  /** Progress of each backfill step that has started, from the checkpoint table. */
+  backfills: BackfillProgress[];
 }
 
 /** Every migration with its phase, applied steps and drift; reads only. */
 export async function migrationStatus(db: Queryable, migrations: Migration[]): Promise<{ migrations: MigrationStatus[]; drift: Drift[] }> {
   const state = await readState(db);
+  const backfills = state.migrations.size > 0 ? await backfillProgress(db) : [];
   const list = migrations.map((m): MigrationStatus => {
     const v = viewOf(m, state.migrations.get(m.id), state.applied.get(m.id) ?? []);
     const byStep = new Map(v.applied.map((a) => [a.stepId, a]));
@@ -38,6 +42,7 @@ export async function migrationStatus(db: Queryable, migrations: Migration[]): P
       pendingCount: v.pending.length,
       pointOfNoReturn: m.manifest.pointOfNoReturn,
       drift: v.drift,
+      backfills: backfills.filter((b) => b.migrationId === m.id),
     };
   });
   const orphans = orphanDrift(state.applied, migrations);

@@ -5,6 +5,7 @@ import { migrationStatus } from '../../workflow/status.js';
 import { verifyMigrations } from '../../workflow/verify.js';
 import { type GlobalOptions, withDatabase } from '../context.js';
 import { pc, phaseLabel } from '../output.js';
+import { backfillLine } from '../progress.js';
 
 /** `ferry status`, `ferry verify` and `ferry log`: the commands that read. */
 export function registerInspectCommands(program: Command, globals: () => GlobalOptions): void {
@@ -21,6 +22,7 @@ export function registerInspectCommands(program: Command, globals: () => GlobalO
           const steps = m.steps.map((x) => (x.applied ? pc.green(x.baseline ? '≡' : '●') : pc.dim('○'))).join('');
           ctx.out.line(`${steps} ${pc.bold(m.id)}  ${phaseLabel(m.phase)}  ${m.appliedCount}/${m.steps.length} steps  ${pc.dim(`${m.type}, ${m.strategy}`)}`);
           for (const d of m.drift) ctx.out.line(`    ${pc.red('drift')} ${d.problem}`);
+          for (const b of m.backfills) ctx.out.line(`  ${backfillLine(b)}`);
         }
         for (const d of s.drift.filter((x) => x.stepId === undefined)) ctx.out.line(`${pc.red('drift')} ${d.problem}`);
         ctx.out.result(s);

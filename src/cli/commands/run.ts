@@ -4,6 +4,7 @@ import { baseline, type RunReport, up } from '../../workflow/apply.js';
 import { down } from '../../workflow/rollback.js';
 import { type GlobalOptions, withDatabase } from '../context.js';
 import { type Output, pc } from '../output.js';
+import { workerStarter } from './backfill.js';
 
 function summarise(out: Output, report: RunReport, nothing: string): void {
   for (const t of report.transitions) out.line(`${pc.magenta('phase')} ${t.migrationId}: ${t.from} → ${pc.bold(t.to)}`);
@@ -19,11 +20,20 @@ export function registerRunCommands(program: Command, globals: () => GlobalOptio
     .description('apply pending steps in order (all migrations, or one)')
     .argument('[id]', 'migration id (folder name, or the name without its timestamp)')
     .option('--dry-run', 'run inside a transaction that is rolled back; print SQL, changes and locks')
-    .addHelpText('after', '\nExamples:\n  ferry up\n  ferry up 20261127093000_split_full_name --dry-run\n  ferry up --env staging --json')
-    .action(async (id: string | undefined, o: { dryRun?: boolean }) => {
+    .option('--workers <n>', 'processes for backfill steps on this machine', '1')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  ferry up\n  ferry up --workers 4\n  ferry up 20261127093000_split_full_name --dry-run\n  ferry up --env staging --json',
+    )
+    .action(async (id: string | undefined, o: { dryRun?: boolean; workers: string }) => {
+      const workers = Number(o.workers);
+      if (!Number.isInteger(workers) || workers < 1 || workers > 64)
+        throw new FerryError('E_USAGE', `--workers must be a whole number from 1 to 64, not "${o.workers}"`, 'e.g. --workers 4');
+      const starter = workerStarter(globals(), workers - 1);
       await withDatabase(globals(), id, 'up', async (ctx) => {
         const report = await up(ctx.db, ctx.selected, {
           ...ctx.run,
+          ...(starter ? { startBackfillWorkers: starter } : {}),
           requireApproval: ctx.conn.requireApproval,
           lockWaitMs: ctx.lockWaitMs,
           dryRun: Boolean(o.dryRun),

@@ -1,0 +1,208 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Database } from '../db/database.js';
+import { FerryError, isFerryError, sqlState } from '../errors.js';
+import { type BatchContext, type BatchResult, dataFaultError, findFaultyRow, runBatch } from './batch.js';
+import { nextBatchSize } from './batch-size.js';
+import { type ClaimedRange, claimRange, heartbeat, openRanges, releaseClaims } from './claims.js';
+import { startRun } from './control.js';
+import { DataFault, isDataError, RETRYABLE } from './faults.js';
+import { HealthMonitor } from './health.js';
+import type { BackfillPlan } from './plan.js';
+import { preparePlan, validateBackfill } from './prepare.js';
+import { backfillProgress } from './progress.js';
+import { describeKey } from './statements.js';
+import { loadTransform } from './transform.js';
+import type { BackfillProgress, BackfillTarget } from './types.js';
+
+/** Options of {@link runBackfill}. */
+export interface RunBackfillOptions {
+  /** Who holds claims; a restarted worker with the same id takes its range back at once. Default: host, pid and a random tag. */
+  workerId?: string;
+  lockTimeoutMs: number;
+  /** A claim not renewed for this long is taken over by another worker. Default 30 s. */
+  leaseMs?: number;
+  onProgress?: (p: BackfillProgress) => void;
+  /** Stop between batches (the range is released for others). */
+  signal?: AbortSignal;
+}
+
+/** Attempts of one batch on lock timeouts / deadlocks / serialisation failures; from the third on, each halves it. */
+const MAX_ATTEMPTS = 10;
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    if (ms <= 0 || signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+
+async function readState(db: Database, t: BackfillTarget): Promise<string | undefined> {
+  const { rows } = await db.query<{ state: string }>('SELECT state FROM ferry.backfills WHERE migration_id = $1 AND step_id = $2', [t.migrationId, t.stepId]);
+  return rows[0]?.state;
+}
+
+/** Mark the backfill failed (other workers stop at their next batch) and build the error to throw. */
+async function fail(db: Database, plan: BackfillPlan, err: FerryError): Promise<FerryError> {
+  await db
+    .query(
+      `UPDATE ferry.backfills SET state = 'failed', error = $3, updated_at = clock_timestamp() WHERE migration_id = $1 AND step_id = $2 AND state = 'running'`,
+      [plan.target.migrationId, plan.target.stepId, err.message],
+    )
+    .catch(() => {});
+  return err;
+}
+
+async function showThrottle(db: Database, t: BackfillTarget, rangeNo: number, throttledBy: string | null): Promise<void> {
+  await db.query(
+    'UPDATE ferry.backfill_ranges SET throttled_by = $4, updated_at = clock_timestamp() WHERE migration_id = $1 AND step_id = $2 AND range_no = $3',
+    [t.migrationId, t.stepId, rangeNo, throttledBy],
+  );
+}
+
+/** One batch, retried with backoff on lock timeouts and the like, halved after repeated failure; a data error stops the backfill. */
+async function batchWithRetries(ctx: BatchContext, range: ClaimedRange, size: number, throttledBy: string | null, signal?: AbortSignal) {
+  let limit = size;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return { result: await runBatch(ctx, range, limit, attempt, throttledBy), limit };
+    } catch (err) {
+      if (err instanceof DataFault)
+        throw await fail(
+          ctx.db,
+          ctx.plan,
+          dataFaultError(ctx.plan, err, (k) => describeKey(ctx.plan, k)),
+        );
+      const state = sqlState(err);
+      if (state && RETRYABLE.has(state) && attempt + 1 < MAX_ATTEMPTS) {
+        if (attempt >= 2) limit = Math.max(1, Math.floor(limit / 2));
+        await sleep(Math.min(5000, 50 * 2 ** attempt) * (0.75 + Math.random() * 0.5), signal);
+        continue;
+      }
+      const t = ctx.plan.target;
+      if (state && RETRYABLE.has(state)) {
+        throw new FerryError(
+          'E_LOCKED',
+          `backfill ${t.migrationId}/${t.stepId}: a batch of range ${range.rangeNo} failed ${MAX_ATTEMPTS} times on locks: ${(err as Error).message} [SQLSTATE ${state}]`,
+          'something holds locks on the table for long; run the backfill again later, or raise --lock-timeout',
+          undefined,
+          { cause: err },
+        );
+      }
+      if (isDataError(err)) {
+        const fault = await findFaultyRow(ctx, range, limit);
+        const e = fault
+          ? dataFaultError(ctx.plan, fault, (k) => describeKey(ctx.plan, k))
+          : new FerryError(
+              'E_BACKFILL',
+              `backfill ${t.migrationId}/${t.stepId}: a batch of range ${range.rangeNo} failed: ${(err as Error).message} [SQLSTATE ${state}]`,
+              'nothing of that batch was written; fix the data or the expression and run it again',
+            );
+        throw await fail(ctx.db, ctx.plan, e);
+      }
+      if (isFerryError(err)) throw err;
+      throw new FerryError(
+        'E_BACKFILL',
+        `backfill ${t.migrationId}/${t.stepId}: a batch of range ${range.rangeNo} failed: ${(err as Error).message}${state ? ` [SQLSTATE ${state}]` : ''}`,
+        'nothing of that batch was written; run the backfill again to resume from its checkpoint',
+        undefined,
+        { cause: err },
+      );
+    }
+  }
+}
+
+/**
+ * Work on a backfill until no range is left (state `done`), it is paused,
+ * cancelled or failed, or `signal` aborts: claim a range, run its batches
+ * (adaptive size, sleep ratio, health back-off), checkpoint each with its data,
+ * and take over ranges of workers whose lease expired. Any number of processes
+ * may run it at once on one backfill. Prepares the backfill first if nobody has.
+ * Returns the final progress.
+ */
+export async function runBackfill(db: Database, t: BackfillTarget, opts: RunBackfillOptions): Promise<BackfillProgress> {
+  const plan = (await backfillProgress(db, t.migrationId, t.stepId)).length === 0 ? await preparePlan(db, t) : await validateBackfill(db, t);
+  const ctx: BatchContext = {
+    db,
+    plan,
+    workerId: opts.workerId ?? `${hostname()} pid ${process.pid} ${randomUUID().slice(0, 8)}`,
+    lockTimeoutMs: opts.lockTimeoutMs,
+  };
+  if (t.spec.module) ctx.transform = await loadTransform(t);
+  // A rerun after a data error is the retry; paused and cancelled backfills wait for an explicit resume.
+  await startRun(db, t.migrationId, t.stepId, ['pending', 'failed']);
+  const leaseMs = opts.leaseMs ?? 30_000;
+  const { min, max, initial } = t.spec.batchSize;
+  const limits = { min, max, targetMs: t.spec.targetBatchMs };
+  const monitor = new HealthMonitor(db, plan.tableOid, t.spec.throttle);
+  let size = Math.min(max, Math.max(min, initial));
+  let range: ClaimedRange | undefined;
+  let throttledBy: string | null = null;
+  let throttledRuns = 0;
+  let lastReport = 0;
+  const report = async (force: boolean) => {
+    if (!opts.onProgress || (!force && performance.now() - lastReport < 250)) return;
+    lastReport = performance.now();
+    const p = (await backfillProgress(db, t.migrationId, t.stepId))[0];
+    if (p) opts.onProgress(p);
+  };
+  /** Sleep between batches, renewing the claim so a long back-off does not lose it. */
+  const pause = async (ms: number) => {
+    for (let left = ms; left > 0 && !opts.signal?.aborted; left -= leaseMs / 3) {
+      await sleep(Math.min(left, leaseMs / 3), opts.signal);
+      if (left > leaseMs / 3) await heartbeat(db, t, ctx.workerId);
+    }
+  };
+  try {
+    while (!opts.signal?.aborted) {
+      if (!range) {
+        if ((await readState(db, t)) !== 'running') break;
+        range = await claimRange(db, t, ctx.workerId, leaseMs);
+        if (!range) {
+          if ((await openRanges(db, t)).left === 0) {
+            await db.query(
+              `UPDATE ferry.backfills SET state = 'done', updated_at = clock_timestamp() WHERE migration_id = $1 AND step_id = $2 AND state = 'running'`,
+              [t.migrationId, t.stepId],
+            );
+            break;
+          }
+          // The ranges left are held by other workers: wait, to take over any whose lease expires.
+          await report(false);
+          await sleep(Math.min(1000, leaseMs / 4), opts.signal);
+          continue;
+        }
+        if (range.batchSize > 0) size = Math.min(max, Math.max(min, range.batchSize));
+      }
+      const { result, limit }: { result: BatchResult; limit: number } = await batchWithRetries(ctx, range, size, throttledBy, opts.signal);
+      if (result.kind === 'lost') {
+        range = undefined;
+        continue;
+      }
+      if (result.kind === 'stopped') break;
+      const cp = result.checkpoint;
+      const rangeNo = range.rangeNo;
+      if (cp.done) range = undefined;
+      const previous: string | null = throttledBy;
+      const health = await monitor.assess(cp.elapsedMs, t.spec.targetBatchMs, cp.walked);
+      throttledBy = health.reason;
+      // Say so at once (not only with the next checkpoint), so the progress line shows why it slows down.
+      if (throttledBy !== previous) await showThrottle(db, t, rangeNo, throttledBy);
+      throttledRuns = health.backOff ? throttledRuns + 1 : 0;
+      size = nextBatchSize(limit, { walked: cp.walked, elapsedMs: cp.elapsedMs, throttled: health.backOff }, limits);
+      let rest = Math.max(t.spec.sleepRatio * cp.elapsedMs, Math.min(10_000, health.pauseMs));
+      if (health.backOff) rest = Math.max(rest, Math.min(10_000, 250 * 2 ** (throttledRuns - 1)));
+      await report(false);
+      await pause(rest);
+    }
+  } finally {
+    await releaseClaims(db, t, ctx.workerId).catch(() => {});
+  }
+  const final = (await backfillProgress(db, t.migrationId, t.stepId))[0] as BackfillProgress;
+  opts.onProgress?.(final);
+  return final;
+}

@@ -1,0 +1,144 @@
+import type { Database, Queryable } from '../db/database.js';
+import type { BackfillStepSpec } from './spec.js';
+
+/** The health thresholds of a backfill step. */
+export type Thresholds = BackfillStepSpec['throttle'];
+
+/** One reading of the server's health, between batches. */
+export interface HealthReading {
+  lockWaiters: number | null;
+  autovacuum: boolean | null;
+  xminAgeSeconds: number | null;
+  walBytesPerSecond: number | null;
+  replayLagSeconds: number | null;
+}
+
+/** What the health says to do before the next batch. */
+export interface HealthVerdict {
+  /** The first signal over its threshold, described for the progress line; null when all is well. */
+  reason: string | null;
+  /** Shrink the batch and pause with a growing delay. */
+  backOff: boolean;
+  /** Pause at least this long (the WAL rate's pacing). */
+  pauseMs: number;
+}
+
+const lsnToBigInt = (lsn: string): bigint => {
+  const [hi, lo] = lsn.split('/');
+  return (BigInt(`0x${hi ?? '0'}`) << 32n) + BigInt(`0x${lo ?? '0'}`);
+};
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+};
+
+/**
+ * Measures the health signals a backfill backs off on, live on the server:
+ * sessions waiting for locks on the table (pg_locks, not granted), a vacuum
+ * running on it (pg_stat_progress_vacuum), the oldest transaction holding back
+ * the xmin horizon (pg_stat_activity), the WAL rate (pg_current_wal_lsn
+ * deltas), replay lag (pg_stat_replication, when a replica exists), and the
+ * batch's own latency against the recent median. Signals an engine does not
+ * have (PGlite is one embedded session) are skipped.
+ */
+export class HealthMonitor {
+  private lastLsn: { lsn: bigint; at: number } | undefined;
+  /** The span the last WAL rate was measured over, in ms. */
+  private walSpanMs = 0;
+  private readonly recent: number[] = [];
+  private serverSignals: boolean;
+
+  constructor(
+    private readonly db: Database,
+    private readonly tableOid: number,
+    private readonly limits: Thresholds,
+  ) {
+    this.serverSignals = db.kind === 'server';
+  }
+
+  /** Read the server-side signals; null where a signal does not exist here. */
+  async read(q: Queryable = this.db): Promise<HealthReading> {
+    const none: HealthReading = { lockWaiters: null, autovacuum: null, xminAgeSeconds: null, walBytesPerSecond: null, replayLagSeconds: null };
+    if (!this.serverSignals) return none;
+    try {
+      const { rows } = await q.query<{ waiters: number; vacuum: boolean; xmin_age: number | null; lsn: string | null; lag: number | null }>(
+        `SELECT (SELECT count(DISTINCT l.pid)::int FROM pg_locks l
+                  WHERE l.relation = $1 AND NOT l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())) AS waiters,
+                EXISTS (SELECT 1 FROM pg_stat_progress_vacuum v WHERE v.relid = $1 AND v.datname = current_database()) AS vacuum,
+                (SELECT extract(epoch FROM clock_timestamp() - min(a.xact_start))::float8 FROM pg_stat_activity a
+                  WHERE a.backend_xmin IS NOT NULL AND a.pid <> pg_backend_pid() AND a.datname = current_database()) AS xmin_age,
+                CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END AS lsn,
+                (SELECT extract(epoch FROM max(r.replay_lag))::float8 FROM pg_stat_replication r) AS lag`,
+        [this.tableOid],
+      );
+      const r = rows[0];
+      if (!r) return none;
+      let walRate: number | null = null;
+      if (r.lsn) {
+        const now = { lsn: lsnToBigInt(r.lsn), at: performance.now() };
+        if (this.lastLsn && now.at > this.lastLsn.at) {
+          this.walSpanMs = now.at - this.lastLsn.at;
+          walRate = (Number(now.lsn - this.lastLsn.lsn) * 1000) / this.walSpanMs;
+        }
+        this.lastLsn = now;
+      }
+      return { lockWaiters: r.waiters, autovacuum: r.vacuum, xminAgeSeconds: r.xmin_age, walBytesPerSecond: walRate, replayLagSeconds: r.lag };
+    } catch {
+      // A server without these views or functions (or without the rights to read them): skip the signals.
+      this.serverSignals = false;
+      return none;
+    }
+  }
+
+  /**
+   * Judge the last batch (its duration against the recent median, when over
+   * `targetMs`) and the current health: the first signal over its threshold,
+   * described for the progress line, or null when all is well.
+   */
+  async check(lastBatchMs: number, targetMs: number): Promise<string | null> {
+    return (await this.assess(lastBatchMs, targetMs)).reason;
+  }
+
+  /**
+   * {@link check}, with what to do about it. A signal over its threshold asks
+   * to back off (smaller batches, growing pauses) — except the WAL rate, which
+   * a smaller batch does not lower: over its threshold, it asks for the pause
+   * that brings the WAL written since the last reading down to the threshold
+   * on average. With `keys` (the keys the batch walked) the latency trend is
+   * judged per key, so a batch slower only because it is bigger is no slowdown.
+   */
+  async assess(lastBatchMs: number, targetMs: number, keys?: number): Promise<HealthVerdict> {
+    const l = this.limits;
+    const h = await this.read();
+    const perKey = keys !== undefined && keys > 0;
+    const cost = perKey ? lastBatchMs / keys : lastBatchMs;
+    const trend = this.recent.length >= 5 ? median(this.recent) : null;
+    this.recent.push(cost);
+    if (this.recent.length > 20) this.recent.shift();
+    const backOff = (reason: string): HealthVerdict => ({ reason, backOff: true, pauseMs: 0 });
+    if (h.lockWaiters !== null && h.lockWaiters > l.maxLockWaiters) return backOff(`lock waiters ${h.lockWaiters} > ${l.maxLockWaiters}`);
+    if (h.autovacuum && l.pauseOnAutovacuum) return backOff('vacuum running on the table');
+    if (h.xminAgeSeconds !== null && h.xminAgeSeconds > l.maxXminAgeSeconds)
+      return backOff(`oldest transaction ${Math.round(h.xminAgeSeconds)} s > ${l.maxXminAgeSeconds} s`);
+    if (h.replayLagSeconds !== null && h.replayLagSeconds > l.maxReplayLagSeconds)
+      return backOff(`replay lag ${h.replayLagSeconds.toFixed(1)} s > ${l.maxReplayLagSeconds} s`);
+    if (h.walBytesPerSecond !== null && h.walBytesPerSecond > l.maxWalBytesPerSecond) {
+      const mib = (n: number) => (n / 1048576).toFixed(1);
+      return {
+        reason: `WAL ${mib(h.walBytesPerSecond)} MiB/s > ${mib(l.maxWalBytesPerSecond)} MiB/s`,
+        backOff: false,
+        pauseMs: this.walSpanMs * (h.walBytesPerSecond / Math.max(1, l.maxWalBytesPerSecond) - 1),
+      };
+    }
+    // Only a batch over its target counts: batches growing toward the target are meant to get slower,
+    // and smaller batches after a back-off must not look like a new slowdown.
+    if (trend !== null && lastBatchMs > targetMs && cost > l.latencyTrendFactor * trend) {
+      if (!perKey) return backOff(`batch ${Math.round(lastBatchMs)} ms > ${l.latencyTrendFactor} × recent median ${Math.round(trend)} ms`);
+      const us = (ms: number) => `${(ms * 1000).toFixed(1)} µs`;
+      return backOff(`batch ${Math.round(lastBatchMs)} ms, ${us(cost)} per key > ${l.latencyTrendFactor} × recent median ${us(trend)}`);
+    }
+    return { reason: null, backOff: false, pauseMs: 0 };
+  }
+}
