@@ -42,3 +42,6 @@ export function sqlState(err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
 }
+
+/** SQLSTATEs worth retrying with backoff: lock_timeout (55P03), deadlock (40P01), serialization failure (40001). */
+export const RETRYABLE_SQLSTATES: ReadonlySet<string> = new Set(['55P03', '40P01', '40001']);

@@ -1,7 +1,7 @@
 import { sqlState } from '../errors.js';
 
-/** SQLSTATEs a batch retries (with backoff, then split): lock_timeout, deadlock, serialisation failure. */
-export const RETRYABLE = new Set(['55P03', '40P01', '40001']);
+/** SQLSTATEs a batch retries (with backoff, then split). */
+export { RETRYABLE_SQLSTATES as RETRYABLE } from '../errors.js';
 
 /** Whether an error is a failure of the data itself (a cast, a constraint, a raised exception), not of the session. */
 export function isDataError(err: unknown): boolean {

@@ -2,7 +2,7 @@ import type { BackfillProgress } from '../backfill/index.js';
 import { describeChange, describeLockMode, diffSchemas, type LockHeld, locksHeld, snapshotSchema } from '../db/catalog.js';
 import type { Database, Queryable } from '../db/database.js';
 import { quoteQualified } from '../db/quote.js';
-import { FerryError, isFerryError, sqlState } from '../errors.js';
+import { FerryError, isFerryError, RETRYABLE_SQLSTATES, sqlState } from '../errors.js';
 import type { Migration, Step } from '../migration/loader.js';
 import { appendEvent, recordStep, removeApplied } from '../migration/state.js';
 import { kindOf, StatementError, type StatementRun } from '../migration/step-kinds.js';
@@ -59,7 +59,6 @@ export function announceStep(
   return r;
 }
 
-const RETRYABLE = new Set(['55P03', '40P01', '40001']);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function stepFailure(m: Migration, step: Step, direction: string, err: unknown): FerryError {
@@ -84,7 +83,7 @@ async function retrying<T>(m: Migration, step: Step, opts: RunOptions, db: Query
       return { value: await fn(), retries: attempt };
     } catch (err) {
       const state = sqlState(err instanceof StatementError ? err.cause : err);
-      if (!state || !RETRYABLE.has(state) || attempt >= opts.lockRetries) throw stepFailure(m, step, 'forward', err);
+      if (!state || !RETRYABLE_SQLSTATES.has(state) || attempt >= opts.lockRetries) throw stepFailure(m, step, 'forward', err);
       const waitMs = Math.round((opts.retryBaseMs ?? 250) * 2 ** attempt * (0.75 + Math.random() * 0.5));
       const reason = `${(err as Error).message} [SQLSTATE ${state}]`;
       opts.onProgress?.({ type: 'retry', migrationId: m.id, stepId: step.id, attempt: attempt + 1, waitMs, reason });
