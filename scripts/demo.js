@@ -13,7 +13,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const ferryBin = join(root, 'bin', 'ferry.js');
 const clean = process.argv.includes('--clean');
 const project = mkdtempSync(join(tmpdir(), 'ferry-demo-'));
-const TOTAL = 13;
+const TOTAL = 20;
 let n = 0;
 const bold = (s) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
 const dim = (s) => (process.stdout.isTTY ? `\x1b[2m${s}\x1b[0m` : s);
@@ -31,6 +31,11 @@ function ferry(args, what, { expect = 0 } = {}) {
   const r = spawnSync(process.execPath, [ferryBin, ...args, '--project', project], { stdio: 'inherit', env: { ...process.env, FERRY_ACTOR: 'demo' } });
   if (r.error) fail(`could not start ferry ${args.join(' ')}: ${r.error.message}`);
   if (r.status !== expect) fail(`\`ferry ${args.join(' ')}\` exited with ${r.status ?? r.signal} (expected ${expect})`);
+}
+
+/** The demo's stages are held 2 s; wait them out rather than skip them with --now. */
+function waitForHold() {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2100);
 }
 
 /** `ferry new …`, then replace the skeleton's files with ours; returns the migration id. */
@@ -94,6 +99,15 @@ const split = newMigration(
     strategy: 'incremental',
     flag: 'split-full-name',
     pointOfNoReturn: null,
+    rollout: {
+      stages: [
+        { percent: 5, hold: '2s' },
+        { percent: 25, hold: '2s' },
+        { percent: 50, hold: '2s' },
+        { percent: 75, hold: '2s' },
+        { percent: 100, hold: '2s' },
+      ],
+    },
     steps: [
       { id: 'add-columns', description: 'nullable first_name and last_name: a catalog-only change' },
       {
@@ -141,10 +155,19 @@ ferry(['down', split], 'roll split_full_name back for real, last step first: the
 ferry(['status'], 'seed_users stays expanded; split_full_name is rolled-back with 0 of 4 steps applied');
 ferry(['up'], 'apply split_full_name again: rolled-back → expanded → backfilling → backfilled');
 ferry(['verify', '--status'], 'both migrations complete again and every check passes');
-ferry(['log', split], 'the append-only event log: every phase change, verify and rehearsal, by whom and why');
+ferry(['rollout', split, 'set', '5'], 'canary: turn the new path on for a sticky 5 % of units (backfilled → canary)');
+ferry(['flag', 'get', 'split-full-name', '--unit', 'user-42'], "a unit's bucket (0..9999) and whether it is in; the SDK and ferry.bucket() in SQL agree");
+for (const stage of ['25', '50', '75', '100']) {
+  waitForHold();
+  ferry(['rollout', split, 'advance'], `the 2 s hold has elapsed: advance to ${stage} %${stage === '100' ? ' (rolling → rolled-out)' : ''}`);
+}
+ferry(['rollout', split, 'status'], 'the stage schedule, the current percentage and how long it has been held');
+ferry(['log', split], 'the append-only event log: every phase change, verify, rehearsal and flag change, by whom and why');
 
 console.log(`\n${bold('demo passed')} — ${n} ferry commands, each exited 0.`);
-console.log('shown: init, new, up (one migration), up --dry-run, up, verify --status, rehearse, down, status, up again, verify, log');
+console.log(
+  'shown: init, new, up (one migration), up --dry-run, up with a backfill, verify --status, rehearse, down, status, up again, verify, rollout 5 → 25 → 50 → 75 → 100 %, flag get, log',
+);
 if (clean) {
   rmSync(project, { recursive: true, force: true });
   console.log(`removed ${project}`);

@@ -1,9 +1,11 @@
 import { Command, CommanderError } from 'commander';
 import { FerryError } from '../errors.js';
 import { registerBackfillCommand } from './commands/backfill.js';
+import { registerFlagCommands } from './commands/flag.js';
 import { registerInspectCommands } from './commands/inspect.js';
 import { registerLifecycleCommands } from './commands/lifecycle.js';
 import { registerProjectCommands } from './commands/project.js';
+import { registerRolloutCommands } from './commands/rollout.js';
 import { registerRunCommands } from './commands/run.js';
 import type { GlobalOptions } from './context.js';
 import { EXIT_CODES } from './exit-codes.js';
@@ -35,6 +37,8 @@ export function buildProgram(): Command {
   registerInspectCommands(program, globals);
   registerLifecycleCommands(program, globals);
   registerBackfillCommand(program, globals);
+  registerFlagCommands(program, globals);
+  registerRolloutCommands(program, globals);
   for (const c of program.commands) c.exitOverride().showHelpAfterError('(run with --help for usage)');
   return program;
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { backfillStepSchema } from '../backfill/spec.js';
+import { rolloutScheduleSchema } from '../rollout/schedule.js';
 
 /** The kinds of change of the workflow, which set how careful the rollout must be. */
 export const MIGRATION_TYPES = ['schema-additive', 'schema-destructive', 'data-format', 'api-breaking', 'system'] as const;
@@ -62,6 +63,8 @@ export const manifestSchema = z
       .string()
       .regex(/^[a-z0-9][a-z0-9._-]{0,127}$/, 'must be lowercase letters, digits, ".", "-" or "_"')
       .optional(),
+    /** The flag's stage schedule; default 5, 25, 50, 75, 100 %, each held 24 h. */
+    rollout: rolloutScheduleSchema.optional(),
     /** The step after which `down` can no longer undo the migration. */
     pointOfNoReturn: stepId.nullable().default(null),
     steps: z
@@ -74,6 +77,7 @@ export const manifestSchema = z
       if (seen.has(s.id)) ctx.addIssue({ code: 'custom', path: ['steps', i, 'id'], message: `duplicate step id "${s.id}"` });
       seen.add(s.id);
     });
+    if (m.rollout && !m.flag) ctx.addIssue({ code: 'custom', path: ['rollout'], message: 'a rollout schedule needs a "flag" to roll out' });
     if (m.pointOfNoReturn !== null && !seen.has(m.pointOfNoReturn)) {
       ctx.addIssue({ code: 'custom', path: ['pointOfNoReturn'], message: `names no step of this migration ("${m.pointOfNoReturn}")` });
     }

@@ -1,3 +1,5 @@
+import { BUCKET_SQL } from '../rollout/bucket.js';
+
 /**
  * ferry's own tables in the target database (schema `ferry`). Versioned so a
  * newer ferry can upgrade them in place; each version is applied once.
@@ -101,5 +103,37 @@ export const STATE_SCHEMA_VERSIONS: readonly string[] = [
   COMMENT ON COLUMN ferry.backfill_ranges.lower_key IS 'exclusive lower bound of the range (key values as text); NULL: from the first key';
   COMMENT ON COLUMN ferry.backfill_ranges.upper_key IS 'inclusive upper bound; NULL: to the last key, including rows appended later';
   COMMENT ON COLUMN ferry.backfill_ranges.last_key IS 'checkpoint: the last key walked, committed with its batch; NULL: none yet';
+  `,
+  // 3: feature flags with sticky percentages; every change is announced on channel ferry_flags.
+  `
+  CREATE TABLE ferry.flags (
+    key          text PRIMARY KEY,
+    enabled      boolean NOT NULL DEFAULT false,
+    percentage   numeric(5, 2) NOT NULL DEFAULT 0 CHECK (percentage BETWEEN 0 AND 100),
+    migration_id text,
+    updated_by   text NOT NULL,
+    updated_at   timestamptz NOT NULL DEFAULT now(),
+    version      bigint NOT NULL DEFAULT 1
+  );
+  CREATE FUNCTION ferry.flags_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN
+    PERFORM pg_notify('ferry_flags', coalesce(NEW.key, OLD.key));
+    RETURN NULL;
+  END $$;
+  CREATE TRIGGER flags_notify AFTER INSERT OR UPDATE OR DELETE ON ferry.flags
+    FOR EACH ROW EXECUTE FUNCTION ferry.flags_notify();
+  ${BUCKET_SQL}
+  `,
+  // 4: staged rollouts. One row per migration whose rollout has started: the stage's percentage and since when it is held.
+  `
+  CREATE TABLE ferry.rollouts (
+    migration_id     text PRIMARY KEY,
+    flag_key         text NOT NULL,
+    percentage       numeric(5, 2) NOT NULL CHECK (percentage BETWEEN 0 AND 100),
+    started_at       timestamptz NOT NULL DEFAULT now(),
+    stage_started_at timestamptz NOT NULL DEFAULT now(),
+    updated_by       text NOT NULL
+  );
+  COMMENT ON COLUMN ferry.rollouts.stage_started_at IS 'when the rollout moved to its current percentage; the hold counts from here';
   `,
 ];

@@ -1,0 +1,308 @@
+import type { Database } from '../db/database.js';
+import { openServer } from '../db/server.js';
+import { BUCKETS } from '../rollout/bucket.js';
+import { bucketFromPrefix, flagPrefixState } from './hash.js';
+import { changedKeys, type FlagState, loadSnapshot, type Snapshot } from './snapshot.js';
+
+/** Where the flags live: a PostgreSQL URL (the SDK opens and re-opens its own session) or an open {@link Database} the caller owns. */
+export type FlagsSource = { url: string } | { db: Database };
+
+/** Tuning for {@link createFlags}; every field has a sensible default. */
+export interface FlagsOptions {
+  /**
+   * `listen` (default on a server): LISTEN on channel `ferry_flags` and refresh on each notification.
+   * `poll` (default on PGlite, where other processes cannot notify): refresh every `pollIntervalMs`.
+   */
+  mode?: 'listen' | 'poll';
+  /** Refresh interval when polling; default 1,000 ms. */
+  pollIntervalMs?: number;
+  /** While listening, a full refresh this often checks the session and catches a lost notification; default 5,000 ms. */
+  heartbeatMs?: number;
+  /** The snapshot counts as stale once older than this; default three refresh intervals. */
+  staleAfterMs?: number;
+  /** First and longest wait between reconnect attempts; default 100 ms and 5,000 ms. */
+  reconnectMinMs?: number;
+  reconnectMaxMs?: number;
+  /** Shown in pg_stat_activity; default `ferry-sdk`. */
+  applicationName?: string;
+  /** How long one connection attempt may take; default 5,000 ms. */
+  connectTimeoutMs?: number;
+}
+
+/** How fresh the snapshot is: `connected` (listening), `polling`, `stale` (database away or snapshot too old), `connecting` (no snapshot yet). */
+export type FlagsState = 'connecting' | 'connected' | 'polling' | 'stale';
+
+/** What {@link Flags.status} reports. */
+export interface FlagsStatus {
+  state: FlagsState;
+  /** When the snapshot was last read successfully, or null before the first read. */
+  lastRefreshAt: Date | null;
+  /** Milliseconds since `lastRefreshAt`; Infinity before the first read. */
+  snapshotAgeMs: number;
+  /** The last failure talking to the database, cleared by the next success. */
+  lastError: { message: string; at: Date } | null;
+  /** Number of flags in the snapshot. */
+  flags: number;
+}
+
+/** Passed to {@link Flags.onChange} listeners when a refresh changes the snapshot. */
+export interface FlagsChange {
+  /** Keys added, removed or changed, sorted. */
+  changed: string[];
+}
+
+/** An application's view of ferry's flags: answers from memory, kept fresh in the background, never throws when the database is away. */
+export interface Flags {
+  /** Whether `key` is on for `unitId`: enabled and the unit's bucket below percentage × 100. Unknown flag → `defaultValue` (false). No I/O. */
+  isEnabled(key: string, unitId: string, defaultValue?: boolean): boolean;
+  /** The unit's sticky bucket (0..9999) for `key`, whether or not the flag exists. */
+  bucket(key: string, unitId: string): number;
+  /** The flag as last read, or undefined when the snapshot does not have it. */
+  flag(key: string): FlagState | undefined;
+  /** Every flag in the snapshot. */
+  list(): FlagState[];
+  /** Milliseconds since the snapshot was last read; Infinity before the first read. */
+  snapshotAgeMs(): number;
+  /** Connection state, snapshot age and the last error. */
+  status(): FlagsStatus;
+  /** Call `fn` after each refresh that changes the snapshot; returns an unsubscribe function. */
+  onChange(fn: (change: FlagsChange) => void): () => void;
+  /** Resolves true once the first snapshot is in, or false after `timeoutMs` (default: wait as long as it takes). Never rejects. */
+  ready(timeoutMs?: number): Promise<boolean>;
+  /** Stop refreshing and close the session the SDK opened (not a caller's `db`). */
+  close(): Promise<void>;
+}
+
+/**
+ * Start a {@link Flags} client. It returns at once; the snapshot loads in the
+ * background (await `ready()` when the first answers matter).
+ */
+export function createFlags(source: FlagsSource, opts: FlagsOptions = {}): Flags {
+  return new FlagsClient(source, opts);
+}
+
+const CHANNEL = 'ferry_flags';
+
+class FlagsClient implements Flags {
+  private snapshot: Snapshot = new Map();
+  private loaded = false;
+  private live = false;
+  private closed = false;
+  private lastRefreshAt = 0;
+  private lastError: { message: string; at: Date } | null = null;
+  private readonly listeners = new Set<(c: FlagsChange) => void>();
+  private readonly waiters = new Set<() => void>();
+  private db: Database | undefined;
+  private inflight: Promise<void> | undefined;
+  private pending = false;
+  private timer: NodeJS.Timeout | undefined;
+  private wake: (() => void) | undefined;
+  private fail: ((err: unknown) => void) | undefined;
+  private readonly loop: Promise<void>;
+
+  constructor(
+    private readonly source: FlagsSource,
+    private readonly opts: FlagsOptions,
+  ) {
+    this.loop = this.run().catch(() => {});
+  }
+
+  isEnabled(key: string, unitId: string, defaultValue = false): boolean {
+    const f = this.snapshot.get(key);
+    if (f === undefined) return defaultValue;
+    const t = f.threshold;
+    if (t <= 0) return false;
+    if (t >= BUCKETS) return true;
+    return bucketFromPrefix(f.prefix, typeof unitId === 'string' ? unitId : String(unitId)) < t;
+  }
+
+  bucket(key: string, unitId: string): number {
+    const f = this.snapshot.get(key);
+    const id = typeof unitId === 'string' ? unitId : String(unitId);
+    return bucketFromPrefix(f ? f.prefix : flagPrefixState(key), id);
+  }
+
+  flag(key: string): FlagState | undefined {
+    return this.snapshot.get(key)?.state;
+  }
+
+  list(): FlagState[] {
+    return [...this.snapshot.values()].map((f) => f.state);
+  }
+
+  snapshotAgeMs(): number {
+    return this.loaded ? Date.now() - this.lastRefreshAt : Number.POSITIVE_INFINITY;
+  }
+
+  status(): FlagsStatus {
+    const age = this.snapshotAgeMs();
+    let state: FlagsState;
+    if (!this.loaded && this.lastError === null) state = 'connecting';
+    else if (!this.live || age > this.staleAfterMs()) state = 'stale';
+    else state = this.mode() === 'listen' ? 'connected' : 'polling';
+    return {
+      state,
+      lastRefreshAt: this.loaded ? new Date(this.lastRefreshAt) : null,
+      snapshotAgeMs: age,
+      lastError: this.lastError,
+      flags: this.snapshot.size,
+    };
+  }
+
+  onChange(fn: (change: FlagsChange) => void): () => void {
+    this.listeners.add(fn);
+    return () => {
+      this.listeners.delete(fn);
+    };
+  }
+
+  ready(timeoutMs?: number): Promise<boolean> {
+    if (this.loaded) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const done = () => {
+        if (timer) clearTimeout(timer);
+        this.waiters.delete(done);
+        resolve(this.loaded);
+      };
+      this.waiters.add(done);
+      if (timeoutMs !== undefined) timer = setTimeout(done, timeoutMs);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return this.loop;
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    this.wake?.();
+    this.fail?.(new Error('closed'));
+    for (const w of [...this.waiters]) w();
+    await this.loop;
+  }
+
+  private mode(): 'listen' | 'poll' {
+    if (this.opts.mode) return this.opts.mode;
+    return 'db' in this.source && this.source.db.kind === 'pglite' ? 'poll' : 'listen';
+  }
+
+  private intervalMs(): number {
+    return this.mode() === 'listen' ? (this.opts.heartbeatMs ?? 5000) : (this.opts.pollIntervalMs ?? 1000);
+  }
+
+  private staleAfterMs(): number {
+    return this.opts.staleAfterMs ?? 3 * this.intervalMs();
+  }
+
+  /** Connect, subscribe, load; hold until the session fails; back off; repeat until closed. */
+  private async run(): Promise<void> {
+    let attempt = 0;
+    while (!this.closed) {
+      let unlisten: (() => Promise<void>) | undefined;
+      const failed = new Promise<void>((resolve) => {
+        this.fail = (err) => {
+          if (!this.closed) this.recordError(err);
+          resolve();
+        };
+      });
+      try {
+        const db = await this.open();
+        if (this.mode() === 'listen' || db.kind === 'pglite') unlisten = await db.listen(CHANNEL, () => this.refreshInBackground());
+        await this.refresh();
+        attempt = 0;
+        this.timer = setInterval(() => this.refreshInBackground(), this.intervalMs());
+        this.timer.unref();
+        await failed;
+      } catch (err) {
+        if (!this.closed) this.recordError(err);
+      }
+      this.live = false;
+      if (this.timer) clearInterval(this.timer);
+      this.timer = undefined;
+      await unlisten?.().catch(() => {});
+      if ('url' in this.source) {
+        await this.db?.close().catch(() => {});
+        this.db = undefined;
+      }
+      if (this.closed) break;
+      await this.sleep(this.backoff(attempt++));
+    }
+  }
+
+  private async open(): Promise<Database> {
+    if ('db' in this.source) return this.source.db;
+    this.db ??= await openServer({
+      url: this.source.url,
+      applicationName: this.opts.applicationName ?? 'ferry-sdk',
+      connectTimeoutMs: this.opts.connectTimeoutMs ?? 5000,
+    });
+    return this.db;
+  }
+
+  private backoff(attempt: number): number {
+    const min = this.opts.reconnectMinMs ?? 100;
+    const max = this.opts.reconnectMaxMs ?? 5000;
+    const ms = Math.min(max, min * 2 ** Math.min(attempt, 16));
+    return ms / 2 + Math.random() * (ms / 2);
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(resolve, ms);
+      this.wake = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+  }
+
+  private refreshInBackground(): void {
+    if (this.closed) return;
+    this.refresh().catch((err) => this.fail?.(err));
+  }
+
+  /** Reload the snapshot; calls that arrive during a reload coalesce into one more. */
+  private refresh(): Promise<void> {
+    if (this.inflight) {
+      this.pending = true;
+      return this.inflight;
+    }
+    this.inflight = (async () => {
+      try {
+        do {
+          this.pending = false;
+          await this.loadOnce();
+        } while (this.pending && !this.closed);
+      } finally {
+        this.inflight = undefined;
+      }
+    })();
+    return this.inflight;
+  }
+
+  private async loadOnce(): Promise<void> {
+    const db = 'db' in this.source ? this.source.db : this.db;
+    if (!db) throw new Error('not connected');
+    const before = this.snapshot;
+    const after = await loadSnapshot(db, before);
+    this.snapshot = after;
+    this.lastRefreshAt = Date.now();
+    this.lastError = null;
+    this.live = true;
+    const first = !this.loaded;
+    this.loaded = true;
+    if (first) for (const w of [...this.waiters]) w();
+    const changed = first ? [] : changedKeys(before, after);
+    if (changed.length === 0) return;
+    for (const fn of [...this.listeners]) {
+      try {
+        fn({ changed });
+      } catch {
+        // A listener's failure is the application's; it must not stop the refresh loop.
+      }
+    }
+  }
+
+  private recordError(err: unknown): void {
+    this.lastError = { message: err instanceof Error ? err.message : String(err), at: new Date() };
+  }
+}

@@ -1,0 +1,8 @@
+/**
+ * ferry's application SDK (`ferry/sdk`): ask whether a flag is on for a unit,
+ * answered from an in-memory snapshot of `ferry.flags` kept fresh by LISTEN/NOTIFY or polling.
+ */
+export type { Database } from '../db/database.js';
+export { BUCKETS, bucketOf, inRollout } from '../rollout/bucket.js';
+export { createFlags, type Flags, type FlagsChange, type FlagsOptions, type FlagsSource, type FlagsState, type FlagsStatus } from './flags.js';
+export type { FlagState } from './snapshot.js';

@@ -1,0 +1,94 @@
+import type { Queryable } from '../db/database.js';
+import { sqlState } from '../errors.js';
+import { BUCKETS } from '../rollout/bucket.js';
+import { flagPrefixState } from './hash.js';
+
+/** One flag as the target database holds it in `ferry.flags`. */
+export interface FlagState {
+  key: string;
+  enabled: boolean;
+  /** 0–100, to 0.01. */
+  percentage: number;
+  /** Bumped by ferry on every change of the row. */
+  version: number;
+  migrationId: string | null;
+  updatedAt: Date | null;
+}
+
+/**
+ * A flag prepared for evaluation: the hash state of `key + ":"` and the bucket
+ * threshold (`enabled ? round(percentage × 100) : 0`), so a check is one hash of
+ * the unit id and one comparison — the same rule as `inRollout`.
+ */
+export interface CompiledFlag {
+  readonly state: FlagState;
+  readonly prefix: number;
+  readonly threshold: number;
+}
+
+/** Every flag by key; replaced whole on each refresh, never mutated. */
+export type Snapshot = ReadonlyMap<string, CompiledFlag>;
+
+/** Prepare one flag for the hot path. */
+export function compileFlag(state: FlagState): CompiledFlag {
+  const threshold = state.enabled ? Math.min(BUCKETS, Math.max(0, Math.round(state.percentage * 100))) : 0;
+  return { state, prefix: flagPrefixState(state.key), threshold };
+}
+
+interface FlagRow {
+  key: string;
+  enabled: boolean;
+  percentage: number | string;
+  version: string;
+  migration_id: string | null;
+  updated_at: Date | string | null;
+}
+
+/** SQLSTATEs meaning "ferry's flags are not installed here yet": undefined_table, invalid_schema_name. */
+const NOT_INSTALLED = new Set(['42P01', '3F000']);
+
+/**
+ * Read every flag with one SELECT (needs only read access). A database without
+ * schema `ferry` or table `ferry.flags` yet has no flags: an empty snapshot.
+ */
+export async function loadSnapshot(db: Queryable, previous: Snapshot): Promise<Snapshot> {
+  let rows: FlagRow[];
+  try {
+    ({ rows } = await db.query<FlagRow>(
+      `SELECT key, enabled, percentage::float8 AS percentage, version::text AS version, migration_id, updated_at FROM ferry.flags`,
+    ));
+  } catch (err) {
+    if (NOT_INSTALLED.has(sqlState(err) ?? '')) return new Map();
+    throw err;
+  }
+  const next = new Map<string, CompiledFlag>();
+  for (const r of rows) {
+    const state: FlagState = {
+      key: r.key,
+      enabled: r.enabled === true,
+      percentage: Number(r.percentage),
+      version: Number(r.version),
+      migrationId: r.migration_id,
+      updatedAt: r.updated_at === null ? null : new Date(r.updated_at),
+    };
+    const old = previous.get(r.key);
+    // Keep the compiled entry when nothing that matters changed, so unchanged flags cost nothing.
+    next.set(r.key, old && sameFlag(old.state, state) ? old : compileFlag(state));
+  }
+  return next;
+}
+
+function sameFlag(a: FlagState, b: FlagState): boolean {
+  return a.enabled === b.enabled && a.percentage === b.percentage && a.version === b.version;
+}
+
+/** Keys added, removed or changed between two snapshots, sorted. */
+export function changedKeys(before: Snapshot, after: Snapshot): string[] {
+  const out: string[] = [];
+  for (const [key, flag] of after) {
+    const old = before.get(key);
+    if (!old || !sameFlag(old.state, flag.state)) out.push(key);
+  }
+  for (const key of before.keys()) if (!after.has(key)) out.push(key);
+  return out.sort();
+}
