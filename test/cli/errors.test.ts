@@ -172,8 +172,26 @@ describe('bad input without a database', () => {
   });
 
   it('every command has --help', async () => {
-    for (const cmd of ['init', 'new', 'up', 'down', 'verify', 'status', 'rehearse', 'log', 'baseline', 'approve']) {
-      const r = await runFerry('/', [cmd, '--help']);
+    for (const cmd of [
+      'init',
+      'new',
+      'up',
+      'down',
+      'verify',
+      'status',
+      'rehearse',
+      'log',
+      'baseline',
+      'approve',
+      'backfill',
+      'flag',
+      'flag set',
+      'flag list',
+      'flag get',
+      'flag remove',
+      'rollout',
+    ]) {
+      const r = await runFerry('/', [...cmd.split(' '), '--help']);
       expect(r.code, cmd).toBe(0);
       expect(r.stdout, cmd).toContain(`Usage: ferry ${cmd}`);
       expect(r.stdout, cmd).toContain('Example');

@@ -41,7 +41,13 @@ const show = (f: { enabled: boolean; percentage: number }) => (f.enabled ? forma
 
 /** `ferry flag set|list|get|remove`: the flags applications read, and the quick rollback. */
 export function registerFlagCommands(program: Command, globals: () => GlobalOptions): void {
-  const flag = program.command('flag').description('feature flags with sticky percentages: set, list, get, remove');
+  const flag = program
+    .command('flag')
+    .description('feature flags with sticky percentages: set, list, get, remove')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  ferry flag set split-full-name 5\n  ferry flag set split-full-name false   # quick rollback\n  ferry flag list --json\n  ferry flag get split-full-name --unit user-42\n  ferry flag remove split-full-name',
+    );
 
   flag
     .command('set')
@@ -81,6 +87,7 @@ export function registerFlagCommands(program: Command, globals: () => GlobalOpti
 
   flag
     .command('list')
+    .addHelpText('after', '\nExample:\n  ferry flag list --env production --json')
     .description('every flag with its percentage and migration')
     .action(async () => {
       await withDatabase(globals(), undefined, 'flag list', async (ctx) => {
@@ -94,6 +101,7 @@ export function registerFlagCommands(program: Command, globals: () => GlobalOpti
 
   flag
     .command('get')
+    .addHelpText('after', '\nExample:\n  ferry flag get split-full-name --unit user-42')
     .description("a flag's percentage, and for --unit its bucket and whether it is in")
     .argument('<key>', 'flag key')
     .option('--unit <id>', 'unit id (user, tenant …) to place in its bucket')
@@ -116,6 +124,10 @@ export function registerFlagCommands(program: Command, globals: () => GlobalOpti
 
   flag
     .command('remove')
+    .addHelpText(
+      'after',
+      '\nRefused while a migration that names the flag is not verified, contracted or archived.\n\nExample:\n  ferry flag remove split-full-name',
+    )
     .description('delete a flag; refused while a migration that names it is not verified, contracted or archived')
     .argument('<key>', 'flag key')
     .option('--reason <text>', "why, for the migration's log")
