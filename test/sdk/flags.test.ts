@@ -6,6 +6,7 @@ import { ensureState } from '../../src/migration/state.js';
 import { bucketOf, inRollout } from '../../src/rollout/bucket.js';
 import { createFlags, type Flags } from '../../src/sdk/index.js';
 import { createServerDatabase, serverAvailable } from '../helpers/databases.js';
+import { setFlag } from '../helpers/flags.js';
 import { until } from '../helpers/process.js';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -22,16 +23,6 @@ async function pglite(): Promise<Database> {
 function track(flags: Flags): Flags {
   cleanups.push(() => flags.close());
   return flags;
-}
-
-/** Set a flag with plain SQL, as `ferry flag set` would. */
-async function setFlag(db: Database, key: string, enabled: boolean, percentage: number): Promise<void> {
-  await db.query(
-    `INSERT INTO ferry.flags (key, enabled, percentage, updated_by) VALUES ($1, $2, $3, 'test')
-     ON CONFLICT (key) DO UPDATE SET enabled = EXCLUDED.enabled, percentage = EXCLUDED.percentage,
-       updated_at = now(), version = ferry.flags.version + 1`,
-    [key, enabled, percentage],
-  );
 }
 
 const units = Array.from({ length: 5000 }, (_, i) => `user-${i}`);

@@ -1,10 +1,10 @@
 import { ErrorCode, OpenFeature, ProviderEvents, StandardResolutionReasons } from '@openfeature/server-sdk';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Database } from '../../src/db/database.js';
 import { openPglite } from '../../src/db/pglite.js';
 import { ensureState } from '../../src/migration/state.js';
 import { createFlags } from '../../src/sdk/index.js';
 import { FerryProvider } from '../../src/sdk/openfeature.js';
+import { setFlag } from '../helpers/flags.js';
 import { until } from '../helpers/process.js';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -12,15 +12,6 @@ afterAll(async () => {
   await OpenFeature.close();
   for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
 });
-
-async function setFlag(db: Database, key: string, enabled: boolean, percentage: number): Promise<void> {
-  await db.query(
-    `INSERT INTO ferry.flags (key, enabled, percentage, updated_by) VALUES ($1, $2, $3, 'test')
-     ON CONFLICT (key) DO UPDATE SET enabled = EXCLUDED.enabled, percentage = EXCLUDED.percentage,
-       updated_at = now(), version = ferry.flags.version + 1`,
-    [key, enabled, percentage],
-  );
-}
 
 describe('FerryProvider', () => {
   it('answers through the SDK: same values as isEnabled, variants new/old, bucket in metadata, and announces changes', async () => {
