@@ -16,6 +16,7 @@ export type FerryErrorCode =
   | 'E_VERIFY'
   | 'E_REHEARSE'
   | 'E_BACKFILL'
+  | 'E_LINT'
   | 'E_INTERNAL';
 
 /** An error meant for a human: what went wrong (`message`) and how to fix it (`hint`). */

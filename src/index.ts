@@ -12,8 +12,12 @@ export { loadAll, loadMigration, type Migration, type Step } from './migration/l
 export { defineMigration, type Manifest, type ManifestInput, MIGRATION_TYPES, STRATEGIES } from './migration/manifest.js';
 export { readEvents, readState } from './migration/state.js';
 export type { StepContext, StepModule } from './migration/step-kinds.js';
+export { OPERATIONS, type Operation, type OpPart, operationNamed } from './operations/index.js';
 export { loadProject, resolveConnection } from './project/config.js';
 export { baseline, type RunReport, type UpOptions, up } from './workflow/apply.js';
+export { dataErrors } from './workflow/check-results.js';
+export { runChecks } from './workflow/checks.js';
+export { contract } from './workflow/contract.js';
 export type { ProgressEvent, RunOptions, StepReport } from './workflow/execute.js';
 export { addGate, type Gate, PHASES, type Phase, TRANSITIONS, transition } from './workflow/lifecycle.js';
 export { type RehearsalReport, rehearse } from './workflow/rehearse.js';

@@ -16,4 +16,5 @@ export const EXIT_CODES: Record<FerryErrorCode, number> = {
   E_VERIFY: 12,
   E_REHEARSE: 13,
   E_BACKFILL: 14,
+  E_LINT: 15,
 };

@@ -4,6 +4,7 @@ import { registerBackfillCommand } from './commands/backfill.js';
 import { registerFlagCommands } from './commands/flag.js';
 import { registerInspectCommands } from './commands/inspect.js';
 import { registerLifecycleCommands } from './commands/lifecycle.js';
+import { registerLintCommand } from './commands/lint.js';
 import { registerProjectCommands } from './commands/project.js';
 import { registerRolloutCommands } from './commands/rollout.js';
 import { registerRunCommands } from './commands/run.js';
@@ -29,12 +30,13 @@ export function buildProgram(): Command {
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
     .addHelpText(
       'after',
-      '\nExit codes: 0 ok, 1 internal error, 2 usage, 3 config, 4 manifest, 5 not found, 6 connection,\n7 locked, 8 drift, 9 gate, 10 point of no return, 11 step failed, 12 verify, 13 rehearsal.',
+      '\nExit codes: 0 ok, 1 internal error, 2 usage, 3 config, 4 manifest, 5 not found, 6 connection,\n7 locked, 8 drift, 9 gate, 10 point of no return, 11 step failed, 12 verify, 13 rehearsal,\n14 backfill, 15 lint findings refused.',
     );
   const globals = () => program.opts<GlobalOptions>();
   registerProjectCommands(program, globals);
   registerRunCommands(program, globals);
   registerInspectCommands(program, globals);
+  registerLintCommand(program, globals);
   registerLifecycleCommands(program, globals);
   registerBackfillCommand(program, globals);
   registerFlagCommands(program, globals);

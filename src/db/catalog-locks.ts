@@ -13,8 +13,8 @@ export interface LockHeld {
   oid: number;
 }
 
-/** Table-level lock modes from weakest to strongest, as in PostgreSQL's conflict table. */
-const LOCK_STRENGTH = [
+/** PostgreSQL's table-level lock modes, weakest first, as in its lock conflict table. */
+export const LOCK_MODES = [
   'AccessShareLock',
   'RowShareLock',
   'RowExclusiveLock',
@@ -23,7 +23,12 @@ const LOCK_STRENGTH = [
   'ShareRowExclusiveLock',
   'ExclusiveLock',
   'AccessExclusiveLock',
-];
+] as const;
+
+/** One PostgreSQL table-level lock mode name. */
+export type LockMode = (typeof LOCK_MODES)[number];
+
+const LOCK_STRENGTH: readonly string[] = LOCK_MODES;
 
 const WHAT_IT_BLOCKS: Record<string, string> = {
   AccessShareLock: 'blocks only ACCESS EXCLUSIVE (DROP, most ALTER TABLE), not reads or writes',

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { createJiti } from 'jiti';
@@ -6,7 +5,10 @@ import { checkExpression } from '../backfill/plan.js';
 import type { BackfillStepSpec } from '../backfill/spec.js';
 import { FerryError } from '../errors.js';
 import { formatIssues } from '../project/config.js';
+import { manifestCheckProblems } from '../verify/declared.js';
+import { checksumOf } from './checksum.js';
 import { type Manifest, type ManifestStep, manifestSchema } from './manifest.js';
+import { compileOperationStep } from './op-steps.js';
 import { parserReady, SqlSyntaxError, type Statement, splitStatements } from './sql-script.js';
 
 /** The SQL of one direction of a step, with its file and its statements. */
@@ -35,6 +37,10 @@ export interface Step {
   backfill?: BackfillStepSpec;
   /** sha256 of what `forward` applies; an applied step whose checksum changes is drift. */
   checksum: string;
+  /** `contract` for steps that remove the old shape: `up` leaves them to `ferry contract`, after verification. */
+  phase?: 'contract';
+  /** For steps compiled from an operation (`kind: "op"` in the manifest): which one, and the lint rules its SQL handles safely. */
+  operation?: { op: string; part: string; handles: string[] };
 }
 
 /** A migration folder, loaded and validated. */
@@ -49,13 +55,6 @@ export interface Migration {
 }
 
 const MANIFEST_FILES = ['migration.json', 'migration.ts', 'migration.js'];
-
-/** sha256 hex of some text, line endings normalised so a checkout on Windows does not drift. */
-export function checksumOf(...parts: string[]): string {
-  const h = createHash('sha256');
-  for (const p of parts) h.update(p.replace(/\r\n/g, '\n')).update('\0');
-  return h.digest('hex');
-}
 
 async function readManifest(dir: string, problems: string[]): Promise<{ raw: unknown; file: string; text: string } | undefined> {
   const name = MANIFEST_FILES.find((f) => existsSync(join(dir, f)));
@@ -96,10 +95,11 @@ function readScript(dir: string, path: string, problems: string[], where: string
   }
 }
 
-function loadStep(dir: string, mfile: string, s: ManifestStep, index: number, problems: string[]): Step | undefined {
+function loadStep(dir: string, mfile: string, s: Exclude<ManifestStep, { kind: 'op' }>, index: number, problems: string[]): Step | undefined {
   const where = (field: string) => `steps.${index}.${field}`;
   const base = { id: s.id, index, kind: s.kind, transaction: s.transaction, irreversible: s.irreversible };
   const step: Step = s.description ? { ...base, description: s.description, checksum: '' } : { ...base, checksum: '' };
+  if (s.kind === 'sql' && s.phase === 'contract') step.phase = 'contract';
   if (s.kind === 'backfill') {
     if (s.module !== undefined) {
       const file = join(dir, s.module);
@@ -161,6 +161,35 @@ function loadStep(dir: string, mfile: string, s: ManifestStep, index: number, pr
   return step;
 }
 
+/**
+ * The migration's steps in the order they run: written steps and the steps
+ * compiled from operations, then every contract-phase step (which `up` leaves
+ * to `ferry contract`), numbered in that order.
+ */
+function orderedSteps(dir: string, mfile: string, manifest: Manifest, problems: string[]): Step[] {
+  const expand: Step[] = [];
+  const contract: Step[] = [];
+  manifest.steps.forEach((s, i) => {
+    if (s.kind === 'op') {
+      const c = compileOperationStep(s, i, mfile, problems);
+      expand.push(...c.expand);
+      contract.push(...c.contract);
+      if (manifest.pointOfNoReturn === s.id) {
+        const parts = [...c.expand, ...c.contract].map((x) => x.id).join(', ');
+        problems.push(`${mfile}: pointOfNoReturn: "${s.id}" is an operation; name one of its steps (${parts})`);
+      }
+      return;
+    }
+    const step = loadStep(dir, mfile, s, i, problems);
+    if (step) (step.phase === 'contract' ? contract : expand).push(step);
+  });
+  const steps = [...expand, ...contract];
+  steps.forEach((s, i) => {
+    s.index = i;
+  });
+  return steps;
+}
+
 /** Each SQL expression of a backfill step must parse as exactly one expression (no second statement smuggled in). */
 async function backfillExpressionProblems(migrationId: string, step: Step, file: string): Promise<string[]> {
   const spec = step.backfill as BackfillStepSpec;
@@ -191,10 +220,10 @@ export async function loadMigration(dir: string, id: string): Promise<Migration>
     const parsed = manifestSchema.safeParse(m.raw);
     if (!parsed.success) problems.push(...formatIssues(m.file, parsed.error.issues));
     else {
-      const steps = parsed.data.steps.map((s, i) => loadStep(dir, m.file, s, i, problems));
-      for (const step of steps) if (step?.backfill) problems.push(...(await backfillExpressionProblems(id, step, m.file)));
+      const loaded = orderedSteps(dir, m.file, parsed.data, problems);
+      problems.push(...manifestCheckProblems(m.file, dir, parsed.data));
+      for (const step of loaded) if (step.backfill) problems.push(...(await backfillExpressionProblems(id, step, m.file)));
       if (problems.length === 0) {
-        const loaded = steps.filter((s): s is Step => s !== undefined);
         const files = loaded.flatMap((s) => [s.checksum, s.rollback?.text ?? '', s.verify?.text ?? '', s.cleanup?.text ?? '']);
         return { id, dir, manifest: parsed.data, steps: loaded, checksum: checksumOf(m.text, ...files) };
       }

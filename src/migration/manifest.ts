@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { backfillStepSchema } from '../backfill/spec.js';
 import { rolloutScheduleSchema } from '../rollout/schedule.js';
+import { declaredChecksSchema } from '../verify/declared.js';
 
 /** The kinds of change of the workflow, which set how careful the rollout must be. */
 export const MIGRATION_TYPES = ['schema-additive', 'schema-destructive', 'data-format', 'api-breaking', 'system'] as const;
@@ -33,6 +34,19 @@ const sqlStep = z.strictObject({
   cleanup: relPath.optional(),
   /** A step that cannot be undone has no rollback file; `down` stops before it. */
   irreversible: z.boolean().default(false),
+  /** `contract`: a cleanup step that removes the old shape; `up` leaves it to `ferry contract`, after verification. */
+  phase: z.enum(['expand', 'contract']).default('expand'),
+});
+
+/**
+ * A zero-downtime operation (`"op": "split-column"` …) with its own fields;
+ * they are checked against the operation's schema when the migration loads.
+ */
+const opStep = z.looseObject({
+  id: stepId,
+  kind: z.literal('op'),
+  op: z.string().min(1),
+  description: z.string().optional(),
 });
 
 const tsStep = z.strictObject({
@@ -65,10 +79,21 @@ export const manifestSchema = z
       .optional(),
     /** The flag's stage schedule; default 5, 25, 50, 75, 100 %, each held 24 h. */
     rollout: rolloutScheduleSchema.optional(),
+    /** Linter settings for this migration (see `ferry lint`). */
+    lint: z
+      .strictObject({
+        /** Rules switched off for every statement of this migration. */
+        disable: z.array(z.string().min(1)).default([]),
+        /** Error-level findings accepted after review, as `rule` or `step:rule`; `ferry up` refuses the others. */
+        acknowledge: z.array(z.string().min(1)).default([]),
+      })
+      .default({ disable: [], acknowledge: [] }),
+    /** Data checks `ferry verify --full` runs (count, diff, checksum, schema); rolled-out → verified needs all of them passing. */
+    checks: declaredChecksSchema.default([]),
     /** The step after which `down` can no longer undo the migration. */
     pointOfNoReturn: stepId.nullable().default(null),
     steps: z
-      .array(z.preprocess(defaultKind, z.discriminatedUnion('kind', [sqlStep, tsStep, backfillStepSchema])))
+      .array(z.preprocess(defaultKind, z.discriminatedUnion('kind', [sqlStep, tsStep, backfillStepSchema, opStep])))
       .min(1, 'a migration needs at least one step'),
   })
   .superRefine((m, ctx) => {

@@ -136,4 +136,48 @@ export const STATE_SCHEMA_VERSIONS: readonly string[] = [
   );
   COMMENT ON COLUMN ferry.rollouts.stage_started_at IS 'when the rollout moved to its current percentage; the hold counts from here';
   `,
+  // 5: data checks (ferry verify --full). Every result (the latest per check is what counts), the checks
+  // each migration declared when it was last verified (the rolled-out → verified gate reads them), and
+  // a run counter per check so a checksum run interrupted by a crash is resumed, not restarted.
+  `
+  CREATE TABLE ferry.verify_results (
+    id           bigserial PRIMARY KEY,
+    migration_id text NOT NULL,
+    check_name   text NOT NULL,
+    kind         text NOT NULL CHECK (kind IN ('count', 'diff', 'checksum', 'schema')),
+    mode         text NOT NULL CHECK (mode IN ('full', 'sample')),
+    ok           boolean NOT NULL,
+    figures      jsonb NOT NULL,
+    differences  jsonb NOT NULL,
+    data_errors  bigint NOT NULL DEFAULT 0,
+    error        text,
+    declaration  text NOT NULL,
+    run_id       text,
+    started_at   timestamptz NOT NULL,
+    finished_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
+    finished_by  text NOT NULL
+  );
+  CREATE INDEX verify_results_latest_idx ON ferry.verify_results (migration_id, check_name, id);
+  COMMENT ON COLUMN ferry.verify_results.differences IS 'the first differences found (rows with both sides'' values, or failed schema assertions)';
+  COMMENT ON COLUMN ferry.verify_results.data_errors IS 'differing rows (or failed assertions) found; the health matrix counts them';
+  COMMENT ON COLUMN ferry.verify_results.declaration IS 'hash of the check as the manifest declared it; a result counts only for that declaration';
+  CREATE TABLE ferry.verify_checks (
+    migration_id text NOT NULL,
+    check_name   text NOT NULL,
+    kind         text NOT NULL,
+    declaration  text NOT NULL,
+    declared_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (migration_id, check_name)
+  );
+  CREATE TABLE ferry.verify_attempts (
+    migration_id text NOT NULL,
+    check_name   text NOT NULL,
+    run_no       int NOT NULL,
+    fingerprint  text NOT NULL,
+    started_at   timestamptz NOT NULL DEFAULT now(),
+    started_by   text NOT NULL,
+    finished_at  timestamptz,
+    PRIMARY KEY (migration_id, check_name, run_no)
+  );
+  `,
 ];

@@ -1,5 +1,6 @@
 import type { Database, Queryable } from '../db/database.js';
 import { FerryError } from '../errors.js';
+import { lintRefusal } from '../lint/gate.js';
 import type { Migration } from '../migration/loader.js';
 import { appendEvent, ensureMigrationRecord, ensureState, ensureStateIn, readState, recordStep } from '../migration/state.js';
 import { kindOf } from '../migration/step-kinds.js';
@@ -60,6 +61,12 @@ function refuseUnapproved(v: MigrationView, opts: UpOptions): void {
   }
 }
 
+/** Refuse, before anything is written, pending steps with error-level lint findings the manifest does not acknowledge. */
+function refuseLint(views: MigrationView[]): void {
+  const refusal = lintRefusal(views.map((v) => ({ migration: v.migration, pending: v.pending })));
+  if (refusal) throw refusal;
+}
+
 /**
  * Apply the pending steps of `migrations` in order, under the migration lock.
  * Running it again applies nothing. With `dryRun`, everything runs in one
@@ -73,7 +80,9 @@ export async function up(db: Database, migrations: Migration[], opts: UpOptions 
       await db.withAdvisoryLock(MIGRATION_LOCK_KEY, opts.lockWaitMs, () =>
         db.transaction(async (tx) => {
           await ensureStateIn(tx);
-          for (const v of await views(tx, migrations)) {
+          const all = await views(tx, migrations);
+          refuseLint(all);
+          for (const v of all) {
             refuseDrift([v]);
             await ensureMigrationRecord(tx, v.migration.id, v.migration.manifest.title, v.migration.checksum);
             for (const step of v.pending) report.steps.push(await rehearseStepInTransaction(tx, v.migration, step, 'forward', opts));
@@ -90,6 +99,7 @@ export async function up(db: Database, migrations: Migration[], opts: UpOptions 
     const all = await views(db, migrations);
     refuseDrift(all);
     for (const v of all) refuseUnapproved(v, opts);
+    refuseLint(all);
     const work = all.filter((v) => v.pending.length > 0 || v.record?.phase === 'approved' || v.record?.phase === 'rolled-back');
     if (work.length > 0) await ensureState(db);
     for (const v of work) {

@@ -1,6 +1,7 @@
 import type { Queryable } from '../db/database.js';
 import { FerryError } from '../errors.js';
 import { appendEvent } from '../migration/state.js';
+import { checksPass } from './check-results.js';
 
 /** The phases of one migration's life (DESIGN.md, "Lifecycle of one migration"). */
 export const PHASES = [
@@ -60,7 +61,7 @@ export const TRANSITIONS: readonly Transition[] = [
   { action: 'complete-rollout', from: ['canary', 'rolling', 'paused'], to: 'rolled-out', gates: [] },
   { action: 'pause', from: ['canary', 'rolling'], to: 'paused', gates: [] },
   { action: 'resume', from: ['paused'], to: 'canary', gates: [] },
-  { action: 'verify', from: ['rolled-out'], to: 'verified', gates: [] },
+  { action: 'verify', from: ['rolled-out'], to: 'verified', gates: [checksPass] },
   { action: 'contract', from: ['verified'], to: 'contracted', gates: [] },
   { action: 'archive', from: ['contracted'], to: 'archived', gates: [] },
   { action: 'rollback', from: BEFORE_CONTRACT, to: 'rolled-back', gates: [] },

@@ -14,7 +14,10 @@ export interface MigrationView {
   migration: Migration;
   record: MigrationRecord | undefined;
   applied: AppliedStep[];
+  /** Steps `up` would run: not applied and not contract-phase. */
   pending: Step[];
+  /** Contract-phase steps not applied yet: `ferry contract` runs them, after verification. */
+  contractPending: Step[];
   drift: Drift[];
 }
 
@@ -34,9 +37,11 @@ export function viewOf(migration: Migration, record: MigrationRecord | undefined
     }
   }
   const appliedIds = new Set(applied.map((a) => a.stepId));
-  const pending = migration.steps.filter((s) => !appliedIds.has(s.id));
+  const notApplied = migration.steps.filter((s) => !appliedIds.has(s.id));
+  const pending = notApplied.filter((s) => s.phase !== 'contract');
+  const contractPending = notApplied.filter((s) => s.phase === 'contract');
   const lastApplied = Math.max(-1, ...migration.steps.filter((s) => appliedIds.has(s.id)).map((s) => s.index));
-  for (const p of pending) {
+  for (const p of notApplied) {
     if (p.index < lastApplied) {
       drift.push({
         migrationId: migration.id,
@@ -45,7 +50,7 @@ export function viewOf(migration: Migration, record: MigrationRecord | undefined
       });
     }
   }
-  return { migration, record, applied, pending, drift };
+  return { migration, record, applied, pending, contractPending, drift };
 }
 
 /** Drift of migrations with applied steps whose folder is gone (one with nothing applied left no trace worth keeping). */

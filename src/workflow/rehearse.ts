@@ -56,7 +56,7 @@ export async function rehearse(
     const appliedBefore = new Set(((await readState(s)).applied.get(m.id) ?? []).map((a) => a.stepId));
     const lastApplied = m.steps.filter((x) => appliedBefore.has(x.id)).at(-1)?.id;
     const original = await snapshotSchema(s);
-    const pendingAtStart = m.steps.some((x) => !appliedBefore.has(x.id));
+    const pendingAtStart = m.steps.some((x) => x.phase !== 'contract' && !appliedBefore.has(x.id));
     if (pendingAtStart) {
       let applied: Awaited<ReturnType<typeof snapshotSchema>> | undefined;
       (await stage('up', async () => {

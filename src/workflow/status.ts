@@ -2,6 +2,7 @@ import { type BackfillProgress, backfillProgress } from '../backfill/index.js';
 import type { Queryable } from '../db/database.js';
 import type { Migration } from '../migration/loader.js';
 import { readState } from '../migration/state.js';
+import { type CheckResult, latestResults, resultsFor } from './check-results.js';
 import { type Drift, orphanDrift, viewOf } from './plan-state.js';
 
 /** One line of `ferry status`. */
@@ -12,22 +13,32 @@ export interface MigrationStatus {
   strategy: string;
   /** Lifecycle phase, or null when the database has never seen it. */
   phase: string | null;
-  steps: { id: string; applied: boolean; appliedAt: string | null; baseline: boolean }[];
+  steps: { id: string; applied: boolean; appliedAt: string | null; baseline: boolean; phase: 'expand' | 'contract' }[];
   appliedCount: number;
   pendingCount: number;
+  /** Contract steps not applied yet (`ferry contract` runs them after verification). */
+  contractPendingCount: number;
   pointOfNoReturn: string | null;
   drift: Drift[];
   /** Progress of each backfill step that has started, from the checkpoint table. */
   backfills: BackfillProgress[];
+  /** The latest result of each check the manifest declares (`ferry verify --full`). */
+  checks: CheckResult[];
+  /** Declared checks that have not run (for their current declaration). */
+  checksPending: string[];
+  /** Differing rows and failed assertions of those latest results (the health matrix's data errors). */
+  dataErrors: number;
 }
 
 /** Every migration with its phase, applied steps and drift; reads only. */
 export async function migrationStatus(db: Queryable, migrations: Migration[]): Promise<{ migrations: MigrationStatus[]; drift: Drift[] }> {
   const state = await readState(db);
   const backfills = state.migrations.size > 0 ? await backfillProgress(db) : [];
+  const latest = state.migrations.size > 0 ? await latestResults(db) : new Map<string, CheckResult[]>();
   const list = migrations.map((m): MigrationStatus => {
     const v = viewOf(m, state.migrations.get(m.id), state.applied.get(m.id) ?? []);
     const byStep = new Map(v.applied.map((a) => [a.stepId, a]));
+    const checks = resultsFor(m, latest.get(m.id) ?? []);
     return {
       id: m.id,
       title: m.manifest.title,
@@ -36,13 +47,23 @@ export async function migrationStatus(db: Queryable, migrations: Migration[]): P
       phase: v.record?.phase ?? null,
       steps: m.steps.map((s) => {
         const a = byStep.get(s.id);
-        return { id: s.id, applied: a !== undefined, appliedAt: a ? a.appliedAt.toISOString() : null, baseline: a?.baseline ?? false };
+        return {
+          id: s.id,
+          applied: a !== undefined,
+          appliedAt: a ? a.appliedAt.toISOString() : null,
+          baseline: a?.baseline ?? false,
+          phase: s.phase ?? 'expand',
+        };
       }),
       appliedCount: v.applied.length,
       pendingCount: v.pending.length,
+      contractPendingCount: v.contractPending.length,
       pointOfNoReturn: m.manifest.pointOfNoReturn,
       drift: v.drift,
       backfills: backfills.filter((b) => b.migrationId === m.id),
+      checks: checks.checks,
+      checksPending: checks.pending,
+      dataErrors: checks.checks.reduce((n, c) => n + c.dataErrors, 0),
     };
   });
   const orphans = orphanDrift(state.applied, migrations);

@@ -1,7 +1,11 @@
 import type { Database } from '../db/database.js';
+import { isFerryError } from '../errors.js';
 import type { Migration } from '../migration/loader.js';
 import { appendEvent, readState, stateExists } from '../migration/state.js';
 import { kindOf } from '../migration/step-kinds.js';
+import { type CheckResult, ensureCheckState, latestResults, resultsFor, syncDeclaredChecks } from './check-results.js';
+import { type ChecksRun, type RunChecksOptions, runChecks } from './checks.js';
+import { transition } from './lifecycle.js';
 import { viewOf } from './plan-state.js';
 
 /** The verify result of one step. */
@@ -11,6 +15,8 @@ export interface StepVerification {
   /** 'pass' | 'fail' | 'no-check' (the step has no verify) | 'not-applied'. */
   result: 'pass' | 'fail' | 'no-check' | 'not-applied';
   failures: string[];
+  /** A contract step: not applied until `ferry contract`, after verification. */
+  contract?: boolean;
 }
 
 /** The verify result of one migration. */
@@ -20,15 +26,74 @@ export interface MigrationVerification {
   steps: StepVerification[];
   /** Every applied step's verify passed. */
   ok: boolean;
-  /** Every step is applied and passes: the migration is complete. */
+  /** Every step `up` runs is applied and passes: the migration is complete (contract steps wait for `ferry contract`). */
   complete: boolean;
+  /** Set when this verification moved the migration rolled-out → verified. */
+  verified?: boolean;
+  /** The latest result of each check the manifest declares (run now with `checks`, or stored by an earlier run). */
+  checks: CheckResult[];
+  /** Declared checks with no result for their current declaration yet. */
+  checksPending: string[];
+  /** When the migration is rolled out but stays so: why the verify gate refused. */
+  notVerified?: string;
+}
+
+/** Options of {@link verifyMigrations}. */
+export interface VerifyOptions {
+  actor: string;
+  /** Log the verification and move rolled-out migrations whose gates hold to verified. */
+  record?: boolean;
+  /** Also run the migrations' declared checks (`ferry verify --full` / `--sample N`) before the gate is asked. */
+  checks?: Omit<RunChecksOptions, 'actor'>;
+  /** How long to wait for the migration lock when ferry's state needs an upgrade. Default 30 s. */
+  lockWaitMs?: number;
+}
+
+/** Run the checks of `m` that `opts` selects; undefined when it declares none of them. */
+async function runDeclaredChecks(m: Migration, opts: VerifyOptions): Promise<ChecksRun | undefined> {
+  if (!opts.checks) return undefined;
+  const only = opts.checks.only;
+  if (m.manifest.checks.length === 0 || (only?.length && !m.manifest.checks.some((c) => only.includes(c.name)))) return undefined;
+  const names = only?.length ? m.manifest.checks.map((c) => c.name).filter((n) => only.includes(n)) : undefined;
+  return runChecks(m, { ...opts.checks, actor: opts.actor, ...(names ? { only: names } : {}) });
+}
+
+/** The latest stored result of each declared check of `m` (for its current declaration), and the checks without one. */
+async function currentChecks(db: Database, m: Migration): Promise<{ checks: CheckResult[]; pending: string[] }> {
+  if (m.manifest.checks.length === 0) return { checks: [], pending: [] };
+  return resultsFor(m, (await latestResults(db, { migrationId: m.id })).get(m.id) ?? []);
+}
+
+/** Move a rolled-out migration to verified, its declared checks recorded for the gate; returns the gate's refusal, if any. */
+async function moveToVerified(db: Database, m: Migration, opts: VerifyOptions): Promise<string | undefined> {
+  if (m.manifest.checks.length) await ensureCheckState(db, opts.lockWaitMs ?? 30_000);
+  try {
+    await db.transaction(async (tx) => {
+      if (m.manifest.checks.length || (await tx.query(`SELECT to_regclass('ferry.verify_checks') AS t`)).rows.some((r) => r.t != null)) {
+        await syncDeclaredChecks(tx, m);
+      }
+      await transition(tx, m.id, 'verified', { actor: opts.actor, reason: 'rolled out to 100 % and every check passes' });
+    });
+    return undefined;
+  } catch (err) {
+    if (isFerryError(err, 'E_GATE')) return err.message;
+    throw err;
+  }
 }
 
 /**
  * Run the verify checks of every applied step of `migrations`, each in a
- * read-only transaction that is rolled back, so verification changes nothing.
+ * read-only transaction that is rolled back, so verification changes nothing;
+ * with `checks`, also run their declared data checks (results stored). With
+ * `record`, a rolled-out migration moves to verified when its gates hold
+ * (every declared check's latest `--full` result passes).
  */
-export async function verifyMigrations(db: Database, migrations: Migration[], opts: { actor: string; record?: boolean }): Promise<MigrationVerification[]> {
+export async function verifyMigrations(db: Database, migrations: Migration[], opts: VerifyOptions): Promise<MigrationVerification[]> {
+  const ran = new Map<string, ChecksRun>();
+  for (const m of migrations) {
+    const r = await runDeclaredChecks(m, opts);
+    if (r) ran.set(m.id, r);
+  }
   const state = await readState(db);
   const out: MigrationVerification[] = [];
   for (const m of migrations) {
@@ -37,7 +102,7 @@ export async function verifyMigrations(db: Database, migrations: Migration[], op
     const steps: StepVerification[] = [];
     for (const step of m.steps) {
       if (!appliedIds.has(step.id)) {
-        steps.push({ stepId: step.id, applied: false, result: 'not-applied', failures: [] });
+        steps.push({ stepId: step.id, applied: false, result: 'not-applied', failures: [], ...(step.phase === 'contract' ? { contract: true } : {}) });
         continue;
       }
       const outcome = await db
@@ -57,18 +122,38 @@ export async function verifyMigrations(db: Database, migrations: Migration[], op
         failures: outcome?.failures ?? [],
       });
     }
-    const ok = steps.every((s) => s.result !== 'fail');
-    const complete = ok && steps.every((s) => s.applied) && v.drift.length === 0;
-    out.push({ migrationId: m.id, phase: v.record?.phase ?? null, steps, ok, complete });
+    const stepsOk = steps.every((s) => s.result !== 'fail');
+    const contractIds = new Set(v.contractPending.map((s) => s.id));
+    const complete = stepsOk && steps.every((s) => s.applied || contractIds.has(s.stepId)) && v.drift.length === 0;
+    const checks = await currentChecks(db, m);
+    const ok = stepsOk && checks.checks.every((c) => c.ok);
+    const result: MigrationVerification = {
+      migrationId: m.id,
+      phase: v.record?.phase ?? null,
+      steps,
+      ok,
+      complete,
+      checks: checks.checks,
+      checksPending: checks.pending,
+    };
+    out.push(result);
     if (opts.record && v.record && (await stateExists(db))) {
-      const failed = steps.filter((s) => s.result === 'fail').map((s) => s.stepId);
+      const failed = [...steps.filter((s) => s.result === 'fail').map((s) => s.stepId), ...checks.checks.filter((c) => !c.ok).map((c) => `check ${c.check}`)];
       await appendEvent(db, {
         migrationId: m.id,
         actor: opts.actor,
         kind: 'verify',
         reason: ok ? `verify passed (${steps.filter((s) => s.result === 'pass').length} checks)` : `verify failed: ${failed.join(', ')}`,
-        details: { steps },
+        details: { steps, checks: checks.checks.map((c) => ({ name: c.check, ok: c.ok, dataErrors: c.dataErrors })), checksPending: checks.pending },
       });
+      if (complete && v.record.phase === 'rolled-out') {
+        const refused = await moveToVerified(db, m, opts);
+        if (refused) result.notVerified = refused;
+        else {
+          result.phase = 'verified';
+          result.verified = true;
+        }
+      }
     }
   }
   return out;

@@ -1,9 +1,12 @@
 import type { Command } from 'commander';
 import { FerryError } from '../../errors.js';
 import { readEvents } from '../../migration/state.js';
+import type { CheckMode } from '../../workflow/check-results.js';
+import { projectDatabases } from '../../workflow/environments.js';
 import { migrationStatus } from '../../workflow/status.js';
-import { verifyMigrations } from '../../workflow/verify.js';
-import { type GlobalOptions, withDatabase } from '../context.js';
+import { type MigrationVerification, verifyMigrations } from '../../workflow/verify.js';
+import { checkLines, checkProgressDisplay } from '../checks-output.js';
+import { type CommandContext, type GlobalOptions, withDatabase } from '../context.js';
 import { pc, phaseLabel } from '../output.js';
 import { backfillLine } from '../progress.js';
 
@@ -20,9 +23,14 @@ export function registerInspectCommands(program: Command, globals: () => GlobalO
         if (s.migrations.length === 0) ctx.out.line('no migrations yet: `ferry new <name> --type … --strategy …`');
         for (const m of s.migrations) {
           const steps = m.steps.map((x) => (x.applied ? pc.green(x.baseline ? '≡' : '●') : pc.dim('○'))).join('');
-          ctx.out.line(`${steps} ${pc.bold(m.id)}  ${phaseLabel(m.phase)}  ${m.appliedCount}/${m.steps.length} steps  ${pc.dim(`${m.type}, ${m.strategy}`)}`);
+          const toContract = m.contractPendingCount ? pc.dim(` (${m.contractPendingCount} to contract)`) : '';
+          ctx.out.line(
+            `${steps} ${pc.bold(m.id)}  ${phaseLabel(m.phase)}  ${m.appliedCount}/${m.steps.length} steps${toContract}  ${pc.dim(`${m.type}, ${m.strategy}`)}`,
+          );
           for (const d of m.drift) ctx.out.line(`    ${pc.red('drift')} ${d.problem}`);
           for (const b of m.backfills) ctx.out.line(`  ${backfillLine(b)}`);
+          for (const c of m.checks) ctx.out.line(`  ${checkLines(c, 5).join('\n  ')}`);
+          if (m.checksPending.length) ctx.out.line(pc.dim(`    checks not run: ${m.checksPending.join(', ')} (\`ferry verify ${m.id} --full\`)`));
         }
         for (const d of s.drift.filter((x) => x.stepId === undefined)) ctx.out.line(`${pc.red('drift')} ${d.problem}`);
         ctx.out.result(s);
@@ -38,32 +46,26 @@ export function registerInspectCommands(program: Command, globals: () => GlobalO
 
   program
     .command('verify')
-    .description('run the verify SQL of applied steps')
+    .description("run the verify SQL of applied steps; with --full or --sample, the migration's data checks too")
     .argument('[id]', 'migration id; default: all')
     .option('--status', 'say whether the migration is complete (all steps applied and verified); the exit code says it too')
+    .option('--full', 'run every declared check: counts, row diffs, full chunked checksums, schema assertions')
+    .option('--sample <n>', 'compare N random keys per diff/checksum check instead of everything (does not satisfy the verify gate)')
+    .option('--check <name>', 'run only this check (repeatable); implies --full unless --sample is given', (v: string, all: string[] = []) => [...all, v])
     .addHelpText(
       'after',
-      `\nExit codes: 0 all checks pass (with --status: complete), 12 a check failed (with --status: incomplete).\n\nExamples:\n  ferry verify\n  ferry verify split_full_name --status --json`,
+      `\nExit codes: 0 all checks pass (with --status: complete), 12 a check failed (with --status: incomplete).\n\nA rolled-out migration moves to verified when its steps verify and every declared check's\nlatest --full result passes.\n\nExamples:\n  ferry verify\n  ferry verify split_full_name --full\n  ferry verify split_full_name --sample 1000 --check names-match\n  ferry verify split_full_name --status --json`,
     )
-    .action(async (id: string | undefined, o: { status?: boolean }) => {
+    .action(async (id: string | undefined, o: { status?: boolean; full?: boolean; sample?: string; check?: string[] }) => {
+      const mode = checkMode(o);
       await withDatabase(globals(), id, 'verify', async (ctx) => {
-        const results = await verifyMigrations(ctx.db, ctx.selected, { actor: ctx.actor, record: true });
-        for (const r of results) {
-          const head = o.status ? (r.complete ? pc.green('complete') : pc.yellow('incomplete')) : r.ok ? pc.green('ok') : pc.red('failed');
-          ctx.out.line(`${pc.bold(r.migrationId)}  ${head}  ${phaseLabel(r.phase)}`);
-          for (const s of r.steps) {
-            const mark = { pass: pc.green('✔ pass'), fail: pc.red('✘ fail'), 'no-check': pc.dim('– no verify'), 'not-applied': pc.dim('○ not applied') }[
-              s.result
-            ];
-            ctx.out.line(`  ${mark}  ${s.stepId}`);
-            for (const f of s.failures) ctx.out.line(`      ${pc.red(f)}`);
-          }
-        }
+        const results = await verifyWithChecks(ctx, mode, o);
+        for (const r of results) printVerification(ctx, r, Boolean(o.status));
         ctx.out.result({ migrations: results, complete: results.every((r) => r.complete), ok: results.every((r) => r.ok) });
         const bad = o.status ? results.filter((r) => !r.complete) : results.filter((r) => !r.ok);
         if (bad.length) {
           const what = o.status ? 'not complete' : 'failed verification';
-          const pending = bad.some((r) => r.steps.some((s) => !s.applied));
+          const pending = bad.some((r) => r.steps.some((s) => !s.applied && !s.contract));
           const failing = bad.some((r) => !r.ok);
           const hint = [pending ? 'run `ferry up` to apply the pending steps' : '', failing ? 'fix what the failing checks above show' : '']
             .filter(Boolean)
@@ -92,4 +94,71 @@ export function registerInspectCommands(program: Command, globals: () => GlobalO
         ctx.out.result({ events });
       });
     });
+}
+
+/** The check mode the flags ask for, or undefined for the step verifies only. */
+function checkMode(o: { full?: boolean; sample?: string; check?: string[] }): { mode: CheckMode; size?: number } | undefined {
+  if (o.sample !== undefined) {
+    const size = Number(o.sample);
+    if (!Number.isInteger(size) || size < 1)
+      throw new FerryError('E_USAGE', `--sample needs a positive whole number of keys, not "${o.sample}"`, 'e.g. --sample 1000');
+    if (o.full) throw new FerryError('E_USAGE', '--full and --sample exclude each other', 'choose one');
+    return { mode: 'sample', size };
+  }
+  return o.full || o.check?.length ? { mode: 'full' } : undefined;
+}
+
+/** Verify the selected migrations, running their declared checks when a mode is given (other environments opened as checks name them). */
+async function verifyWithChecks(
+  ctx: CommandContext,
+  mode: { mode: CheckMode; size?: number } | undefined,
+  o: { check?: string[] },
+): Promise<MigrationVerification[]> {
+  if (o.check?.length) {
+    const known = new Set(ctx.selected.flatMap((m) => m.manifest.checks.map((c) => c.name)));
+    const unknown = o.check.filter((c) => !known.has(c));
+    if (unknown.length) {
+      throw new FerryError(
+        'E_USAGE',
+        `no selected migration declares check ${unknown.map((c) => `"${c}"`).join(', ')}`,
+        `declared: ${[...known].join(', ') || 'none'}`,
+      );
+    }
+  }
+  const databases = projectDatabases(ctx.project, { conn: ctx.conn, db: ctx.db }, { lockWaitMs: ctx.lockWaitMs });
+  const display = checkProgressDisplay((l) => ctx.out.line(l), Boolean(process.stdout.isTTY) && !ctx.out.json);
+  try {
+    const checks = mode && {
+      mode: mode.mode,
+      databases,
+      lockWaitMs: ctx.lockWaitMs,
+      ...(mode.size === undefined ? {} : { sampleSize: mode.size }),
+      ...(o.check?.length ? { only: o.check } : {}),
+      ...(ctx.out.json ? {} : { onProgress: display.update }),
+    };
+    return await verifyMigrations(ctx.db, ctx.selected, { actor: ctx.actor, record: true, lockWaitMs: ctx.lockWaitMs, ...(checks ? { checks } : {}) });
+  } finally {
+    display.stop();
+    await databases.close();
+  }
+}
+
+/** The human lines of one migration's verification: steps, checks with their differences, the gate. */
+function printVerification(ctx: CommandContext, r: MigrationVerification, status: boolean): void {
+  const head = status ? (r.complete ? pc.green('complete') : pc.yellow('incomplete')) : r.ok ? pc.green('ok') : pc.red('failed');
+  ctx.out.line(`${pc.bold(r.migrationId)}  ${head}  ${phaseLabel(r.phase)}`);
+  for (const s of r.steps) {
+    const mark = {
+      pass: pc.green('✔ pass'),
+      fail: pc.red('✘ fail'),
+      'no-check': pc.dim('– no verify'),
+      'not-applied': pc.dim(s.contract ? '○ at contract' : '○ not applied'),
+    }[s.result];
+    ctx.out.line(`  ${mark}  ${s.stepId}`);
+    for (const f of s.failures) ctx.out.line(`      ${pc.red(f)}`);
+  }
+  for (const c of r.checks) for (const l of checkLines(c)) ctx.out.line(l);
+  if (r.checksPending.length) ctx.out.line(pc.dim(`  checks not run: ${r.checksPending.join(', ')} (\`ferry verify ${r.migrationId} --full\`)`));
+  if (r.verified) ctx.out.line(`  ${pc.magenta('phase')} rolled-out → ${pc.bold('verified')}`);
+  if (r.notVerified) ctx.out.line(`  ${pc.yellow('not verified:')} ${r.notVerified}`);
 }

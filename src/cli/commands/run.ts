@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { FerryError } from '../../errors.js';
 import { baseline, type RunReport, up } from '../../workflow/apply.js';
+import { contract } from '../../workflow/contract.js';
 import { down } from '../../workflow/rollback.js';
 import { type GlobalOptions, withDatabase } from '../context.js';
 import { type Output, pc } from '../output.js';
@@ -57,6 +58,23 @@ export function registerRunCommands(program: Command, globals: () => GlobalOptio
         const opts = { ...ctx.run, lockWaitMs: ctx.lockWaitMs, dryRun: Boolean(o.dryRun), ...(o.to === undefined ? {} : { to: o.to }) };
         const report = await down(ctx.db, ctx.migrations, target, opts);
         summarise(ctx.out, report, 'nothing to roll back');
+      });
+    });
+
+  program
+    .command('contract')
+    .description('remove the old shape of a verified migration (its contract steps): the point of no return')
+    .argument('<id>', 'migration id')
+    .option('--dry-run', 'run inside a transaction that is rolled back; print SQL, changes and locks')
+    .addHelpText(
+      'after',
+      '\nRuns the contract-phase steps (operations\' contract parts, and SQL steps with "phase": "contract"),\nthen moves the migration verified → contracted. Refused before it is verified.\n\nExamples:\n  ferry contract split_full_name --dry-run\n  ferry contract split_full_name --env production',
+    )
+    .action(async (id: string, o: { dryRun?: boolean }) => {
+      await withDatabase(globals(), id, 'contract', async (ctx) => {
+        const m = ctx.selected[0] as NonNullable<(typeof ctx.selected)[0]>;
+        const report = await contract(ctx.db, m, { ...ctx.run, lockWaitMs: ctx.lockWaitMs, dryRun: Boolean(o.dryRun) });
+        summarise(ctx.out, report, 'nothing to contract');
       });
     });
 

@@ -1,0 +1,34 @@
+import { basename } from 'node:path';
+import { FerryError } from '../errors.js';
+import type { Migration, Step } from '../migration/loader.js';
+import { lintMigration, refusedFindings } from './index.js';
+import type { Finding } from './types.js';
+
+/** Where a finding is, short enough for one line: `<migration>/<file>:<line>`. */
+export function findingPlace(f: Finding): string {
+  const file = f.file ? basename(f.file) : '(sql)';
+  return `${f.migrationId ? `${f.migrationId}/` : ''}${file}:${f.line}`;
+}
+
+/**
+ * The refusal `ferry up` raises before anything runs: the error-level findings
+ * in the pending steps of `work` that are neither disabled nor acknowledged.
+ * Undefined when there are none.
+ */
+export function lintRefusal(work: { migration: Migration; pending: Step[] }[]): FerryError | undefined {
+  const refused: Finding[] = [];
+  for (const { migration, pending } of work) {
+    if (pending.length === 0) continue;
+    const ids = new Set(pending.map((s) => s.id));
+    refused.push(...refusedFindings(lintMigration(migration), migration.manifest).filter((f) => f.stepId === undefined || ids.has(f.stepId)));
+  }
+  if (refused.length === 0) return undefined;
+  const lines = refused.map((f) => `${findingPlace(f)} [${f.rule}] ${f.message}\n      fix: ${f.fix}`);
+  const example = refused[0] as Finding;
+  return new FerryError(
+    'E_LINT',
+    `refusing to run: ${refused.length} error-level lint finding${refused.length === 1 ? '' : 's'} not acknowledged:\n  ${lines.join('\n  ')}`,
+    `fix the SQL as suggested; or, where it is safe here, disable the rule for that statement with a comment \`-- ferry-lint-disable ${example.rule} -- <reason>\`, or acknowledge it in the manifest: "lint": { "acknowledge": ["${example.stepId ? `${example.stepId}:` : ''}${example.rule}"] }; \`ferry lint\` shows every finding`,
+    { findings: refused },
+  );
+}

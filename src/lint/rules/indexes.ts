@@ -1,0 +1,67 @@
+import { droppedRelations } from '../context.js';
+import { alterCommands, hasOption, rangeVar, relationName, unwrap } from '../tree.js';
+import type { Rule } from './rule.js';
+
+/** CREATE INDEX without CONCURRENTLY on an existing table. */
+export const indexNotConcurrent: Rule = {
+  id: 'index-not-concurrent',
+  severity: 'error',
+  why: 'CREATE INDEX holds a SHARE lock on the table for the whole build, which blocks every INSERT, UPDATE and DELETE until it finishes (minutes on a large table).',
+  fix: 'use the add-index operation, or CREATE INDEX CONCURRENTLY in its own step with "transaction": false',
+  check({ statement, n, state }) {
+    if (statement.node !== 'IndexStmt' || n.concurrent) return [];
+    const table = rangeVar(n.relation);
+    if (!table || state.isNew(table)) return [];
+    return [`CREATE ${n.unique ? 'UNIQUE ' : ''}INDEX ${typeof n.idxname === 'string' ? `${n.idxname} ` : ''}on ${relationName(table)} without CONCURRENTLY`];
+  },
+};
+
+/** DROP INDEX without CONCURRENTLY. */
+export const dropIndexNotConcurrent: Rule = {
+  id: 'drop-index-not-concurrent',
+  severity: 'warning',
+  why: "DROP INDEX takes ACCESS EXCLUSIVE on the index's table: brief, but it waits behind running queries and blocks every read and write queued behind it.",
+  fix: 'DROP INDEX CONCURRENTLY in its own step with "transaction": false',
+  check({ statement, n, state }) {
+    if (statement.node !== 'DropStmt' || n.removeType !== 'OBJECT_INDEX' || n.concurrent) return [];
+    return droppedRelations(n)
+      .filter((i) => !state.isNewIndex(i))
+      .map((i) => `DROP INDEX ${relationName(i)} without CONCURRENTLY`);
+  },
+};
+
+/** REINDEX without CONCURRENTLY on a table or index. */
+export const reindexNotConcurrent: Rule = {
+  id: 'reindex-not-concurrent',
+  severity: 'warning',
+  why: 'REINDEX blocks writes to the table (and reads that use the index) while it rebuilds.',
+  fix: 'REINDEX … CONCURRENTLY in its own step with "transaction": false',
+  check({ statement, n }) {
+    if (statement.node !== 'ReindexStmt' || hasOption(n.params, 'concurrently')) return [];
+    const rv = rangeVar(n.relation);
+    return [`REINDEX ${rv ? relationName(rv) : String(n.name ?? '')} without CONCURRENTLY`.trim()];
+  },
+};
+
+/** ADD UNIQUE / PRIMARY KEY constraint that builds its index under ACCESS EXCLUSIVE. */
+export const uniqueConstraintWithoutIndex: Rule = {
+  id: 'unique-without-index',
+  severity: 'error',
+  why: 'ADD CONSTRAINT … UNIQUE / PRIMARY KEY builds its index while holding ACCESS EXCLUSIVE, blocking all reads and writes for the whole build.',
+  fix: 'use the add-unique operation: CREATE UNIQUE INDEX CONCURRENTLY first, then ADD CONSTRAINT … UNIQUE USING INDEX (a catalog-only change)',
+  check({ statement, n, state }) {
+    if (statement.node !== 'AlterTableStmt') return [];
+    const table = rangeVar(n.relation);
+    if (!table || state.isNew(table)) return [];
+    return alterCommands(n).flatMap((cmd) => {
+      const con = unwrap(cmd.def, 'Constraint');
+      if (cmd.subtype !== 'AT_AddConstraint' || !con || con.indexname !== undefined) return [];
+      if (con.contype !== 'CONSTR_UNIQUE' && con.contype !== 'CONSTR_PRIMARY' && con.contype !== 'CONSTR_EXCLUSION') return [];
+      const kind = { CONSTR_UNIQUE: 'UNIQUE', CONSTR_PRIMARY: 'PRIMARY KEY', CONSTR_EXCLUSION: 'EXCLUDE' }[con.contype];
+      return [`ADD ${kind} constraint on ${relationName(table)} builds its index under ACCESS EXCLUSIVE`];
+    });
+  },
+};
+
+/** The index rules. */
+export const indexRules: Rule[] = [indexNotConcurrent, dropIndexNotConcurrent, reindexNotConcurrent, uniqueConstraintWithoutIndex];

@@ -1,0 +1,120 @@
+import { backfillStepSchema } from '../backfill/spec.js';
+import { OPERATIONS, operationNamed } from '../operations/index.js';
+import type { OpPart } from '../operations/types.js';
+import { formatIssues } from '../project/config.js';
+import { checksumOf } from './checksum.js';
+import type { SqlScript, Step } from './loader.js';
+import { SqlSyntaxError, splitStatements } from './sql-script.js';
+
+/** A manifest step of kind `op`, before its operation's fields are checked. */
+export interface OpManifestStep {
+  id: string;
+  kind: 'op';
+  op: string;
+  description?: string | undefined;
+  [field: string]: unknown;
+}
+
+/** Lint rules whose risk an operation's generated SQL takes care of (its findings are shown as handled, not raised). */
+const HANDLED_RULES: Record<string, string[]> = {
+  // Their contract drops the old column(s), after verification, once no running version uses them.
+  'split-column': ['drop-column'],
+  'merge-columns': ['drop-column'],
+  'drop-column': ['drop-column'],
+  // Its contract swaps the shadow column in: drop the old, rename the new, both already behind the v2 view.
+  'change-type': ['drop-column', 'rename-column'],
+  // Renames happen at contract, when the views have let every version move to the new name.
+  'rename-column': ['rename-column'],
+  // The old name stays a view over the renamed table until contract.
+  'rename-table': ['rename-table'],
+};
+
+/** Backfill tuning for the parts operations generate: the engine's defaults, one range per worker. */
+const BACKFILL_DEFAULTS = { ranges: 4 };
+
+function scriptOf(file: string, statements: string[], problems: string[], where: string): SqlScript | undefined {
+  if (statements.length === 0) return undefined;
+  const text = `${statements.map((s) => s.trim().replace(/;\s*$/, '')).join(';\n\n')};\n`;
+  try {
+    return { file, text, statements: splitStatements(text) };
+  } catch (err) {
+    if (!(err instanceof SqlSyntaxError)) throw err;
+    problems.push(`${file}: ${where}: the SQL it generates does not parse (line ${err.line}): ${err.message} — check the expressions you gave it`);
+    return undefined;
+  }
+}
+
+function stepOfPart(s: OpManifestStep, part: OpPart, phase: 'expand' | 'contract', mfile: string, problems: string[]): Step | undefined {
+  const id = `${s.id}.${part.name}`;
+  const where = `step ${id}`;
+  const base: Step = {
+    id,
+    index: 0,
+    kind: part.kind,
+    description: part.description,
+    transaction: part.kind === 'backfill' || part.transaction,
+    // Contract parts are the point of no return; an expand part with no rollback statements simply has nothing to undo.
+    irreversible: phase === 'contract',
+    checksum: '',
+    operation: { op: s.op, part: part.name, handles: HANDLED_RULES[s.op] ?? [] },
+  };
+  if (phase === 'contract') base.phase = 'contract';
+  if (part.kind === 'backfill') {
+    const parsed = backfillStepSchema.safeParse({ ...BACKFILL_DEFAULTS, ...part.backfill, id: 'op-backfill', kind: 'backfill' });
+    if (!parsed.success) {
+      problems.push(...formatIssues(`${mfile}: ${where}`, parsed.error.issues));
+      return undefined;
+    }
+    base.backfill = { ...parsed.data, id };
+    base.checksum = checksumOfStep(base, JSON.stringify(base.backfill));
+    return base;
+  }
+  const file = `${mfile}#${id}`;
+  // A part may run nothing forward and exist only for its rollback (e.g. a VALIDATE in a transaction of its own).
+  const forward = part.forward.length === 0 ? { file, text: '', statements: [] } : scriptOf(file, part.forward, problems, `${where} forward`);
+  if (!forward) return undefined;
+  if (!part.transaction && forward.statements.length > 1) {
+    problems.push(`${file}: ${where} runs outside a transaction, so it must be exactly one statement (found ${forward.statements.length}); split it`);
+    return undefined;
+  }
+  base.forward = forward;
+  if (phase === 'expand' && part.rollback.length === 0) base.rollback = { file, text: '', statements: [] };
+  for (const [dirn, statements] of [
+    ['rollback', part.rollback],
+    ['verify', part.verify],
+    ['cleanup', part.cleanup ?? []],
+  ] as const) {
+    const script = scriptOf(file, statements, problems, `${where} ${dirn}`);
+    if (script) base[dirn] = script;
+  }
+  base.checksum = checksumOfStep(base, forward.text);
+  return base;
+}
+
+/** A compiled step's checksum: what it applies, and how (an edited operation is drift once applied). */
+function checksumOfStep(step: Step, body: string): string {
+  return checksumOf('op', step.kind, String(step.transaction), body);
+}
+
+/**
+ * Compile one `kind: "op"` manifest step into the ferry steps that run it:
+ * its operation's expand parts (run by `up`), then its contract parts
+ * (phase `contract`, run by `ferry contract`). Problems go to `problems`.
+ */
+export function compileOperationStep(s: OpManifestStep, index: number, mfile: string, problems: string[]): { expand: Step[]; contract: Step[] } {
+  const none = { expand: [], contract: [] };
+  const op = operationNamed(s.op);
+  if (!op) {
+    problems.push(`${mfile}: steps.${index}.op: unknown operation "${s.op}" (known: ${OPERATIONS.map((o) => o.name).join(', ')})`);
+    return none;
+  }
+  const { id: _id, kind: _kind, op: _op, description: _d, ...fields } = s;
+  const parsed = op.schema.safeParse(fields);
+  if (!parsed.success) {
+    problems.push(...formatIssues(`${mfile}: steps.${index}`, parsed.error.issues));
+    return none;
+  }
+  const compile = (parts: OpPart[], phase: 'expand' | 'contract') =>
+    parts.map((p) => stepOfPart(s, p, phase, mfile, problems)).filter((x): x is Step => x !== undefined);
+  return { expand: compile(op.expand(parsed.data), 'expand'), contract: compile(op.contract(parsed.data), 'contract') };
+}

@@ -1,0 +1,162 @@
+import { z } from 'zod';
+import { quoteIdent, quoteLiteral } from '../db/quote.js';
+import {
+  boundedName,
+  columnCheck,
+  columnName,
+  compatField,
+  contractLocks,
+  doBlock,
+  dropSync,
+  dropViews,
+  hasColumn,
+  sqlExpression,
+  sqlType,
+  syncPart,
+  type TableRef,
+  tableName,
+  tableRef,
+  unsyncedRows,
+  viewSchemas,
+  viewsGone,
+  viewsPart,
+} from './compat.js';
+import type { Operation } from './types.js';
+
+const schema = z.strictObject({
+  table: tableName,
+  column: columnName,
+  /** The new type. */
+  type: sqlType,
+  /** Expression over the row computing the new value from the old column, e.g. `amount::bigint`. */
+  using: sqlExpression,
+  /** Expression computing the old value from the new one, which it reads under the column's own name. */
+  reverse: sqlExpression,
+  compat: compatField,
+});
+
+/** The fields of a `change-type` step. */
+export type ChangeTypeSpec = z.output<typeof schema>;
+
+/** The column of the new type that lives beside the old one until contract: `<column>__ferry_new`. */
+export const shadowColumn = (column: string): string => boundedName(column, '_ferry_new');
+
+const notNullCheck = (t: TableRef, column: string) => boundedName(t.name, column, 'ferry_nn');
+const attribute = (t: TableRef, column: string, field: string) =>
+  `(SELECT ${field} FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum WHERE a.attrelid = ${t.oid} AND a.attname = ${quoteLiteral(column)})`;
+const checkExists = (t: TableRef, name: string, extra = '') =>
+  `EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = ${t.oid} AND conname = ${quoteLiteral(name)}${extra})`;
+
+/**
+ * Change a column's type without a table rewrite under lock: expand adds a
+ * shadow column of the new type, syncs both ways with a trigger, backfills, and
+ * publishes the old column (v1 view) and the shadow under the column's name (v2
+ * view); contract carries NOT NULL and the default over, drops the old column
+ * and renames the shadow into its place.
+ */
+export const changeType: Operation<ChangeTypeSpec> = {
+  name: 'change-type',
+  schema,
+  describe: (s) => `change ${s.table}.${s.column} to type ${s.type}`,
+  expand(s) {
+    const t = tableRef(s.table);
+    const shadow = shadowColumn(s.column);
+    return [
+      {
+        kind: 'sql',
+        name: 'add-shadow',
+        description: `add nullable ${shadow} ${s.type} to ${s.table}`,
+        transaction: true,
+        forward: [`ALTER TABLE ${t.sql} ADD COLUMN ${quoteIdent(shadow)} ${s.type}`],
+        rollback: [`ALTER TABLE ${t.sql} DROP COLUMN IF EXISTS ${quoteIdent(shadow)}`],
+        verify: [columnCheck(t, shadow)],
+        locks: [{ relation: s.table, mode: 'AccessExclusiveLock', held: 'ADD COLUMN without default, until commit; catalog only, milliseconds' }],
+      },
+      syncPart({
+        t,
+        key: s.column,
+        oldColumns: [s.column],
+        forward: [{ column: shadow, type: s.type, expr: s.using }],
+        backward: [{ column: s.column, expr: s.reverse }],
+        backwardRow: `(SELECT NEW.${quoteIdent(shadow)} AS ${quoteIdent(s.column)})`,
+      }),
+      {
+        kind: 'backfill',
+        name: 'backfill',
+        description: `compute ${shadow} of existing rows from ${s.column}`,
+        backfill: { table: s.table, set: { [shadow]: s.using }, where: unsyncedRows([s.column], [shadow]) },
+      },
+      viewsPart(t, viewSchemas(t, s.compat), { hide: [shadow] }, { hide: [shadow], replace: { [s.column]: shadow } }, [
+        `SELECT NOT EXISTS (SELECT 1 FROM ${t.sql} WHERE ${unsyncedRows([s.column], [shadow])})`,
+      ]),
+    ];
+  },
+  contract(s) {
+    const t = tableRef(s.table);
+    const schemas = viewSchemas(t, s.compat);
+    const shadow = shadowColumn(s.column);
+    const check = notNullCheck(t, s.column);
+    const views = dropViews(t, schemas);
+    const alter = (what: string) => `EXECUTE format('ALTER TABLE %s ${what}', ${quoteLiteral(t.sql)}`;
+    return [
+      {
+        kind: 'sql',
+        name: 'not-null-check',
+        description: `if ${s.column} is NOT NULL: an unvalidated CHECK (${shadow} IS NOT NULL), so SET NOT NULL needs no scan later`,
+        transaction: true,
+        forward: [
+          doBlock(`  IF ${attribute(t, s.column, 'a.attnotnull')} AND NOT ${checkExists(t, check)} THEN
+    ${alter('ADD CONSTRAINT %I CHECK (%I IS NOT NULL) NOT VALID')}, ${quoteLiteral(check)}, ${quoteLiteral(shadow)});
+  END IF;`),
+        ],
+        rollback: [`ALTER TABLE ${t.sql} DROP CONSTRAINT IF EXISTS ${quoteIdent(check)}`],
+        // Still true once swap-columns has replaced the check by NOT NULL and the shadow is gone.
+        verify: [`SELECT NOT ${attribute(t, s.column, 'a.attnotnull')} OR ${checkExists(t, check)} OR NOT ${hasColumn(t, shadow)}`],
+        locks: [{ relation: s.table, mode: 'AccessExclusiveLock', held: 'ADD CONSTRAINT … NOT VALID, until commit; catalog only, milliseconds' }],
+      },
+      {
+        kind: 'sql',
+        name: 'not-null-validate',
+        description: `validate the NOT NULL check of ${shadow}, if any (a scan that does not block writes)`,
+        transaction: true,
+        forward: [
+          doBlock(`  IF ${checkExists(t, check, ' AND NOT convalidated')} THEN\n    ${alter('VALIDATE CONSTRAINT %I')}, ${quoteLiteral(check)});\n  END IF;`),
+        ],
+        rollback: [],
+        verify: [`SELECT NOT ${checkExists(t, check, ' AND NOT convalidated')}`],
+        locks: [{ relation: s.table, mode: 'ShareUpdateExclusiveLock', held: 'VALIDATE CONSTRAINT, for one scan of the table; reads and writes go on' }],
+      },
+      {
+        kind: 'sql',
+        name: 'swap-columns',
+        description: `drop the views, the sync trigger and the old ${s.column}; rename ${shadow} to ${s.column}`,
+        transaction: true,
+        forward: [
+          ...views.slice(0, 2),
+          ...dropSync({ t, key: s.column }),
+          doBlock(
+            `  def := ${attribute(t, s.column, 'pg_get_expr(d.adbin, d.adrelid)')};
+  IF def IS NOT NULL THEN
+    ${alter('ALTER COLUMN %I SET DEFAULT (%s)::%s')}, ${quoteLiteral(shadow)}, def, ${quoteLiteral(s.type)});
+  END IF;`,
+            'def text;',
+          ),
+          `ALTER TABLE ${t.sql} DROP COLUMN ${quoteIdent(s.column)}`,
+          `ALTER TABLE ${t.sql} RENAME COLUMN ${quoteIdent(shadow)} TO ${quoteIdent(s.column)}`,
+          doBlock(`  IF ${checkExists(t, check)} THEN
+    ${alter('ALTER COLUMN %I SET NOT NULL')}, ${quoteLiteral(s.column)});
+    ${alter('DROP CONSTRAINT %I')}, ${quoteLiteral(check)});
+  END IF;`),
+          ...views.slice(2),
+        ],
+        rollback: [],
+        verify: [
+          columnCheck(t, shadow, false),
+          `SELECT format_type(${attribute(t, s.column, 'a.atttypid')}, NULL) = format_type(${quoteLiteral(s.type)}::regtype, NULL)`,
+          viewsGone(t, schemas),
+        ],
+        locks: contractLocks(t, schemas, 'DROP TRIGGER, DROP COLUMN, RENAME COLUMN and SET NOT NULL (proved by the validated check, no scan), until commit'),
+      },
+    ];
+  },
+};

@@ -1,0 +1,223 @@
+import { z } from 'zod';
+import { quoteIdent, quoteLiteral, quoteQualified } from '../db/quote.js';
+import { boundedName, identifier, type TableRef } from './names.js';
+import type { LockNote, SqlPart } from './types.js';
+
+export { boundedName, type TableRef, tableName, tableRef } from './names.js';
+
+/** A column or other identifier as PostgreSQL stores it (unquoted, case kept). */
+export const columnName = identifier;
+
+/** An SQL type as the migration author writes it (`bigint`, `varchar(100)`, `numeric(12,2)[]`); no statement separators. */
+export const sqlType = z.string().regex(/^[A-Za-z_][\w\s.,()"[\]]*$/, 'must be an SQL type name such as bigint or varchar(100)');
+
+/** One SQL expression of the migration author's own code, over the row's columns. */
+export const sqlExpression = z.string().min(1);
+
+/** Optional names of the schemas that hold the old-shape and new-shape views. */
+export const compatField = z.strictObject({ old: columnName.optional(), new: columnName.optional() }).optional();
+
+/** The `compat` field of a spec: where the versioned views go. */
+export type CompatNames = z.output<typeof compatField>;
+
+/** Dollar-quote `body` with a tag that does not occur in it. */
+export function dollarQuote(body: string): string {
+  let tag = '$ferry$';
+  for (let i = 1; body.includes(tag); i++) tag = `$ferry${i}$`;
+  return `${tag}${body}${tag}`;
+}
+
+/** An anonymous PL/pgSQL block; `body` is the text between BEGIN and END. */
+export const doBlock = (body: string, declare = ''): string => `DO ${dollarQuote(`\n${declare ? `DECLARE ${declare}\n` : ''}BEGIN\n${body}\nEND\n`)}`;
+
+/** The two view schemas of a table: `ferry_v1_<table>` (old shape) and `ferry_v2_<table>` (new shape), unless `compat` names them. */
+export function viewSchemas(t: TableRef, compat: CompatNames): { old: string; new: string } {
+  const base = t.schema === 'public' ? [t.name] : [t.schema, t.name];
+  return { old: compat?.old ?? boundedName('ferry_v1', ...base), new: compat?.new ?? boundedName('ferry_v2', ...base) };
+}
+
+/**
+ * What a view shows of its table: every column but `hide`, with `rename`
+ * (column → shown name) and `replace` (column → the column shown in its place,
+ * under its name) applied in place.
+ */
+export interface ViewShape {
+  hide: string[];
+  rename?: Record<string, string>;
+  replace?: Record<string, string>;
+}
+
+/** `CREATE VIEW` of `shape` over `t` in `schema`, with the column list read from pg_attribute when it runs. */
+export function createView(t: TableRef, schema: string, shape: ViewShape): string {
+  const cases = [
+    ...Object.entries(shape.rename ?? {}).map(([from, to]) => `WHEN ${quoteLiteral(from)} THEN format('%I AS %I', a.attname, ${quoteLiteral(to)})`),
+    ...Object.entries(shape.replace ?? {}).map(([at, source]) => `WHEN ${quoteLiteral(at)} THEN format('%I AS %I', ${quoteLiteral(source)}, a.attname)`),
+  ];
+  const item = cases.length ? `CASE a.attname ${cases.join(' ')} ELSE format('%I', a.attname) END` : `format('%I', a.attname)`;
+  const hidden = shape.hide.length ? `AND a.attname <> ALL (ARRAY[${shape.hide.map(quoteLiteral).join(', ')}]::name[])` : '';
+  return doBlock(
+    `  SELECT string_agg(${item}, ', ' ORDER BY a.attnum) INTO cols FROM pg_attribute a
+   WHERE a.attrelid = ${t.oid} AND a.attnum > 0 AND NOT a.attisdropped ${hidden};
+  EXECUTE format('CREATE VIEW %I.%I AS SELECT %s FROM %I.%I', ${quoteLiteral(schema)}, ${quoteLiteral(t.name)}, cols, ${quoteLiteral(t.schema)}, ${quoteLiteral(t.name)});`,
+    'cols text;',
+  );
+}
+
+/** Drop a view schema if nothing but ferry's views was ever in it and they are gone. */
+export const dropSchemaIfEmpty = (schema: string): string =>
+  doBlock(`  DROP SCHEMA IF EXISTS ${quoteIdent(schema)} RESTRICT;
+EXCEPTION WHEN dependent_objects_still_exist THEN NULL;`);
+
+/** Statements removing both compat views of `t` and their schemas once empty. */
+export function dropViews(t: TableRef, schemas: { old: string; new: string }): string[] {
+  return [
+    `DROP VIEW IF EXISTS ${quoteQualified(schemas.new, t.name)}`,
+    `DROP VIEW IF EXISTS ${quoteQualified(schemas.old, t.name)}`,
+    dropSchemaIfEmpty(schemas.new),
+    dropSchemaIfEmpty(schemas.old),
+  ];
+}
+
+/** True when relation `schema.name` exists. */
+export const relationExists = (schema: string, name: string): string => `SELECT to_regclass(${quoteLiteral(quoteQualified(schema, name))}) IS NOT NULL`;
+
+/** An SQL condition: `t` has column `column`. */
+export const hasColumn = (t: TableRef, column: string): string =>
+  `EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = ${t.oid} AND attname = ${quoteLiteral(column)} AND attnum > 0 AND NOT attisdropped)`;
+
+/** True when `t` has (or, with `present` false, lacks) column `column`. */
+export const columnCheck = (t: TableRef, column: string, present = true): string => `SELECT ${present ? '' : 'NOT '}${hasColumn(t, column)}`;
+
+/** The part that publishes both shapes as plain auto-updatable views: `old` in the old-shape schema, `fresh` in the new-shape one. */
+export function viewsPart(t: TableRef, schemas: { old: string; new: string }, old: ViewShape, fresh: ViewShape, extraVerify: string[] = []): SqlPart {
+  return {
+    kind: 'sql',
+    name: 'compat-views',
+    description: `views ${schemas.old}.${t.name} (old shape) and ${schemas.new}.${t.name} (new shape) over ${t.display}`,
+    transaction: true,
+    forward: [
+      `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schemas.old)}`,
+      `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schemas.new)}`,
+      createView(t, schemas.old, old),
+      createView(t, schemas.new, fresh),
+    ],
+    rollback: dropViews(t, schemas),
+    verify: [relationExists(schemas.old, t.name), relationExists(schemas.new, t.name), ...extraVerify],
+    locks: [{ relation: t.display, mode: 'AccessShareLock', held: 'CREATE VIEW reads the table definition; catalog only, milliseconds' }],
+  };
+}
+
+/** Lock notes of a contract that drops the views and alters the table, views first so writers through a view never deadlock with it. */
+export function contractLocks(t: TableRef, schemas: { old: string; new: string }, what: string): LockNote[] {
+  return [
+    { relation: `${schemas.new}.${t.name}`, mode: 'AccessExclusiveLock', held: 'DROP VIEW, until commit; catalog only, milliseconds' },
+    { relation: `${schemas.old}.${t.name}`, mode: 'AccessExclusiveLock', held: 'DROP VIEW, until commit; catalog only, milliseconds' },
+    { relation: t.display, mode: 'AccessExclusiveLock', held: `${what}; catalog only, milliseconds` },
+  ];
+}
+
+/** A two-way sync between the old and the new columns of one operation, kept by a BEFORE trigger while both shapes are live. */
+export interface SyncTrigger {
+  t: TableRef;
+  /** What makes the trigger unique on its table (the column being changed). */
+  key: string;
+  /** The columns of the old shape. */
+  oldColumns: string[];
+  /** Each new column, its type, and the expression computing it from the old shape. */
+  forward: { column: string; type: string; expr: string }[];
+  /** Each old column and the expression computing it from the new shape. */
+  backward: { column: string; expr: string }[];
+  /** The row `backward` expressions read, as a FROM item; default every column of NEW. */
+  backwardRow?: string;
+}
+
+/** The trigger's and its function's names: `ferry_sync_<key>` on the table, `<schema>.ferry_sync_<table>_<key>`. */
+export function syncNames(s: Pick<SyncTrigger, 't' | 'key'>): { trigger: string; fn: string } {
+  return { trigger: boundedName('ferry_sync', s.key), fn: quoteQualified(s.t.schema, boundedName('ferry_sync', s.t.name, s.key)) };
+}
+
+const rowOf = (prefix: string, cols: string[]) => `ROW(${cols.map((c) => `${prefix}.${quoteIdent(c)}`).join(', ')})`;
+
+/**
+ * The trigger function. A write of the old shape only (INSERT with no new
+ * column set, UPDATE changing only old columns) recomputes the new columns; a
+ * write of the new shape only recomputes the old ones — unless the new values
+ * already are what the old ones give, as a backfill writes them, so a lossy
+ * round trip never rewrites the old data.
+ */
+function syncFunction(s: SyncTrigger): string {
+  const newCols = s.forward.map((f) => f.column);
+  const fresh = rowOf('NEW', newCols);
+  const derived = `(SELECT ROW(${s.forward.map((f) => `CAST((${f.expr}) AS ${f.type})`).join(', ')}) FROM (SELECT NEW.*) AS r)`;
+  const computeNew = `SELECT ${s.forward.map((f) => `(${f.expr})`).join(', ')} INTO ${s.forward.map((f) => `NEW.${quoteIdent(f.column)}`).join(', ')} FROM (SELECT NEW.*) AS r;`;
+  const computeOld = `SELECT ${s.backward.map((b) => `(${b.expr})`).join(', ')} INTO ${s.backward.map((b) => `NEW.${quoteIdent(b.column)}`).join(', ')} FROM ${s.backwardRow ?? '(SELECT NEW.*)'} AS r;`;
+  const body = `
+#variable_conflict use_column
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    IF ${fresh} IS NULL THEN
+      ${computeNew}
+    ELSIF ${fresh} IS DISTINCT FROM ${derived} THEN
+      ${computeOld}
+    END IF;
+  ELSIF ${rowOf('NEW', s.oldColumns)} IS DISTINCT FROM ${rowOf('OLD', s.oldColumns)} THEN
+    IF ${fresh} IS NOT DISTINCT FROM ${rowOf('OLD', newCols)} THEN
+      ${computeNew}
+    END IF;
+  ELSIF ${fresh} IS DISTINCT FROM ${rowOf('OLD', newCols)} AND ${fresh} IS DISTINCT FROM ${derived} THEN
+    ${computeOld}
+  END IF;
+  RETURN NEW;
+END
+`;
+  return `CREATE FUNCTION ${syncNames(s).fn}() RETURNS trigger LANGUAGE plpgsql AS ${dollarQuote(body)}`;
+}
+
+/** Statements removing the sync trigger and its function. */
+export function dropSync(s: Pick<SyncTrigger, 't' | 'key'>): string[] {
+  const n = syncNames(s);
+  return [`DROP TRIGGER IF EXISTS ${quoteIdent(n.trigger)} ON ${s.t.sql}`, `DROP FUNCTION IF EXISTS ${n.fn}()`];
+}
+
+/** The part installing the sync trigger, before any backfill so no concurrent write is missed. */
+export function syncPart(s: SyncTrigger): SqlPart {
+  const n = syncNames(s);
+  return {
+    kind: 'sql',
+    name: 'sync-trigger',
+    description: `keep ${s.oldColumns.join(', ')} and ${s.forward.map((f) => f.column).join(', ')} of ${s.t.display} in sync on every write`,
+    transaction: true,
+    forward: [syncFunction(s), `CREATE TRIGGER ${quoteIdent(n.trigger)} BEFORE INSERT OR UPDATE ON ${s.t.sql} FOR EACH ROW EXECUTE FUNCTION ${n.fn}()`],
+    rollback: dropSync(s),
+    verify: [`SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = ${s.t.oid} AND tgname = ${quoteLiteral(n.trigger)} AND tgenabled <> 'D')`],
+    locks: [
+      { relation: s.t.display, mode: 'ShareRowExclusiveLock', held: 'CREATE TRIGGER, until commit; catalog only, milliseconds (blocks writes meanwhile)' },
+    ],
+  };
+}
+
+const plainRow = (cols: string[]) => `ROW(${cols.map(quoteIdent).join(', ')})`;
+
+/** The backfill predicate of rows whose new columns were never computed: all new columns NULL while some old one is not. */
+export const unsyncedRows = (oldColumns: string[], newColumns: string[]): string => `${plainRow(newColumns)} IS NULL AND NOT ${plainRow(oldColumns)} IS NULL`;
+
+/** True when both compat views of `t` are gone. */
+export const viewsGone = (t: TableRef, schemas: { old: string; new: string }): string =>
+  `SELECT ${[schemas.old, schemas.new].map((v) => `to_regclass(${quoteLiteral(quoteQualified(v, t.name))}) IS NULL`).join(' AND ')}`;
+
+/** The contract part of a column operation: drop both views, the sync trigger (when there is one) and the old column(s), views first. */
+export function dropOldShapePart(t: TableRef, compat: CompatNames, o: { name: string; columns: string[]; syncKey?: string }): SqlPart {
+  const schemas = viewSchemas(t, compat);
+  const views = dropViews(t, schemas);
+  const sync = o.syncKey === undefined ? [] : dropSync({ t, key: o.syncKey });
+  return {
+    kind: 'sql',
+    name: o.name,
+    description: `drop the views${sync.length ? ', the sync trigger' : ''} and ${o.columns.join(', ')} of ${t.display}`,
+    transaction: true,
+    forward: [...views.slice(0, 2), ...sync, `ALTER TABLE ${t.sql} ${o.columns.map((c) => `DROP COLUMN ${quoteIdent(c)}`).join(', ')}`, ...views.slice(2)],
+    rollback: [],
+    verify: [...o.columns.map((c) => columnCheck(t, c, false)), viewsGone(t, schemas)],
+    locks: contractLocks(t, schemas, `${sync.length ? 'DROP TRIGGER and ' : ''}DROP COLUMN, until commit`),
+  };
+}

@@ -1,0 +1,75 @@
+import { z } from 'zod';
+import { quoteIdent } from '../db/quote.js';
+import { identifier as identifierSchema, relationIsSql, tableName as tableNameSchema, tableRef } from './names.js';
+import type { Operation, SqlPart } from './types.js';
+
+const columnSchema = z.strictObject({
+  name: identifierSchema,
+  /** The column's type as SQL: `bigint`, `varchar(100)`, `timestamptz`. */
+  type: z.string().trim().min(1),
+  /** Defaults to true, except for primary key columns. */
+  nullable: z.boolean().optional(),
+  /** Default expression as SQL: `now()`, `'pending'`. */
+  default: z.string().trim().min(1).optional(),
+  /** Part of the (possibly composite) primary key. */
+  primaryKey: z.boolean().optional(),
+});
+
+/** The fields of a `create-table` step: structured `columns`, or a raw `definition` (the SQL between the parentheses). */
+export const createTableSchema = z
+  .strictObject({
+    table: tableNameSchema,
+    columns: z.array(columnSchema).min(1).optional(),
+    definition: z.string().trim().min(1).optional(),
+  })
+  .refine((s) => (s.columns === undefined) !== (s.definition === undefined), 'give either columns or definition, not both')
+  .refine((s) => new Set((s.columns ?? []).map((c) => c.name)).size === (s.columns ?? []).length, 'column names must be unique');
+
+/** A `create-table` step's spec. */
+export type CreateTableSpec = z.infer<typeof createTableSchema>;
+
+function body(spec: CreateTableSpec): string {
+  if (spec.definition !== undefined) return spec.definition;
+  const columns = spec.columns ?? [];
+  const lines = columns.map((c) => {
+    const notNull = c.primaryKey === true || c.nullable === false;
+    return [quoteIdent(c.name), c.type, notNull ? 'NOT NULL' : '', c.default === undefined ? '' : `DEFAULT ${c.default}`].filter(Boolean).join(' ');
+  });
+  const key = columns.filter((c) => c.primaryKey === true).map((c) => quoteIdent(c.name));
+  if (key.length > 0) lines.push(`PRIMARY KEY (${key.join(', ')})`);
+  return lines.join(',\n  ');
+}
+
+/** Create a new table. Nothing else can see it until the step commits, so its locks block no one. */
+export const createTable: Operation<CreateTableSpec> = {
+  name: 'create-table',
+  schema: createTableSchema,
+  describe(spec) {
+    const n = spec.columns?.length;
+    return n === undefined ? `create table ${spec.table} from its SQL definition` : `create table ${spec.table} with ${n} column${n === 1 ? '' : 's'}`;
+  },
+  expand(spec) {
+    const t = tableRef(spec.table);
+    const part: SqlPart = {
+      kind: 'sql',
+      name: 'create-table',
+      description: `create table ${spec.table}`,
+      transaction: true,
+      forward: [`CREATE TABLE ${t.sql} (\n  ${body(spec)}\n)`],
+      rollback: [`DROP TABLE ${t.sql}`],
+      verify: [relationIsSql(t.regclass, ['r', 'p'])],
+      locks: [
+        {
+          relation: spec.table,
+          mode: 'AccessExclusiveLock',
+          held:
+            spec.definition === undefined
+              ? 'on the new table only, until commit; no other session can see it yet'
+              : 'on the new table only, until commit; tables its definition references (foreign keys) are locked too',
+        },
+      ],
+    };
+    return [part];
+  },
+  contract: () => [],
+};

@@ -1,0 +1,48 @@
+import type { Queryable, QueryResult } from '../db/database.js';
+
+/** How much a check asked of the databases: statements sent and rows they returned. */
+export interface QueryStats {
+  queries: number;
+  rowsFetched: number;
+}
+
+/** A row's key, column name → its text. */
+export type KeyValues = Record<string, string>;
+/** A row's compared values, column name → normalised text (null for SQL NULL). */
+export type RowValues = Record<string, string | null>;
+
+/**
+ * One differing row. `missing`: in the source, not in the target; `extra`: only
+ * in the target; `changed`: on both sides with different values in `columns`.
+ */
+export interface RowDifference {
+  kind: 'missing' | 'extra' | 'changed';
+  key: KeyValues;
+  /** The compared columns whose values differ (all of them for missing/extra rows). */
+  columns: string[];
+  source: RowValues | null;
+  target: RowValues | null;
+}
+
+/** Start counting: a fresh, zeroed {@link QueryStats}. */
+export function newStats(): QueryStats {
+  return { queries: 0, rowsFetched: 0 };
+}
+
+/** `q`, counting every statement and returned row into `stats` (how the engine proves it never ships whole tables). */
+export function counted(q: Queryable, stats: QueryStats): Queryable {
+  return {
+    async query<R>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+      stats.queries++;
+      const r = await q.query<R>(sql, params);
+      stats.rowsFetched += r.rows.length;
+      return r;
+    },
+    async exec(sql: string) {
+      const r = await q.exec(sql);
+      stats.queries += r.length;
+      for (const x of r) stats.rowsFetched += x.rows.length;
+      return r;
+    },
+  };
+}

@@ -1,0 +1,74 @@
+import { z } from 'zod';
+
+/** A table on one side of a comparison, optionally narrowed by the user's own SQL condition. */
+export const tableSideSchema = z.object({
+  table: z.string().min(1),
+  schema: z.string().min(1).optional(),
+  /** An SQL condition over the table's columns, written by the user (e.g. `deleted_at IS NULL`). */
+  where: z.string().min(1).optional(),
+});
+/** A table on one side of a comparison. */
+export type TableSide = z.infer<typeof tableSideSchema>;
+
+/**
+ * One compared column: a name, or a name with SQL expressions per side
+ * (e.g. source `split_part(full_name, ' ', 1)` vs target `first_name`).
+ * An omitted expression means the column of that name.
+ */
+export const columnMappingSchema = z.union([
+  z.string().min(1),
+  z.object({ name: z.string().min(1), source: z.string().min(1).optional(), target: z.string().min(1).optional() }),
+]);
+/** One compared column, by name or by per-side expressions. */
+export type ColumnMapping = z.infer<typeof columnMappingSchema>;
+
+/** Limit a check to the units inside a flag's rollout cohort: `ferry.bucket(flag, unit) < percent × 100`. */
+export const cohortSchema = z.object({
+  flag: z.string().min(1),
+  /** The column (same name on both sides) holding the unit id the flag buckets by. */
+  unitColumn: z.string().min(1),
+  percent: z.number().min(0).max(100),
+});
+/** A rollout cohort filter. */
+export type Cohort = z.infer<typeof cohortSchema>;
+
+/** A keyed comparison of two tables: checksum, diff and sample all take this. */
+export const keyedSpecSchema = z.object({
+  source: tableSideSchema,
+  target: tableSideSchema,
+  /** Key columns, the same names on both sides; together unique on each side. */
+  key: z.array(z.string().min(1)).min(1),
+  /** Compared columns, in a fixed order (the key is always compared too). */
+  columns: z.array(columnMappingSchema),
+  cohort: cohortSchema.optional(),
+});
+/** A keyed comparison of two tables. */
+export type KeyedSpec = z.infer<typeof keyedSpecSchema>;
+
+/** One side of a count: a (filtered) table or an SQL query whose rows are counted. */
+export const countSideSchema = z.union([tableSideSchema, z.object({ query: z.string().min(1) })]);
+/** One side of a count. */
+export type CountSide = z.infer<typeof countSideSchema>;
+
+/** Row counts of two sides must be equal. A cohort applies to table sides only. */
+export const countSpecSchema = z.object({ source: countSideSchema, target: countSideSchema, cohort: cohortSchema.optional() });
+/** A count check. */
+export type CountSpec = z.infer<typeof countSpecSchema>;
+
+/** A schema assertion checked against the catalog of one database. */
+export const schemaAssertionSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('column-exists'), schema: z.string().optional(), table: z.string().min(1), column: z.string().min(1) }),
+  z.object({ kind: z.literal('column-gone'), schema: z.string().optional(), table: z.string().min(1), column: z.string().min(1) }),
+  z.object({ kind: z.literal('index-valid'), schema: z.string().optional(), index: z.string().min(1) }),
+  z.object({ kind: z.literal('constraint-validated'), schema: z.string().optional(), table: z.string().min(1), constraint: z.string().min(1) }),
+  z.object({ kind: z.literal('no-invalid-constraints'), schema: z.string().optional(), table: z.string().min(1) }),
+]);
+/** A schema assertion. */
+export type SchemaAssertion = z.infer<typeof schemaAssertionSchema>;
+
+/** A compared column with its name and the SQL expression of each side. */
+export interface ResolvedColumn {
+  name: string;
+  source: string;
+  target: string;
+}
