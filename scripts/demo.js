@@ -1,19 +1,26 @@
 #!/usr/bin/env node
 // The workflow's own example, end to end, on an embedded database (no server):
-// a users table, then split_full_name as four reversible, verified steps.
-// Every command is a real `ferry` child process; any failure exits non-zero,
-// so `npm run demo` doubles as a smoke test. `--clean` deletes the project at the end.
+// a users table, then split_full_name done with zero-downtime operations, with an
+// old and a new version of a tiny application (scripts/demo-app.js) reading and
+// writing while the migration expands, backfills and contracts.
+// Every ferry command is a real `ferry` child process. The embedded database is
+// one process's at a time, so the stretches where the applications run beside the
+// migration drive ferry's library (the same code the CLI runs) in this process.
+// Any failure exits non-zero, so `npm run demo` doubles as a smoke test.
+// `--clean` deletes the project at the end.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { contract, loadAll, openPglite, up } from '../dist/index.js';
+import { describeApp, startApp } from './demo-app.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const ferryBin = join(root, 'bin', 'ferry.js');
 const clean = process.argv.includes('--clean');
 const project = mkdtempSync(join(tmpdir(), 'ferry-demo-'));
-const TOTAL = 20;
+const TOTAL = 25;
 let n = 0;
 const bold = (s) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
 const dim = (s) => (process.stdout.isTTY ? `\x1b[2m${s}\x1b[0m` : s);
@@ -31,6 +38,21 @@ function ferry(args, what, { expect = 0 } = {}) {
   const r = spawnSync(process.execPath, [ferryBin, ...args, '--project', project], { stdio: 'inherit', env: { ...process.env, FERRY_ACTOR: 'demo' } });
   if (r.error) fail(`could not start ferry ${args.join(' ')}: ${r.error.message}`);
   if (r.status !== expect) fail(`\`ferry ${args.join(' ')}\` exited with ${r.status ?? r.signal} (expected ${expect})`);
+}
+
+/** A numbered step that runs in this process (the applications and ferry's library on one embedded database). */
+async function inProcess(title, what, fn) {
+  n += 1;
+  console.log(`\n${bold(`── ${n}/${TOTAL}  ${title} ──`)}`);
+  console.log(dim(what));
+  const db = await openPglite({ dataDir: join(project, '.ferry', 'local') });
+  try {
+    await fn(db);
+  } catch (err) {
+    fail(`${title}: ${err.message}`);
+  } finally {
+    await db.close();
+  }
 }
 
 /** The demo's stages are held 2 s; wait them out rather than skip them with --now. */
@@ -51,9 +73,6 @@ function newMigration(name, type, strategy, manifest, files) {
   console.log(dim(`  wrote ${['migration.json', ...Object.keys(files)].join(', ')}`));
   return id;
 }
-
-const column = (name) =>
-  `SELECT count(*) = 1 FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'users' AND column_name = '${name}';`;
 
 console.log(bold(`ferry demo — throwaway project in ${project}`));
 
@@ -88,13 +107,14 @@ SELECT count(*) >= 300000 FROM users;`,
   },
 );
 
+const LAST_NAME = "nullif(substr(full_name, length(split_part(full_name, ' ', 1)) + 2), '')";
 const split = newMigration(
   'split_full_name',
   'data-format',
   'incremental',
   {
     title: 'split full_name',
-    summary: 'Split users.full_name into first_name and last_name, and give users a preferences document; full_name stays until cleanup.',
+    summary: 'Split users.full_name into first_name and last_name, and give users a preferences document, without downtime.',
     type: 'data-format',
     strategy: 'incremental',
     flag: 'split-full-name',
@@ -109,64 +129,128 @@ const split = newMigration(
       ],
     },
     steps: [
-      { id: 'add-columns', description: 'nullable first_name and last_name: a catalog-only change' },
       {
-        id: 'fill-names',
-        kind: 'backfill',
-        description: 'backfill both columns from full_name in keyset batches, checkpointed, with a progress bar',
+        id: 'split-name',
+        kind: 'op',
+        op: 'split-column',
+        description: 'first_name and last_name beside full_name, kept in sync both ways, backfilled, with v1 and v2 views',
         table: 'users',
-        set: {
-          first_name: "split_part(full_name, ' ', 1)",
-          last_name: "nullif(substr(full_name, length(split_part(full_name, ' ', 1)) + 2), '')",
-        },
-        where: 'first_name IS NULL',
-        rollback: { first_name: 'NULL', last_name: 'NULL' },
+        column: 'full_name',
+        into: { first_name: { type: 'text', expr: "split_part(full_name, ' ', 1)" }, last_name: { type: 'text', expr: LAST_NAME } },
+        merge: "concat_ws(' ', first_name, last_name)",
       },
-      { id: 'add-preferences', description: "preferences jsonb NOT NULL DEFAULT '{}' (no table rewrite on PostgreSQL 11+)" },
-      { id: 'index-preferences', description: 'GIN index built without blocking writes', transaction: false },
+      {
+        id: 'preferences',
+        kind: 'op',
+        op: 'add-column',
+        description: "preferences jsonb NOT NULL DEFAULT '{}': a catalog-only change",
+        table: 'users',
+        column: 'preferences',
+        type: 'jsonb',
+        default: "'{}'",
+        notNull: true,
+      },
+      { id: 'preferences-index', kind: 'op', op: 'add-index', table: 'users', name: 'users_preferences_gin', columns: ['preferences'], using: 'gin' },
+    ],
+    checks: [
+      {
+        name: 'names-match',
+        kind: 'checksum',
+        source: { table: 'users' },
+        target: { table: 'users' },
+        key: ['id'],
+        columns: [
+          { name: 'first_name', source: "split_part(full_name, ' ', 1)", target: 'first_name' },
+          { name: 'last_name', source: LAST_NAME, target: 'last_name' },
+        ],
+      },
     ],
   },
-  {
-    'add-columns.up.sql': 'ALTER TABLE users ADD COLUMN first_name text, ADD COLUMN last_name text;',
-    'add-columns.down.sql': 'ALTER TABLE users DROP COLUMN first_name, DROP COLUMN last_name;',
-    'add-columns.verify.sql': `${column('first_name')}\n${column('last_name')}`,
-    'add-preferences.up.sql': "ALTER TABLE users ADD COLUMN preferences jsonb NOT NULL DEFAULT '{}';",
-    'add-preferences.down.sql': 'ALTER TABLE users DROP COLUMN preferences;',
-    'add-preferences.verify.sql': `
-${column('preferences')}
-SELECT count(*) = 0 FROM users WHERE preferences IS NULL;`,
-    'index-preferences.up.sql': 'CREATE INDEX CONCURRENTLY users_preferences_gin ON users USING gin (preferences);',
-    'index-preferences.down.sql': 'DROP INDEX CONCURRENTLY IF EXISTS users_preferences_gin;',
-    'index-preferences.verify.sql': `
-SELECT count(*) = 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
- WHERE c.relname = 'users_preferences_gin' AND i.indisvalid;`,
+  {},
+);
+
+/** The run options the CLI would use, for the stretches driven from this process. */
+const runOpts = { actor: 'demo', lockTimeoutMs: 2000, lockRetries: 5, retryBaseMs: 100, requireApproval: false, lockWaitMs: 30_000 };
+const loadSplit = async () => (await loadAll(join(project, 'migrations'))).find((m) => m.id === split);
+
+ferry(['lint', split], "the linter parses the SQL the operations generate with PostgreSQL's own parser: locks per statement, findings, type and risk");
+ferry(['up', seed], 'apply only the seed migration: create users and insert 300,000 rows');
+ferry(['up', split, '--dry-run'], 'run split_full_name in a transaction that is rolled back: SQL, rows touched, schema changes and locks — nothing changes');
+
+await inProcess(
+  'expand and backfill while app v1 runs; then app v2 joins',
+  'app v1 reads and writes full_name the whole time; ferry up adds the columns, the sync trigger, backfills 300,000 rows and publishes the v1 and v2 views',
+  async (db) => {
+    const v1 = startApp(db, 1);
+    const report = await up(db, [await loadSplit()], runOpts);
+    console.log(`  ferry up: ${report.steps.map((s) => s.stepId).join(', ')}`);
+    const v2 = startApp(db, 2);
+    await new Promise((r) => setTimeout(r, 1500));
+    const [s1, s2] = [await v1.stop(), await v2.stop()];
+    console.log(`  ${describeApp(s1)}\n  ${describeApp(s2)}`);
+    if (s1.failures.length + s2.failures.length > 0) throw new Error('an application statement failed');
+    const { rows: byV1 } = await db.query('SELECT full_name, first_name, last_name FROM users WHERE id = $1', [s1.insertedIds.at(-1)]);
+    const { rows: byV2 } = await db.query('SELECT full_name, first_name, last_name FROM users WHERE id = $1', [s2.insertedIds.at(-1)]);
+    console.log(`  a row app v1 wrote (full_name only), seen by v2: ${JSON.stringify(byV1[0])}`);
+    console.log(`  a row app v2 wrote (first/last only), seen by v1: ${JSON.stringify(byV2[0])}`);
+    if (!byV1[0]?.first_name || !byV2[0]?.full_name) throw new Error('the two shapes are not in sync');
   },
 );
 
-ferry(['up', seed], 'apply only the seed migration: create users and insert 300,000 rows');
-ferry(['up', split, '--dry-run'], 'run split_full_name in a transaction that is rolled back: SQL, rows touched, schema changes and locks — nothing changes');
+ferry(['status'], 'split_full_name is backfilled; its contract step waits for ferry contract');
 ferry(
-  ['up'],
-  'apply the pending steps for real: each SQL step with its record in one transaction, the backfill in checkpointed batches with a progress bar, the index outside a transaction',
+  ['verify', '--status', '--full'],
+  "after the backfill: every applied step's verify SQL, and the manifest's checks (a checksum of the split names against full_name); --status says whether each migration is complete",
 );
-ferry(['verify', '--status'], "run every applied step's verify SQL; --status also says whether each migration is complete");
 ferry(['rehearse', split], 'on a scratch copy of the database: down → up → compare the schema → verify; proves the rollback');
-ferry(['down', split], 'roll split_full_name back for real, last step first: the index, preferences, the names, the columns');
-ferry(['status'], 'seed_users stays expanded; split_full_name is rolled-back with 0 of 4 steps applied');
-ferry(['up'], 'apply split_full_name again: rolled-back → expanded → backfilling → backfilled');
-ferry(['verify', '--status'], 'both migrations complete again and every check passes');
+ferry(['down', split], 'roll split_full_name back for real, last step first: the index, preferences, views, backfill, trigger, columns');
+ferry(['up'], 'apply split_full_name again with a progress bar: rolled-back → expanded → backfilling → backfilled');
 ferry(['rollout', split, 'set', '5'], 'canary: turn the new path on for a sticky 5 % of units (backfilled → canary)');
 ferry(['flag', 'get', 'split-full-name', '--unit', 'user-42'], "a unit's bucket (0..9999) and whether it is in; the SDK and ferry.bucket() in SQL agree");
 for (const stage of ['25', '50', '75', '100']) {
   waitForHold();
   ferry(['rollout', split, 'advance'], `the 2 s hold has elapsed: advance to ${stage} %${stage === '100' ? ' (rolling → rolled-out)' : ''}`);
 }
-ferry(['rollout', split, 'status'], 'the stage schedule, the current percentage and how long it has been held');
+
+await inProcess('corrupt three rows on purpose', 'a buggy bulk load that bypasses the sync trigger writes wrong first names into three rows', async (db) => {
+  await db.transaction(async (tx) => {
+    await tx.query("SET LOCAL session_replication_role = 'replica'");
+    await tx.query("UPDATE users SET first_name = 'Corrupted' WHERE id IN (4242, 123456, 299999)");
+  });
+});
+ferry(
+  ['verify', split, '--full'],
+  'the checksum check cuts users into key ranges, hashes each inside the database, bisects the ranges that differ and names exactly the three rows',
+  {
+    expect: 12,
+  },
+);
+await inProcess('repair the three rows', 'recompute them from full_name', async (db) => {
+  await db.query("UPDATE users SET first_name = split_part(full_name, ' ', 1) WHERE first_name = 'Corrupted'");
+});
+ferry(['verify', split, '--full'], 'every check passes now: rolled-out → verified');
+
+await inProcess(
+  'contract while app v2 runs',
+  'app v1 is retired; app v2 keeps reading and writing while ferry contract drops the views, the trigger and full_name (the point of no return)',
+  async (db) => {
+    const v2 = startApp(db, 2);
+    await new Promise((r) => setTimeout(r, 300));
+    const report = await contract(db, await loadSplit(), runOpts);
+    await new Promise((r) => setTimeout(r, 300));
+    const s2 = await v2.stop();
+    console.log(`  ferry contract: ${report.steps.map((s) => s.stepId).join(', ')}; ${report.transitions.map((t) => `${t.from} → ${t.to}`).join(', ')}`);
+    console.log(`  ${describeApp(s2)}`);
+    if (s2.failures.length > 0) throw new Error('an application statement failed');
+  },
+);
+
+ferry(['status'], 'split_full_name is contracted: full_name, the views and the trigger are gone');
 ferry(['log', split], 'the append-only event log: every phase change, verify, rehearsal and flag change, by whom and why');
 
-console.log(`\n${bold('demo passed')} — ${n} ferry commands, each exited 0.`);
+console.log(`\n${bold('demo passed')} — ${n} steps, each as expected.`);
 console.log(
-  'shown: init, new, up (one migration), up --dry-run, up with a backfill, verify --status, rehearse, down, status, up again, verify, rollout 5 → 25 → 50 → 75 → 100 %, flag get, log',
+  'shown: init, new, lint, up (one migration), up --dry-run, expand + backfill with two app versions running, status, verify --status, rehearse, down, up again, rollout 5 → 25 → 50 → 75 → 100 %, flag get, verify --full finding corrupted rows by bisection, contract with the new app running, log',
 );
 if (clean) {
   rmSync(project, { recursive: true, force: true });
