@@ -3,6 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    globalSetup: ['test/helpers/temp-root.ts'],
     // Real databases and real child processes: generous per-test limits, never asserted on.
     testTimeout: 300_000,
     hookTimeout: 300_000,

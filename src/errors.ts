@@ -17,6 +17,9 @@ export type FerryErrorCode =
   | 'E_REHEARSE'
   | 'E_BACKFILL'
   | 'E_LINT'
+  | 'E_HEALTH_YELLOW'
+  | 'E_HEALTH_RED'
+  | 'E_HEALTH_NO_DATA'
   | 'E_INTERNAL';
 
 /** An error meant for a human: what went wrong (`message`) and how to fix it (`hint`). */

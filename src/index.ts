@@ -8,6 +8,7 @@ export { openPglite } from './db/pglite.js';
 export { quoteIdent, quoteLiteral, quoteQualified } from './db/quote.js';
 export { openServer } from './db/server.js';
 export { FerryError, type FerryErrorCode, isFerryError } from './errors.js';
+export * from './health/index.js';
 export { loadAll, loadMigration, type Migration, type Step } from './migration/loader.js';
 export { defineMigration, type Manifest, type ManifestInput, MIGRATION_TYPES, STRATEGIES } from './migration/manifest.js';
 export { readEvents, readState } from './migration/state.js';

@@ -17,4 +17,7 @@ export const EXIT_CODES: Record<FerryErrorCode, number> = {
   E_REHEARSE: 13,
   E_BACKFILL: 14,
   E_LINT: 15,
+  E_HEALTH_YELLOW: 16,
+  E_HEALTH_RED: 17,
+  E_HEALTH_NO_DATA: 18,
 };

@@ -1,16 +1,21 @@
 import { Command, CommanderError } from 'commander';
 import { FerryError } from '../errors.js';
 import { registerBackfillCommand } from './commands/backfill.js';
+import { registerCleanupCommands } from './commands/cleanup.js';
+import { registerDocumentCommands } from './commands/documents.js';
 import { registerFlagCommands } from './commands/flag.js';
+import { registerHealthCommand } from './commands/health.js';
 import { registerInspectCommands } from './commands/inspect.js';
 import { registerLifecycleCommands } from './commands/lifecycle.js';
 import { registerLintCommand } from './commands/lint.js';
 import { registerProjectCommands } from './commands/project.js';
 import { registerRolloutCommands } from './commands/rollout.js';
 import { registerRunCommands } from './commands/run.js';
+import { registerTicketCommands } from './commands/tickets.js';
 import type { GlobalOptions } from './context.js';
 import { EXIT_CODES } from './exit-codes.js';
 import { processOutput } from './output.js';
+import { syncPhaseTickets } from './ticket-sync.js';
 
 const VERSION = '0.1.0';
 
@@ -30,7 +35,7 @@ export function buildProgram(): Command {
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
     .addHelpText(
       'after',
-      '\nExit codes: 0 ok, 1 internal error, 2 usage, 3 config, 4 manifest, 5 not found, 6 connection,\n7 locked, 8 drift, 9 gate, 10 point of no return, 11 step failed, 12 verify, 13 rehearsal,\n14 backfill, 15 lint findings refused.',
+      '\nExit codes: 0 ok, 1 internal error, 2 usage, 3 config, 4 manifest, 5 not found, 6 connection,\n7 locked, 8 drift, 9 gate, 10 point of no return, 11 step failed, 12 verify, 13 rehearsal,\n14 backfill, 15 lint findings refused,\n16 health yellow, 17 health red (or rolled back by the controller), 18 no data (too little traffic to judge).',
     );
   const globals = () => program.opts<GlobalOptions>();
   registerProjectCommands(program, globals);
@@ -41,6 +46,11 @@ export function buildProgram(): Command {
   registerBackfillCommand(program, globals);
   registerFlagCommands(program, globals);
   registerRolloutCommands(program, globals);
+  registerHealthCommand(program, globals);
+  registerDocumentCommands(program, globals);
+  registerCleanupCommands(program, globals);
+  registerTicketCommands(program, globals);
+  program.hook('postAction', (_program, command) => syncPhaseTickets(globals(), command));
   for (const c of program.commands) c.exitOverride().showHelpAfterError('(run with --help for usage)');
   return program;
 }

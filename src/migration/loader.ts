@@ -237,12 +237,37 @@ export async function loadMigration(dir: string, id: string): Promise<Migration>
   );
 }
 
-/** The migration folders of a project, sorted by id (their names sort in creation order). */
+/** The folder under the migrations folder where cleanup archives finished migrations (`archive/YYYYMM/<id>`). */
+export const ARCHIVE_DIR = 'archive';
+
+/** The migration folders of a project, sorted by id (their names sort in creation order); archived ones are not among them. */
 export function listMigrationIds(migrationsDir: string): string[] {
   if (!existsSync(migrationsDir)) return [];
   return readdirSync(migrationsDir)
-    .filter((n) => !n.startsWith('.') && statSync(join(migrationsDir, n)).isDirectory())
+    .filter((n) => !n.startsWith('.') && n !== ARCHIVE_DIR && statSync(join(migrationsDir, n)).isDirectory())
     .sort();
+}
+
+/** Archived migration folders (`archive/YYYYMM/<id>`), sorted by id. */
+export function listArchived(migrationsDir: string): { id: string; dir: string }[] {
+  const root = join(migrationsDir, ARCHIVE_DIR);
+  if (!existsSync(root)) return [];
+  const out: { id: string; dir: string }[] = [];
+  for (const month of readdirSync(root).filter((n) => /^\d{6}$/.test(n) && statSync(join(root, n)).isDirectory())) {
+    for (const id of readdirSync(join(root, month)).filter((n) => !n.startsWith('.') && statSync(join(root, month, n)).isDirectory())) {
+      out.push({ id, dir: join(root, month, id) });
+    }
+  }
+  return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+/** Load an archived migration by id (or its name without the timestamp); undefined when none is archived under it. */
+export async function loadArchived(migrationsDir: string, id: string): Promise<Migration | undefined> {
+  const all = listArchived(migrationsDir);
+  const hit =
+    all.find((a) => a.id === id) ??
+    (all.filter((a) => a.id.replace(/^\d+_/, '') === id).length === 1 ? all.find((a) => a.id.replace(/^\d+_/, '') === id) : undefined);
+  return hit ? loadMigration(hit.dir, hit.id) : undefined;
 }
 
 /** Load every migration of a project; problems in all of them are reported together. */

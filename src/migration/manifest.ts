@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { backfillStepSchema } from '../backfill/spec.js';
+import { planSchema } from '../docs/plan-spec.js';
+import { healthSchema } from '../health/config.js';
 import { rolloutScheduleSchema } from '../rollout/schedule.js';
 import { declaredChecksSchema } from '../verify/declared.js';
 
@@ -79,6 +81,8 @@ export const manifestSchema = z
       .optional(),
     /** The flag's stage schedule; default 5, 25, 50, 75, 100 %, each held 24 h. */
     rollout: rolloutScheduleSchema.optional(),
+    /** Health gates of the rollout: matrix thresholds, evaluation interval and window, optional Prometheus source (`ferry health`, `ferry rollout run`). */
+    health: healthSchema.optional(),
     /** Linter settings for this migration (see `ferry lint`). */
     lint: z
       .strictObject({
@@ -90,6 +94,8 @@ export const manifestSchema = z
       .default({ disable: [], acknowledge: [] }),
     /** Data checks `ferry verify --full` runs (count, diff, checksum, schema); rolled-out → verified needs all of them passing. */
     checks: declaredChecksSchema.default([]),
+    /** The plan `ferry plan` renders: scope, timeline, risks, criteria, approving roles, deprecation period (all defaulted). */
+    plan: planSchema.prefault({}),
     /** The step after which `down` can no longer undo the migration. */
     pointOfNoReturn: stepId.nullable().default(null),
     steps: z
@@ -103,6 +109,7 @@ export const manifestSchema = z
       seen.add(s.id);
     });
     if (m.rollout && !m.flag) ctx.addIssue({ code: 'custom', path: ['rollout'], message: 'a rollout schedule needs a "flag" to roll out' });
+    if (m.health && !m.flag) ctx.addIssue({ code: 'custom', path: ['health'], message: 'health gates need a "flag" whose cohorts they compare' });
     if (m.pointOfNoReturn !== null && !seen.has(m.pointOfNoReturn)) {
       ctx.addIssue({ code: 'custom', path: ['pointOfNoReturn'], message: `names no step of this migration ("${m.pointOfNoReturn}")` });
     }

@@ -180,4 +180,72 @@ export const STATE_SCHEMA_VERSIONS: readonly string[] = [
     PRIMARY KEY (migration_id, check_name, run_no)
   );
   `,
+  // 6: approvals per role (each for the migration's checksum when given; an edit invalidates them) and the
+  // backups taken before cleanup (where they are, what they hold, and a checksum of each table's data).
+  `
+  CREATE TABLE ferry.approvals (
+    id             bigserial PRIMARY KEY,
+    migration_id   text NOT NULL,
+    role           text NOT NULL,
+    approved_by    text NOT NULL,
+    checksum       text NOT NULL,
+    required_roles text[] NOT NULL,
+    reason         text,
+    approved_at    timestamptz NOT NULL DEFAULT clock_timestamp()
+  );
+  CREATE INDEX approvals_migration_idx ON ferry.approvals (migration_id, checksum);
+  COMMENT ON COLUMN ferry.approvals.checksum IS 'the migration checksum approved; approvals of another checksum no longer count';
+  CREATE TABLE ferry.backups (
+    id           text PRIMARY KEY,
+    migration_id text NOT NULL,
+    method       text NOT NULL CHECK (method IN ('pg_dump', 'copy')),
+    location     text NOT NULL,
+    objects      jsonb NOT NULL,
+    bytes        bigint NOT NULL,
+    created_by   text NOT NULL,
+    created_at   timestamptz NOT NULL DEFAULT clock_timestamp()
+  );
+  CREATE INDEX backups_migration_idx ON ferry.backups (migration_id, created_at);
+  COMMENT ON COLUMN ferry.backups.objects IS 'each table saved: name, columns, rows and md5 of its data (restore checks them)';
+  `,
+  // 7: health. The SDK's canary/baseline metrics, one row per process, flag, cohort and time bucket (rows add
+  // up across processes; latency is an HdrHistogram, merged when read), and one rollout controller per migration
+  // (its lease, so only one runs, and where it stands, so a restarted one continues).
+  `
+  CREATE TABLE ferry.metrics (
+    id           bigserial PRIMARY KEY,
+    flag_key     text NOT NULL,
+    cohort       text NOT NULL CHECK (cohort IN ('new', 'old')),
+    bucket_start timestamptz NOT NULL,
+    bucket_ms    int NOT NULL CHECK (bucket_ms > 0),
+    requests     bigint NOT NULL,
+    errors       bigint NOT NULL,
+    data_errors  bigint NOT NULL DEFAULT 0,
+    latency      text NOT NULL,
+    source       text NOT NULL,
+    flushed_at   timestamptz NOT NULL DEFAULT clock_timestamp()
+  );
+  CREATE INDEX metrics_window_idx ON ferry.metrics (flag_key, bucket_start);
+  COMMENT ON COLUMN ferry.metrics.latency IS 'HdrHistogram of latencies in microseconds, compressed and base64-encoded (the standard HdrHistogram encoding)';
+  COMMENT ON COLUMN ferry.metrics.source IS 'the process that flushed the row (host:pid:random)';
+  CREATE TABLE ferry.controllers (
+    migration_id  text PRIMARY KEY,
+    state         text NOT NULL CHECK (state IN ('running', 'waiting', 'paused', 'rolled-back', 'done', 'stopped')),
+    percentage    numeric(5, 2),
+    reason        text,
+    owner         text,
+    token         text,
+    heartbeat_at  timestamptz,
+    lease_ms      int NOT NULL DEFAULT 30000,
+    acknowledged  numeric(5, 2),
+    evaluations   bigint NOT NULL DEFAULT 0,
+    last_colour   text,
+    last_action   text,
+    last_matrix   jsonb,
+    started_at    timestamptz NOT NULL DEFAULT clock_timestamp(),
+    updated_at    timestamptz NOT NULL DEFAULT clock_timestamp()
+  );
+  COMMENT ON COLUMN ferry.controllers.token IS 'the running controller''s lease token; NULL when none runs. A lease whose heartbeat is older than lease_ms may be taken over';
+  COMMENT ON COLUMN ferry.controllers.acknowledged IS 'the stage (percentage) at which an operator resumed despite yellow; yellow does not pause it again';
+  `,
 ];

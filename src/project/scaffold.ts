@@ -1,8 +1,10 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { phaseTicketTexts } from '../docs/ticket.js';
 import { FerryError } from '../errors.js';
 import type { ManifestInput, MigrationType, Strategy } from '../migration/manifest.js';
 import { CONFIG_FILE, type Project } from './config.js';
+import { createTicket } from './tickets.js';
 
 /** What `ferry init` writes: a config with a local (embedded) environment and examples of server ones. */
 export function defaultConfig(): Record<string, unknown> {
@@ -52,7 +54,7 @@ export interface NewMigrationOptions {
  * Write a new migration folder `<timestamp>_<name>` with a manifest and one
  * step's forward, rollback and verify files to fill in.
  */
-export function newMigration(project: Project, opts: NewMigrationOptions): { id: string; dir: string; files: string[] } {
+export function newMigration(project: Project, opts: NewMigrationOptions): { id: string; dir: string; files: string[]; tickets: string[] } {
   if (!/^[a-z0-9][a-z0-9_-]{0,62}$/.test(opts.name)) {
     throw new FerryError('E_USAGE', `invalid migration name "${opts.name}"`, 'use lowercase letters, digits, "-" or "_", e.g. split_full_name');
   }
@@ -66,6 +68,32 @@ export function newMigration(project: Project, opts: NewMigrationOptions): { id:
     type: opts.type,
     strategy: opts.strategy,
     flag: opts.name.replace(/_/g, '-'),
+    plan: {
+      scope: { systems: ['the services that read or write the changed tables'], users: 'who notices the change, and how many' },
+      timeline: { plan: '2d', preparation: '3d' },
+      risks: [
+        {
+          risk: 'the backfill or a lock slows the live application',
+          likelihood: 'medium',
+          impact: 'medium',
+          mitigation: 'batches sized to a target duration, lock_timeout with retries; watch the health matrix',
+        },
+        {
+          risk: 'old and new application versions disagree about the data',
+          likelihood: 'low',
+          impact: 'high',
+          mitigation: 'both shapes kept in sync until cleanup; verify --full before it',
+        },
+      ],
+      successCriteria: [
+        { text: 'every declared check passes with zero data errors', proof: 'no-data-errors' },
+        { text: 'rolled out to 100 % without a rollback', proof: 'no-rollbacks' },
+        'no increase in support tickets about the change',
+      ],
+      rollbackCriteria: ['any data loss or corruption found by a check'],
+      approvals: ['Tech Lead', 'Product Owner', 'Stakeholders'],
+      deprecationPeriod: '90d',
+    },
     pointOfNoReturn: null,
     steps: [{ id: 'change', kind: 'sql', transaction: true }],
   };
@@ -77,5 +105,9 @@ export function newMigration(project: Project, opts: NewMigrationOptions): { id:
       "-- verify: each query must return no rows, or rows whose first column is true, e.g.\n-- SELECT count(*) = 1 FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'first_name';\n",
   };
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
-  return { id, dir, files: Object.keys(files).map((f) => join(dir, f)) };
+  const tickets = phaseTicketTexts(id, manifest.title).map(
+    (t) =>
+      createTicket(project.root, { title: t.title, type: 'task', body: t.body, migration: id, phase: t.phase, ...(opts.now ? { now: opts.now } : {}) }).file,
+  );
+  return { id, dir, files: Object.keys(files).map((f) => join(dir, f)), tickets };
 }

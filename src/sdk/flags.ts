@@ -1,7 +1,10 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Database } from '../db/database.js';
 import { openServer } from '../db/server.js';
 import { BUCKETS } from '../rollout/bucket.js';
 import { bucketFromPrefix, flagPrefixState } from './hash.js';
+import type { Cohort, MetricsOptions, Sample } from './metrics.js';
+import { MetricsRecorder } from './recorder.js';
 import { changedKeys, type FlagState, loadSnapshot, type Snapshot } from './snapshot.js';
 
 /** Where the flags live: a PostgreSQL URL (the SDK opens and re-opens its own session) or an open {@link Database} the caller owns. */
@@ -27,6 +30,8 @@ export interface FlagsOptions {
   applicationName?: string;
   /** How long one connection attempt may take; default 5,000 ms. */
   connectTimeoutMs?: number;
+  /** Canary/baseline metrics of `observe` and `record`, flushed to `ferry.metrics`; `false` keeps them in memory only (for `/metrics`). */
+  metrics?: MetricsOptions | false;
 }
 
 /** How fresh the snapshot is: `connected` (listening), `polling`, `stale` (database away or snapshot too old), `connecting` (no snapshot yet). */
@@ -69,7 +74,22 @@ export interface Flags {
   onChange(fn: (change: FlagsChange) => void): () => void;
   /** Resolves true once the first snapshot is in, or false after `timeoutMs` (default: wait as long as it takes). Never rejects. */
   ready(timeoutMs?: number): Promise<boolean>;
-  /** Stop refreshing and close the session the SDK opened (not a caller's `db`). */
+  /**
+   * Run `fn` (the code path behind flag `key`) for `unitId` and measure it: latency,
+   * and an error when it throws or rejects, counted for the unit's cohort (`new` when
+   * the flag is on for it). `fn` gets `isEnabled(key, unitId)`; its result or error
+   * passes through unchanged. Counting never throws and does no I/O.
+   */
+  observe<T>(key: string, unitId: string, fn: (enabled: boolean) => T): T;
+  /** Count one request measured by the application itself; the cohort comes from the flag unless given. Never throws. */
+  record(key: string, unitId: string, sample: Sample & { cohort?: Cohort }): void;
+  /** Write what was counted so far to `ferry.metrics` now; resolves false (never rejects) when the database refused it (kept for the next flush). */
+  flush(): Promise<boolean>;
+  /** This process's metrics in the Prometheus text format (`ferry_requests_total`, `ferry_errors_total`, `ferry_latency_seconds` …). */
+  metricsText(): Promise<string>;
+  /** A Node HTTP handler serving {@link Flags.metricsText} for Prometheus to scrape; mount it at `/metrics`. */
+  metricsHandler(): (req: IncomingMessage, res: ServerResponse) => void;
+  /** Flush the metrics, stop refreshing and close the session the SDK opened (not a caller's `db`). */
   close(): Promise<void>;
 }
 
@@ -99,12 +119,62 @@ class FlagsClient implements Flags {
   private wake: (() => void) | undefined;
   private fail: ((err: unknown) => void) | undefined;
   private readonly loop: Promise<void>;
+  private readonly metrics: MetricsRecorder;
 
   constructor(
     private readonly source: FlagsSource,
     private readonly opts: FlagsOptions,
   ) {
+    this.metrics = new MetricsRecorder(opts.metrics ?? {}, {
+      db: () => ('db' in this.source ? this.source.db : this.db),
+      flags: () => this.list(),
+      snapshotAgeMs: () => this.snapshotAgeMs(),
+      onError: (err) => this.recordError(err),
+    });
     this.loop = this.run().catch(() => {});
+  }
+
+  observe<T>(key: string, unitId: string, fn: (enabled: boolean) => T): T {
+    const enabled = this.isEnabled(key, unitId);
+    const cohort = enabled ? 'new' : 'old';
+    const started = performance.now();
+    let out: T;
+    try {
+      out = fn(enabled);
+    } catch (err) {
+      this.metrics.count(key, cohort, performance.now() - started, true, false);
+      throw err;
+    }
+    if (out !== null && typeof out === 'object' && typeof (out as { then?: unknown }).then === 'function') {
+      (out as unknown as PromiseLike<unknown>).then(
+        () => this.metrics.count(key, cohort, performance.now() - started, false, false),
+        () => this.metrics.count(key, cohort, performance.now() - started, true, false),
+      );
+      return out;
+    }
+    this.metrics.count(key, cohort, performance.now() - started, false, false);
+    return out;
+  }
+
+  record(key: string, unitId: string, sample: Sample & { cohort?: Cohort }): void {
+    try {
+      const cohort = sample.cohort ?? (this.isEnabled(key, unitId) ? 'new' : 'old');
+      this.metrics.count(key, cohort, Number(sample.latencyMs) || 0, sample.error === true, sample.dataError === true);
+    } catch {
+      // Counting must never fail the application's request.
+    }
+  }
+
+  flush(): Promise<boolean> {
+    return this.metrics.flush();
+  }
+
+  metricsText(): Promise<string> {
+    return this.metrics.text();
+  }
+
+  metricsHandler(): (req: IncomingMessage, res: ServerResponse) => void {
+    return this.metrics.handler();
   }
 
   isEnabled(key: string, unitId: string, defaultValue = false): boolean {
@@ -172,6 +242,7 @@ class FlagsClient implements Flags {
 
   async close(): Promise<void> {
     if (this.closed) return this.loop;
+    await this.metrics.stop();
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     this.wake?.();
@@ -291,6 +362,7 @@ class FlagsClient implements Flags {
     const first = !this.loaded;
     this.loaded = true;
     if (first) for (const w of [...this.waiters]) w();
+    this.metrics.zero([...after.keys()]);
     const changed = first ? [] : changedKeys(before, after);
     if (changed.length === 0) return;
     for (const fn of [...this.listeners]) {

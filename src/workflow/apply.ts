@@ -4,6 +4,7 @@ import { lintRefusal } from '../lint/gate.js';
 import type { Migration } from '../migration/loader.js';
 import { appendEvent, ensureMigrationRecord, ensureState, ensureStateIn, readState, recordStep } from '../migration/state.js';
 import { kindOf } from '../migration/step-kinds.js';
+import { refuseStaleApprovals } from './approvals.js';
 import { applyStep, MIGRATION_LOCK_KEY, type RunOptions, rehearseStepInTransaction, type StepReport } from './execute.js';
 import { currentPhase, type Phase, transition } from './lifecycle.js';
 import { type MigrationView, refuseDrift, viewOf } from './plan-state.js';
@@ -35,8 +36,8 @@ async function views(db: Queryable, migrations: Migration[]): Promise<MigrationV
 }
 
 /** Move to `to` inside `tx` and note it in the report; no-op when already there. */
-async function move(tx: Queryable, report: RunReport, m: Migration, to: Phase, actor: string, reason: string): Promise<void> {
-  const from = await transition(tx, m.id, to, { actor, reason });
+async function move(tx: Queryable, report: RunReport, m: Migration, to: Phase, actor: string, reason: string, details?: unknown): Promise<void> {
+  const from = await transition(tx, m.id, to, { actor, reason, ...(details === undefined ? {} : { details }) });
   if (from !== to) report.transitions.push({ migrationId: m.id, from, to });
 }
 
@@ -99,6 +100,12 @@ export async function up(db: Database, migrations: Migration[], opts: UpOptions 
     const all = await views(db, migrations);
     refuseDrift(all);
     for (const v of all) refuseUnapproved(v, opts);
+    if (opts.requireApproval)
+      await refuseStaleApprovals(
+        db,
+        all.map((v) => v.migration),
+        (m) => all.find((v) => v.migration === m)?.pending.length ?? 0,
+      );
     refuseLint(all);
     const work = all.filter((v) => v.pending.length > 0 || v.record?.phase === 'approved' || v.record?.phase === 'rolled-back');
     if (work.length > 0) await ensureState(db);
@@ -107,7 +114,8 @@ export async function up(db: Database, migrations: Migration[], opts: UpOptions 
       if (v.pending.length > 0) {
         await db.transaction(async (tx) => {
           await ensureMigrationRecord(tx, m.id, m.manifest.title, m.checksum);
-          if ((v.record?.phase ?? 'planned') === 'planned') await move(tx, report, m, 'approved', opts.actor, `approval not required ${envNote}`);
+          if ((v.record?.phase ?? 'planned') === 'planned')
+            await move(tx, report, m, 'approved', opts.actor, `approval not required ${envNote}`, { approvalRequired: false });
         });
       }
       const untilIndex = opts.until === undefined ? Number.POSITIVE_INFINITY : (m.steps.find((x) => x.id === opts.until)?.index ?? Number.POSITIVE_INFINITY);

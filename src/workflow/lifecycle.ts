@@ -30,6 +30,8 @@ export interface GateContext {
   from: Phase;
   to: Phase;
   actor: string;
+  /** The details the caller gave the transition (e.g. `{ approvalRequired: false }` from `up`). */
+  details?: unknown;
 }
 
 /** A condition a transition needs; returns why it does not hold, or undefined when it does. */
@@ -105,7 +107,7 @@ export async function transition(tx: Queryable, migrationId: string, to: Phase, 
     );
   }
   for (const gate of t.gates) {
-    const why = await gate({ tx, migrationId, from, to, actor: opts.actor });
+    const why = await gate({ tx, migrationId, from, to, actor: opts.actor, details: opts.details });
     if (why) throw new FerryError('E_GATE', `migration ${migrationId} cannot move from ${from} to ${to}: ${why}`, 'meet the condition above, then retry');
   }
   await tx.query('UPDATE ferry.migrations SET phase = $2, updated_at = now() WHERE id = $1', [migrationId, to]);

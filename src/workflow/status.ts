@@ -66,6 +66,8 @@ export async function migrationStatus(db: Queryable, migrations: Migration[]): P
       dataErrors: checks.checks.reduce((n, c) => n + c.dataErrors, 0),
     };
   });
-  const orphans = orphanDrift(state.applied, migrations);
+  // An archived migration's folder lives in migrations/archive/: its absence from migrations/ is expected, not drift.
+  const live = new Map([...state.applied].filter(([id]) => state.migrations.get(id)?.phase !== 'archived'));
+  const orphans = orphanDrift(live, migrations);
   return { migrations: list, drift: [...list.flatMap((s) => s.drift), ...orphans] };
 }

@@ -9,6 +9,7 @@ import { checkLines, checkProgressDisplay } from '../checks-output.js';
 import { type CommandContext, type GlobalOptions, withDatabase } from '../context.js';
 import { pc, phaseLabel } from '../output.js';
 import { backfillLine } from '../progress.js';
+import { withMigration } from '../target.js';
 
 /** `ferry status`, `ferry verify` and `ferry log`: the commands that read. */
 export function registerInspectCommands(program: Command, globals: () => GlobalOptions): void {
@@ -81,8 +82,8 @@ export function registerInspectCommands(program: Command, globals: () => GlobalO
     .argument('[id]', 'migration id; default: all')
     .addHelpText('after', '\nExamples:\n  ferry log\n  ferry log split_full_name --json')
     .action(async (id: string | undefined) => {
-      await withDatabase(globals(), id, 'log', async (ctx) => {
-        const events = await readEvents(ctx.db, id === undefined ? undefined : ctx.selected[0]?.id);
+      const print = async (ctx: CommandContext, migrationId: string | undefined) => {
+        const events = await readEvents(ctx.db, migrationId);
         for (const e of events) {
           const move = e.fromPhase || e.toPhase ? ` ${e.fromPhase ?? '∅'} → ${pc.bold(e.toPhase ?? '∅')}` : '';
           const step = e.stepId ? ` ${e.stepId}` : '';
@@ -92,7 +93,10 @@ export function registerInspectCommands(program: Command, globals: () => GlobalO
         }
         if (events.length === 0) ctx.out.line('no events yet');
         ctx.out.result({ events });
-      });
+      };
+      // An archived migration's log stays readable after cleanup moved its folder.
+      if (id === undefined) await withDatabase(globals(), undefined, 'log', (ctx) => print(ctx, undefined));
+      else await withMigration(globals(), id, 'log', (ctx, m) => print(ctx, m.id));
     });
 }
 

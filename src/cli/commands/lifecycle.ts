@@ -1,35 +1,65 @@
 import type { Command } from 'commander';
 import { FerryError } from '../../errors.js';
 import { ensureMigrationRecord, ensureState } from '../../migration/state.js';
+import { approvalStatus, recordApproval, roleOf } from '../../workflow/approvals.js';
 import { MIGRATION_LOCK_KEY } from '../../workflow/execute.js';
-import { transition } from '../../workflow/lifecycle.js';
+import { currentPhase, transition } from '../../workflow/lifecycle.js';
 import { rehearse } from '../../workflow/rehearse.js';
 import { type GlobalOptions, withDatabase } from '../context.js';
 import { pc } from '../output.js';
+import { withMigration } from '../target.js';
 
 /** `ferry approve` and `ferry rehearse`: gates before a migration runs for real. */
 export function registerLifecycleCommands(program: Command, globals: () => GlobalOptions): void {
   program
     .command('approve')
-    .description('approve a planned migration (planned → approved)')
+    .description('approve a planned migration for one role; planned → approved once every role of its plan has approved')
     .argument('<id>', 'migration id')
-    .option('--reason <text>', 'why it is approved', 'approved')
+    .requiredOption('--as <role>', 'the role approving, one of the plan\'s "approvals" (default: Tech Lead, Product Owner, Stakeholders)')
+    .option('--reason <text>', 'a note for the log')
     .addHelpText(
       'after',
-      '\nThe approver is --by NAME, or $FERRY_ACTOR, or user@host.\n\nExample:\n  ferry approve split_full_name --by "Ada (Tech Lead)" --env production',
+      '\nThe approver is --by NAME, or $FERRY_ACTOR, or user@host. Each approval is recorded with the\nmigration\'s checksum: editing the migration afterwards voids it, and up and rollout are refused\nuntil every role approves again.\n\nExamples:\n  ferry approve split_full_name --as "Tech Lead" --by "Ada" --env production\n  ferry approve split_full_name --as "Product Owner" --reason "release notes ready"',
     )
-    .action(async (id: string, o: { reason: string }) => {
-      await withDatabase(globals(), id, 'approve', async (ctx) => {
-        const m = ctx.selected[0];
-        if (!m) throw new FerryError('E_NOT_FOUND', `no migration ${id}`);
-        await ctx.db.withAdvisoryLock(MIGRATION_LOCK_KEY, ctx.lockWaitMs, async () => {
-          await ensureState(ctx.db);
-          await ensureMigrationRecord(ctx.db, m.id, m.manifest.title, m.checksum);
-          await ctx.db.transaction((tx) => transition(tx, m.id, 'approved', { actor: ctx.actor, reason: o.reason }));
-        });
-        ctx.out.line(`${pc.magenta('phase')} ${m.id}: planned → ${pc.bold('approved')} by ${ctx.actor}`);
-        ctx.out.result({ migrationId: m.id, phase: 'approved', by: ctx.actor });
-      });
+    .action(async (id: string, o: { as: string; reason?: string }) => {
+      await withMigration(
+        globals(),
+        id,
+        'approve',
+        async (ctx, m) => {
+          const result = await ctx.db.withAdvisoryLock(MIGRATION_LOCK_KEY, ctx.lockWaitMs, async () => {
+            await ensureState(ctx.db);
+            return ctx.db.transaction(async (tx) => {
+              await ensureMigrationRecord(tx, m.id, m.manifest.title, m.checksum);
+              const phase = await currentPhase(tx, m.id);
+              const approval = await recordApproval(tx, m, { role: o.as, actor: ctx.actor, ...(o.reason ? { reason: o.reason } : {}) });
+              const status = await approvalStatus(tx, m.id, m.checksum, m.manifest.plan.approvals);
+              let moved = false;
+              if (phase === 'planned' && status.complete) {
+                await transition(tx, m.id, 'approved', {
+                  actor: ctx.actor,
+                  reason: `approved by ${status.approved.map((a) => `${a.role} (${a.by})`).join(', ')}`,
+                  details: { checksum: m.checksum },
+                });
+                moved = true;
+              }
+              return { migrationId: m.id, approval, phase: moved ? 'approved' : phase, moved, missing: status.missing, approved: status.approved };
+            });
+          });
+          ctx.out.line(`${pc.green('approved')} ${m.id} as ${pc.bold(result.approval.role)} by ${ctx.actor}`);
+          if (result.moved) ctx.out.line(`${pc.magenta('phase')} ${m.id}: planned → ${pc.bold('approved')}`);
+          else if (result.missing.length) ctx.out.line(pc.dim(`  still needed: ${result.missing.join(', ')}`));
+          ctx.out.result(result);
+        },
+        (_ctx, m) => {
+          if (!roleOf(m, o.as))
+            throw new FerryError(
+              'E_USAGE',
+              `"${o.as}" is not an approving role of ${m.id}`,
+              `its plan names: ${m.manifest.plan.approvals.map((r) => `"${r}"`).join(', ')}`,
+            );
+        },
+      );
     });
 
   program

@@ -34,7 +34,8 @@ export function registerProjectCommands(program: Command, globals: () => GlobalO
       const m = newMigration(project, { name, type: o.type, strategy: o.strategy });
       out.line(`${pc.green('created')} ${m.id}`);
       for (const f of m.files) out.line(`  ${f}`);
-      out.line(pc.dim('fill in the SQL files, then: ferry up --dry-run'));
+      for (const f of m.tickets) out.line(`${pc.green('ticket')} ${f}`);
+      out.line(pc.dim(`fill in the SQL files and the plan, then: ferry plan ${m.id}, ferry up --dry-run`));
       out.result(m);
     });
 }

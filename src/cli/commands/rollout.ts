@@ -1,5 +1,6 @@
-import { Argument, type Command } from 'commander';
+import { Argument, type Command, Option } from 'commander';
 import { FerryError } from '../../errors.js';
+import { type ControllerEvent, controllerTargetOf, readController, resumeRollout, runController, sourceFor } from '../../health/index.js';
 import type { Migration } from '../../migration/loader.js';
 import { ensureState } from '../../migration/state.js';
 import {
@@ -7,6 +8,7 @@ import {
   formatHold,
   formatPercentage,
   type Lifecycle,
+  parseHold,
   parsePercentage,
   type RolloutMove,
   type RolloutTarget,
@@ -18,6 +20,7 @@ import { MIGRATION_LOCK_KEY } from '../../workflow/execute.js';
 import { currentPhase, transition } from '../../workflow/lifecycle.js';
 import { type CommandContext, type GlobalOptions, withDatabase } from '../context.js';
 import { pc } from '../output.js';
+import { colourLabel, controllerWorkflow } from './health.js';
 
 const life: Lifecycle = { currentPhase, transition };
 
@@ -44,24 +47,41 @@ async function moving(g: GlobalOptions, id: string, purpose: string, fn: (ctx: C
   });
 }
 
-/** `ferry rollout <id> set|advance|status`: a migration's flag through its stages (canary → rolling → rolled-out). */
+/** `ferry rollout <id> set|advance|status|run|resume`: a migration's flag through its stages (canary → rolling → rolled-out), by hand or by the health controller. */
 export function registerRolloutCommands(program: Command, globals: () => GlobalOptions): void {
   program
     .command('rollout')
     .description("move a migration's flag through its stage schedule (default 5, 25, 50, 75, 100 %, each held 24 h)")
     .argument('<id>', 'migration id')
     .addArgument(
-      new Argument('<action>', 'set <pct>: set the percentage; advance: next stage once the hold elapsed; status').choices(['set', 'advance', 'status']),
+      new Argument(
+        '<action>',
+        'set <pct>: set the percentage; advance: next stage once the hold elapsed; status; run: the health controller walks the stages; resume: continue a paused rollout',
+      ).choices(['set', 'advance', 'status', 'run', 'resume']),
     )
     .argument('[pct]', 'for set: a percentage like 5, 12.5 or 5%')
     .option('--now', 'advance before the hold has elapsed (needs --reason)')
     .option('--reason <text>', "why, for the migration's log")
+    .option('--interval <duration>', "for run: evaluate health this often (default: the manifest's health.interval, 30s)")
+    .addOption(
+      new Option('--source <source>', 'for run: metric source (default: prometheus when the manifest has health.prometheus, else sdk)').choices([
+        'sdk',
+        'prometheus',
+      ]),
+    )
     .addHelpText(
       'after',
-      '\nRollout starts from backfilled (or expanded without a backfill step): expanded|backfilled → canary (first stage)\n→ rolling → rolled-out (100 %).\n\nExamples:\n  ferry rollout split_full_name set 5\n  ferry rollout split_full_name advance\n  ferry rollout split_full_name advance --now --reason "metrics green, release window closes"\n  ferry rollout split_full_name status',
+      '\nRollout starts from backfilled (or expanded without a backfill step): expanded|backfilled → canary (first stage)\n→ rolling → rolled-out (100 %).\n\nrun judges health every interval (see `ferry health`): green through a hold → next stage; yellow → paused until\ngreen again or `resume`; red on errors or data errors → quick rollback (flag off), plus `down` to the last safe\npoint when data errors were found; red on latency only → paused. Exits 0 rolled out, 17 rolled back.\n\nExamples:\n  ferry rollout split_full_name set 5\n  ferry rollout split_full_name advance\n  ferry rollout split_full_name advance --now --reason "metrics green, release window closes"\n  ferry rollout split_full_name status\n  ferry rollout split_full_name run\n  ferry rollout split_full_name resume --reason "latency explained by a cold cache"',
     )
-    .action(async (id: string, action: 'set' | 'advance' | 'status', pctText: string | undefined, o: { now?: boolean; reason?: string }) => {
+    .action(async (id: string, action: Action, pctText: string | undefined, o: RolloutOptions) => {
       const g = globals();
+      if ((o.interval !== undefined || o.source !== undefined) && action !== 'run')
+        throw new FerryError('E_USAGE', '--interval and --source only apply to run', `ferry rollout ${id} run --interval 30s`);
+      if (action === 'run' || action === 'resume') {
+        if (pctText !== undefined) throw new FerryError('E_USAGE', `rollout ${action} takes no percentage ("${pctText}")`, `ferry rollout ${id} ${action}`);
+        if (o.now) throw new FerryError('E_USAGE', '--now only applies to advance', `ferry rollout ${id} ${action}`);
+        return action === 'run' ? run(g, id, o) : resume(g, id, o);
+      }
       if (action === 'status') {
         if (pctText !== undefined) throw new FerryError('E_USAGE', `rollout status takes no percentage ("${pctText}")`, `ferry rollout ${id} status`);
         return status(g, id);
@@ -84,6 +104,87 @@ export function registerRolloutCommands(program: Command, globals: () => GlobalO
     });
 }
 
+type Action = 'set' | 'advance' | 'status' | 'run' | 'resume';
+interface RolloutOptions {
+  now?: boolean;
+  reason?: string;
+  interval?: string;
+  source?: 'sdk' | 'prometheus';
+}
+
+async function resume(g: GlobalOptions, id: string, o: RolloutOptions): Promise<void> {
+  await moving(g, id, 'rollout resume', (ctx, t) =>
+    ctx.db.transaction((tx) => resumeRollout(tx, t, { actor: ctx.actor, life, ...(o.reason ? { reason: o.reason } : {}) })),
+  );
+}
+
+function printController(ctx: CommandContext, e: ControllerEvent): void {
+  const out = ctx.out;
+  if (e.type === 'started')
+    out.line(
+      `${pc.magenta('controller')} ${e.migrationId}: ${e.resumed ? `continues at ${formatPercentage(e.percentage)} (${e.phase})` : `starts (phase ${e.phase ?? 'planned'})`} as ${e.owner}`,
+    );
+  else if (e.type === 'evaluation') {
+    const m = e.matrix;
+    const v = (name: string) => m.metrics.find((x) => x.metric === name);
+    const err = v('errorRate')?.value;
+    const lat = v('latencyP99');
+    const figures = [
+      `errors ${err === null || err === undefined ? '—' : `${Number((err * 100).toFixed(3))} %`}`,
+      `p99 ${lat?.value == null ? '—' : `${lat.value.toFixed(1)} ms`}${lat?.compared == null ? '' : ` (${lat.compared >= 0 ? '+' : ''}${(lat.compared * 100).toFixed(1)} %)`}`,
+      `data ${v('dataErrors')?.value ?? 0}`,
+      `n ${m.traffic.new.requests === null ? '—' : Math.round(m.traffic.new.requests)}/${m.traffic.old.requests === null ? '—' : Math.round(m.traffic.old.requests)}`,
+    ].join('  ');
+    out.line(
+      `  #${e.evaluation} stage ${e.stage}/${e.stages} ${formatPercentage(m.percentage)}  held ${formatHold(e.heldMs)}/${formatHold(e.holdMs)}  ${colourLabel(m.colour)}  ${pc.dim(figures)}  → ${e.decision.action}`,
+    );
+  } else if (e.type === 'moved') out.line(`${pc.magenta(e.action)} ${formatPercentage(e.from)} → ${pc.bold(formatPercentage(e.to))}: ${e.reason}`);
+  else
+    out.line(
+      `${pc.red('rolled back')}: ${e.reason}${e.stepsRolledBack.length ? `; down: ${e.stepsRolledBack.join(', ')}${e.safePoint ? ` (kept up to ${e.safePoint})` : ''}` : ''}`,
+    );
+}
+
+async function run(g: GlobalOptions, id: string, o: RolloutOptions): Promise<void> {
+  const intervalMs = o.interval === undefined ? undefined : parseHold(o.interval);
+  if (o.interval !== undefined && intervalMs === undefined)
+    throw new FerryError('E_USAGE', `--interval "${o.interval}" is not a duration`, 'write it like 5s, 30s or 1min');
+  await withDatabase(g, id, 'rollout run', async (ctx) => {
+    const m = ctx.selected[0] as Migration;
+    const t = controllerTargetOf(m);
+    if (o.source === 'prometheus' && !t.settings.prometheus)
+      throw new FerryError('E_USAGE', `migration ${m.id} has no health.prometheus`, 'add health.prometheus.url to its manifest, or use --source sdk');
+    const abort = new AbortController();
+    const stop = () => abort.abort();
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+    try {
+      const result = await runController(ctx.db, t, {
+        actor: ctx.actor,
+        workflow: controllerWorkflow(ctx, m),
+        source: sourceFor(ctx.db, t.settings, o.source),
+        lockWaitMs: ctx.lockWaitMs,
+        signal: abort.signal,
+        onEvent: (e) => printController(ctx, e),
+        ...(intervalMs === undefined ? {} : { intervalMs }),
+      });
+      const said = { done: pc.green('rolled out'), 'rolled-back': pc.red('rolled back'), stopped: pc.yellow('stopped') }[result.outcome];
+      ctx.out.line(`${said} ${m.id} at ${formatPercentage(result.percentage)} after ${result.evaluations} evaluation(s): ${result.reason}`);
+      ctx.out.result(result);
+      if (result.outcome === 'rolled-back') {
+        throw new FerryError(
+          'E_HEALTH_RED',
+          `the controller rolled ${m.id} back: ${result.reason}`,
+          `see \`ferry log ${m.id}\`; after the fix: \`ferry up ${m.id}\`, then \`ferry rollout ${m.id} run\` again`,
+        );
+      }
+    } finally {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+    }
+  });
+}
+
 async function status(g: GlobalOptions, id: string): Promise<void> {
   await withDatabase(g, id, 'rollout status', async (ctx) => {
     const s = await rolloutStatus(ctx.db, targetOf(ctx.selected[0] as Migration));
@@ -95,6 +196,11 @@ async function status(g: GlobalOptions, id: string): Promise<void> {
       out.line(`  held ${formatHold(s.heldMs)} of ${formatHold(s.holdMs)}${s.remainingMs > 0 ? `, ${formatHold(s.remainingMs)} remaining` : ', hold elapsed'}`);
     }
     out.line(`  next: ${s.next ? `${formatPercentage(s.next.percent)} (held ${formatHold(s.next.holdMs)})` : 'none, 100 % is the last stage'}`);
-    out.result(s);
+    const c = await readController(ctx.db, s.migrationId);
+    if (c) {
+      const who = c.owner ? `run by ${c.owner}, heartbeat ${formatHold(c.heartbeatAgeMs ?? 0)} ago` : 'no controller running';
+      out.line(`  controller: ${c.state} (${who}); last ${c.lastColour ?? '—'} → ${c.lastAction ?? '—'}${c.reason ? pc.dim(`  ${c.reason}`) : ''}`);
+    }
+    out.result({ ...s, controller: c ?? null });
   });
 }

@@ -1,0 +1,104 @@
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { FerryError } from '../../errors.js';
+import { cleanupTargets, restoreBackup, takeBackup } from '../../workflow/backup.js';
+import { cleanup } from '../../workflow/cleanup.js';
+import { MIGRATION_LOCK_KEY } from '../../workflow/execute.js';
+import { type GlobalOptions, withDatabase } from '../context.js';
+import { pc } from '../output.js';
+import { dumpAccess, withMigration } from '../target.js';
+
+const backupDir = (root: string, dir: string | undefined) => (dir ? join(process.cwd(), dir) : join(root, '.ferry', 'backups'));
+
+/** `ferry backup`, `ferry restore` and `ferry cleanup`: the last phase of the workflow, guarded by a backup. */
+export function registerCleanupCommands(program: Command, globals: () => GlobalOptions): void {
+  program
+    .command('backup')
+    .description('save the tables cleanup will drop, or drop columns of (pg_dump on a server, a COPY-based format on PGlite)')
+    .argument('<id>', 'migration id')
+    .option('--dir <path>', 'where to write it (default: .ferry/backups in the project)')
+    .addHelpText(
+      'after',
+      '\nThe backup is listed in schema ferry with its time, row counts and an md5 of each table;\n`ferry restore` checks them.\n\nExamples:\n  ferry backup split_full_name\n  ferry backup split_full_name --env production --dir /var/backups/ferry',
+    )
+    .action(async (id: string, o: { dir?: string }) => {
+      await withMigration(
+        globals(),
+        id,
+        'backup',
+        async (ctx, m) => {
+          const access = dumpAccess(ctx);
+          const opts = { dir: backupDir(ctx.project.root, o.dir), actor: ctx.actor, ...(access ? { access } : {}) };
+          const b = await ctx.db.withAdvisoryLock(MIGRATION_LOCK_KEY, ctx.lockWaitMs, () => takeBackup(ctx.db, m, opts));
+          ctx.out.line(`${pc.green('backup')} ${pc.bold(b.id)} (${b.method}) → ${b.location}`);
+          for (const t of b.objects) ctx.out.line(`  ${t.table}: ${t.rows} rows, md5 ${t.md5.slice(0, 12)}`);
+          for (const s of b.skipped) ctx.out.line(pc.dim(`  ${s}: not in the database any more, skipped`));
+          ctx.out.result(b);
+        },
+        (_ctx, m) => {
+          if (cleanupTargets(m).length === 0)
+            throw new FerryError(
+              'E_GATE',
+              `migration ${m.id} drops no table or column at cleanup, so there is nothing to back up`,
+              'its contract steps drop nothing',
+            );
+        },
+      );
+    });
+
+  program
+    .command('restore')
+    .description('recreate the tables of a backup and load their data; checks row counts and checksums')
+    .argument('<backup>', 'backup id (see `ferry backup`) or the path of its folder')
+    .option('--replace', 'drop tables that exist and replace them with the backed-up copy (rows written since are lost)')
+    .addHelpText(
+      'after',
+      '\nThe full rollback tier. Runs in one transaction: if a checksum does not match, nothing is kept.\n\nExamples:\n  ferry restore 20261130T101500Z_split_full_name_k3x9\n  ferry restore 20261130T101500Z_split_full_name_k3x9 --replace --env production',
+    )
+    .action(async (ref: string, o: { replace?: boolean }) => {
+      await withDatabase(globals(), undefined, 'restore', async (ctx) => {
+        const r = await ctx.db.withAdvisoryLock(MIGRATION_LOCK_KEY, ctx.lockWaitMs, () =>
+          restoreBackup(ctx.db, ref, { actor: ctx.actor, replace: Boolean(o.replace) }),
+        );
+        ctx.out.line(`${pc.green('restored')} ${r.backupId}`);
+        for (const t of r.tables) ctx.out.line(`  ${t.table}: ${t.rows} rows, md5 ${t.md5.slice(0, 12)} matches the backup${t.replaced ? ' (replaced)' : ''}`);
+        for (const t of r.triggersNotRestored) ctx.out.line(pc.yellow(`  not restored (recreate it if still wanted): ${t}`));
+        ctx.out.result(r);
+      });
+    });
+
+  program
+    .command('cleanup')
+    .description('after the deprecation period: backup, contract steps (the point of no return), flag removal, archive')
+    .argument('<id>', 'migration id')
+    .option('--force', 'clean up before the deprecation period has passed (needs --reason)')
+    .option('--reason <text>', 'why cleanup is forced; recorded in the log')
+    .option('--dir <path>', 'where to write the backup (default: .ferry/backups in the project)')
+    .addHelpText(
+      'after',
+      '\nRefused unless the migration is verified and its deprecation period (plan.deprecationPeriod,\ndefault 90d, counted from reaching 100 %) has passed. Takes a backup first, then runs the\ncontract steps, removes the flag, moves the folder to migrations/archive/YYYYMM/ and the\nmigration contracted → archived. Run it again to finish an interrupted cleanup.\n\nExamples:\n  ferry cleanup split_full_name\n  ferry cleanup split_full_name --force --reason "no client on the old API since the v3 release"',
+    )
+    .action(async (id: string, o: { force?: boolean; reason?: string; dir?: string }) => {
+      if (o.force && !o.reason?.trim())
+        throw new FerryError('E_USAGE', 'cleanup --force needs --reason "…"', 'say why the deprecation period is cut short; it goes into the log');
+      if (o.reason !== undefined && !o.force) throw new FerryError('E_USAGE', '--reason only applies with --force', `ferry cleanup ${id} --force --reason "…"`);
+      await withMigration(globals(), id, 'cleanup', async (ctx, m) => {
+        const access = dumpAccess(ctx);
+        const r = await cleanup(ctx.db, m, {
+          run: ctx.run,
+          lockWaitMs: ctx.lockWaitMs,
+          backupDir: backupDir(ctx.project.root, o.dir),
+          migrationsDir: ctx.project.migrationsDir,
+          ...(access ? { access } : {}),
+          ...(o.force && o.reason ? { force: { reason: o.reason } } : {}),
+        });
+        if (r.forced) ctx.out.line(pc.yellow(`forced before the deprecation period passed: ${r.forced}`));
+        if (r.backup)
+          ctx.out.line(`${pc.green('backup')} ${r.backup.id} (${r.backup.method}): ${r.backup.objects.map((t) => `${t.table} ${t.rows} rows`).join(', ')}`);
+        if (r.flagRemoved) ctx.out.line(`${pc.magenta('flag')} ${r.flagRemoved} removed`);
+        ctx.out.line(`${pc.green('archived')} ${m.id} → ${r.archivedTo}`);
+        for (const t of r.transitions) ctx.out.line(`${pc.magenta('phase')} ${m.id}: ${t.from} → ${pc.bold(t.to)}`);
+        ctx.out.result(r);
+      });
+    });
+}

@@ -1,0 +1,290 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Database, Queryable } from '../db/database.js';
+import { FerryError } from '../errors.js';
+import { appendEvent, ensureState } from '../migration/state.js';
+import { writeFlag } from '../rollout/flags.js';
+import { formatPercentage } from '../rollout/percentage.js';
+import type { RolloutPhase } from '../rollout/schedule.js';
+import { type Lifecycle, type RolloutTarget, rolloutStatus, setRollout } from '../rollout/stages.js';
+import { assessHealth, type HealthTarget } from './assess.js';
+import { acquireLease, type ControllerState, fence, heartbeat, readController, releaseLease, saveProgress } from './controller-state.js';
+import { type Action, type Decision, decide } from './decision.js';
+import type { DecisionMatrix } from './matrix.js';
+import type { MetricSource } from './source.js';
+
+/**
+ * What the controller needs from the workflow (passed in, so health does not
+ * import it): the lifecycle, the migration lock, the checks' data errors and `down`.
+ */
+export interface ControllerWorkflow extends Lifecycle {
+  transition(
+    tx: Queryable,
+    migrationId: string,
+    to: RolloutPhase | 'paused' | 'rolled-back',
+    opts: { actor: string; reason: string; details?: unknown },
+  ): Promise<unknown>;
+  /** Run `fn` holding the lock every ferry runner takes to change migrations. */
+  locked<T>(fn: () => Promise<T>): Promise<T>;
+  /** Data errors of the migration's verification checks (`dataErrors()`). */
+  dataErrors(db: Queryable, migrationId: string): Promise<number>;
+  /** `down` of the migration's applied steps after step `to` (all when undefined); resolves to the steps rolled back. */
+  rollBack(to: string | undefined): Promise<string[]>;
+}
+
+/** A migration as the controller sees it: its rollout, its health settings and its steps (for the last safe point). */
+export interface ControllerTarget extends Omit<RolloutTarget, 'flag'>, HealthTarget {
+  steps: readonly { id: string; irreversible: boolean }[];
+  pointOfNoReturn: string | null;
+}
+
+/** Something the controller did, for live output. */
+export type ControllerEvent =
+  | { type: 'started'; migrationId: string; phase: string | null; percentage: number; resumed: boolean; owner: string }
+  | { type: 'evaluation'; evaluation: number; matrix: DecisionMatrix; decision: Decision; heldMs: number; holdMs: number; stage: number; stages: number }
+  | { type: 'moved'; action: Action | 'start'; from: number; to: number; reason: string }
+  | { type: 'rolled-back'; stepsRolledBack: string[]; safePoint: string | null; reason: string };
+
+/** Options of {@link runController}. */
+export interface ControllerOptions {
+  actor: string;
+  workflow: ControllerWorkflow;
+  source: MetricSource;
+  /** How long to wait for another controller's lease before E_LOCKED. */
+  lockWaitMs: number;
+  /** Evaluation interval; default the manifest's `health.interval`. */
+  intervalMs?: number;
+  /** Lease length; default 3 intervals, at least 5 s. */
+  leaseMs?: number;
+  /** Aborting stops the controller after the current evaluation; it releases its lease. */
+  signal?: AbortSignal;
+  onEvent?: (e: ControllerEvent) => void;
+}
+
+/** How a controller run ended: rolled out to 100 % (`done`), `rolled-back`, or `stopped` (aborted; run it again to continue). */
+export interface ControllerResult {
+  migrationId: string;
+  outcome: 'done' | 'rolled-back' | 'stopped';
+  percentage: number;
+  evaluations: number;
+  reason: string;
+  matrix: DecisionMatrix | null;
+  stepsRolledBack: string[];
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    if (signal?.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+
+/** The last applied step `down` must stop at: the point of no return or an irreversible step; undefined: every step can be undone. */
+export function lastSafePoint(t: Pick<ControllerTarget, 'steps' | 'pointOfNoReturn'>, applied: ReadonlySet<string>): string | undefined {
+  let floor: string | undefined;
+  for (const s of t.steps) if (applied.has(s.id) && (s.id === t.pointOfNoReturn || s.irreversible)) floor = s.id;
+  return floor;
+}
+
+/** The numbers behind a decision, as logged with its event. */
+export function decisionDetails(m: DecisionMatrix, d: Decision, evaluation: number): Record<string, unknown> {
+  return {
+    evaluation,
+    action: d.action,
+    down: d.down,
+    colour: m.colour,
+    source: m.source,
+    percentage: m.percentage,
+    window: m.window,
+    baselineWindow: m.baselineWindow,
+    traffic: m.traffic,
+    metrics: m.metrics.map(({ metric, value, baseline, compared, threshold, colour }) => ({ metric, value, baseline, compared, threshold, colour })),
+  };
+}
+
+/**
+ * Walk a migration's stage schedule: set each stage, judge health every interval,
+ * promote after a green hold, pause on yellow (and resume when green again),
+ * roll back on red per the decision tree. Its state lives in `ferry.controllers`
+ * and the rollout itself, so a killed controller started again continues at the
+ * same stage; a lease lets only one run per migration.
+ */
+export async function runController(db: Database, t: ControllerTarget, opts: ControllerOptions): Promise<ControllerResult> {
+  const interval = opts.intervalMs ?? t.settings.intervalMs;
+  const leaseMs = opts.leaseMs ?? Math.max(3 * interval, 5000);
+  const owner = `${opts.actor} (${hostname()} pid ${process.pid})`;
+  const token = randomUUID();
+  const w = opts.workflow;
+  const emit = (e: ControllerEvent) => opts.onEvent?.(e);
+  await w.locked(() => ensureState(db));
+  await acquireLease(db, t.id, owner, token, leaseMs, opts.lockWaitMs);
+  const log = (kind: string, reason: string, details: unknown) => appendEvent(db, { migrationId: t.id, actor: opts.actor, kind, reason, details });
+  /** One change under the migration lock, in one transaction, only while the lease is ours. */
+  const move = <T>(fn: (tx: Queryable) => Promise<T>) =>
+    w.locked(() =>
+      db.transaction(async (tx) => {
+        await fence(tx, t.id, token);
+        return fn(tx);
+      }),
+    );
+  let last: { colour: string; action: string } | undefined;
+  let matrix: DecisionMatrix | null = null;
+  let evaluations = 0;
+  const result = (outcome: ControllerResult['outcome'], percentage: number, reason: string, stepsRolledBack: string[] = []): ControllerResult => ({
+    migrationId: t.id,
+    outcome,
+    percentage,
+    evaluations,
+    reason,
+    matrix,
+    stepsRolledBack,
+  });
+  try {
+    const first = await rolloutStatus(db, t);
+    const resumed = first.started && ['canary', 'rolling', 'paused', 'rolled-out'].includes(first.phase ?? '');
+    emit({ type: 'started', migrationId: t.id, phase: first.phase, percentage: first.percentage, resumed, owner });
+    await log(
+      'controller',
+      resumed ? `controller started by ${owner}: continues at ${formatPercentage(first.percentage)} (${first.phase})` : `controller started by ${owner}`,
+      { owner, intervalMs: interval, leaseMs, phase: first.phase, percentage: first.percentage, resumed },
+    );
+    for (;;) {
+      if (opts.signal?.aborted) return result('stopped', (await rolloutStatus(db, t)).percentage, 'stopped by a signal; run again to continue');
+      if (!(await heartbeat(db, t.id, token, leaseMs)))
+        throw new FerryError('E_LOCKED', `this controller lost its lease on ${t.id}`, 'another controller took over');
+      const s = await rolloutStatus(db, t);
+      const phase = s.phase ?? 'planned';
+      if (phase === 'expanded' || phase === 'backfilled') {
+        const stage = t.stages[0] as { percent: number };
+        const reason = `controller: canary at ${formatPercentage(stage.percent)}`;
+        await move((tx) => setRollout(tx, t, stage.percent, { actor: opts.actor, reason, life: w }));
+        emit({ type: 'moved', action: 'start', from: s.percentage, to: stage.percent, reason });
+        continue;
+      }
+      if (phase === 'rolled-back') return result('rolled-back', s.percentage, `${t.id} was rolled back (not by this controller)`);
+      if (!['canary', 'rolling', 'paused', 'rolled-out'].includes(phase)) {
+        throw new FerryError('E_GATE', `cannot run the rollout of ${t.id}: it is ${phase}`, `see \`ferry status ${t.id}\``);
+      }
+      const row = await readController(db, t.id);
+      matrix = await assessHealth(db, t, opts.source, { checkDataErrors: await w.dataErrors(db, t.id) });
+      evaluations++;
+      const paused = phase === 'paused' || row?.state === 'paused';
+      const decision = decide(matrix, {
+        paused,
+        holdElapsed: s.heldMs >= s.holdMs,
+        acknowledged: row?.acknowledged === s.percentage,
+        lastStage: s.next === null,
+      });
+      const evaluation = (row?.evaluations ?? 0) + 1;
+      emit({ type: 'evaluation', evaluation, matrix, decision, heldMs: s.heldMs, holdMs: s.holdMs, stage: s.stage, stages: s.stages.length });
+      const changed = !last || last.colour !== matrix.colour || last.action !== decision.action;
+      last = { colour: matrix.colour, action: decision.action };
+      const details = decisionDetails(matrix, decision, evaluation);
+      let state: ControllerState = decision.action === 'wait' ? 'waiting' : decision.action === 'pause' ? 'paused' : 'running';
+      if (decision.action === 'promote' && s.next) {
+        const to = s.next.percent;
+        await move(async (tx) => {
+          await appendEvent(tx, { migrationId: t.id, actor: opts.actor, kind: 'health', reason: decision.reason, details });
+          await setRollout(tx, t, to, {
+            actor: opts.actor,
+            reason: `controller: ${formatPercentage(to)} after a green hold of ${formatPercentage(s.percentage)}`,
+            life: w,
+          });
+        });
+        emit({ type: 'moved', action: 'promote', from: s.percentage, to, reason: decision.reason });
+      } else if (decision.action === 'resume') {
+        await move(async (tx) => {
+          await appendEvent(tx, { migrationId: t.id, actor: opts.actor, kind: 'health', reason: decision.reason, details });
+          await setRollout(tx, t, s.percentage, {
+            actor: opts.actor,
+            reason: `controller: resumed at ${formatPercentage(s.percentage)}, health green again`,
+            life: w,
+          });
+        });
+        emit({ type: 'moved', action: 'resume', from: s.percentage, to: s.percentage, reason: decision.reason });
+      } else if (decision.action === 'pause' && !paused) {
+        await move(async (tx) => {
+          await appendEvent(tx, { migrationId: t.id, actor: opts.actor, kind: 'health', reason: decision.reason, details });
+          // The lifecycle pauses canary and rolling; at 100 % (rolled-out) only the controller holds back.
+          if (phase === 'canary' || phase === 'rolling') await w.transition(tx, t.id, 'paused', { actor: opts.actor, reason: decision.reason, details });
+        });
+        emit({ type: 'moved', action: 'pause', from: s.percentage, to: s.percentage, reason: decision.reason });
+      } else if (decision.action === 'rollback') {
+        const steps = await rollBack(db, t, opts, decision, details, move);
+        state = 'rolled-back';
+        await saveProgress(db, t.id, token, {
+          state,
+          percentage: s.percentage,
+          reason: decision.reason,
+          colour: matrix.colour,
+          action: decision.action,
+          matrix,
+        });
+        emit({ type: 'rolled-back', stepsRolledBack: steps.steps, safePoint: steps.safePoint ?? null, reason: decision.reason });
+        return result('rolled-back', s.percentage, decision.reason, steps.steps);
+      } else if (decision.action === 'complete') {
+        state = 'done';
+        await log('health', decision.reason, details);
+        await saveProgress(db, t.id, token, {
+          state,
+          percentage: s.percentage,
+          reason: decision.reason,
+          colour: matrix.colour,
+          action: decision.action,
+          matrix,
+        });
+        return result('done', s.percentage, decision.reason);
+      } else if (changed) {
+        await log('health', decision.reason, details);
+      }
+      await saveProgress(db, t.id, token, { state, percentage: s.percentage, reason: decision.reason, colour: matrix.colour, action: decision.action, matrix });
+      await sleep(interval, opts.signal);
+    }
+  } finally {
+    await releaseLease(db, t.id, token).catch(() => {});
+    await log('controller', `controller of ${owner} ended`, { owner, evaluations }).catch(() => {});
+  }
+}
+
+/**
+ * The red branch of the decision tree: the quick rollback (flag off, phase
+ * rolled-back) at once; where data is involved, `down` of the steps after the
+ * last safe point too.
+ */
+async function rollBack(
+  db: Database,
+  t: ControllerTarget,
+  opts: ControllerOptions,
+  decision: Decision,
+  details: Record<string, unknown>,
+  move: <T>(fn: (tx: Queryable) => Promise<T>) => Promise<T>,
+): Promise<{ steps: string[]; safePoint: string | undefined }> {
+  const flag = t.flag;
+  await move(async (tx) => {
+    await appendEvent(tx, { migrationId: t.id, actor: opts.actor, kind: 'health', reason: decision.reason, details });
+    await writeFlag(
+      tx,
+      flag,
+      { enabled: false, percentage: 0 },
+      { migrationId: t.id, actor: opts.actor, reason: `quick rollback by the controller: ${decision.reason}` },
+    );
+    await opts.workflow.transition(tx, t.id, 'rolled-back', { actor: opts.actor, reason: `quick rollback (flag ${flag} off): ${decision.reason}`, details });
+  });
+  if (!decision.down) return { steps: [], safePoint: undefined };
+  const { rows } = await db.query<{ step_id: string }>('SELECT step_id FROM ferry.applied_steps WHERE migration_id = $1', [t.id]);
+  const safePoint = lastSafePoint(t, new Set(rows.map((r) => r.step_id)));
+  const steps = await opts.workflow.rollBack(safePoint);
+  await appendEvent(db, {
+    migrationId: t.id,
+    actor: opts.actor,
+    kind: 'health',
+    reason: `data involved: rolled back ${steps.length ? steps.join(', ') : 'no steps'}${safePoint ? ` (down to the last safe point, step ${safePoint})` : ''}`,
+    details: { action: 'down', steps, safePoint: safePoint ?? null },
+  });
+  return { steps, safePoint };
+}

@@ -1,0 +1,30 @@
+/** Health gates: metric sources, the decision matrix, the decision tree and the rollout controller (issue 7). */
+export { assessHealth, type HealthTarget, sourceFor } from './assess.js';
+export {
+  DEFAULT_INTERVAL_MS,
+  DEFAULT_WINDOW_MS,
+  type HealthInput,
+  type HealthSettings,
+  healthSchema,
+  healthSettingsOf,
+  type PrometheusSettings,
+} from './config.js';
+export {
+  type ControllerEvent,
+  type ControllerOptions,
+  type ControllerResult,
+  type ControllerTarget,
+  type ControllerWorkflow,
+  decisionDetails,
+  lastSafePoint,
+  runController,
+} from './controller.js';
+export { type ControllerRecord, type ControllerState, readController } from './controller-state.js';
+export { type Action, type Decision, type DecisionContext, decide } from './decision.js';
+export { bandColour, type DecisionMatrix, evaluateMatrix, explain, type MetricName, type MetricVerdict, worst } from './matrix.js';
+export { DEFAULT_QUERIES, fillQuery, PrometheusSource } from './prometheus.js';
+export { resumeRollout } from './resume.js';
+export { SdkMetricSource, type SdkTotals, sdkTotals } from './sdk-source.js';
+export type { CohortFigures, MetricSource, Window } from './source.js';
+export { controllerTargetOf } from './target.js';
+export { type Colour, DEFAULT_THRESHOLDS, type Thresholds, thresholdsOf, thresholdsSchema } from './thresholds.js';

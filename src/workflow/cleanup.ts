@@ -1,0 +1,151 @@
+import { existsSync, mkdirSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Database } from '../db/database.js';
+import { findTable } from '../db/table-copy.js';
+import { planDurationMs } from '../docs/plan-spec.js';
+import type { BackupRecord } from '../docs/state.js';
+import { FerryError } from '../errors.js';
+import { ARCHIVE_DIR, type Migration } from '../migration/loader.js';
+import { appendEvent, ensureState, readEvents, readState } from '../migration/state.js';
+import { deleteFlag, readFlag } from '../rollout/flags.js';
+import { formatHold } from '../rollout/schedule.js';
+import type { RunReport } from './apply.js';
+import { cleanupTargets, type DumpAccess, takeBackup } from './backup.js';
+import { contract } from './contract.js';
+import { MIGRATION_LOCK_KEY, type RunOptions } from './execute.js';
+import { currentPhase, transition } from './lifecycle.js';
+
+/** Options of {@link cleanup}. */
+export interface CleanupOptions {
+  run: RunOptions;
+  lockWaitMs: number;
+  /** The folder backups are written to. */
+  backupDir: string;
+  /** The migrations folder (the migration is archived under `archive/YYYYMM/`). */
+  migrationsDir: string;
+  access?: DumpAccess;
+  /** Clean up before the deprecation period has passed; the reason is recorded. */
+  force?: { reason: string };
+  now?: Date;
+}
+
+/** What cleanup did, in order. */
+export interface CleanupReport {
+  migrationId: string;
+  forced: string | null;
+  deprecation: { since: string | null; periodMs: number; elapsedMs: number };
+  backup: (BackupRecord & { skipped: string[] }) | null;
+  contract: RunReport;
+  flagRemoved: string | null;
+  archivedTo: string;
+  transitions: { from: string; to: string }[];
+}
+
+/** When the migration first reached 100 % (rolled-out), from its log. */
+async function fullSince(db: Database, id: string): Promise<Date | null> {
+  const e = (await readEvents(db, id)).find((x) => x.kind === 'transition' && x.toPhase === 'rolled-out');
+  return e?.at ?? null;
+}
+
+/**
+ * Check cleanup's gates without changing anything: the migration is verified
+ * (or contracted, resuming an interrupted cleanup) and its deprecation period,
+ * counted from reaching 100 %, has passed unless forced with a reason.
+ */
+export async function cleanupGates(
+  db: Database,
+  m: Migration,
+  opts: Pick<CleanupOptions, 'force' | 'now'>,
+): Promise<{ phase: string; since: Date | null; periodMs: number; elapsedMs: number }> {
+  const phase = (await readState(db)).migrations.get(m.id)?.phase ?? 'planned';
+  if (phase === 'archived') throw new FerryError('E_GATE', `migration ${m.id} is already archived`, 'there is nothing left to clean up');
+  if (phase !== 'verified' && phase !== 'contracted') {
+    throw new FerryError(
+      'E_GATE',
+      `cannot clean up ${m.id}: it is ${phase}, and cleanup needs a verified migration`,
+      phase === 'rolled-out' ? `run \`ferry verify ${m.id} --full\` first` : 'finish the rollout and verify it first',
+    );
+  }
+  const periodMs = planDurationMs(m.manifest.plan.deprecationPeriod);
+  const since = await fullSince(db, m.id);
+  const elapsedMs = since ? (opts.now ?? new Date()).getTime() - since.getTime() : 0;
+  if (elapsedMs < periodMs && !opts.force) {
+    const until = since ? new Date(since.getTime() + periodMs).toISOString().slice(0, 16).replace('T', ' ') : 'unknown';
+    throw new FerryError(
+      'E_GATE',
+      `cannot clean up ${m.id}: its deprecation period of ${m.manifest.plan.deprecationPeriod} has not passed (${formatHold(elapsedMs)} since it reached 100 %; ends ${until} UTC)`,
+      `wait, or clean up early with \`ferry cleanup ${m.id} --force --reason "…"\` (recorded in the log)`,
+    );
+  }
+  return { phase, since, periodMs, elapsedMs };
+}
+
+/** Move `m`'s folder to `archive/YYYYMM/<id>` under the migrations folder; returns where it is. */
+function archiveFolder(m: Migration, migrationsDir: string, now: Date): string {
+  const month = now.toISOString().slice(0, 7).replace('-', '');
+  const target = join(migrationsDir, ARCHIVE_DIR, month, m.id);
+  if (m.dir === target || !existsSync(m.dir)) return existsSync(target) ? target : m.dir;
+  if (existsSync(target)) throw new FerryError('E_GATE', `cannot archive ${m.id}: ${target} already exists`, 'move or remove it, then run cleanup again');
+  mkdirSync(join(migrationsDir, ARCHIVE_DIR, month), { recursive: true });
+  renameSync(m.dir, target);
+  return target;
+}
+
+/**
+ * Clean up a verified migration after its deprecation period: take a backup of
+ * what it drops, run its contract steps (the point of no return), remove its
+ * flag, archive its folder and move it contracted → archived. Each part is
+ * resumable: run it again after a failure and it finishes the rest.
+ */
+export async function cleanup(db: Database, m: Migration, opts: CleanupOptions): Promise<CleanupReport> {
+  const now = opts.now ?? new Date();
+  const gates = await cleanupGates(db, m, opts);
+  const actor = opts.run.actor;
+  await db.withAdvisoryLock(MIGRATION_LOCK_KEY, opts.lockWaitMs, async () => {
+    await ensureState(db);
+    if (opts.force) {
+      await appendEvent(db, {
+        migrationId: m.id,
+        actor,
+        kind: 'cleanup-forced',
+        reason: `cleanup before the deprecation period passed (${formatHold(gates.elapsedMs)} of ${m.manifest.plan.deprecationPeriod}): ${opts.force.reason}`,
+        details: { elapsedMs: gates.elapsedMs, periodMs: gates.periodMs },
+      });
+    }
+  });
+  const report: CleanupReport = {
+    migrationId: m.id,
+    forced: opts.force?.reason ?? null,
+    deprecation: { since: gates.since?.toISOString() ?? null, periodMs: gates.periodMs, elapsedMs: gates.elapsedMs },
+    backup: null,
+    contract: { dryRun: false, steps: [], transitions: [] },
+    flagRemoved: null,
+    archivedTo: m.dir,
+    transitions: [],
+  };
+  let present = 0;
+  for (const t of cleanupTargets(m)) if (await findTable(db, t)) present++;
+  if (present > 0) {
+    report.backup = await takeBackup(db, m, { dir: opts.backupDir, actor, now, ...(opts.access ? { access: opts.access } : {}) });
+  }
+  report.contract = await contract(db, m, { ...opts.run, lockWaitMs: opts.lockWaitMs });
+  report.transitions.push(...report.contract.transitions);
+  await db.withAdvisoryLock(MIGRATION_LOCK_KEY, opts.lockWaitMs, async () => {
+    if (m.manifest.flag && (await readFlag(db, m.manifest.flag))) {
+      await db.transaction((tx) => deleteFlag(tx, m.manifest.flag as string, { actor, reason: `cleanup of ${m.id}: the old path is gone, so is its flag` }));
+      report.flagRemoved = m.manifest.flag;
+    }
+    report.archivedTo = archiveFolder(m, opts.migrationsDir, now);
+    await db.transaction(async (tx) => {
+      const from = await currentPhase(tx, m.id);
+      if (from !== 'contracted') return;
+      await transition(tx, m.id, 'archived', {
+        actor,
+        reason: `cleaned up${report.backup ? ` after backup ${report.backup.id}` : ''}; folder archived to ${report.archivedTo}`,
+        details: { backup: report.backup?.id ?? null, archivedTo: report.archivedTo, forced: report.forced },
+      });
+      report.transitions.push({ from, to: 'archived' });
+    });
+  });
+  return report;
+}

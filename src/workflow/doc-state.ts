@@ -1,0 +1,122 @@
+import { backfillProgress } from '../backfill/progress.js';
+import type { Database, Queryable } from '../db/database.js';
+import type { DocState, HealthRecord, StatementLock, TableVolume } from '../docs/state.js';
+import { thresholdsOf } from '../health/thresholds.js';
+import { analyseStatement } from '../lint/locks.js';
+import type { Migration } from '../migration/loader.js';
+import { readEvents, readState } from '../migration/state.js';
+import { stagesOf } from '../rollout/schedule.js';
+import { approvalStatus } from './approvals.js';
+import { listBackups } from './backup.js';
+import { latestResults, resultsFor } from './check-results.js';
+
+/** Tables larger than this (by the planner's estimate) are not counted row by row. */
+const EXACT_COUNT_LIMIT = 1_000_000;
+
+/** Every lock each step's forward statements take, from PostgreSQL's parse of them (nothing runs). */
+export function statementLocks(m: Migration): StatementLock[] {
+  return m.steps.flatMap((st) =>
+    (st.forward?.statements ?? []).flatMap((stmt) =>
+      analyseStatement(stmt).locks.map((l) => ({
+        stepId: st.id,
+        phase: st.phase ?? 'expand',
+        statement: stmt.text.split('\n')[0] ?? '',
+        relation: l.relation,
+        mode: l.mode,
+        blocks: l.blocks,
+      })),
+    ),
+  );
+}
+
+/** The tables a migration touches, by name, with the steps touching each: every locked relation and every backfill table. */
+export function touchedTables(m: Migration): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  const add = (table: string, step: string) => {
+    const steps = out.get(table) ?? [];
+    if (!steps.includes(step)) steps.push(step);
+    out.set(table, steps);
+  };
+  for (const l of statementLocks(m)) add(l.relation, l.stepId);
+  for (const st of m.steps) if (st.backfill) add(st.backfill.table, st.id);
+  return out;
+}
+
+/** Row counts (exact below a million rows, else the planner's estimate) and total sizes of the tables `m` touches. */
+export async function measureTables(db: Queryable, m: Migration): Promise<TableVolume[]> {
+  const out: TableVolume[] = [];
+  for (const [table, steps] of touchedTables(m)) {
+    const dot = table.indexOf('.');
+    const schema = dot > 0 ? table.slice(0, dot) : null;
+    const name = dot > 0 ? table.slice(dot + 1) : table;
+    const { rows } = await db.query<{ oid: number | null; qualified: string | null; reltuples: number; bytes: string }>(
+      `SELECT c.oid::int AS oid, quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS qualified, c.reltuples::float8 AS reltuples,
+              pg_total_relation_size(c.oid)::text AS bytes
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.oid = to_regclass(CASE WHEN $1::text IS NULL THEN quote_ident($2) ELSE quote_ident($1) || '.' || quote_ident($2) END)
+          AND c.relkind IN ('r', 'p')`,
+      [schema, name],
+    );
+    const r = rows[0];
+    if (!r?.qualified) {
+      out.push({ table, exists: false, rows: 0, estimated: false, bytes: 0, steps });
+      continue;
+    }
+    const estimated = r.reltuples >= EXACT_COUNT_LIMIT;
+    // The name comes from the catalog, quoted by quote_ident.
+    const n = estimated ? r.reltuples : Number((await db.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${r.qualified}`)).rows[0]?.n ?? 0);
+    out.push({ table, exists: true, rows: n, estimated, bytes: Number(r.bytes), steps });
+  }
+  return out;
+}
+
+/** The health evaluations the health controller logged (events of kind `health`), in a shape documents can show. */
+export function healthRecords(events: Awaited<ReturnType<typeof readEvents>>): HealthRecord[] {
+  return events
+    .filter((e) => e.kind === 'health')
+    .map((e) => {
+      const d = (e.details ?? {}) as Record<string, unknown>;
+      const colour = String(d.colour ?? d.decision ?? d.overall ?? /(green|yellow|red|no-data)/.exec(e.reason ?? '')?.[1] ?? 'unknown');
+      const pctValue = d.percentage ?? d.stage;
+      const facts = Object.entries(d)
+        .filter(([k, v]) => !['colour', 'decision', 'overall', 'percentage', 'stage'].includes(k) && v !== null && typeof v !== 'object')
+        .map(([k, v]) => `${k}: ${String(v)}`);
+      const metrics = Array.isArray(d.metrics) ? (d.metrics as { metric?: unknown; value?: unknown; colour?: unknown }[]) : [];
+      for (const x of metrics) facts.push(`${String(x.metric)}: ${x.value === null || x.value === undefined ? '—' : String(x.value)} (${String(x.colour)})`);
+      return { at: e.at, percentage: typeof pctValue === 'number' ? pctValue : null, colour, facts: facts.length ? facts : e.reason ? [e.reason] : [] };
+    });
+}
+
+/** The health thresholds of `m`: the manifest's `health.thresholds` overrides when it has them, else the workflow's defaults. */
+function thresholdsFor(m: Migration) {
+  const health = (m.manifest as { health?: { thresholds?: Parameters<typeof thresholdsOf>[0] } }).health;
+  return thresholdsOf(health?.thresholds);
+}
+
+/** Read everything the documents of `m` show, from the database (read-only) and the migration's files. */
+export async function loadDocState(db: Database, m: Migration, opts: { env: string; now?: Date; measure?: boolean }): Promise<DocState> {
+  const state = await readState(db);
+  const known = state.migrations.has(m.id);
+  const events = known ? await readEvents(db, m.id) : [];
+  const latest = known ? ((await latestResults(db, { migrationId: m.id })).get(m.id) ?? []) : [];
+  const results = resultsFor(m, latest);
+  return {
+    migration: m,
+    now: opts.now ?? new Date(),
+    env: opts.env,
+    driver: db.kind,
+    phase: state.migrations.get(m.id)?.phase ?? null,
+    events,
+    applied: state.applied.get(m.id) ?? [],
+    volumes: opts.measure === false ? [] : await measureTables(db, m),
+    locks: statementLocks(m),
+    backfills: known ? await backfillProgress(db, m.id) : [],
+    checks: results.checks,
+    checksPending: results.pending,
+    approvals: await approvalStatus(db, m.id, m.checksum, m.manifest.plan.approvals),
+    backups: await listBackups(db, m.id),
+    stages: stagesOf(m.manifest.rollout),
+    thresholds: thresholdsFor(m),
+    health: healthRecords(events),
+  };
+}

@@ -1,0 +1,126 @@
+import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { assessHealth, healthSettingsOf, PrometheusSource, SdkMetricSource } from '../../src/health/index.js';
+import { ensureState } from '../../src/migration/state.js';
+import { serverAvailable } from '../helpers/databases.js';
+import { setFlag } from '../helpers/flags.js';
+import { until } from '../helpers/process.js';
+import { cleanups, serverTarget } from './fixtures.js';
+
+const TRAFFIC = fileURLToPath(new URL('./traffic.mjs', import.meta.url));
+
+/** The prometheus binary (Debian package `prometheus`), or undefined. */
+function prometheusBinary(): string | undefined {
+  if (process.env.PROMETHEUS_BIN) return process.env.PROMETHEUS_BIN;
+  try {
+    return execFileSync('sh', ['-c', 'command -v prometheus'], { encoding: 'utf8' }).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const BIN = prometheusBinary();
+if (!BIN && !process.env.CI) console.warn('[ferry tests] skipping the Prometheus test: no prometheus binary (apt-get install prometheus); in CI this fails');
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** A real Prometheus on loopback, scraping `target` every second, with a throwaway config and data directory. */
+async function startPrometheus(bin: string, target: string): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-prom-'));
+  const port = await freePort();
+  writeFileSync(
+    join(dir, 'prometheus.yml'),
+    `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: app\n    static_configs:\n      - targets: ['${target}']\n`,
+  );
+  const child = spawn(bin, [
+    `--config.file=${join(dir, 'prometheus.yml')}`,
+    `--storage.tsdb.path=${join(dir, 'data')}`,
+    `--web.listen-address=127.0.0.1:${port}`,
+  ]);
+  let log = '';
+  child.stderr.on('data', (d) => {
+    log += d;
+  });
+  cleanups.push(async () => {
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await until('Prometheus to be ready', async () => {
+    if (child.exitCode !== null) throw new Error(`prometheus exited ${child.exitCode}:\n${log}`);
+    return (await fetch(`${url}/-/ready`).catch(() => undefined))?.ok === true;
+  });
+  return url;
+}
+
+/** The traffic process, serving /metrics and waiting for "go". */
+function app(url: string, plan: unknown): { child: ChildProcessWithoutNullStreams; out: () => string } {
+  const child = spawn(process.execPath, [TRAFFIC, url, JSON.stringify(plan)]);
+  let out = '';
+  child.stdout.on('data', (d) => {
+    out += d;
+  });
+  child.stderr.on('data', (d) => {
+    out += d;
+  });
+  cleanups.push(async () => void child.kill('SIGKILL'));
+  return { child, out: () => out };
+}
+
+const SCENARIOS = [
+  { key: 'green.v2', new: { requests: 400 }, old: { requests: 4000 }, colour: 'green' },
+  { key: 'slow.v2', new: { requests: 400, latencyFactor: 1.3 }, old: { requests: 4000 }, colour: 'yellow' },
+  { key: 'failing.v2', new: { requests: 400, errorEvery: 20 }, old: { requests: 4000 }, colour: 'red' },
+  { key: 'quiet.v2', new: { requests: 10 }, old: { requests: 4000 }, colour: 'no-data' },
+];
+
+describe.runIf((await serverAvailable()) && (BIN !== undefined || process.env.CI))('Prometheus as a metric source', () => {
+  it('gives the same decision as the built-in source on the same traffic (real Prometheus scraping /metrics)', async () => {
+    if (!BIN) throw new Error('prometheus is not installed: CI must install the Debian package prometheus (.ci/run)');
+    const { url, db } = await serverTarget();
+    await ensureState(db);
+    for (const s of SCENARIOS) await setFlag(db, s.key, true, 10);
+    const proc = app(url, { serve: true, waitForGo: true, flags: SCENARIOS.map(({ key, new: n, old }) => ({ key, new: n, old })) });
+    await until('the app to serve /metrics', () => /ready \d+/.test(proc.out()));
+    const port = Number(/ready (\d+)/.exec(proc.out())?.[1]);
+    const prom = new PrometheusSource({ url: await startPrometheus(BIN, `127.0.0.1:${port}`) });
+    const now = () => Date.now() / 1000;
+    // Zero-valued series first (the SDK exposes every flag of its snapshot), so increase() sees each counter start.
+    await until('Prometheus to scrape the zero series', async () => (await prom.query('count(ferry_requests_total)', now())) === SCENARIOS.length * 2);
+    const from = new Date(Date.now() - 5000);
+    proc.child.stdin.write('go\n');
+    await until('the traffic to be sent', () => proc.out().includes('sent '));
+    const sent = SCENARIOS.reduce((n, s) => n + s.new.requests + s.old.requests, 0);
+    await until('Prometheus to scrape the final counts', async () => (await prom.query('sum(ferry_requests_total)', now())) === sent);
+    const window = { from, to: new Date() };
+    const sdk = new SdkMetricSource(db);
+    for (const s of SCENARIOS) {
+      const target = { id: `m-${s.key}`, flag: s.key, settings: healthSettingsOf({ thresholds: { minRequests: 30 } }) };
+      const builtIn = await assessHealth(db, target, sdk, { checkDataErrors: 0, window });
+      const viaProm = await assessHealth(db, target, prom, { checkDataErrors: 0, window });
+      expect(builtIn.colour, s.key).toBe(s.colour);
+      expect(viaProm.colour, s.key).toBe(s.colour);
+      expect(
+        viaProm.metrics.map((m) => [m.metric, m.colour]),
+        s.key,
+      ).toEqual(builtIn.metrics.map((m) => [m.metric, m.colour]));
+      const rate = (m: typeof builtIn) => m.metrics.find((v) => v.metric === 'errorRate')?.value;
+      if (s.colour !== 'no-data') expect(rate(viaProm), s.key).toBeCloseTo(rate(builtIn) as number, 6);
+    }
+    proc.child.kill('SIGTERM');
+  });
+});
