@@ -15,12 +15,13 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { contract, loadAll, openPglite, up } from '../dist/index.js';
 import { describeApp, startApp } from './demo-app.js';
+import { healthDemo } from './demo-health.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const ferryBin = join(root, 'bin', 'ferry.js');
 const clean = process.argv.includes('--clean');
 const project = mkdtempSync(join(tmpdir(), 'ferry-demo-'));
-const TOTAL = 25;
+const TOTAL = 29;
 let n = 0;
 const bold = (s) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
 const dim = (s) => (process.stdout.isTTY ? `\x1b[2m${s}\x1b[0m` : s);
@@ -119,6 +120,25 @@ const split = newMigration(
     strategy: 'incremental',
     flag: 'split-full-name',
     pointOfNoReturn: null,
+    plan: {
+      scope: { systems: ['users service', 'account page'], users: 'every user; the new path first for a sticky 5 %' },
+      risks: [
+        {
+          risk: 'the backfill slows writes to users',
+          likelihood: 'low',
+          impact: 'medium',
+          mitigation: 'batches sized to 200 ms, throttled on lock waits; pause with ferry backfill --pause',
+        },
+        { risk: 'names split wrongly for some rows', likelihood: 'medium', impact: 'high', mitigation: 'the names-match checksum check before verified' },
+      ],
+      successCriteria: [
+        { text: 'every user has first_name and last_name', proof: 'backfilled' },
+        { text: 'the split names match full_name for every row', proof: 'verified' },
+        { text: 'no data errors at any stage', proof: 'no-data-errors' },
+      ],
+      rollbackCriteria: ['any red health matrix', 'a failing names-match check'],
+      deprecationPeriod: '30d',
+    },
     rollout: {
       stages: [
         { percent: 5, hold: '2s' },
@@ -245,12 +265,27 @@ await inProcess(
   },
 );
 
-ferry(['status'], 'split_full_name is contracted: full_name, the views and the trigger are gone');
+await inProcess(
+  'health gates and the rollout controller',
+  'a simulated service sends traffic through the SDK; the controller (ferry rollout <id> run) promotes a healthy change to 100 % and rolls back one whose new cohort fails',
+  (db) => healthDemo({ db, project }),
+);
+
+ferry(['status'], 'split_full_name is contracted: full_name, the views and the trigger are gone; checkout-v2 rolled out, search-v2 rolled back');
 ferry(['log', split], 'the append-only event log: every phase change, verify, rehearsal and flag change, by whom and why');
+ferry(
+  ['report', split],
+  'the migration report, rendered from the recorded state: timeline, stages, backfill, checks, incidents; success criteria ticked only from the log',
+);
+ferry(
+  ['cleanup', split, '--force', '--reason', 'demo: the 90-day deprecation period cannot pass in a demo'],
+  'backup of users, the contract (already done above), flag removed, folder archived to migrations/archive/YYYYMM/, contracted → archived',
+);
+ferry(['retro', split], "the retrospective's five questions with this migration's numbers");
 
 console.log(`\n${bold('demo passed')} — ${n} steps, each as expected.`);
 console.log(
-  'shown: init, new, lint, up (one migration), up --dry-run, expand + backfill with two app versions running, status, verify --status, rehearse, down, up again, rollout 5 → 25 → 50 → 75 → 100 %, flag get, verify --full finding corrupted rows by bisection, contract with the new app running, log',
+  'shown: init, new, lint, up (one migration), up --dry-run, expand + backfill with two app versions running, status, verify --status --full, rehearse, down, up again, rollout 5 → 25 → 50 → 75 → 100 %, flag get, verify --full finding corrupted rows by bisection, contract with the new app running, health gates promoting and rolling back, log, report, cleanup, retro',
 );
 if (clean) {
   rmSync(project, { recursive: true, force: true });
