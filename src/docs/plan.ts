@@ -27,6 +27,17 @@ export function timelineSection(s: DocState): string[] {
   );
 }
 
+/** The linter's view of the change: its inferred type and risk, and a warning when the manifest declares another type. */
+function classificationLines(s: DocState): string[] {
+  const c = s.classification;
+  const head = `**Type and risk from the SQL (\`ferry lint\`):** inferred ${c.inferred}, risk ${c.risk}.`;
+  const warning =
+    c.matchesDeclared === false
+      ? [`> **Warning:** the manifest declares ${c.declared}, but the statements look like ${c.inferred}; fix the type or the SQL before approval.`]
+      : [];
+  return [head, ...warning, ...c.reasons.map((r) => `- ${r}`)];
+}
+
 /** `ferry plan`: the migration's plan as Markdown, from its manifest, the live database and the event log. */
 export function renderPlan(s: DocState): string {
   const m = s.migration;
@@ -75,6 +86,8 @@ export function renderPlan(s: DocState): string {
     ...timelineSection(s),
     '',
     '## Risks',
+    '',
+    ...classificationLines(s),
     '',
     ...table(
       ['risk', 'likelihood', 'impact', 'mitigation'],

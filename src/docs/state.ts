@@ -1,6 +1,7 @@
 import type { BackfillProgress } from '../backfill/types.js';
 import type { DriverKind } from '../db/database.js';
 import type { Thresholds } from '../health/thresholds.js';
+import type { Classification } from '../lint/types.js';
 import type { Migration } from '../migration/loader.js';
 import type { AppliedStep, MigrationEvent } from '../migration/state.js';
 import type { Stage } from '../rollout/schedule.js';
@@ -68,6 +69,8 @@ export interface DocState {
   applied: AppliedStep[];
   volumes: TableVolume[];
   locks: StatementLock[];
+  /** The linter's type and risk for the migration, and whether they match what the manifest declares. */
+  classification: Classification;
   backfills: BackfillProgress[];
   checks: CheckResult[];
   checksPending: string[];

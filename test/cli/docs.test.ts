@@ -1,6 +1,8 @@
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { openPglite } from '../../src/db/pglite.js';
 import { createTicket, listTickets } from '../../src/project/tickets.js';
 import { SPLIT, splitManifest, splitProject } from '../docs/fixtures.js';
 import { forEachDriver } from '../helpers/databases.js';
@@ -171,5 +173,22 @@ describe('bad input to the document, ticket and cleanup commands', () => {
       expect(r.code, cmd).toBe(0);
       expect(r.stdout, cmd).toContain('Example');
     }
+  });
+});
+
+describe('the plan shows the linter', () => {
+  it('names the inferred type and risk, and warns when the manifest declares another type', async () => {
+    // A fresh embedded database is all `ferry plan` needs: the document reads the files and the (empty) state.
+    const dataDir = join(mkdtempSync(join(tmpdir(), 'ferry-plan-')), 'db');
+    const target = { kind: 'pglite' as const, dataDir, open: () => openPglite({ dataDir }) };
+    const p = createProject(target);
+    const id = p.migration(
+      '0001_drop_legacy',
+      [{ id: 'drop', up: 'ALTER TABLE accounts DROP COLUMN legacy_code;', down: 'ALTER TABLE accounts ADD COLUMN legacy_code text;' }],
+      { type: 'schema-additive', lint: { acknowledge: ['drop:drop-column'] } },
+    );
+    const out = await ok(p, ['plan', id]);
+    expect(out).toContain('inferred schema-destructive');
+    expect(out).toContain('the manifest declares schema-additive, but the statements look like schema-destructive');
   });
 });
