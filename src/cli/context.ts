@@ -53,16 +53,20 @@ export async function prepare(g: GlobalOptions, id: string | undefined): Promise
   return { project, conn, migrations, selected, out, actor, lockWaitMs, run };
 }
 
-/** Open the environment's database, run `fn`, and always close it. */
-export async function withDatabase<T>(g: GlobalOptions, id: string | undefined, purpose: string, fn: (ctx: CommandContext) => Promise<T>): Promise<T> {
-  const base = await prepare(g, id);
-  let db: Database;
+/** Open the environment's database of a prepared command; a failure to connect is E_CONNECT with the fix. */
+export async function openFor(base: Omit<CommandContext, 'db'>, purpose: string): Promise<Database> {
   try {
-    db = await openConnection(base.conn, { lockWaitMs: base.lockWaitMs, purpose });
+    return await openConnection(base.conn, { lockWaitMs: base.lockWaitMs, purpose });
   } catch (err) {
     if (err instanceof FerryError) throw err;
     throw connectError(err, base.conn.driver === 'server' ? base.conn.url : base.conn.dataDir);
   }
+}
+
+/** Open the environment's database, run `fn`, and always close it. */
+export async function withDatabase<T>(g: GlobalOptions, id: string | undefined, purpose: string, fn: (ctx: CommandContext) => Promise<T>): Promise<T> {
+  const base = await prepare(g, id);
+  const db = await openFor(base, purpose);
   try {
     return await fn({ ...base, db });
   } finally {

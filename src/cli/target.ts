@@ -1,11 +1,8 @@
-import { openConnection } from '../db/connect.js';
-import type { Database } from '../db/database.js';
-import { connectError } from '../db/server.js';
 import { FerryError } from '../errors.js';
 import { loadArchived, type Migration } from '../migration/loader.js';
 import { rememberChecksums } from '../workflow/approvals.js';
 import { selectMigrations } from '../workflow/plan-state.js';
-import { type CommandContext, type GlobalOptions, prepare } from './context.js';
+import { type CommandContext, type GlobalOptions, openFor, prepare } from './context.js';
 
 /** Find migration `id` among the project's migrations or, failing that, its archived ones (`migrations/archive/YYYYMM/`). */
 export async function resolveMigration(migrations: Migration[], migrationsDir: string, id: string): Promise<Migration> {
@@ -36,13 +33,7 @@ export async function withMigration<T>(
   const base = await prepare(g, undefined);
   const m = await resolveMigration(base.migrations, base.project.migrationsDir, id);
   validate?.(base, m);
-  let db: Database;
-  try {
-    db = await openConnection(base.conn, { lockWaitMs: base.lockWaitMs, purpose });
-  } catch (err) {
-    if (err instanceof FerryError) throw err;
-    throw connectError(err, base.conn.driver === 'server' ? base.conn.url : base.conn.dataDir);
-  }
+  const db = await openFor(base, purpose);
   try {
     return await fn({ ...base, selected: [m], db }, m);
   } finally {

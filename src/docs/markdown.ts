@@ -1,3 +1,4 @@
+import { formatHold } from '../rollout/schedule.js';
 /** Escape text for a Markdown table cell (pipes and line breaks). */
 export function cell(text: string | number): string {
   return String(text).replaceAll('|', '\\|').replace(/\r?\n/g, ' ');
@@ -21,24 +22,9 @@ export function when(d: Date | string | null | undefined): string {
   return `${x.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 }
 
-/** A duration for people: `3d 4h`, `2h 5m`, `42s`, `0.4s`. */
+/** A duration for people: `3d 4h`, `2h 5m`, `42s`, `0.4s`; `—` when unknown. */
 export function span(ms: number | null | undefined): string {
-  if (ms === null || ms === undefined) return '—';
-  if (ms < 10_000) return `${(Math.max(0, ms) / 1000).toFixed(1)}s`;
-  let s = Math.round(ms / 1000);
-  const parts: string[] = [];
-  for (const [unit, size] of [
-    ['d', 86_400],
-    ['h', 3600],
-    ['m', 60],
-    ['s', 1],
-  ] as const) {
-    const n = Math.floor(s / size);
-    s -= n * size;
-    if (n) parts.push(`${n}${unit}`);
-    if (parts.length === 2) break;
-  }
-  return parts.join(' ');
+  return ms === null || ms === undefined ? '—' : formatHold(ms, 2);
 }
 
 /** Bytes for people: `8 kB`, `12.3 MB`. */

@@ -20,8 +20,11 @@ export function parseHold(text: string): number | undefined {
   return ms > 0 ? ms : undefined;
 }
 
-/** "1d 2h", "24h", "1m 30s", "0.4s": a hold or elapsed time for people. */
-export function formatHold(ms: number): string {
+/**
+ * "1d 2h", "24h", "1m 30s", "0.4s": a hold or elapsed time for people; with
+ * `maxParts`, only the largest units (`3d 4h` rather than `3d 4h 12m 5s`).
+ */
+export function formatHold(ms: number, maxParts = 4): string {
   if (ms < 10_000) return `${(Math.max(0, ms) / 1000).toFixed(1)}s`;
   const parts: string[] = [];
   let s = Math.round(ms / 1000);
@@ -34,6 +37,7 @@ export function formatHold(ms: number): string {
     const n = Math.floor(s / size);
     s -= n * size;
     if (n) parts.push(`${n}${unit}`);
+    if (parts.length === maxParts) break;
   }
   return parts.join(' ');
 }
