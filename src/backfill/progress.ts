@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/database.js';
+import { stateTableExists } from '../migration/state.js';
 import type { BackfillProgress, BackfillState } from './types.js';
 
 interface ProgressRow {
@@ -22,9 +23,8 @@ interface ProgressRow {
 }
 
 /** Whether ferry's backfill tables exist (read-only callers must not create them). */
-export async function backfillStateExists(db: Queryable): Promise<boolean> {
-  const { rows } = await db.query<{ t: string | null }>(`SELECT to_regclass('ferry.backfill_ranges')::text AS t`);
-  return rows[0]?.t != null;
+export function backfillStateExists(db: Queryable): Promise<boolean> {
+  return stateTableExists(db, 'backfill_ranges');
 }
 
 /**

@@ -5,7 +5,6 @@ import { FerryError } from '../errors.js';
 import { loadAll, type Migration } from '../migration/loader.js';
 import { currentActor } from '../migration/state.js';
 import { type Connection, durationMs, loadProject, type Project, resolveConnection } from '../project/config.js';
-import { rememberChecksums } from '../workflow/approvals.js';
 import type { RunOptions } from '../workflow/execute.js';
 import { selectMigrations } from '../workflow/plan-state.js';
 import { type Output, processOutput, progressPrinter } from './output.js';
@@ -41,7 +40,6 @@ export async function prepare(g: GlobalOptions, id: string | undefined): Promise
   const conn = resolveConnection(project, g.env);
   const lockWaitMs = durationMs(g.lockWait ?? project.config.lockWait);
   const migrations = await loadAll(project.migrationsDir);
-  rememberChecksums(migrations);
   const selected = selectMigrations(migrations, id);
   const actor = g.by ?? currentActor();
   const run: RunOptions = {

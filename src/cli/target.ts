@@ -1,6 +1,5 @@
 import { FerryError } from '../errors.js';
 import { loadArchived, type Migration } from '../migration/loader.js';
-import { rememberChecksums } from '../workflow/approvals.js';
 import { selectMigrations } from '../workflow/plan-state.js';
 import { type CommandContext, type GlobalOptions, openFor, prepare } from './context.js';
 
@@ -11,10 +10,7 @@ export async function resolveMigration(migrations: Migration[], migrationsDir: s
   } catch (err) {
     if (!(err instanceof FerryError) || err.code !== 'E_NOT_FOUND') throw err;
     const archived = await loadArchived(migrationsDir, id);
-    if (archived) {
-      rememberChecksums([archived]);
-      return archived;
-    }
+    if (archived) return archived;
     throw err;
   }
 }

@@ -1,5 +1,6 @@
 import type { Queryable } from '../db/database.js';
 import { FerryError } from '../errors.js';
+import { stateTableExists } from '../migration/state.js';
 
 /** What a controller is doing: judging a stage (`running`), waiting for traffic, `paused`, finished (`done`, `rolled-back`), or `stopped` by a signal. */
 export type ControllerState = 'running' | 'waiting' | 'paused' | 'rolled-back' | 'done' | 'stopped';
@@ -25,10 +26,7 @@ export interface ControllerRecord {
   updatedAt: Date;
 }
 
-async function tableExists(db: Queryable): Promise<boolean> {
-  const { rows } = await db.query<{ t: string | null }>(`SELECT to_regclass('ferry.controllers')::text AS t`);
-  return rows[0]?.t != null;
-}
+const tableExists = (db: Queryable) => stateTableExists(db, 'controllers');
 
 const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
 

@@ -186,6 +186,16 @@ export async function runController(db: Database, t: ControllerTarget, opts: Con
       last = { colour: matrix.colour, action: decision.action };
       const details = decisionDetails(matrix, decision, evaluation);
       let state: ControllerState = decision.action === 'wait' ? 'waiting' : decision.action === 'pause' ? 'paused' : 'running';
+      // The controller row always carries this evaluation's numbers, with the state it ends in.
+      const save = (judged: DecisionMatrix) =>
+        saveProgress(db, t.id, token, {
+          state,
+          percentage: s.percentage,
+          reason: decision.reason,
+          colour: judged.colour,
+          action: decision.action,
+          matrix: judged,
+        });
       if (decision.action === 'promote' && s.next) {
         const to = s.next.percent;
         await move(async (tx) => {
@@ -217,32 +227,18 @@ export async function runController(db: Database, t: ControllerTarget, opts: Con
       } else if (decision.action === 'rollback') {
         const steps = await rollBack(db, t, opts, decision, details, move);
         state = 'rolled-back';
-        await saveProgress(db, t.id, token, {
-          state,
-          percentage: s.percentage,
-          reason: decision.reason,
-          colour: matrix.colour,
-          action: decision.action,
-          matrix,
-        });
+        await save(matrix);
         emit({ type: 'rolled-back', stepsRolledBack: steps.steps, safePoint: steps.safePoint ?? null, reason: decision.reason });
         return result('rolled-back', s.percentage, decision.reason, steps.steps);
       } else if (decision.action === 'complete') {
         state = 'done';
         await log('health', decision.reason, details);
-        await saveProgress(db, t.id, token, {
-          state,
-          percentage: s.percentage,
-          reason: decision.reason,
-          colour: matrix.colour,
-          action: decision.action,
-          matrix,
-        });
+        await save(matrix);
         return result('done', s.percentage, decision.reason);
       } else if (changed) {
         await log('health', decision.reason, details);
       }
-      await saveProgress(db, t.id, token, { state, percentage: s.percentage, reason: decision.reason, colour: matrix.colour, action: decision.action, matrix });
+      await save(matrix);
       await sleep(interval, opts.signal);
     }
   } finally {

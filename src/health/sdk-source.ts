@@ -1,5 +1,6 @@
 import { decodeFromCompressedBase64 } from 'hdr-histogram-js';
 import type { Queryable } from '../db/database.js';
+import { stateTableExists } from '../migration/state.js';
 import { type Cohort, newLatencyHistogram } from '../sdk/metrics.js';
 import type { CohortFigures, MetricSource, Window } from './source.js';
 
@@ -14,10 +15,7 @@ export interface SdkTotals {
 }
 
 /** Whether `ferry.metrics` exists yet (before state version 7 nothing was flushed). */
-async function metricsTable(db: Queryable): Promise<boolean> {
-  const { rows } = await db.query<{ t: string | null }>(`SELECT to_regclass('ferry.metrics')::text AS t`);
-  return rows[0]?.t != null;
-}
+const metricsTable = (db: Queryable) => stateTableExists(db, 'metrics');
 
 /**
  * Sum every process's rows of `flag`'s `cohort` whose time bucket overlaps the

@@ -13,6 +13,7 @@ export function controllerTargetOf(m: Migration): ControllerTarget {
     flag,
     stages: stagesOf(m.manifest.rollout),
     hasBackfill: m.steps.some((s) => s.kind === 'backfill'),
+    checksum: m.checksum,
     settings: healthSettingsOf(m.manifest.health),
     steps: m.steps.map((s) => ({ id: s.id, irreversible: s.irreversible })),
     pointOfNoReturn: m.manifest.pointOfNoReturn,

@@ -15,20 +15,6 @@ export interface OpManifestStep {
   [field: string]: unknown;
 }
 
-/** Lint rules whose risk an operation's generated SQL takes care of (its findings are shown as handled, not raised). */
-const HANDLED_RULES: Record<string, string[]> = {
-  // Their contract drops the old column(s), after verification, once no running version uses them.
-  'split-column': ['drop-column'],
-  'merge-columns': ['drop-column'],
-  'drop-column': ['drop-column'],
-  // Its contract swaps the shadow column in: drop the old, rename the new, both already behind the v2 view.
-  'change-type': ['drop-column', 'rename-column'],
-  // Renames happen at contract, when the views have let every version move to the new name.
-  'rename-column': ['rename-column'],
-  // The old name stays a view over the renamed table until contract.
-  'rename-table': ['rename-table'],
-};
-
 /** Backfill tuning for the parts operations generate: the engine's defaults, one range per worker. */
 const BACKFILL_DEFAULTS = { ranges: 4 };
 
@@ -44,7 +30,14 @@ function scriptOf(file: string, statements: string[], problems: string[], where:
   }
 }
 
-function stepOfPart(s: OpManifestStep, part: OpPart, phase: 'expand' | 'contract', mfile: string, problems: string[]): Step | undefined {
+function stepOfPart(
+  s: OpManifestStep,
+  handles: readonly string[],
+  part: OpPart,
+  phase: 'expand' | 'contract',
+  mfile: string,
+  problems: string[],
+): Step | undefined {
   const id = `${s.id}.${part.name}`;
   const where = `step ${id}`;
   const base: Step = {
@@ -56,7 +49,7 @@ function stepOfPart(s: OpManifestStep, part: OpPart, phase: 'expand' | 'contract
     // Contract parts are the point of no return; an expand part with no rollback statements simply has nothing to undo.
     irreversible: phase === 'contract',
     checksum: '',
-    operation: { op: s.op, part: part.name, handles: HANDLED_RULES[s.op] ?? [] },
+    operation: { op: s.op, part: part.name, handles: [...handles] },
   };
   if (phase === 'contract') base.phase = 'contract';
   if (part.kind === 'backfill') {
@@ -115,6 +108,6 @@ export function compileOperationStep(s: OpManifestStep, index: number, mfile: st
     return none;
   }
   const compile = (parts: OpPart[], phase: 'expand' | 'contract') =>
-    parts.map((p) => stepOfPart(s, p, phase, mfile, problems)).filter((x): x is Step => x !== undefined);
+    parts.map((p) => stepOfPart(s, op.handles ?? [], p, phase, mfile, problems)).filter((x): x is Step => x !== undefined);
   return { expand: compile(op.expand(parsed.data), 'expand'), contract: compile(op.contract(parsed.data), 'contract') };
 }

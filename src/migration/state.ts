@@ -48,10 +48,18 @@ export function currentActor(): string {
   return `${user}@${hostname()}`;
 }
 
-/** Whether ferry's schema exists yet (read-only commands must not create it). */
-export async function stateExists(db: Queryable): Promise<boolean> {
-  const { rows } = await db.query<{ t: string | null }>(`SELECT to_regclass('ferry.migrations')::text AS t`);
+/**
+ * Whether table `ferry.<table>` exists yet: read-only commands must not create
+ * ferry's state, and a table of a later state version may not be there.
+ */
+export async function stateTableExists(db: Queryable, table: string): Promise<boolean> {
+  const { rows } = await db.query<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [`ferry.${table}`]);
   return rows[0]?.t != null;
+}
+
+/** Whether ferry's schema exists yet (read-only commands must not create it). */
+export function stateExists(db: Queryable): Promise<boolean> {
+  return stateTableExists(db, 'migrations');
 }
 
 /** Create or upgrade schema `ferry` inside the caller's transaction. Call under the migration lock. */

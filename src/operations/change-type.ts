@@ -56,6 +56,8 @@ const checkExists = (t: TableRef, name: string, extra = '') =>
  */
 export const changeType: Operation<ChangeTypeSpec> = {
   name: 'change-type',
+  // Its contract swaps the shadow column in — drop the old, rename the new — both already behind the v2 view.
+  handles: ['drop-column', 'rename-column'],
   schema,
   describe: (s) => `change ${s.table}.${s.column} to type ${s.type}`,
   expand(s) {

@@ -28,6 +28,8 @@ const alter = (t: TableRef, what: string, ...args: string[]) => `EXECUTE format(
  */
 export const dropColumn: Operation<DropColumnSpec> = {
   name: 'drop-column',
+  // The column is dropped at contract, after the new shape has hidden it through the deprecation period.
+  handles: ['drop-column'],
   schema,
   describe: (s) => `drop column ${s.column} of ${s.table}`,
   expand(s) {

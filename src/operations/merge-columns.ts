@@ -43,6 +43,8 @@ export type MergeColumnsSpec = z.output<typeof schema>;
  */
 export const mergeColumns: Operation<MergeColumnsSpec> = {
   name: 'merge-columns',
+  // Its contract drops the old columns after verification, once no running version uses them.
+  handles: ['drop-column'],
   schema,
   describe: (s) => `merge ${s.columns.join(', ')} of ${s.table} into ${s.into.name}`,
   expand(s) {

@@ -23,6 +23,8 @@ export type RenameColumnSpec = z.output<typeof schema>;
  */
 export const renameColumn: Operation<RenameColumnSpec> = {
   name: 'rename-column',
+  // The rename happens at contract, when the views have let every version move to the new name.
+  handles: ['rename-column'],
   schema,
   describe: (s) => `rename column ${s.from} of ${s.table} to ${s.to}`,
   expand(s) {

@@ -51,6 +51,8 @@ END`;
  */
 export const renameTable: Operation<RenameTableSpec> = {
   name: 'rename-table',
+  // The old name stays a view over the renamed table until contract.
+  handles: ['rename-table'],
   schema: renameTableSchema,
   describe(spec) {
     const { from, to } = names(spec);

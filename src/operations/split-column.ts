@@ -40,6 +40,8 @@ const newColumns = (s: SplitColumnSpec) => Object.entries(s.into).map(([column, 
  */
 export const splitColumn: Operation<SplitColumnSpec> = {
   name: 'split-column',
+  // Its contract drops the old column after verification, once no running version uses it.
+  handles: ['drop-column'],
   schema,
   describe: (s) => `split ${s.table}.${s.column} into ${Object.keys(s.into).join(', ')}`,
   expand(s) {

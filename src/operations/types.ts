@@ -66,6 +66,8 @@ export interface Operation<S> {
   readonly name: string;
   /** The operation's fields in a manifest step (besides id, kind, op, description). */
   readonly schema: z.ZodType<S>;
+  /** Lint rules whose risk this operation's own SQL takes care of (its contract dropping the old column …); shown as handled, never raised. */
+  readonly handles?: readonly string[];
   /** One line describing what a given spec does. */
   describe(spec: S): string;
   /** The parts `up` runs, in order. */

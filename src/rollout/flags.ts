@@ -1,6 +1,6 @@
 import type { Queryable } from '../db/database.js';
 import { FerryError } from '../errors.js';
-import { appendEvent } from '../migration/state.js';
+import { appendEvent, stateTableExists } from '../migration/state.js';
 import { effectivePercentage, type FlagValue, formatPercentage } from './percentage.js';
 
 /** A feature flag as stored in `ferry.flags`. */
@@ -35,9 +35,8 @@ const toFlag = (r: Record<string, unknown>): Flag => ({
 });
 
 /** Whether `ferry.flags` exists yet (read-only commands must not create it). */
-async function flagsExist(db: Queryable): Promise<boolean> {
-  const { rows } = await db.query<{ t: string | null }>(`SELECT to_regclass('ferry.flags')::text AS t`);
-  return rows[0]?.t != null;
+function flagsExist(db: Queryable): Promise<boolean> {
+  return stateTableExists(db, 'flags');
 }
 
 const FLAG_COLUMNS = 'key, enabled, percentage::text AS percentage, migration_id, updated_by, updated_at, version';

@@ -1,6 +1,6 @@
 import type { Queryable } from '../db/database.js';
 import { FerryError } from '../errors.js';
-import { stateExists } from '../migration/state.js';
+import { stateExists, stateTableExists } from '../migration/state.js';
 import { type FlagChange, readFlag, writeFlag } from './flags.js';
 import { effectivePercentage, type FlagValue, formatPercentage } from './percentage.js';
 import { formatHold, holdAt, nextStage, phasePath, type RolloutPhase, type Stage, stageIndexAt } from './schedule.js';
@@ -12,6 +12,8 @@ export interface RolloutTarget {
   flag: string | undefined;
   stages: readonly Stage[];
   hasBackfill: boolean;
+  /** The migration files' checksum, passed to the phase gates (approvals are void once it changes). */
+  checksum?: string;
 }
 
 /**
@@ -51,8 +53,7 @@ export interface RolloutMove {
 
 /** The stored rollout of a migration, or undefined before it started. */
 export async function readRollout(db: Queryable, migrationId: string, forUpdate = false): Promise<RolloutRecord | undefined> {
-  const exists = await db.query<{ t: string | null }>(`SELECT to_regclass('ferry.rollouts')::text AS t`);
-  if (exists.rows[0]?.t == null) return undefined;
+  if (!(await stateTableExists(db, 'rollouts'))) return undefined;
   const { rows } = await db.query(
     `SELECT migration_id, flag_key, percentage::text AS percentage, started_at, stage_started_at, updated_by,
             (extract(epoch FROM clock_timestamp() - stage_started_at) * 1000)::float8 AS held_ms
@@ -104,7 +105,7 @@ export async function setRollout(
   const phases: RolloutMove['phases'] = [];
   let from = phase;
   for (const to of path) {
-    await opts.life.transition(tx, t.id, to, { actor: opts.actor, reason, details: { flag, percentage } });
+    await opts.life.transition(tx, t.id, to, { actor: opts.actor, reason, details: { flag, percentage, ...(t.checksum ? { checksum: t.checksum } : {}) } });
     phases.push({ from, to });
     from = to;
   }

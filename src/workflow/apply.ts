@@ -100,12 +100,7 @@ export async function up(db: Database, migrations: Migration[], opts: UpOptions 
     const all = await views(db, migrations);
     refuseDrift(all);
     for (const v of all) refuseUnapproved(v, opts);
-    if (opts.requireApproval)
-      await refuseStaleApprovals(
-        db,
-        all.map((v) => v.migration),
-        (m) => all.find((v) => v.migration === m)?.pending.length ?? 0,
-      );
+    if (opts.requireApproval) await refuseStaleApprovals(db, all);
     refuseLint(all);
     const work = all.filter((v) => v.pending.length > 0 || v.record?.phase === 'approved' || v.record?.phase === 'rolled-back');
     if (work.length > 0) await ensureState(db);

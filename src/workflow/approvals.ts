@@ -1,7 +1,7 @@
 import type { Queryable } from '../db/database.js';
 import { FerryError } from '../errors.js';
 import type { Migration } from '../migration/loader.js';
-import { appendEvent, stateExists } from '../migration/state.js';
+import { appendEvent, stateExists, stateTableExists } from '../migration/state.js';
 import { addGate, type GateContext } from './lifecycle.js';
 
 /** One recorded approval: a role, who gave it, and the migration checksum it was given for. */
@@ -26,25 +26,13 @@ export interface ApprovalStatus {
   complete: boolean;
 }
 
-/** Checksums of the migration files this process loaded; gates read them so an edit is seen before the database hears of it. */
-const fileChecksums = new Map<string, string>();
-
-/** Tell the approval gates the checksums of the migrations as their files are now (the CLI calls it after loading). */
-export function rememberChecksums(migrations: readonly Pick<Migration, 'id' | 'checksum'>[]): void {
-  for (const m of migrations) fileChecksums.set(m.id, m.checksum);
-}
-
 /** The role as the manifest spells it, matched case-insensitively; undefined when the plan names no such role. */
 export function roleOf(m: Migration, role: string): string | undefined {
   const wanted = role.trim().toLowerCase();
   return m.manifest.plan.approvals.find((r) => r.toLowerCase() === wanted);
 }
 
-async function approvalsTable(db: Queryable): Promise<boolean> {
-  if (!(await stateExists(db))) return false;
-  const { rows } = await db.query<{ t: string | null }>(`SELECT to_regclass('ferry.approvals')::text AS t`);
-  return rows[0]?.t != null;
-}
+const approvalsTable = (db: Queryable) => stateTableExists(db, 'approvals');
 
 async function readApprovals(db: Queryable, migrationId: string): Promise<(Approval & { required: string[] })[]> {
   if (!(await approvalsTable(db))) return [];
@@ -97,18 +85,24 @@ export async function recordApproval(tx: Queryable, m: Migration, opts: { role: 
   return { role, by: opts.actor, checksum: m.checksum, at: new Date().toISOString(), reason: opts.reason ?? null };
 }
 
-async function checksumNow(tx: Queryable, migrationId: string): Promise<string | undefined> {
-  const known = fileChecksums.get(migrationId);
-  if (known) return known;
-  const { rows } = await tx.query<{ checksum: string | null }>('SELECT checksum FROM ferry.migrations WHERE id = $1', [migrationId]);
+/**
+ * The checksum of the migration as its files are now: the one the caller gave the
+ * transition (`details.checksum`, from the loaded files, so an edit is seen before
+ * the database hears of it), else the one last recorded in `ferry.migrations`.
+ */
+async function checksumNow(ctx: GateContext): Promise<string | undefined> {
+  const given = (ctx.details as { checksum?: unknown } | undefined)?.checksum;
+  if (typeof given === 'string') return given;
+  const { rows } = await ctx.tx.query<{ checksum: string | null }>('SELECT checksum FROM ferry.migrations WHERE id = $1', [ctx.migrationId]);
   return rows[0]?.checksum ?? undefined;
 }
 
 const short = (c: string) => c.slice(0, 12);
 
 /** Why the approvals of a migration do not cover its current version, or undefined when they do. */
-async function notApproved(tx: Queryable, migrationId: string): Promise<string | undefined> {
-  const checksum = await checksumNow(tx, migrationId);
+async function notApproved(ctx: GateContext): Promise<string | undefined> {
+  const { tx, migrationId } = ctx;
+  const checksum = await checksumNow(ctx);
   if (!checksum) return 'its checksum is unknown; run `ferry approve` for each role';
   const s = await approvalStatus(tx, migrationId, checksum);
   if (s.complete) return undefined;
@@ -140,7 +134,7 @@ async function approvedByRoles(tx: Queryable, migrationId: string): Promise<bool
 export async function rolesApproved(ctx: GateContext): Promise<string | undefined> {
   const d = ctx.details as { approvalRequired?: boolean } | undefined;
   if (d?.approvalRequired === false) return undefined;
-  return notApproved(ctx.tx, ctx.migrationId);
+  return notApproved(ctx);
 }
 
 /**
@@ -150,7 +144,7 @@ export async function rolesApproved(ctx: GateContext): Promise<string | undefine
  */
 export async function approvalsCurrent(ctx: GateContext): Promise<string | undefined> {
   if (!(await approvedByRoles(ctx.tx, ctx.migrationId))) return undefined;
-  const why = await notApproved(ctx.tx, ctx.migrationId);
+  const why = await notApproved(ctx);
   return why ? `its approvals no longer hold: ${why}` : undefined;
 }
 
@@ -159,9 +153,9 @@ export async function approvalsCurrent(ctx: GateContext): Promise<string | undef
  * migration approved by its roles whose files changed since (its approvals are
  * void), with the roles to ask again.
  */
-export async function refuseStaleApprovals(db: Queryable, migrations: readonly Migration[], pendingOf: (m: Migration) => number): Promise<void> {
-  for (const m of migrations) {
-    if (pendingOf(m) === 0 || !(await approvedByRoles(db, m.id))) continue;
+export async function refuseStaleApprovals(db: Queryable, views: readonly { migration: Migration; pending: readonly unknown[] }[]): Promise<void> {
+  for (const { migration: m, pending } of views) {
+    if (pending.length === 0 || !(await approvedByRoles(db, m.id))) continue;
     const s = await approvalStatus(db, m.id, m.checksum, m.manifest.plan.approvals);
     if (s.complete) continue;
     throw new FerryError(

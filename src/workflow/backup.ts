@@ -9,7 +9,7 @@ import { FerryError } from '../errors.js';
 import { droppedRelations } from '../lint/context.js';
 import { alterCommands, body, rangeVar, relationName } from '../lint/tree.js';
 import type { Migration } from '../migration/loader.js';
-import { appendEvent, ensureMigrationRecord, ensureState, stateExists } from '../migration/state.js';
+import { appendEvent, ensureMigrationRecord, ensureState, stateTableExists } from '../migration/state.js';
 
 const run = promisify(execFile);
 
@@ -90,9 +90,7 @@ async function pgDump(access: DumpAccess, tables: string[], snapshot: string): P
 
 /** Every backup of a migration listed in schema ferry, oldest first. */
 export async function listBackups(db: Queryable, migrationId?: string): Promise<BackupRecord[]> {
-  if (!(await stateExists(db))) return [];
-  const t = await db.query<{ t: string | null }>(`SELECT to_regclass('ferry.backups')::text AS t`);
-  if (t.rows[0]?.t == null) return [];
+  if (!(await stateTableExists(db, 'backups'))) return [];
   const { rows } = await db.query<Record<string, unknown>>(
     `SELECT id, migration_id, method, location, objects::text AS objects, bytes::text AS bytes, created_by,
             to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at

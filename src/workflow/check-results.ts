@@ -1,6 +1,6 @@
 import type { Database, Queryable } from '../db/database.js';
 import type { Migration } from '../migration/loader.js';
-import { ensureState, stateExists } from '../migration/state.js';
+import { ensureState, stateExists, stateTableExists } from '../migration/state.js';
 import { STATE_SCHEMA_VERSIONS } from '../migration/state-schema.js';
 import { type CheckKind, declarationHash } from '../verify/declared.js';
 import { MIGRATION_LOCK_KEY } from './execute.js';
@@ -33,10 +33,7 @@ export interface CheckResult {
 }
 
 /** Whether ferry's state has the verification tables (state version 5). */
-async function hasCheckTables(db: Queryable): Promise<boolean> {
-  const { rows } = await db.query<{ t: string | null }>(`SELECT to_regclass('ferry.verify_results')::text AS t`);
-  return rows[0]?.t != null;
-}
+const hasCheckTables = (db: Queryable) => stateTableExists(db, 'verify_results');
 
 /** Create or upgrade ferry's state when it lacks the verification tables, under the migration lock. */
 export async function ensureCheckState(db: Database, lockWaitMs: number): Promise<void> {

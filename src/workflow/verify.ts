@@ -1,7 +1,7 @@
 import type { Database } from '../db/database.js';
 import { isFerryError } from '../errors.js';
 import type { Migration } from '../migration/loader.js';
-import { appendEvent, readState, stateExists } from '../migration/state.js';
+import { appendEvent, readState, stateExists, stateTableExists } from '../migration/state.js';
 import { kindOf } from '../migration/step-kinds.js';
 import { type CheckResult, ensureCheckState, latestResults, resultsFor, syncDeclaredChecks } from './check-results.js';
 import { type ChecksRun, type RunChecksOptions, runChecks } from './checks.js';
@@ -69,7 +69,7 @@ async function moveToVerified(db: Database, m: Migration, opts: VerifyOptions): 
   if (m.manifest.checks.length) await ensureCheckState(db, opts.lockWaitMs ?? 30_000);
   try {
     await db.transaction(async (tx) => {
-      if (m.manifest.checks.length || (await tx.query(`SELECT to_regclass('ferry.verify_checks') AS t`)).rows.some((r) => r.t != null)) {
+      if (m.manifest.checks.length || (await stateTableExists(tx, 'verify_checks'))) {
         await syncDeclaredChecks(tx, m);
       }
       await transition(tx, m.id, 'verified', { actor: opts.actor, reason: 'rolled out to 100 % and every check passes' });

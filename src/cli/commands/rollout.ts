@@ -25,7 +25,13 @@ import { colourLabel, controllerWorkflow } from './health.js';
 const life: Lifecycle = { currentPhase, transition };
 
 function targetOf(m: Migration): RolloutTarget {
-  return { id: m.id, flag: m.manifest.flag, stages: stagesOf(m.manifest.rollout), hasBackfill: m.steps.some((s) => s.kind === 'backfill') };
+  return {
+    id: m.id,
+    flag: m.manifest.flag,
+    stages: stagesOf(m.manifest.rollout),
+    hasBackfill: m.steps.some((s) => s.kind === 'backfill'),
+    checksum: m.checksum,
+  };
 }
 
 function printMove(ctx: CommandContext, move: RolloutMove): void {
