@@ -202,7 +202,7 @@ await inProcess(
   'app v1 reads and writes full_name the whole time; ferry up adds the columns, the sync trigger, backfills 300,000 rows and publishes the v1 and v2 views',
   async (db) => {
     const v1 = startApp(db, 1);
-    const report = await up(db, [await loadSplit()], runOpts);
+    const report = await up(db, await loadAll(join(project, 'migrations')), { ...runOpts, only: split });
     console.log(`  ferry up: ${report.steps.map((s) => s.stepId).join(', ')}`);
     const v2 = startApp(db, 2);
     await new Promise((r) => setTimeout(r, 1500));

@@ -19,8 +19,10 @@ export { baseline, type RunReport, type UpOptions, up } from './workflow/apply.j
 export { dataErrors } from './workflow/check-results.js';
 export { runChecks } from './workflow/checks.js';
 export { contract } from './workflow/contract.js';
+export { type Acknowledgement, acknowledgeEdits, type Forgotten, forget } from './workflow/drift.js';
 export type { ProgressEvent, RunOptions, StepReport } from './workflow/execute.js';
 export { addGate, type Gate, PHASES, type Phase, TRANSITIONS, transition } from './workflow/lifecycle.js';
+export type { Drift, DriftKind } from './workflow/plan-state.js';
 export { type RehearsalReport, rehearse } from './workflow/rehearse.js';
 export { type DownOptions, down } from './workflow/rollback.js';
 export { migrationStatus } from './workflow/status.js';

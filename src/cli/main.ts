@@ -3,6 +3,7 @@ import { FerryError } from '../errors.js';
 import { registerBackfillCommand } from './commands/backfill.js';
 import { registerCleanupCommands } from './commands/cleanup.js';
 import { registerDocumentCommands } from './commands/documents.js';
+import { registerDriftCommands } from './commands/drift.js';
 import { registerFlagCommands } from './commands/flag.js';
 import { registerHealthCommand } from './commands/health.js';
 import { registerInspectCommands } from './commands/inspect.js';
@@ -41,6 +42,7 @@ export function buildProgram(): Command {
   registerProjectCommands(program, globals);
   registerRunCommands(program, globals);
   registerInspectCommands(program, globals);
+  registerDriftCommands(program, globals);
   registerLintCommand(program, globals);
   registerLifecycleCommands(program, globals);
   registerBackfillCommand(program, globals);

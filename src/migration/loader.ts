@@ -7,6 +7,7 @@ import { FerryError } from '../errors.js';
 import { formatIssues } from '../project/config.js';
 import { manifestCheckProblems } from '../verify/declared.js';
 import { checksumOf } from './checksum.js';
+import { manifestDefinition, migrationChecksum, NOT_DEFINED_YET, type StepDefinition, stepDefinition } from './definition.js';
 import { type Manifest, type ManifestStep, manifestSchema } from './manifest.js';
 import { compileOperationStep } from './op-steps.js';
 import { parserReady, SqlSyntaxError, type Statement, splitStatements } from './sql-script.js';
@@ -35,8 +36,10 @@ export interface Step {
   module?: string;
   /** For `backfill` steps: what to fill and how. */
   backfill?: BackfillStepSpec;
-  /** sha256 of what `forward` applies; an applied step whose checksum changes is drift. */
+  /** sha256 of what `forward` applies (kept for databases that recorded only this). */
   checksum: string;
+  /** The checksums of everything the step is: its body, its rollback and its verify; recorded when it is applied. */
+  definition: StepDefinition;
   /** `contract` for steps that remove the old shape: `up` leaves them to `ferry contract`, after verification. */
   phase?: 'contract';
   /** For steps compiled from an operation (`kind: "op"` in the manifest): which one, and the lint rules its SQL handles safely. */
@@ -50,7 +53,9 @@ export interface Migration {
   dir: string;
   manifest: Manifest;
   steps: Step[];
-  /** sha256 over the manifest and every file of every step. */
+  /** A checksum of each manifest field as written (but `steps` and `pointOfNoReturn`), recorded when the first step is applied. */
+  definition: Record<string, string>;
+  /** sha256 of the whole definition: every manifest field and every step's definition (the SQL operations compile to included). */
   checksum: string;
 }
 
@@ -97,8 +102,8 @@ function readScript(dir: string, path: string, problems: string[], where: string
 
 function loadStep(dir: string, mfile: string, s: Exclude<ManifestStep, { kind: 'op' }>, index: number, problems: string[]): Step | undefined {
   const where = (field: string) => `steps.${index}.${field}`;
-  const base = { id: s.id, index, kind: s.kind, transaction: s.transaction, irreversible: s.irreversible };
-  const step: Step = s.description ? { ...base, description: s.description, checksum: '' } : { ...base, checksum: '' };
+  const base = { id: s.id, index, kind: s.kind, transaction: s.transaction, irreversible: s.irreversible, checksum: '', definition: NOT_DEFINED_YET };
+  const step: Step = s.description ? { ...base, description: s.description } : base;
   if (s.kind === 'sql' && s.phase === 'contract') step.phase = 'contract';
   if (s.kind === 'backfill') {
     if (s.module !== undefined) {
@@ -224,8 +229,10 @@ export async function loadMigration(dir: string, id: string): Promise<Migration>
       problems.push(...manifestCheckProblems(m.file, dir, parsed.data));
       for (const step of loaded) if (step.backfill) problems.push(...(await backfillExpressionProblems(id, step, m.file)));
       if (problems.length === 0) {
-        const files = loaded.flatMap((s) => [s.checksum, s.rollback?.text ?? '', s.verify?.text ?? '', s.cleanup?.text ?? '']);
-        return { id, dir, manifest: parsed.data, steps: loaded, checksum: checksumOf(m.text, ...files) };
+        for (const s of loaded) s.definition = stepDefinition({ ...s, ...(s.module ? { moduleSource: readFileSync(s.module, 'utf8') } : {}) });
+        const definition = manifestDefinition(m.raw);
+        const checksum = migrationChecksum(definition, parsed.data.pointOfNoReturn, loaded);
+        return { id, dir, manifest: parsed.data, steps: loaded, definition, checksum };
       }
     }
   }

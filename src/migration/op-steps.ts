@@ -3,6 +3,7 @@ import { OPERATIONS, operationNamed } from '../operations/index.js';
 import type { OpPart } from '../operations/types.js';
 import { formatIssues } from '../project/config.js';
 import { checksumOf } from './checksum.js';
+import { NOT_DEFINED_YET } from './definition.js';
 import type { SqlScript, Step } from './loader.js';
 import { SqlSyntaxError, splitStatements } from './sql-script.js';
 
@@ -49,6 +50,7 @@ function stepOfPart(
     // Contract parts are the point of no return; an expand part with no rollback statements simply has nothing to undo.
     irreversible: phase === 'contract',
     checksum: '',
+    definition: NOT_DEFINED_YET,
     operation: { op: s.op, part: part.name, handles: [...handles] },
   };
   if (phase === 'contract') base.phase = 'contract';

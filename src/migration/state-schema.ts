@@ -248,4 +248,21 @@ export const STATE_SCHEMA_VERSIONS: readonly string[] = [
   COMMENT ON COLUMN ferry.controllers.token IS 'the running controller''s lease token; NULL when none runs. A lease whose heartbeat is older than lease_ms may be taken over';
   COMMENT ON COLUMN ferry.controllers.acknowledged IS 'the stage (percentage) at which an operator resumed despite yellow; yellow does not pause it again';
   `,
+  // 8: the definition of what was applied. Each applied step keeps the checksums of its body, rollback and verify,
+  // its rollback itself, and whether it was irreversible or a contract step; each migration keeps its manifest's
+  // field checksums and its point of no return from when its first step was applied. `down` obeys these, not the files.
+  `
+  ALTER TABLE ferry.applied_steps
+    ADD COLUMN definition   jsonb,
+    ADD COLUMN rollback     jsonb,
+    ADD COLUMN irreversible boolean,
+    ADD COLUMN phase        text;
+  COMMENT ON COLUMN ferry.applied_steps.definition IS 'checksums of the step as applied: body (never editable), rollback and verify (editable only through ferry acknowledge); NULL before state version 8';
+  COMMENT ON COLUMN ferry.applied_steps.rollback IS 'the rollback as applied, or as last acknowledged: what ferry down runs';
+  ALTER TABLE ferry.migrations
+    ADD COLUMN definition         jsonb,
+    ADD COLUMN point_of_no_return text;
+  COMMENT ON COLUMN ferry.migrations.definition IS 'checksum of each manifest field (but steps) when the first step was applied, or as last acknowledged; NULL while none is applied';
+  COMMENT ON COLUMN ferry.migrations.point_of_no_return IS 'the point of no return recorded with the definition; down obeys it, whatever the manifest says now';
+  `,
 ];

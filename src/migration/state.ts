@@ -1,5 +1,6 @@
 import { hostname, userInfo } from 'node:os';
 import type { Database, Queryable } from '../db/database.js';
+import type { RecordedRollback, StepDefinition } from './definition.js';
 import { STATE_SCHEMA_VERSIONS } from './state-schema.js';
 
 /** A step recorded as applied in the target database. */
@@ -13,6 +14,14 @@ export interface AppliedStep {
   durationMs: number;
   /** Recorded by `ferry baseline` without running it. */
   baseline: boolean;
+  /** The step's definition as applied (or as last acknowledged); null when applied before ferry recorded definitions. */
+  definition: StepDefinition | null;
+  /** The rollback as applied (or as last acknowledged): what `down` runs; null when not recorded. */
+  rollback: RecordedRollback | null;
+  /** Whether the step was irreversible when applied; null when not recorded. */
+  irreversible: boolean | null;
+  /** `contract` when it was a contract step; null when not recorded. */
+  phase: 'expand' | 'contract' | null;
 }
 
 /** A migration as the target database knows it. */
@@ -22,6 +31,10 @@ export interface MigrationRecord {
   title: string;
   checksum: string | null;
   updatedAt: Date;
+  /** Each manifest field's checksum when the first step was applied (or as last acknowledged); null while none is applied. */
+  definition: Record<string, string> | null;
+  /** The point of no return recorded with the definition. */
+  pointOfNoReturn: string | null;
 }
 
 /** One row of the append-only event log. */
@@ -87,6 +100,10 @@ const toApplied = (r: Record<string, unknown>): AppliedStep => ({
   appliedBy: r.applied_by as string,
   durationMs: r.duration_ms as number,
   baseline: r.baseline as boolean,
+  definition: (r.definition as StepDefinition | null) ?? null,
+  rollback: (r.rollback as RecordedRollback | null) ?? null,
+  irreversible: (r.irreversible as boolean | null) ?? null,
+  phase: (r.phase as 'expand' | 'contract' | null) ?? null,
 });
 
 /** Every migration record and applied step; empty when ferry never ran on this database. */
@@ -94,7 +111,7 @@ export async function readState(db: Queryable): Promise<{ migrations: Map<string
   const migrations = new Map<string, MigrationRecord>();
   const applied = new Map<string, AppliedStep[]>();
   if (!(await stateExists(db))) return { migrations, applied };
-  const m = await db.query('SELECT id, phase, title, checksum, updated_at FROM ferry.migrations ORDER BY id');
+  const m = await db.query('SELECT id, phase, title, checksum, updated_at, definition, point_of_no_return FROM ferry.migrations ORDER BY id');
   for (const r of m.rows) {
     migrations.set(r.id as string, {
       id: r.id as string,
@@ -102,6 +119,8 @@ export async function readState(db: Queryable): Promise<{ migrations: Map<string
       title: r.title as string,
       checksum: r.checksum as string | null,
       updatedAt: new Date(r.updated_at as string),
+      definition: (r.definition as Record<string, string> | null) ?? null,
+      pointOfNoReturn: (r.point_of_no_return as string | null) ?? null,
     });
   }
   const s = await db.query('SELECT * FROM ferry.applied_steps ORDER BY migration_id, position');
@@ -166,37 +185,83 @@ export async function readEvents(db: Queryable, migrationId?: string): Promise<M
   }));
 }
 
-/** Record a step as applied (in the same transaction as its forward SQL); `clearMarker` for non-transactional steps. */
-export async function recordApplied(
-  db: Queryable,
-  a: { migrationId: string; stepId: string; position: number; checksum: string; actor: string; durationMs: number; baseline: boolean; clearMarker?: boolean },
-): Promise<void> {
+/** What is recorded of one applied step: where it is, who applied it, and its definition as applied. */
+export interface AppliedRecord {
+  migrationId: string;
+  stepId: string;
+  position: number;
+  checksum: string;
+  actor: string;
+  durationMs: number;
+  baseline: boolean;
+  definition: StepDefinition;
+  rollback: RecordedRollback;
+  irreversible: boolean;
+  phase: 'expand' | 'contract';
+  /** Delete the non-transactional step's marker in the same transaction. */
+  clearMarker?: boolean;
+}
+
+/** Record a step as applied, with its definition (in the same transaction as its forward SQL). */
+export async function recordApplied(db: Queryable, a: AppliedRecord): Promise<void> {
   await db.query(
-    `INSERT INTO ferry.applied_steps (migration_id, step_id, position, checksum, applied_by, duration_ms, baseline)
-     VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-    [a.migrationId, a.stepId, a.position, a.checksum, a.actor, Math.round(a.durationMs), a.baseline],
+    `INSERT INTO ferry.applied_steps (migration_id, step_id, position, checksum, applied_by, duration_ms, baseline, definition, rollback, irreversible, phase)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10, $11)`,
+    [
+      a.migrationId,
+      a.stepId,
+      a.position,
+      a.checksum,
+      a.actor,
+      Math.round(a.durationMs),
+      a.baseline,
+      JSON.stringify(a.definition),
+      JSON.stringify(a.rollback),
+      a.irreversible,
+      a.phase,
+    ],
   );
   if (a.clearMarker) await db.query('DELETE FROM ferry.step_runs WHERE migration_id = $1 AND step_id = $2', [a.migrationId, a.stepId]);
 }
 
-/** Record `step` of migration `migrationId` as applied by `actor`; in the transaction that applied it. */
-export function recordStep(
+/**
+ * Record a migration's manifest definition and point of no return, but only
+ * while none of its steps is applied: from its first applied step on, they are
+ * what `down` obeys, and only `ferry acknowledge` changes the definition.
+ */
+export async function recordDefinitionIfNew(
   db: Queryable,
   migrationId: string,
-  step: { id: string; index: number; checksum: string; transaction: boolean },
-  actor: string,
-  opts: { durationMs?: number; baseline?: boolean } = {},
+  definition: Record<string, string>,
+  pointOfNoReturn: string | null,
 ): Promise<void> {
-  return recordApplied(db, {
+  await db.query(
+    `UPDATE ferry.migrations SET definition = $2::jsonb, point_of_no_return = $3
+      WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM ferry.applied_steps WHERE migration_id = $1)`,
+    [migrationId, JSON.stringify(definition), pointOfNoReturn],
+  );
+}
+
+/** Replace the recorded definition and rollback of an applied step (an acknowledged edit). */
+export async function rerecordStep(db: Queryable, migrationId: string, stepId: string, definition: StepDefinition, rollback: RecordedRollback): Promise<void> {
+  await db.query('UPDATE ferry.applied_steps SET definition = $3::jsonb, rollback = $4::jsonb WHERE migration_id = $1 AND step_id = $2', [
     migrationId,
-    stepId: step.id,
-    position: step.index,
-    checksum: step.checksum,
-    actor,
-    durationMs: opts.durationMs ?? 0,
-    baseline: opts.baseline ?? false,
-    clearMarker: !step.transaction,
-  });
+    stepId,
+    JSON.stringify(definition),
+    JSON.stringify(rollback),
+  ]);
+}
+
+/** Replace a migration's recorded manifest definition (an acknowledged edit); the point of no return stays as recorded. */
+export async function rerecordDefinition(db: Queryable, migrationId: string, definition: Record<string, string>): Promise<void> {
+  await db.query('UPDATE ferry.migrations SET definition = $2::jsonb WHERE id = $1', [migrationId, JSON.stringify(definition)]);
+}
+
+/** Forget a migration's applied steps and its record (`ferry forget`); the event log keeps its history. */
+export async function forgetMigration(db: Queryable, migrationId: string): Promise<void> {
+  await db.query('DELETE FROM ferry.step_runs WHERE migration_id = $1', [migrationId]);
+  await db.query('DELETE FROM ferry.applied_steps WHERE migration_id = $1', [migrationId]);
+  await db.query('DELETE FROM ferry.migrations WHERE id = $1', [migrationId]);
 }
 
 /** Forget an applied step (in the same transaction as its rollback SQL). */

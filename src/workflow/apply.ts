@@ -2,12 +2,13 @@ import type { Database, Queryable } from '../db/database.js';
 import { FerryError } from '../errors.js';
 import { lintRefusal } from '../lint/gate.js';
 import type { Migration } from '../migration/loader.js';
-import { appendEvent, ensureMigrationRecord, ensureState, ensureStateIn, readState, recordStep } from '../migration/state.js';
+import { appendEvent, ensureMigrationRecord, ensureState, ensureStateIn, readState } from '../migration/state.js';
 import { kindOf } from '../migration/step-kinds.js';
 import { refuseStaleApprovals } from './approvals.js';
 import { applyStep, MIGRATION_LOCK_KEY, type RunOptions, rehearseStepInTransaction, type StepReport } from './execute.js';
 import { currentPhase, type Phase, transition } from './lifecycle.js';
-import { type MigrationView, refuseDrift, viewOf } from './plan-state.js';
+import { type Drift, type MigrationView, missingFolders, refuseDrift, viewOf } from './plan-state.js';
+import { recordStep } from './recorded.js';
 
 /** Options of `up`. */
 export interface UpOptions extends RunOptions {
@@ -18,6 +19,8 @@ export interface UpOptions extends RunOptions {
   dryRun?: boolean;
   /** Stop after this step (e.g. `ferry backfill` stops after the backfill). */
   until?: string;
+  /** Apply only this migration of those given; the others are still checked for missing folders. */
+  only?: string;
 }
 
 /** What a run did: the steps, and the lifecycle transitions it made. */
@@ -30,9 +33,17 @@ export interface RunReport {
 /** Thrown inside a dry-run's transaction to roll everything back. */
 class DryRunRollback extends Error {}
 
-async function views(db: Queryable, migrations: Migration[]): Promise<MigrationView[]> {
+/**
+ * The views of the migrations `up` works on (all of them, or `only` one) and
+ * the drift of applied migrations whose folders are gone, which stops any run.
+ */
+async function views(db: Queryable, migrations: Migration[], only?: string): Promise<{ work: MigrationView[]; orphans: Drift[] }> {
   const state = await readState(db);
-  return migrations.map((m) => viewOf(m, state.migrations.get(m.id), state.applied.get(m.id) ?? []));
+  const chosen = migrations.filter((m) => only === undefined || m.id === only);
+  if (only !== undefined && chosen.length === 0)
+    throw new FerryError('E_NOT_FOUND', `no migration with id "${only}"`, `known migrations: ${migrations.map((m) => m.id).join(', ') || '(none)'}`);
+  const work = chosen.map((m) => viewOf(m, state.migrations.get(m.id), state.applied.get(m.id) ?? []));
+  return { work, orphans: missingFolders(state, migrations) };
 }
 
 /** Move to `to` inside `tx` and note it in the report; no-op when already there. */
@@ -81,10 +92,10 @@ export async function up(db: Database, migrations: Migration[], opts: UpOptions 
       await db.withAdvisoryLock(MIGRATION_LOCK_KEY, opts.lockWaitMs, () =>
         db.transaction(async (tx) => {
           await ensureStateIn(tx);
-          const all = await views(tx, migrations);
+          const { work: all, orphans } = await views(tx, migrations, opts.only);
+          refuseDrift(all, orphans);
           refuseLint(all);
           for (const v of all) {
-            refuseDrift([v]);
             await ensureMigrationRecord(tx, v.migration.id, v.migration.manifest.title, v.migration.checksum);
             for (const step of v.pending) report.steps.push(await rehearseStepInTransaction(tx, v.migration, step, 'forward', opts));
           }
@@ -97,8 +108,8 @@ export async function up(db: Database, migrations: Migration[], opts: UpOptions 
     return report;
   }
   await db.withAdvisoryLock(MIGRATION_LOCK_KEY, opts.lockWaitMs, async () => {
-    const all = await views(db, migrations);
-    refuseDrift(all);
+    const { work: all, orphans } = await views(db, migrations, opts.only);
+    refuseDrift(all, orphans);
     for (const v of all) refuseUnapproved(v, opts);
     if (opts.requireApproval) await refuseStaleApprovals(db, all);
     refuseLint(all);
@@ -144,9 +155,10 @@ export async function baseline(db: Database, m: Migration, opts: UpOptions & { s
   const report: RunReport = { dryRun: false, steps: [], transitions: [] };
   await db.withAdvisoryLock(MIGRATION_LOCK_KEY, opts.lockWaitMs, async () => {
     await ensureState(db);
-    const [v] = await views(db, [m]);
-    refuseDrift([v as MigrationView]);
-    const pending = (v as MigrationView).pending;
+    const { work } = await views(db, [m]);
+    const v = work[0] as MigrationView;
+    refuseDrift([v]);
+    const pending = v.pending;
     if (!opts.skipVerify) {
       const failures: string[] = [];
       for (const step of pending) {
@@ -167,7 +179,7 @@ export async function baseline(db: Database, m: Migration, opts: UpOptions & { s
     await ensureMigrationRecord(db, m.id, m.manifest.title, m.checksum);
     await db.transaction(async (tx) => {
       for (const step of pending) {
-        await recordStep(tx, m.id, step, opts.actor, { baseline: true });
+        await recordStep(tx, m, step, opts.actor, { baseline: true });
         await appendEvent(tx, { migrationId: m.id, actor: opts.actor, kind: 'baseline', stepId: step.id, reason: 'recorded as applied without running it' });
         report.steps.push({ migrationId: m.id, stepId: step.id, direction: 'forward', status: 'baseline', durationMs: 0, retries: 0, statements: [] });
       }

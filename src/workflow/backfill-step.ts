@@ -4,8 +4,9 @@ import type { Database, Queryable } from '../db/database.js';
 import { quoteQualified } from '../db/quote.js';
 import { FerryError } from '../errors.js';
 import type { Migration, Step } from '../migration/loader.js';
-import { recordStep, removeApplied } from '../migration/state.js';
+import { removeApplied } from '../migration/state.js';
 import { announceStep, type RunOptions, type StepReport } from './execute.js';
+import { recordStep } from './recorded.js';
 
 /** The engine's view of a manifest's backfill step. */
 export function backfillTarget(m: Migration, step: Step): BackfillTarget {
@@ -52,7 +53,7 @@ export async function applyBackfillStep(db: Database, m: Migration, step: Step, 
       { progress: final },
     );
   }
-  await db.transaction((tx) => recordStep(tx, m.id, step, opts.actor, { durationMs: performance.now() - started }));
+  await db.transaction((tx) => recordStep(tx, m, step, opts.actor, { durationMs: performance.now() - started }));
   return announceStep(opts, m, step, started, {
     direction: 'forward',
     status: 'applied',

@@ -4,9 +4,10 @@ import type { Database, Queryable } from '../db/database.js';
 import { quoteQualified } from '../db/quote.js';
 import { FerryError, isFerryError, RETRYABLE_SQLSTATES, sqlState } from '../errors.js';
 import type { Migration, Step } from '../migration/loader.js';
-import { appendEvent, recordStep, removeApplied } from '../migration/state.js';
+import { appendEvent, removeApplied } from '../migration/state.js';
 import { kindOf, StatementError, type StatementRun } from '../migration/step-kinds.js';
 import { applyBackfillStep, describeBackfillInTransaction, revertBackfillStep } from './backfill-step.js';
+import { recordStep } from './recorded.js';
 
 /** The advisory lock every ferry runner takes on the target database ("ferry" in ASCII). */
 export const MIGRATION_LOCK_KEY = 0x6665727279n;
@@ -159,7 +160,7 @@ export async function applyStep(db: Database, m: Migration, step: Step, opts: Ru
   if (step.kind === 'backfill') return applyBackfillStep(db, m, step, opts);
   const started = performance.now();
   const log = (message: string) => opts.onProgress?.({ type: 'log', migrationId: m.id, stepId: step.id, message });
-  const record = (q: Queryable, durationMs: number) => recordStep(q, m.id, step, opts.actor, { durationMs });
+  const record = (q: Queryable, durationMs: number) => recordStep(q, m, step, opts.actor, { durationMs });
   const report = (status: StepReport['status'], statements: StatementRun[], retries: number, note?: string): StepReport => {
     const r: StepReport = { migrationId: m.id, stepId: step.id, direction: 'forward', status, durationMs: performance.now() - started, retries, statements };
     if (note) r.note = note;
@@ -243,7 +244,7 @@ export async function revertStep(db: Database, m: Migration, step: Step, opts: R
 
 /** Inside a dry-run's transaction, record the step as the real run would, so later steps see the same state. */
 function recordDryRunStep(tx: Queryable, m: Migration, step: Step, direction: 'forward' | 'rollback', actor: string): Promise<void> {
-  return direction === 'forward' ? recordStep(tx, m.id, step, actor) : removeApplied(tx, m.id, step.id);
+  return direction === 'forward' ? recordStep(tx, m, step, actor) : removeApplied(tx, m.id, step.id);
 }
 
 /**

@@ -2,11 +2,30 @@ import { FerryError } from '../errors.js';
 import type { Migration, Step } from '../migration/loader.js';
 import type { AppliedStep, MigrationRecord } from '../migration/state.js';
 
-/** One way the files and the database disagree about an applied step. */
+/** What kind of disagreement between the files and the database a drift is. */
+export type DriftKind =
+  | 'edited'
+  | 'rollback-edited'
+  | 'verify-edited'
+  | 'manifest-edited'
+  | 'point-of-no-return'
+  | 'removed'
+  | 'reordered'
+  | 'inserted'
+  | 'missing-folder';
+
+/** One way the files and the database disagree about an applied migration. */
 export interface Drift {
   migrationId: string;
   stepId?: string;
+  kind: DriftKind;
   problem: string;
+  /**
+   * Whether `ferry acknowledge` may accept it as a reviewed fix (a rollback, a
+   * verify, a manifest field other than the point of no return); otherwise
+   * only restoring the files ends it.
+   */
+  acknowledgeable: boolean;
 }
 
 /** A migration seen from both sides: its files and what the database recorded. */
@@ -21,20 +40,100 @@ export interface MigrationView {
   drift: Drift[];
 }
 
+const short = (c: string) => c.slice(0, 12);
+
+/** How one applied step differs from its file: by its recorded definition, or (recorded before ferry kept definitions) its forward checksum. */
+function stepDrift(m: Migration, step: Step, a: AppliedStep): Drift[] {
+  const at = { migrationId: m.id, stepId: a.stepId };
+  if (!a.definition) {
+    if (step.checksum === a.checksum) return [];
+    return [
+      {
+        ...at,
+        kind: 'edited',
+        acknowledgeable: false,
+        problem: `step ${a.stepId} was edited after it was applied (checksum ${short(a.checksum)} → ${short(step.checksum)})`,
+      },
+    ];
+  }
+  const out: Drift[] = [];
+  const now = step.definition;
+  if (now.body !== a.definition.body) {
+    out.push({
+      ...at,
+      kind: 'edited',
+      acknowledgeable: false,
+      problem: `step ${a.stepId} was edited after it was applied (its SQL, kind or flags; ${short(a.definition.body)} → ${short(now.body)})`,
+    });
+  }
+  if (now.rollback !== a.definition.rollback) {
+    out.push({
+      ...at,
+      kind: 'rollback-edited',
+      acknowledgeable: true,
+      problem: `the rollback of step ${a.stepId} was edited after the step was applied (${short(a.definition.rollback)} → ${short(now.rollback)}); down runs the recorded one until the edit is acknowledged`,
+    });
+  }
+  if (now.verify !== a.definition.verify) {
+    out.push({
+      ...at,
+      kind: 'verify-edited',
+      acknowledgeable: true,
+      problem: `the verify SQL of step ${a.stepId} was edited after the step was applied (${short(a.definition.verify)} → ${short(now.verify)})`,
+    });
+  }
+  return out;
+}
+
+/** How the manifest differs from the one recorded with the first applied step. */
+function manifestDrift(m: Migration, record: MigrationRecord): Drift[] {
+  const at = { migrationId: m.id };
+  const out: Drift[] = [];
+  const recorded = record.definition ?? {};
+  if (record.pointOfNoReturn !== m.manifest.pointOfNoReturn) {
+    out.push({
+      ...at,
+      kind: 'point-of-no-return',
+      acknowledgeable: false,
+      problem: `the manifest's pointOfNoReturn was changed after the migration was applied (recorded ${JSON.stringify(record.pointOfNoReturn)}, now ${JSON.stringify(m.manifest.pointOfNoReturn)}); down obeys the recorded one`,
+    });
+  }
+  const fields = [...new Set([...Object.keys(recorded), ...Object.keys(m.definition)])].sort();
+  const changed = fields.filter((f) => recorded[f] !== m.definition[f]);
+  if (changed.length) {
+    out.push({
+      ...at,
+      kind: 'manifest-edited',
+      acknowledgeable: true,
+      problem: `the manifest was edited after the migration was applied (field${changed.length === 1 ? '' : 's'} ${changed.join(', ')})`,
+    });
+  }
+  return out;
+}
+
 /** Compare files with the database's record of one migration. */
 export function viewOf(migration: Migration, record: MigrationRecord | undefined, applied: AppliedStep[]): MigrationView {
   const drift: Drift[] = [];
+  const at = { migrationId: migration.id };
   const byId = new Map(migration.steps.map((s) => [s.id, s]));
   for (const a of applied) {
     const step = byId.get(a.stepId);
-    if (!step) drift.push({ migrationId: migration.id, stepId: a.stepId, problem: `step ${a.stepId} is applied but no longer in the manifest` });
-    else if (step.checksum !== a.checksum) {
-      drift.push({
-        migrationId: migration.id,
-        stepId: a.stepId,
-        problem: `step ${a.stepId} was edited after it was applied (checksum ${a.checksum.slice(0, 12)} → ${step.checksum.slice(0, 12)})`,
-      });
-    }
+    if (!step)
+      drift.push({ ...at, stepId: a.stepId, kind: 'removed', acknowledgeable: false, problem: `step ${a.stepId} is applied but no longer in the manifest` });
+    else drift.push(...stepDrift(migration, step, a));
+  }
+  if (record?.definition && applied.length > 0) drift.push(...manifestDrift(migration, record));
+  const inFileOrder = [...applied]
+    .sort((x, y) => x.position - y.position)
+    .map((a) => byId.get(a.stepId)?.index ?? -1)
+    .filter((i) => i >= 0);
+  if (inFileOrder.some((i, k) => k > 0 && i < (inFileOrder[k - 1] as number))) {
+    drift.push({
+      ...at,
+      kind: 'reordered',
+      acknowledgeable: false,
+      problem: `the applied steps were reordered in the manifest after they ran; down would undo them in the wrong order`,
+    });
   }
   const appliedIds = new Set(applied.map((a) => a.stepId));
   const notApplied = migration.steps.filter((s) => !appliedIds.has(s.id));
@@ -44,8 +143,10 @@ export function viewOf(migration: Migration, record: MigrationRecord | undefined
   for (const p of notApplied) {
     if (p.index < lastApplied) {
       drift.push({
-        migrationId: migration.id,
+        ...at,
         stepId: p.id,
+        kind: 'inserted',
+        acknowledgeable: false,
         problem: `step ${p.id} is not applied but a later step is (was it inserted after the migration ran?)`,
       });
     }
@@ -53,24 +154,52 @@ export function viewOf(migration: Migration, record: MigrationRecord | undefined
   return { migration, record, applied, pending, contractPending, drift };
 }
 
+/** Drift of applied migrations whose folders are gone; archived ones live in the archive folder, so they are not missing. */
+export function missingFolders(state: { migrations: Map<string, MigrationRecord>; applied: Map<string, AppliedStep[]> }, migrations: Migration[]): Drift[] {
+  const live = new Map([...state.applied].filter(([id]) => state.migrations.get(id)?.phase !== 'archived'));
+  return orphanDrift(live, migrations);
+}
+
 /** Drift of migrations with applied steps whose folder is gone (one with nothing applied left no trace worth keeping). */
 export function orphanDrift(applied: Map<string, unknown[]>, migrations: Migration[]): Drift[] {
   const ids = new Set(migrations.map((m) => m.id));
   return [...applied]
     .filter(([id, steps]) => steps.length > 0 && !ids.has(id))
-    .map(([id, steps]) => ({ migrationId: id, problem: `migration ${id} has ${steps.length} applied step(s) but its folder is missing` }));
+    .map(([id, steps]) => ({
+      migrationId: id,
+      kind: 'missing-folder' as const,
+      acknowledgeable: false,
+      problem: `migration ${id} has ${steps.length} applied step(s) but its folder ${id} is missing from the migrations folder`,
+    }));
 }
 
-/** Refuse to go on when any of `views` has drift. */
-export function refuseDrift(views: MigrationView[]): void {
-  const drift = views.flatMap((v) => v.drift);
+/** The fix for a set of drift problems: restore, acknowledge, or forget, as each allows. */
+export function driftHint(drift: readonly Drift[]): string {
+  const fixes: string[] = [];
+  const missing = [...new Set(drift.filter((d) => d.kind === 'missing-folder').map((d) => d.migrationId))];
+  if (missing.length) {
+    fixes.push(
+      `restore the missing folder${missing.length === 1 ? '' : 's'} (${missing.join(', ')}) from version control (e.g. \`git checkout -- <migrations folder>/${missing[0]}\`), or, if it is gone on purpose, \`ferry forget ${missing[0]} --reason "…"\` (its changes stay in the database; the forgetting is logged)`,
+    );
+  }
+  const ack = [...new Set(drift.filter((d) => d.acknowledgeable).map((d) => d.migrationId))];
+  const restore = drift.some((d) => !d.acknowledgeable && d.kind !== 'missing-folder');
+  if (restore) fixes.push('restore the applied files from version control (put changes in a new step or migration)');
+  if (ack.length) {
+    fixes.push(
+      `${restore ? 'for the edited rollback, verify or manifest fields: restore them too, ' : 'restore the edited files, '}or accept the edit as a reviewed fix with \`ferry acknowledge ${ack[0]} --reason "…"\``,
+    );
+  }
+  return fixes.join('; ');
+}
+
+/** Refuse to go on when any of `views` has drift, or an applied migration's folder is gone (`orphans`). */
+export function refuseDrift(views: MigrationView[], orphans: Drift[] = []): void {
+  const drift = [...views.flatMap((v) => v.drift), ...orphans];
   if (drift.length === 0) return;
-  throw new FerryError(
-    'E_DRIFT',
-    `the migration files no longer match what was applied:\n  ${drift.map((d) => d.problem).join('\n  ')}`,
-    'restore the applied files from version control (put changes in a new step or migration), or roll the step back with the original files first',
-    { drift },
-  );
+  throw new FerryError('E_DRIFT', `the migration files no longer match what was applied:\n  ${drift.map((d) => d.problem).join('\n  ')}`, driftHint(drift), {
+    drift,
+  });
 }
 
 /** Pick migrations by id: all of them when `id` is undefined; E_NOT_FOUND for an unknown id. */

@@ -27,16 +27,19 @@ export interface RehearsalReport {
 /**
  * Rehearse `m` on a scratch copy of `db`: up → verify → down → compare the
  * schema with the original → up again → verify. Proves the rollback plan
- * without touching the target (apart from one event in its log).
+ * without touching the target (apart from one event in its log). Give the
+ * project's `migrations` so the others applied on the copy are not missing folders.
  */
 export async function rehearse(
   db: Database,
   m: Migration,
-  opts: RunOptions & { lockWaitMs: number; server?: { url: string; password?: string } },
+  opts: RunOptions & { lockWaitMs: number; server?: { url: string; password?: string }; migrations?: Migration[] },
 ): Promise<RehearsalReport> {
   const copy = await scratchCopy(db, opts.server);
   const stages: RehearsalStage[] = [];
-  const runOpts = { ...opts, actor: `${opts.actor} (rehearsal)`, requireApproval: false, envNote: 'in a rehearsal' };
+  const { migrations: project = [m], ...rest } = opts;
+  const all = project.some((x) => x.id === m.id) ? project : [...project, m];
+  const runOpts = { ...rest, actor: `${opts.actor} (rehearsal)`, requireApproval: false, envNote: 'in a rehearsal', only: m.id };
   const stage = async (name: string, fn: () => Promise<string[] | undefined>): Promise<boolean> => {
     try {
       const problems = (await fn()) ?? [];
@@ -60,28 +63,28 @@ export async function rehearse(
     if (pendingAtStart) {
       let applied: Awaited<ReturnType<typeof snapshotSchema>> | undefined;
       (await stage('up', async () => {
-        await up(s, [m], runOpts);
+        await up(s, all, runOpts);
         applied = await snapshotSchema(s);
         return undefined;
       })) &&
         (await stage('verify', verify)) &&
         (await stage(`down${lastApplied ? ` --to ${lastApplied}` : ''}`, async () => {
-          await down(s, [m], m.id, lastApplied ? { ...runOpts, to: lastApplied } : runOpts);
+          await down(s, all, m.id, lastApplied ? { ...runOpts, to: lastApplied } : runOpts);
           return undefined;
         })) &&
         (await stage('schema after down equals the original', async () => diffSchemas(original, await snapshotSchema(s)).map(describeChange))) &&
         (await stage('up again', async () => {
-          await up(s, [m], runOpts);
+          await up(s, all, runOpts);
           return diffSchemas(applied as typeof original, await snapshotSchema(s)).map((c) => `differs from the first up: ${describeChange(c)}`);
         })) &&
         (await stage('verify again', verify));
     } else {
       (await stage('down (all steps)', async () => {
-        await down(s, [m], m.id, runOpts);
+        await down(s, all, m.id, runOpts);
         return undefined;
       })) &&
         (await stage('up', async () => {
-          await up(s, [m], runOpts);
+          await up(s, all, runOpts);
           return undefined;
         })) &&
         (await stage('schema after down → up equals the original', async () => diffSchemas(original, await snapshotSchema(s)).map(describeChange))) &&

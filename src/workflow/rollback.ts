@@ -5,7 +5,8 @@ import { ensureState, readState } from '../migration/state.js';
 import type { RunReport, UpOptions } from './apply.js';
 import { MIGRATION_LOCK_KEY, rehearseStepInTransaction, revertStep } from './execute.js';
 import { currentPhase, findTransition, type Phase, transition } from './lifecycle.js';
-import { refuseDrift, viewOf } from './plan-state.js';
+import { missingFolders, refuseDrift, viewOf } from './plan-state.js';
+import { asApplied, type GuardFacts, guardFacts } from './recorded.js';
 
 /** Options of `down`. */
 export interface DownOptions extends Omit<UpOptions, 'requireApproval'> {
@@ -15,8 +16,12 @@ export interface DownOptions extends Omit<UpOptions, 'requireApproval'> {
 
 class DryRunRollback extends Error {}
 
-/** The applied steps `down` would undo, last first, after checking the point of no return. */
-export function stepsToRollBack(m: Migration, appliedIds: Set<string>, to: string | undefined): Step[] {
+/**
+ * The applied steps `down` would undo, last first, after checking the point of
+ * no return and the irreversible and contract steps — as the database recorded
+ * them when the steps were applied, not as the files say now.
+ */
+export function stepsToRollBack(m: Migration, appliedIds: Set<string>, to: string | undefined, facts: GuardFacts): Step[] {
   let floor = -1;
   if (to !== undefined) {
     const target = m.steps.find((s) => s.id === to);
@@ -30,7 +35,7 @@ export function stepsToRollBack(m: Migration, appliedIds: Set<string>, to: strin
     floor = target.index;
   }
   const steps = m.steps.filter((s) => s.index > floor && appliedIds.has(s.id)).reverse();
-  const ponr = m.manifest.pointOfNoReturn;
+  const ponr = facts.pointOfNoReturn;
   const ponrStep = ponr === null ? undefined : m.steps.find((s) => s.id === ponr);
   if (ponrStep && appliedIds.has(ponrStep.id) && steps.some((s) => s.index <= ponrStep.index)) {
     const after = m.steps.filter((s) => s.index > ponrStep.index && appliedIds.has(s.id));
@@ -42,7 +47,15 @@ export function stepsToRollBack(m: Migration, appliedIds: Set<string>, to: strin
         : 'beyond this point the only way back is restoring from backup',
     );
   }
-  const irreversible = steps.find((s) => s.irreversible);
+  const contract = steps.find((s) => facts.contract.has(s.id));
+  if (contract) {
+    throw new FerryError(
+      'E_POINT_OF_NO_RETURN',
+      `step ${contract.id} of ${m.id} is a contract step and applied: the old shape is gone, so down cannot go past it`,
+      'restore from backup (the full tier of the rollback plan)',
+    );
+  }
+  const irreversible = steps.find((s) => facts.irreversible.has(s.id));
   if (irreversible) {
     throw new FerryError(
       'E_POINT_OF_NO_RETURN',
@@ -61,11 +74,14 @@ export async function down(db: Database, migrations: Migration[], id: string | u
   const report: RunReport = { dryRun: Boolean(opts.dryRun), steps: [], transitions: [] };
   const plan = async () => {
     const state = await readState(db);
+    refuseDrift([], missingFolders(state, migrations));
     const m = id === undefined ? [...migrations].reverse().find((x) => (state.applied.get(x.id)?.length ?? 0) > 0) : migrations.find((x) => x.id === id);
     if (!m) return undefined;
     const v = viewOf(m, state.migrations.get(m.id), state.applied.get(m.id) ?? []);
     refuseDrift([v]);
-    const steps = stepsToRollBack(m, new Set(v.applied.map((a) => a.stepId)), opts.to);
+    const applied = new Map(v.applied.map((a) => [a.stepId, a]));
+    const facts = guardFacts(m, v.record, v.applied);
+    const steps = stepsToRollBack(m, new Set(applied.keys()), opts.to, facts).map((s) => asApplied(s, applied.get(s.id)));
     const phase = v.record?.phase as Phase | undefined;
     if (steps.length && phase && !findTransition(phase, 'rolled-back') && phase !== 'rolled-back') {
       throw new FerryError(

@@ -3,7 +3,7 @@ import type { Queryable } from '../db/database.js';
 import type { Migration } from '../migration/loader.js';
 import { readState } from '../migration/state.js';
 import { type CheckResult, latestResults, resultsFor } from './check-results.js';
-import { type Drift, orphanDrift, viewOf } from './plan-state.js';
+import { type Drift, missingFolders, viewOf } from './plan-state.js';
 
 /** One line of `ferry status`. */
 export interface MigrationStatus {
@@ -66,8 +66,6 @@ export async function migrationStatus(db: Queryable, migrations: Migration[]): P
       dataErrors: checks.checks.reduce((n, c) => n + c.dataErrors, 0),
     };
   });
-  // An archived migration's folder lives in migrations/archive/: its absence from migrations/ is expected, not drift.
-  const live = new Map([...state.applied].filter(([id]) => state.migrations.get(id)?.phase !== 'archived'));
-  const orphans = orphanDrift(live, migrations);
+  const orphans = missingFolders(state, migrations);
   return { migrations: list, drift: [...list.flatMap((s) => s.drift), ...orphans] };
 }

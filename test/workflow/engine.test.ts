@@ -168,9 +168,9 @@ forEachDriver('engine', (suite) => {
       await up(db, ms.slice(0, 1), testRun);
       const before = await observable(db);
       const server = target.url ? { server: { url: target.url } } : {};
-      const good = await rehearse(db, ms[0] as (typeof ms)[0], { ...testRun, ...server });
+      const good = await rehearse(db, ms[0] as (typeof ms)[0], { ...testRun, ...server, migrations: ms });
       expect(good.ok).toBe(true);
-      const r = await rehearse(db, ms[1] as (typeof ms)[0], { ...testRun, ...server });
+      const r = await rehearse(db, ms[1] as (typeof ms)[0], { ...testRun, ...server, migrations: ms });
       expect(r.ok).toBe(false);
       const failed = r.stages.find((s) => !s.ok);
       expect(failed?.name).toBe('schema after down equals the original');

@@ -111,7 +111,7 @@ export function registerBackfillCommand(program: Command, globals: () => GlobalO
           const starter = workerStarter(g, workers - 1);
           if (starter) run.startBackfillWorkers = starter;
           try {
-            const report = await up(ctx.db, [m], run);
+            const report = await up(ctx.db, ctx.migrations, { ...run, only: m.id });
             for (const t of report.transitions) ctx.out.line(`${pc.magenta('phase')} ${t.migrationId}: ${t.from} → ${pc.bold(t.to)}`);
             ctx.out.result({ report, progress: await backfillProgress(ctx.db, m.id, o.step) });
           } catch (err) {

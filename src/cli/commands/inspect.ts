@@ -3,6 +3,7 @@ import { FerryError } from '../../errors.js';
 import { readEvents } from '../../migration/state.js';
 import type { CheckMode } from '../../workflow/check-results.js';
 import { projectDatabases } from '../../workflow/environments.js';
+import { driftHint } from '../../workflow/plan-state.js';
 import { migrationStatus } from '../../workflow/status.js';
 import { type MigrationVerification, verifyMigrations } from '../../workflow/verify.js';
 import { checkLines, checkProgressDisplay } from '../checks-output.js';
@@ -33,14 +34,10 @@ export function registerInspectCommands(program: Command, globals: () => GlobalO
           for (const c of m.checks) ctx.out.line(`  ${checkLines(c, 5).join('\n  ')}`);
           if (m.checksPending.length) ctx.out.line(pc.dim(`    checks not run: ${m.checksPending.join(', ')} (\`ferry verify ${m.id} --full\`)`));
         }
-        for (const d of s.drift.filter((x) => x.stepId === undefined)) ctx.out.line(`${pc.red('drift')} ${d.problem}`);
+        for (const d of s.drift.filter((x) => x.kind === 'missing-folder')) ctx.out.line(`${pc.red('drift')} ${d.problem}`);
         ctx.out.result(s);
         if (s.drift.length) {
-          throw new FerryError(
-            'E_DRIFT',
-            `${s.drift.length} drift problem(s) found`,
-            'restore the applied files from version control, or roll back with the original files',
-          );
+          throw new FerryError('E_DRIFT', `${s.drift.length} drift problem(s) found`, driftHint(s.drift));
         }
       });
     });

@@ -80,7 +80,7 @@ export function registerLifecycleCommands(program: Command, globals: () => Globa
           delete quiet.onProgress;
           const server =
             ctx.conn.driver === 'server' ? { url: ctx.conn.url, ...(ctx.conn.password === undefined ? {} : { password: ctx.conn.password }) } : undefined;
-          const r = await rehearse(ctx.db, m, { ...quiet, lockWaitMs: ctx.lockWaitMs, ...(server ? { server } : {}) });
+          const r = await rehearse(ctx.db, m, { ...quiet, lockWaitMs: ctx.lockWaitMs, migrations: ctx.migrations, ...(server ? { server } : {}) });
           ctx.out.line(pc.dim(`  copy: ${r.copy}`));
           for (const s of r.stages) {
             ctx.out.line(`  ${s.ok ? pc.green('✔') : pc.red('✘')} ${s.name}`);

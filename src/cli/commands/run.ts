@@ -32,8 +32,10 @@ export function registerRunCommands(program: Command, globals: () => GlobalOptio
         throw new FerryError('E_USAGE', `--workers must be a whole number from 1 to 64, not "${o.workers}"`, 'e.g. --workers 4');
       const starter = workerStarter(globals(), workers - 1);
       await withDatabase(globals(), id, 'up', async (ctx) => {
-        const report = await up(ctx.db, ctx.selected, {
+        const only = id === undefined ? undefined : ctx.selected[0]?.id;
+        const report = await up(ctx.db, ctx.migrations, {
           ...ctx.run,
+          ...(only === undefined ? {} : { only }),
           ...(starter ? { startBackfillWorkers: starter } : {}),
           requireApproval: ctx.conn.requireApproval,
           lockWaitMs: ctx.lockWaitMs,
