@@ -98,7 +98,7 @@ forEachDriver('drift', (suite) => {
     try {
       const events = await readEvents(db, '0002_add');
       expect(events.at(-1)).toMatchObject({ kind: 'forget', actor: 'Ada', reason: 'abandoned experiment', fromPhase: 'expanded' });
-      expect((events.at(-1)?.details as { steps: { id: string }[] }).steps.map((s) => s.id)).toEqual(['add-b', 'add-c']);
+      expect((events.at(-1)?.details as { steps: { id: string }[] } | undefined)?.steps.map((s) => s.id)).toEqual(['add-b', 'add-c']);
       // Its changes stay: forgetting rolls nothing back.
       expect((await db.query(`SELECT count(*)::int AS n FROM pg_attribute WHERE attrelid = 't'::regclass AND attname IN ('b', 'c')`)).rows[0]?.n).toBe(2);
     } finally {
@@ -179,7 +179,8 @@ forEachDriver('drift', (suite) => {
       const events = await readEvents(db, '0002_add');
       const event = events.find((e) => e.kind === 'acknowledge');
       expect(event?.reason).toBe('audit the rollback (review #7)');
-      const change = (event?.details as { changes: { before: { rollback: { text: string } }; after: { rollback: { text: string } } }[] }).changes[0];
+      const change = (event?.details as { changes: { before: { rollback: { text: string } }; after: { rollback: { text: string } } }[] } | undefined)
+        ?.changes[0];
       expect(change?.before.rollback.text).toContain('ALTER TABLE t DROP COLUMN c');
       expect(change?.after.rollback.text).toContain('new rollback of add-c');
     } finally {
