@@ -111,11 +111,10 @@ export class KnownRelations {
     this.indexes = this.indexes.filter((i) => i.table !== t);
   }
 
-  /** ALTER TABLE … RENAME TO: the same table (same origin, same rows) under a new name. */
+  /** ALTER TABLE … RENAME TO: the same table (same origin, same rows) under a new name; an unknown one stays unknown. */
   renameTable(rv: RangeVar, to: string): void {
     const t = this.resolve(this.tables, rv);
     if (t) t.name = to;
-    else this.tables.push({ schema: this.schemaForNew(rv), name: to, origin: 'script', changed: new Set() });
   }
 
   /** The script changed a column (added, dropped, renamed, retyped): its catalog type no longer holds. */
