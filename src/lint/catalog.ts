@@ -1,4 +1,6 @@
+import { ALWAYS_EXCLUDED_SCHEMAS } from '../db/catalog.js';
 import type { Queryable } from '../db/database.js';
+import { quoteLiteral } from '../db/quote.js';
 
 /** One column of a table as the catalog has it: enough to tell whether a type change rewrites the table. */
 export interface CatalogColumn {
@@ -46,7 +48,8 @@ export interface LintCatalog {
   indexes: CatalogIndex[];
 }
 
-const USER_SCHEMAS = `n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema'`;
+/** The user's schemas: not PostgreSQL's own, not ferry's state. */
+const USER_SCHEMAS = `n.nspname NOT LIKE 'pg\\_%' AND n.nspname NOT IN (${ALWAYS_EXCLUDED_SCHEMAS.map(quoteLiteral).join(', ')})`;
 const KINDS: Record<string, CatalogTable['kind']> = { r: 'table', p: 'partitioned table', m: 'materialized view' };
 
 /** Read the catalog the linter needs (three queries, read-only) from `db`. */
