@@ -1,5 +1,22 @@
 import type { Statement } from '../migration/sql-script.js';
-import { alterCommands, asList, asNode, body, calledFunctions, columnConstraints, names, type RangeVar, rangeVar, rangeVarOfNames, unwrap } from './tree.js';
+import type { CatalogIndex, CatalogTable, LintCatalog } from './catalog.js';
+import { KnownRelations } from './relations.js';
+import {
+  alterCommands,
+  asList,
+  asNode,
+  body,
+  calledFunctions,
+  columnConstraints,
+  names,
+  type RangeVar,
+  rangeVar,
+  rangeVarOfNames,
+  relationName,
+  unwrap,
+} from './tree.js';
+import { judgeTypeChange, type TypeChangeVerdict } from './type-change.js';
+import type { CatalogFact } from './types.js';
 
 /** A `CHECK (col IS NOT NULL)` constraint seen earlier, which makes a later SET NOT NULL skip its table scan once validated. */
 interface NotNullCheck {
@@ -22,8 +39,9 @@ function notNullColumn(expr: unknown): string | undefined {
 
 /**
  * What the linter knows at one point of a script or migration: the tables and
- * indexes created before (new, so most rules do not apply), validated NOT NULL
- * checks, the session's lock_timeout and the transaction the statement runs in.
+ * indexes that exist (from the live catalog when given, and those created
+ * before, which are new and empty so most rules do not apply), validated NOT
+ * NULL checks, the session's lock_timeout and the transaction the statement runs in.
  */
 export class ScriptState {
   /** Whether ferry runs this SQL as a migration step (ferry then sets lock_timeout itself). */
@@ -36,14 +54,17 @@ export class ScriptState {
   lockTimeoutReported = false;
   /** Enum values added (ALTER TYPE … ADD VALUE) in the current transaction. */
   enumValuesAdded = new Set<string>();
-  private readonly created: RangeVar[] = [];
-  private readonly createdIndexes: string[] = [];
+  /** The live catalog the script is judged against, if one was read. */
+  readonly catalog: LintCatalog | undefined;
+  private readonly relations: KnownRelations;
   private readonly checks: NotNullCheck[] = [];
 
-  constructor(opts: { ferryManaged: boolean; transaction: boolean }) {
+  constructor(opts: { ferryManaged: boolean; transaction: boolean; catalog?: LintCatalog }) {
     this.ferryManaged = opts.ferryManaged;
     this.inTransaction = opts.transaction;
     this.lockTimeoutSet = opts.ferryManaged;
+    this.catalog = opts.catalog;
+    this.relations = new KnownRelations(opts.catalog);
   }
 
   /** A new ferry step begins: its own transaction (or none), ferry's lock_timeout again. */
@@ -53,14 +74,67 @@ export class ScriptState {
     this.enumValuesAdded.clear();
   }
 
-  /** Whether the relation was created earlier in this script or migration. */
+  /**
+   * Whether the table was created earlier in this script or migration (so it is
+   * empty). A table in the catalog is not new, even after a CREATE TABLE IF NOT
+   * EXISTS; one dropped and created again is.
+   */
   isNew(rv: RangeVar | undefined): boolean {
-    return rv !== undefined && this.created.some((c) => sameRelation(c, rv));
+    return rv !== undefined && this.relations.tableOrigin(rv) === 'script';
   }
 
-  /** Whether the index was created earlier in this script or migration. */
+  /**
+   * Whether the index was created earlier in this script or migration. Names
+   * resolve in the index's schema (its table's); an index the catalog has stays
+   * the existing one after a CREATE INDEX IF NOT EXISTS of the same name.
+   */
   isNewIndex(rv: RangeVar | undefined): boolean {
-    return rv !== undefined && this.createdIndexes.includes(rv.relname);
+    return rv !== undefined && this.relations.indexOrigin(rv) === 'script';
+  }
+
+  /** Whether a catalog was read and proves the index absent (so `DROP INDEX IF EXISTS` does nothing). */
+  isAbsentIndex(rv: RangeVar): boolean {
+    return this.catalog !== undefined && this.relations.indexOrigin(rv) === undefined;
+  }
+
+  /** Whether `CREATE INDEX IF NOT EXISTS name ON table` meets an index that already exists, so builds nothing. */
+  indexAlreadyExists(name: string, table: RangeVar): boolean {
+    return this.relations.indexExistsFor(name, table);
+  }
+
+  /** The catalog's record of a table the statement names, while it is still that table. */
+  catalogTable(rv: RangeVar): CatalogTable | undefined {
+    return this.relations.catalogTable(rv);
+  }
+
+  /** The catalog's record of an index, while it is still that index. */
+  catalogIndex(rv: RangeVar): CatalogIndex | undefined {
+    return this.relations.catalogIndex(rv);
+  }
+
+  /**
+   * What the catalog tells about the table a finding is on: found with its
+   * size, or not found. Undefined without a catalog.
+   */
+  tableFact(rv: RangeVar, column?: string): CatalogFact | undefined {
+    if (!this.catalog) return undefined;
+    const t = this.relations.catalogTable(rv);
+    if (!t) return { table: relationName(rv), found: false };
+    const fact: CatalogFact = { table: `${t.schema}.${t.name}`, found: true, rows: t.rows, bytes: t.bytes };
+    const c = column === undefined ? undefined : this.relations.catalogColumn(rv, column);
+    if (column !== undefined && c) fact.column = { name: column, type: c.type };
+    return fact;
+  }
+
+  /**
+   * Judge an `ALTER COLUMN … TYPE` on an existing table from the catalog:
+   * undefined when there is no catalog or it does not have the table.
+   */
+  typeChange(table: RangeVar | undefined, cmd: Record<string, unknown>): TypeChangeVerdict | undefined {
+    if (!table || !this.catalog || this.isNew(table) || !this.relations.catalogTable(table)) return undefined;
+    const column = this.relations.catalogColumn(table, String(cmd.name));
+    if (!column) return { rewrite: true, reason: `the catalog does not tell column ${String(cmd.name)}'s type at this point` };
+    return judgeTypeChange(column, cmd);
   }
 
   /** Whether a validated `CHECK (column IS NOT NULL)` exists on the table from earlier statements. */
@@ -74,28 +148,33 @@ export class ScriptState {
     switch (s.node) {
       case 'CreateStmt': {
         const rv = rangeVar(n.relation);
-        if (rv) this.created.push(rv);
+        if (rv) this.relations.createTable(rv, n.if_not_exists === true);
         break;
       }
       case 'CreateTableAsStmt': {
         const rv = rangeVar(asNode(n.into)?.rel);
-        if (rv) this.created.push(rv);
+        if (rv) this.relations.createTable(rv, n.if_not_exists === true);
         break;
       }
-      case 'IndexStmt':
-        if (typeof n.idxname === 'string') this.createdIndexes.push(n.idxname);
+      case 'IndexStmt': {
+        const table = rangeVar(n.relation);
+        if (typeof n.idxname === 'string' && table) this.relations.createIndex(n.idxname, table, n.if_not_exists === true);
         break;
-      case 'RenameStmt': {
-        const rv = rangeVar(n.relation);
-        if (n.renameType === 'OBJECT_TABLE' && rv && this.isNew(rv) && typeof n.newname === 'string') {
-          this.created.push(rv.schemaname ? { schemaname: rv.schemaname, relname: n.newname } : { relname: n.newname });
+      }
+      case 'DropStmt':
+        for (const rv of droppedRelations(n)) {
+          if (n.removeType === 'OBJECT_TABLE') this.relations.dropTable(rv);
+          if (n.removeType === 'OBJECT_INDEX') this.relations.dropIndex(rv);
         }
         break;
-      }
+      case 'RenameStmt':
+        this.observeRename(n);
+        break;
       case 'AlterTableStmt':
         this.observeAlterTable(n);
         break;
       case 'VariableSetStmt':
+        if (n.name === 'search_path') this.relations.forgetSearchPath();
         this.observeSet(n);
         break;
       case 'TransactionStmt':
@@ -107,10 +186,24 @@ export class ScriptState {
     }
   }
 
+  private observeRename(n: Record<string, unknown>): void {
+    const rv = rangeVar(n.relation);
+    if (!rv || typeof n.newname !== 'string') return;
+    if (n.renameType === 'OBJECT_TABLE') this.relations.renameTable(rv, n.newname);
+    if (n.renameType === 'OBJECT_INDEX') this.relations.renameIndex(rv, n.newname);
+    if (n.renameType === 'OBJECT_COLUMN' && typeof n.subname === 'string') {
+      this.relations.changeColumn(rv, n.subname);
+      this.relations.changeColumn(rv, n.newname);
+    }
+  }
+
   private observeAlterTable(n: Record<string, unknown>): void {
     const table = rangeVar(n.relation);
     if (!table) return;
     for (const cmd of alterCommands(n)) {
+      if (cmd.subtype === 'AT_AlterColumnType' || cmd.subtype === 'AT_DropColumn') this.relations.changeColumn(table, String(cmd.name));
+      const added = unwrap(cmd.def, 'ColumnDef');
+      if (cmd.subtype === 'AT_AddColumn' && typeof added?.colname === 'string') this.relations.changeColumn(table, added.colname);
       const con = unwrap(cmd.def, 'Constraint');
       if (cmd.subtype === 'AT_AddConstraint' && con?.contype === 'CONSTR_CHECK') {
         const column = notNullColumn(con.raw_expr);

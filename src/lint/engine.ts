@@ -72,19 +72,16 @@ function settle(f: Finding, comments: Map<string, string | undefined>, input: Sc
  */
 export function lintStatements(input: ScriptInput, state: ScriptState): StatementReport[] {
   return input.statements.map((statement) => {
-    const analysis = analyseStatement(statement);
+    const analysis = analyseStatement(statement, (table, cmd) => state.typeChange(table, cmd));
     const n = body(statement.tree, statement.node);
     const comments = disabledByComments(statement.text);
     const findings = RULES.flatMap((rule) =>
-      rule
-        .check({ statement, n, analysis, state })
-        .map((message) =>
-          settle(
-            { rule: rule.id, severity: rule.severity, message, why: rule.why, fix: rule.fix, ...where(input, statement.line), status: 'active' },
-            comments,
-            input,
-          ),
-        ),
+      rule.check({ statement, n, analysis, state }).map((hit) => {
+        const { message, catalog } = typeof hit === 'string' ? { message: hit, catalog: undefined } : hit;
+        const f: Finding = { rule: rule.id, severity: rule.severity, message, why: rule.why, fix: rule.fix, ...where(input, statement.line), status: 'active' };
+        if (catalog) f.catalog = catalog;
+        return settle(f, comments, input);
+      }),
     );
     const change = changeOf(statement, n, findings, state);
     state.observe(statement);

@@ -3,11 +3,13 @@ import { join } from 'node:path';
 import type { Migration } from '../migration/loader.js';
 import type { Manifest } from '../migration/manifest.js';
 import { parserReady, splitStatements } from '../migration/sql-script.js';
+import type { LintCatalog } from './catalog.js';
 import { classify, type StepFacts } from './classify.js';
 import { ScriptState } from './context.js';
 import { lintStatements, TYPE_MISMATCH } from './engine.js';
 import type { Finding, LintReport, StatementReport } from './types.js';
 
+export { type CatalogColumn, type CatalogIndex, type CatalogTable, describeSize, type LintCatalog, readLintCatalog } from './catalog.js';
 export { RULES, ruleInfo, TYPE_MISMATCH } from './engine.js';
 export { analyseStatement } from './locks.js';
 export type * from './types.js';
@@ -22,6 +24,19 @@ export interface LintSqlOptions {
   transaction?: boolean;
   /** Rules switched off for the whole script. */
   disable?: string[];
+  /** The live catalog to judge the statements against ({@link readLintCatalog}); without it the linter assumes every table it did not see created is large. */
+  catalog?: LintCatalog;
+}
+
+/** Options of {@link lintMigration}. */
+export interface LintMigrationOptions {
+  /** The live catalog to judge the steps against ({@link readLintCatalog}). */
+  catalog?: LintCatalog;
+}
+
+/** How much of a catalog the report was judged against. */
+function catalogSummary(catalog: LintCatalog | undefined): Pick<LintReport, 'catalog'> {
+  return catalog ? { catalog: { searchPath: catalog.searchPath, tables: catalog.tables.length, indexes: catalog.indexes.length } } : {};
 }
 
 function counts(findings: Finding[]): LintReport['counts'] {
@@ -38,12 +53,16 @@ function counts(findings: Finding[]): LintReport['counts'] {
 export async function lintSql(sql: string, opts: LintSqlOptions = {}): Promise<LintReport> {
   await parserReady();
   const statements = splitStatements(sql);
-  const state = new ScriptState({ ferryManaged: Boolean(opts.ferryManaged), transaction: Boolean(opts.transaction) });
+  const state = new ScriptState({
+    ferryManaged: Boolean(opts.ferryManaged),
+    transaction: Boolean(opts.transaction),
+    ...(opts.catalog ? { catalog: opts.catalog } : {}),
+  });
   const disabled = new Map((opts.disable ?? []).map((r): [string, string] => [r, 'disabled by option']));
   const reports = lintStatements({ statements, disabled, ...(opts.file !== undefined ? { file: opts.file } : {}) }, state);
   const findings = reports.flatMap((r) => r.findings);
   const classification = classify([{ kind: 'sql', changes: reports.flatMap((r) => (r.change ? [r.change] : [])) }], findings, undefined);
-  return { target: opts.file ?? '(sql)', statements: reports, findings, classification, counts: counts(findings) };
+  return { target: opts.file ?? '(sql)', statements: reports, findings, classification, counts: counts(findings), ...catalogSummary(opts.catalog) };
 }
 
 /** Whether the manifest acknowledges this finding (`rule` or `step:rule` in `lint.acknowledge`). */
@@ -71,10 +90,11 @@ function manifestFile(m: Migration): string {
  * Lint a loaded migration: the forward SQL of every step in order (tables
  * created by earlier steps are new for later ones), each step in its own
  * transaction as ferry runs it; then infer its type and risk and compare with
- * the manifest. Error findings the manifest acknowledges are marked `acknowledged`.
+ * the manifest. Error findings the manifest acknowledges are marked
+ * `acknowledged`. With a catalog, tables and indexes are judged as they exist.
  */
-export function lintMigration(m: Migration): LintReport {
-  const state = new ScriptState({ ferryManaged: true, transaction: true });
+export function lintMigration(m: Migration, opts: LintMigrationOptions = {}): LintReport {
+  const state = new ScriptState({ ferryManaged: true, transaction: true, ...(opts.catalog ? { catalog: opts.catalog } : {}) });
   const statements: StatementReport[] = [];
   const facts: StepFacts[] = [];
   for (const step of m.steps) {
@@ -122,7 +142,7 @@ export function lintMigration(m: Migration): LintReport {
       ...(disabled ? { note: 'disabled in the manifest (lint.disable)' } : {}),
     });
   }
-  return { target: m.id, statements, findings, classification, counts: counts(findings) };
+  return { target: m.id, statements, findings, classification, counts: counts(findings), ...catalogSummary(opts.catalog) };
 }
 
 /** The error-level findings that stop `ferry up`: neither disabled, handled nor acknowledged in `manifest`. */

@@ -78,7 +78,10 @@ function addedForeignKeys(cmd: Node): Node[] {
   return [];
 }
 
-function alterTable(n: Node, c: Collector): void {
+/** Judges an `ALTER COLUMN … TYPE` subcommand from the live catalog; undefined when it cannot tell. */
+export type TypeChangeJudge = (table: RangeVar | undefined, cmd: Node) => { rewrite: boolean; reason: string } | undefined;
+
+function alterTable(n: Node, c: Collector, judge: TypeChangeJudge | undefined): void {
   const table = rangeVar(n.relation);
   if (n.objtype !== undefined && n.objtype !== 'OBJECT_TABLE') {
     c.lock(table, 'AccessExclusiveLock', `ALTER ${String(n.objtype).replace('OBJECT_', '')}`);
@@ -100,8 +103,12 @@ function alterTable(n: Node, c: Collector): void {
       if (columnConstraints(col).some((k) => k.contype === 'CONSTR_GENERATED'))
         c.rewrite(table, 'generated-column', `ADD COLUMN ${String(col.colname)} GENERATED … STORED computes every row`);
     }
-    if (sub === 'AT_AlterColumnType')
-      c.rewrite(table, 'column-type', `ALTER COLUMN ${String(cmd.name)} TYPE rewrites the table and its indexes unless the change is binary-coercible`);
+    if (sub === 'AT_AlterColumnType') {
+      const verdict = judge?.(table, cmd);
+      if (!verdict)
+        c.rewrite(table, 'column-type', `ALTER COLUMN ${String(cmd.name)} TYPE rewrites the table and its indexes unless the change is binary-coercible`);
+      else if (verdict.rewrite) c.rewrite(table, 'column-type', `ALTER COLUMN ${String(cmd.name)} TYPE rewrites the table and its indexes: ${verdict.reason}`);
+    }
     if (sub === 'AT_SetLogged' || sub === 'AT_SetUnLogged')
       c.rewrite(table, 'persistence', `SET ${sub === 'AT_SetLogged' ? 'LOGGED' : 'UNLOGGED'} rewrites the table`);
     if (sub === 'AT_SetTableSpace') c.rewrite(table, 'tablespace', 'SET TABLESPACE copies the table');
@@ -129,14 +136,18 @@ function rangeVarOfObject(o: Node | undefined): RangeVar | undefined {
   return list.length > 2 ? { schemaname: list[list.length - 3] as string, relname } : { relname };
 }
 
-/** Table-level locks and rewrites of one statement, following the PostgreSQL documentation of each command. */
-export function analyseStatement(s: Statement): LockAnalysis {
+/**
+ * Table-level locks and rewrites of one statement, following the PostgreSQL
+ * documentation of each command. With `judge` (the live catalog), a type change
+ * it proves binary-coercible is no rewrite.
+ */
+export function analyseStatement(s: Statement, judge?: TypeChangeJudge): LockAnalysis {
   const n = body(s.tree, s.node);
   const c = new Collector();
   const rv = rangeVar(n.relation);
   switch (s.node) {
     case 'AlterTableStmt':
-      alterTable(n, c);
+      alterTable(n, c, judge);
       break;
     case 'IndexStmt':
       c.lock(rv, n.concurrent ? 'ShareUpdateExclusiveLock' : 'ShareLock', n.concurrent ? 'CREATE INDEX CONCURRENTLY' : 'CREATE INDEX');

@@ -28,6 +28,19 @@ export interface Rewrite {
 /** Whether a finding counts: `disabled` by a comment or the manifest, `handled` by a ferry operation, `acknowledged` in the manifest. */
 export type FindingStatus = 'active' | 'disabled' | 'handled' | 'acknowledged';
 
+/** What the live catalog told about the table a finding is on (only when the linter was given an environment). */
+export interface CatalogFact {
+  /** The table as the catalog names it (`public.users`), or as the statement does when the catalog does not have it. */
+  table: string;
+  found: boolean;
+  /** The planner's row estimate; null when the table was never analysed. */
+  rows?: number | null;
+  /** Table, indexes and TOAST, in bytes. */
+  bytes?: number;
+  /** The column's type in the catalog, for a finding about one column. */
+  column?: { name: string; type: string };
+}
+
 /** One thing the linter found, where, why it matters and what to do instead. */
 export interface Finding {
   rule: string;
@@ -45,6 +58,8 @@ export interface Finding {
   status: FindingStatus;
   /** Why it is disabled, handled or acknowledged. */
   note?: string;
+  /** What the live catalog told about the table, when the linter read one and the finding uses it. */
+  catalog?: CatalogFact;
 }
 
 /** The analysis of one statement: its locks, rewrites and findings. */
@@ -86,6 +101,8 @@ export interface LintReport {
   classification: Classification;
   /** Findings that count (active or acknowledged), by severity. */
   counts: { error: number; warning: number; info: number; disabled: number };
+  /** Present when the statements were judged against a live catalog: how much of it there was. */
+  catalog?: { searchPath: string[]; tables: number; indexes: number };
 }
 
 /** A rule's identity and advice, the same for every finding of the rule. */

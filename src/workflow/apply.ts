@@ -1,6 +1,6 @@
 import type { Database, Queryable } from '../db/database.js';
 import { FerryError } from '../errors.js';
-import { lintRefusal } from '../lint/gate.js';
+import { lintRefusalIn } from '../lint/gate.js';
 import type { Migration } from '../migration/loader.js';
 import { appendEvent, ensureMigrationRecord, ensureState, ensureStateIn, readState } from '../migration/state.js';
 import { kindOf } from '../migration/step-kinds.js';
@@ -73,9 +73,12 @@ function refuseUnapproved(v: MigrationView, opts: UpOptions): void {
   }
 }
 
-/** Refuse, before anything is written, pending steps with error-level lint findings the manifest does not acknowledge. */
-function refuseLint(views: MigrationView[]): void {
-  const refusal = lintRefusal(views.map((v) => ({ migration: v.migration, pending: v.pending })));
+/** Refuse, before anything is written, pending steps with error-level lint findings the manifest does not acknowledge, judged against the target's catalog. */
+async function refuseLint(db: Queryable, views: MigrationView[]): Promise<void> {
+  const refusal = await lintRefusalIn(
+    db,
+    views.map((v) => ({ migration: v.migration, pending: v.pending })),
+  );
   if (refusal) throw refusal;
 }
 
@@ -94,7 +97,7 @@ export async function up(db: Database, migrations: Migration[], opts: UpOptions 
           await ensureStateIn(tx);
           const { work: all, orphans } = await views(tx, migrations, opts.only);
           refuseDrift(all, orphans);
-          refuseLint(all);
+          await refuseLint(tx, all);
           for (const v of all) {
             await ensureMigrationRecord(tx, v.migration.id, v.migration.manifest.title, v.migration.checksum);
             for (const step of v.pending) report.steps.push(await rehearseStepInTransaction(tx, v.migration, step, 'forward', opts));
@@ -112,7 +115,7 @@ export async function up(db: Database, migrations: Migration[], opts: UpOptions 
     refuseDrift(all, orphans);
     for (const v of all) refuseUnapproved(v, opts);
     if (opts.requireApproval) await refuseStaleApprovals(db, all);
-    refuseLint(all);
+    await refuseLint(db, all);
     const work = all.filter((v) => v.pending.length > 0 || v.record?.phase === 'approved' || v.record?.phase === 'rolled-back');
     if (work.length > 0) await ensureState(db);
     for (const v of work) {

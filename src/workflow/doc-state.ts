@@ -2,7 +2,7 @@ import { backfillProgress } from '../backfill/progress.js';
 import type { Database, Queryable } from '../db/database.js';
 import type { DocState, HealthRecord, StatementLock, TableVolume } from '../docs/state.js';
 import { thresholdsOf } from '../health/thresholds.js';
-import { lintMigration } from '../lint/index.js';
+import { lintMigration, readLintCatalog } from '../lint/index.js';
 import { analyseStatement } from '../lint/locks.js';
 import type { Migration } from '../migration/loader.js';
 import { readEvents, readState } from '../migration/state.js';
@@ -111,7 +111,7 @@ export async function loadDocState(db: Database, m: Migration, opts: { env: stri
     applied: state.applied.get(m.id) ?? [],
     volumes: opts.measure === false ? [] : await measureTables(db, m),
     locks: statementLocks(m),
-    classification: lintMigration(m).classification,
+    classification: lintMigration(m, { catalog: await readLintCatalog(db) }).classification,
     backfills: known ? await backfillProgress(db, m.id) : [],
     checks: results.checks,
     checksPending: results.pending,

@@ -4,19 +4,38 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openPglite } from '../../src/db/pglite.js';
 import type { Finding } from '../../src/lint/index.js';
-import { forEachDriver } from '../helpers/databases.js';
-import { createProject, runFerry, runFerryJson } from '../helpers/project.js';
+import { forEachDriver, type TestTarget } from '../helpers/databases.js';
+import { createProject, runFerry, runFerryJson, type TestProject } from '../helpers/project.js';
 
 interface LintJson {
   ok: boolean;
   refused: number;
+  catalog?: { env: string; target: string; tables: number; indexes: number };
   reports: {
     target: string;
     findings: Finding[];
     refused: Finding[];
     classification: { inferred: string; risk: string };
     statements: { locks: { mode: string }[] }[];
+    catalog?: { searchPath: string[]; tables: number; indexes: number };
   }[];
+}
+
+/** Run `sql` on the test target directly (between CLI runs, so PGlite's directory is free). */
+async function onTarget(target: TestTarget, sql: string): Promise<void> {
+  const db = target.kind === 'pglite' ? await openPglite({ dataDir: target.dataDir as string }) : await target.open();
+  try {
+    await db.exec(sql);
+  } finally {
+    await db.close();
+  }
+}
+
+/** Set the manifest's `lint.acknowledge` of a test migration. */
+function acknowledge(p: TestProject, id: string, rules: string[]): void {
+  const manifest = p.file(id, 'migration.json');
+  const m = JSON.parse(readFileSync(manifest, 'utf8'));
+  writeFileSync(manifest, JSON.stringify({ ...m, lint: { acknowledge: rules } }, null, 2));
 }
 
 describe('ferry lint', () => {
@@ -103,5 +122,100 @@ forEachDriver('ferry lint and ferry up', (suite) => {
       ['index', 'applied'],
       ['note', 'applied'],
     ]);
+  });
+
+  it('lint --env reads the catalog: a widening is not flagged, int → bigint is, with the table measured; up judges the same way', async () => {
+    const target = await suite.fresh();
+    const p = createProject(target);
+    p.migration('0001_accounts', [
+      {
+        id: 'create',
+        up: "CREATE TABLE accounts (id int PRIMARY KEY, email varchar(50), n int); INSERT INTO accounts SELECT g, 'a' || g, g FROM generate_series(1, 100) g;",
+        down: 'DROP TABLE accounts;',
+      },
+    ]);
+    expect((await runFerry(p.root, ['up'])).code).toBe(0);
+    await onTarget(target, 'ANALYZE accounts');
+    const id = p.migration('0002_widen', [
+      { id: 'widen', up: 'ALTER TABLE accounts ALTER COLUMN email TYPE text;', down: 'ALTER TABLE accounts ALTER COLUMN email TYPE varchar(50);' },
+      { id: 'grow', up: 'ALTER TABLE accounts ALTER COLUMN n TYPE bigint;', down: 'ALTER TABLE accounts ALTER COLUMN n TYPE int;' },
+    ]);
+
+    const offline = await runFerryJson<LintJson>(p.root, ['lint', id]);
+    expect(offline.code).toBe(15);
+    expect(offline.json.catalog).toBeUndefined();
+    expect(offline.json.reports[0]?.refused.map((f) => [f.stepId, f.rule, f.catalog])).toEqual([
+      ['widen', 'column-type-change', undefined],
+      ['grow', 'column-type-change', undefined],
+    ]);
+
+    const live = await runFerryJson<LintJson>(p.root, ['lint', id, '--env', 'test']);
+    expect(live.code).toBe(15);
+    expect(live.json.catalog).toMatchObject({ env: 'test', tables: 1, indexes: 1 });
+    expect(live.json.reports[0]?.catalog).toEqual({ searchPath: ['public'], tables: 1, indexes: 1 });
+    const [grow, ...others] = live.json.reports[0]?.refused ?? [];
+    expect(others).toEqual([]);
+    expect(grow).toMatchObject({ stepId: 'grow', rule: 'column-type-change' });
+    expect(grow?.catalog).toMatchObject({ table: 'public.accounts', found: true, rows: 100, column: { name: 'n', type: 'integer' } });
+    expect(grow?.catalog?.bytes).toBeGreaterThan(0);
+    expect(grow?.message).toMatch(/integer → bigint is not binary-coercible \(public\.accounts: ~100 rows, [\d.]+ kB\)$/);
+    const human = await runFerry(p.root, ['lint', id, '--env', 'test']);
+    expect(human.stdout).toMatch(/catalog of test \(.+\): 1 tables, 1 indexes/);
+    expect(human.stdout).toContain('~100 rows');
+
+    const refused = await runFerry(p.root, ['up']);
+    expect(refused.code).toBe(15);
+    expect(refused.stderr).toContain(`${id}/grow.up.sql:1 [column-type-change]`);
+    expect(refused.stderr).toContain('~100 rows');
+    expect(refused.stderr).not.toContain('widen.up.sql');
+    acknowledge(p, id, ['grow:column-type-change']);
+    expect((await runFerry(p.root, ['up'])).code).toBe(0);
+  });
+
+  it('up refuses REINDEX, LOCK TABLE and DROP INDEX on existing objects (exit 15, nothing run) until acknowledged', async () => {
+    const target = await suite.fresh();
+    const p = createProject(target);
+    p.migration('0001_accounts', [
+      {
+        id: 'create',
+        up: 'CREATE TABLE accounts (id int PRIMARY KEY, email text); CREATE INDEX accounts_email_idx ON accounts (email);',
+        down: 'DROP TABLE accounts;',
+      },
+    ]);
+    expect((await runFerry(p.root, ['up'])).code).toBe(0);
+    const id = p.migration('0002_maintenance', [
+      { id: 'reindex', up: 'REINDEX TABLE accounts;', down: 'SELECT 1;' },
+      { id: 'lock', up: 'LOCK TABLE accounts IN SHARE MODE;', down: 'SELECT 1;' },
+      { id: 'dropidx', up: 'DROP INDEX accounts_email_idx;', down: 'CREATE INDEX accounts_email_idx ON accounts (email);' },
+    ]);
+    const refused = await runFerry(p.root, ['up']);
+    expect(refused.code).toBe(15);
+    expect(refused.stderr).toContain('refusing to run: 3 error-level lint findings not acknowledged');
+    for (const [step, rule] of [
+      ['reindex', 'reindex-not-concurrent'],
+      ['lock', 'lock-table'],
+      ['dropidx', 'drop-index-not-concurrent'],
+    ])
+      expect(refused.stderr).toContain(`${id}/${step}.up.sql:1 [${rule}]`);
+    const status = await runFerryJson<{ migrations: { id: string; appliedCount: number }[] }>(p.root, ['status']);
+    expect(status.json.migrations.find((m) => m.id === id)?.appliedCount).toBe(0);
+
+    acknowledge(p, id, ['reindex:reindex-not-concurrent', 'lock:lock-table', 'dropidx:drop-index-not-concurrent']);
+    const ok = await runFerryJson<{ steps: { stepId: string; status: string }[] }>(p.root, ['up']);
+    expect(ok.code).toBe(0);
+    expect(ok.json.steps.map((s) => s.status)).toEqual(['applied', 'applied', 'applied']);
+  });
+
+  it('plan reads the catalog: a migration that only widens a varchar is schema-additive, low risk', async () => {
+    const target = await suite.fresh();
+    const p = createProject(target);
+    p.migration('0001_accounts', [{ id: 'create', up: 'CREATE TABLE accounts (id int PRIMARY KEY, email varchar(50));', down: 'DROP TABLE accounts;' }]);
+    expect((await runFerry(p.root, ['up'])).code).toBe(0);
+    const id = p.migration('0002_widen', [{ id: 'widen', up: 'ALTER TABLE accounts ALTER COLUMN email TYPE varchar(320);', down: 'SELECT 1;' }]);
+    const plan = await runFerryJson<{ markdown: string }>(p.root, ['plan', id]);
+    expect(plan.code).toBe(0);
+    expect(plan.json.markdown).toContain('inferred schema-additive, risk low');
+    const offline = await runFerryJson<LintJson>(p.root, ['lint', id]);
+    expect(offline.json.reports[0]?.classification).toMatchObject({ inferred: 'data-format', risk: 'high' });
   });
 });

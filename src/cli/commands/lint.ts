@@ -1,12 +1,14 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { openConnection } from '../../db/connect.js';
+import { connectError } from '../../db/server.js';
 import { FerryError } from '../../errors.js';
 import { findingPlace } from '../../lint/gate.js';
-import { type Finding, type LintReport, lintMigration, lintSql, refusedFindings } from '../../lint/index.js';
+import { type Finding, type LintCatalog, type LintReport, lintMigration, lintSql, readLintCatalog, refusedFindings } from '../../lint/index.js';
 import { loadAll, type Migration } from '../../migration/loader.js';
 import { SqlSyntaxError } from '../../migration/sql-script.js';
-import { loadProject } from '../../project/config.js';
+import { durationMs, loadProject, resolveConnection } from '../../project/config.js';
 import { selectMigrations } from '../../workflow/plan-state.js';
 import type { GlobalOptions } from '../context.js';
 import { type Output, pc, processOutput } from '../output.js';
@@ -42,11 +44,36 @@ function print(out: Output, report: LintReport, refused: Finding[], root: string
   out.line();
 }
 
-async function lintFile(path: string): Promise<LintReport> {
+/** The live catalog of an environment, read once and closed again; what `--env` gives the linter. */
+interface EnvironmentCatalog {
+  env: string;
+  target: string;
+  catalog: LintCatalog;
+}
+
+async function readEnvironmentCatalog(g: GlobalOptions, env: string): Promise<EnvironmentCatalog> {
+  const project = loadProject(g.project ?? process.cwd());
+  const conn = resolveConnection(project, env);
+  const lockWaitMs = durationMs(g.lockWait ?? project.config.lockWait);
+  let db: Awaited<ReturnType<typeof openConnection>>;
+  try {
+    db = await openConnection(conn, { lockWaitMs, purpose: 'lint' });
+  } catch (err) {
+    if (err instanceof FerryError) throw err;
+    throw connectError(err, conn.driver === 'server' ? conn.url : conn.dataDir);
+  }
+  try {
+    return { env: conn.env, target: db.target, catalog: await readLintCatalog(db) };
+  } finally {
+    await db.close();
+  }
+}
+
+async function lintFile(path: string, catalog: LintCatalog | undefined): Promise<LintReport> {
   const file = resolve(path);
   if (!existsSync(file)) throw new FerryError('E_NOT_FOUND', `no file ${path}`, 'pass a .sql file, a migration id, or nothing for every migration');
   try {
-    return await lintSql(readFileSync(file, 'utf8'), { file });
+    return await lintSql(readFileSync(file, 'utf8'), { file, ...(catalog ? { catalog } : {}) });
   } catch (err) {
     if (err instanceof SqlSyntaxError) throw new FerryError('E_LINT', `${path}:${err.line}: ${err.message}`, 'fix the SQL syntax');
     throw err;
@@ -57,15 +84,23 @@ function isSqlFile(target: string): boolean {
   return target.endsWith('.sql') || (existsSync(target) && statSync(target).isFile());
 }
 
-/** `ferry lint [file|id]`: the linter, without a database. */
+/** `ferry lint [file|id]`: the linter, without a database unless `--env` names one whose catalog it reads. */
 export function registerLintCommand(program: Command, globals: () => GlobalOptions): void {
   program
     .command('lint')
-    .description('check SQL for dangerous statements (locks, rewrites, blocking index builds …) and the migration type and risk; needs no database')
+    .description(
+      'check SQL for dangerous statements (locks, rewrites, blocking index builds …) and the migration type and risk; needs no database, or reads the catalog of --env',
+    )
     .argument('[target]', 'a .sql file, a migration id, or nothing for every migration of the project')
     .addHelpText(
       'after',
       `
+Without --env the linter needs no database and treats every table it did not
+see created as large. With --env it reads that environment's catalog once
+(read-only): type changes PostgreSQL makes without a rewrite (varchar(n) → text,
+numeric precision widening …) are not flagged, findings name the table's
+measured size, and indexes are matched as they exist.
+
 Disable a rule for one statement with a comment in or just before it:
   -- ferry-lint-disable index-not-concurrent -- the table holds 20 rows
 or for a migration with "lint": { "disable": ["rule"] } in its manifest. Error
@@ -76,6 +111,7 @@ Exit codes: 0 no error finding refused, 15 error findings not acknowledged.
 Examples:
   ferry lint
   ferry lint 20261127093000_split_full_name
+  ferry lint --env production
   ferry lint scripts/hotfix.sql --json`,
     )
     .action(async (target: string | undefined) => {
@@ -83,22 +119,36 @@ Examples:
       const out = processOutput(Boolean(g.json));
       const results: { report: LintReport; refused: Finding[] }[] = [];
       let root = process.cwd();
-      if (target !== undefined && isSqlFile(target)) {
-        const report = await lintFile(target);
-        results.push({ report, refused: refusedFindings(report) });
-      } else {
+      const sqlFile = target !== undefined && isSqlFile(target);
+      const selected: Migration[] = [];
+      if (!sqlFile) {
         const project = loadProject(g.project ?? process.cwd());
         root = project.root;
-        const selected: Migration[] = selectMigrations(await loadAll(project.migrationsDir), target);
+        selected.push(...selectMigrations(await loadAll(project.migrationsDir), target));
+      }
+      const env = g.env === undefined ? undefined : await readEnvironmentCatalog(g, g.env);
+      const catalog = env?.catalog;
+      if (env) {
+        out.line(pc.dim(`catalog of ${env.env} (${env.target}): ${catalog?.tables.length ?? 0} tables, ${catalog?.indexes.length ?? 0} indexes`));
+      }
+      if (sqlFile) {
+        const report = await lintFile(target, catalog);
+        results.push({ report, refused: refusedFindings(report) });
+      } else {
         for (const m of selected) {
-          const report = lintMigration(m);
+          const report = lintMigration(m, catalog ? { catalog } : {});
           results.push({ report, refused: refusedFindings(report, m.manifest) });
         }
         if (selected.length === 0) out.line('no migrations yet: `ferry new <name> --type … --strategy …`');
       }
       for (const r of results) print(out, r.report, r.refused, root);
       const refused = results.flatMap((r) => r.refused);
-      out.result({ ok: refused.length === 0, refused: refused.length, reports: results.map((r) => ({ ...r.report, refused: r.refused })) });
+      out.result({
+        ok: refused.length === 0,
+        refused: refused.length,
+        ...(env ? { catalog: { env: env.env, target: env.target, tables: env.catalog.tables.length, indexes: env.catalog.indexes.length } } : {}),
+        reports: results.map((r) => ({ ...r.report, refused: r.refused })),
+      });
       if (refused.length > 0) {
         throw new FerryError(
           'E_LINT',

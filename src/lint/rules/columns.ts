@@ -1,6 +1,6 @@
 import { volatileDefault } from '../context.js';
-import { alterCommands, asNode, columnConstraints, names, rangeVar, relationName, unwrap } from '../tree.js';
-import type { Rule, RuleInput } from './rule.js';
+import { alterCommands, asList, asNode, columnConstraints, names, rangeVar, relationName, unwrap } from '../tree.js';
+import { onTable, type Rule, type RuleInput } from './rule.js';
 
 /** The ALTER TABLE subcommands of an existing table (new tables are exempt from column rules). */
 function existingTableCommands({ statement, n, state }: RuleInput) {
@@ -43,24 +43,36 @@ export const volatileDefaultRule: Rule = {
     return t.cmds.flatMap((cmd) => {
       const col = unwrap(cmd.def, 'ColumnDef');
       const volatile = cmd.subtype === 'AT_AddColumn' && col ? volatileDefault(col) : undefined;
-      return volatile ? [`ADD COLUMN ${String(col?.colname)} on ${t.name} has a volatile default: ${volatile}`] : [];
+      return volatile ? [onTable(input.state, t.table, `ADD COLUMN ${String(col?.colname)} on ${t.name} has a volatile default: ${volatile}`)] : [];
     });
   },
 };
 
-/** ALTER COLUMN … TYPE on an existing table. */
+/** How the statement writes the new type: `varchar(20)`, `int8`. */
+function typeText(typeName: unknown): string {
+  const node = asNode(typeName);
+  const mods = asList(node?.typmods).map((m) => {
+    const ival = asNode(unwrap(m, 'A_Const')?.ival);
+    return ival ? String(ival.ival ?? 0) : '?';
+  });
+  return `${names(node?.names).at(-1) ?? '?'}${mods.length > 0 ? `(${mods.join(',')})` : ''}`;
+}
+
+/** ALTER COLUMN … TYPE on an existing table; with a catalog, only a change that rewrites the table or rebuilds its indexes. */
 export const columnTypeChange: Rule = {
   id: 'column-type-change',
   severity: 'error',
-  why: 'ALTER COLUMN TYPE holds ACCESS EXCLUSIVE (blocks all reads and writes) and rewrites the table and its indexes unless the change is binary-coercible (e.g. varchar(n) → text); application code reading the old type may break too.',
+  why: "ALTER COLUMN TYPE holds ACCESS EXCLUSIVE (blocks all reads and writes) and rewrites the table and its indexes unless the change is binary-coercible (e.g. varchar(n) → text); application code reading the old type may break too. Given an environment, the linter reads the column's type from the catalog and does not flag changes PostgreSQL makes without a rewrite.",
   fix: 'use the change-type operation (new column, dual write, backfill, switch, contract)',
   check(input) {
     const t = existingTableCommands(input);
     if (!t) return [];
     return t.cmds.flatMap((cmd) => {
       if (cmd.subtype !== 'AT_AlterColumnType') return [];
-      const type = names(asNode(unwrap(cmd.def, 'ColumnDef')?.typeName)?.names).at(-1) ?? '?';
-      return [`ALTER COLUMN ${String(cmd.name)} TYPE ${type} on ${t.name}`];
+      const text = `ALTER COLUMN ${String(cmd.name)} TYPE ${typeText(unwrap(cmd.def, 'ColumnDef')?.typeName)} on ${t.name}`;
+      const verdict = input.state.typeChange(t.table, cmd);
+      if (verdict && !verdict.rewrite) return [];
+      return [onTable(input.state, t.table, verdict ? `${text} rewrites the table: ${verdict.reason}` : text, String(cmd.name))];
     });
   },
 };
@@ -76,7 +88,13 @@ export const setNotNullWithoutCheck: Rule = {
     if (!t) return [];
     return t.cmds
       .filter((cmd) => cmd.subtype === 'AT_SetNotNull' && !input.state.hasValidatedNotNull(t.table, String(cmd.name)))
-      .map((cmd) => `ALTER COLUMN ${String(cmd.name)} SET NOT NULL on ${t.name} without a validated CHECK (${String(cmd.name)} IS NOT NULL) before it`);
+      .map((cmd) =>
+        onTable(
+          input.state,
+          t.table,
+          `ALTER COLUMN ${String(cmd.name)} SET NOT NULL on ${t.name} without a validated CHECK (${String(cmd.name)} IS NOT NULL) before it`,
+        ),
+      );
   },
 };
 

@@ -1,5 +1,5 @@
 import { alterCommands, columnConstraints, type Node, rangeVar, relationName, unwrap } from '../tree.js';
-import type { Rule } from './rule.js';
+import { onTable, type Rule } from './rule.js';
 
 /** The constraints an ALTER TABLE adds, inline on new columns included. */
 function addedConstraints(n: Node): Node[] {
@@ -24,7 +24,11 @@ export const foreignKeyWithoutNotValid: Rule = {
       .filter((c) => c.contype === 'CONSTR_FOREIGN' && !c.skip_validation)
       .map((c) => {
         const ref = rangeVar(c.pktable);
-        return `foreign key on ${relationName(table)}${ref ? ` referencing ${relationName(ref)}` : ''} is validated at once (no NOT VALID)`;
+        return onTable(
+          state,
+          table,
+          `foreign key on ${relationName(table)}${ref ? ` referencing ${relationName(ref)}` : ''} is validated at once (no NOT VALID)`,
+        );
       });
   },
 };
@@ -41,7 +45,13 @@ export const checkWithoutNotValid: Rule = {
     if (!table || state.isNew(table)) return [];
     return addedConstraints(n)
       .filter((c) => c.contype === 'CONSTR_CHECK' && !c.skip_validation)
-      .map((c) => `CHECK constraint ${typeof c.conname === 'string' ? `${c.conname} ` : ''}on ${relationName(table)} is validated at once (no NOT VALID)`);
+      .map((c) =>
+        onTable(
+          state,
+          table,
+          `CHECK constraint ${typeof c.conname === 'string' ? `${c.conname} ` : ''}on ${relationName(table)} is validated at once (no NOT VALID)`,
+        ),
+      );
   },
 };
 

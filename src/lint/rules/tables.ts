@@ -1,7 +1,7 @@
 import { droppedRelations } from '../context.js';
 import { blocksWrites } from '../locks.js';
 import { asList, rangeVar, relationName } from '../tree.js';
-import type { Rule } from './rule.js';
+import { onTable, type Rule } from './rule.js';
 
 /** ALTER TABLE … RENAME TO on an existing table. */
 export const renameTable: Rule = {
@@ -45,18 +45,22 @@ export const truncateTable: Rule = {
   },
 };
 
-/** An explicit LOCK TABLE that blocks writes. */
+/** An explicit LOCK TABLE that blocks writes, on an existing table. */
 export const lockTable: Rule = {
   id: 'lock-table',
-  severity: 'warning',
+  severity: 'error',
   why: 'an explicit LOCK TABLE in a write-blocking mode stops the application for as long as the transaction lasts, and waits behind every running query meanwhile.',
-  fix: 'take the weakest lock the change needs (often none: the statements lock what they touch) and keep the transaction short',
+  fix: 'take the weakest lock the change needs (often none: the statements lock what they touch) and keep the transaction short; if the lock is really needed, acknowledge the finding in the manifest ("lint": { "acknowledge": ["step:lock-table"] })',
   check({ statement, analysis, state, n }) {
     if (statement.node !== 'LockStmt') return [];
-    const news = asList(n.relations).map((r) => rangeVar(r));
-    return analysis.locks
-      .filter((l) => blocksWrites(l.mode) && !news.some((t) => t && relationName(t) === l.relation && state.isNew(t)))
-      .map((l) => `LOCK TABLE ${l.relation} takes ${l.mode} (${l.blocks})`);
+    return asList(n.relations)
+      .map((r) => rangeVar(r))
+      .filter((t) => t !== undefined && !state.isNew(t))
+      .flatMap((t) => {
+        const table = t as NonNullable<typeof t>;
+        const lock = analysis.locks.find((l) => l.relation === relationName(table));
+        return lock && blocksWrites(lock.mode) ? [onTable(state, table, `LOCK TABLE ${lock.relation} takes ${lock.mode} (${lock.blocks})`)] : [];
+      });
   },
 };
 
@@ -67,9 +71,11 @@ export const tableRewrite: Rule = {
   why: 'the whole table is copied while ACCESS EXCLUSIVE is held, so reads and writes stop for as long as the copy takes (minutes to hours on a large table), and it needs the disk space twice.',
   fix: 'avoid the rewrite: pg_repack instead of VACUUM FULL/CLUSTER; a plain column filled by a backfill instead of a stored generated column; schedule SET LOGGED/TABLESPACE in a maintenance window',
   check({ analysis, state }) {
-    return analysis.rewrites
-      .filter((r, i) => r.cause !== 'column-type' && r.cause !== 'volatile-default' && !state.isNew(analysis.rewriteTargets[i]))
-      .map((r) => `${r.relation}: ${r.reason}`);
+    return analysis.rewrites.flatMap((r, i) => {
+      const target = analysis.rewriteTargets[i];
+      if (r.cause === 'column-type' || r.cause === 'volatile-default' || !target || state.isNew(target)) return [];
+      return [onTable(state, target, `${r.relation}: ${r.reason}`)];
+    });
   },
 };
 
@@ -83,7 +89,7 @@ export const unboundedDml: Rule = {
     if ((statement.node !== 'UpdateStmt' && statement.node !== 'DeleteStmt') || n.whereClause !== undefined) return [];
     const table = rangeVar(n.relation);
     if (!table || state.isNew(table)) return [];
-    return [`${statement.node === 'UpdateStmt' ? 'UPDATE' : 'DELETE FROM'} ${relationName(table)} without WHERE`];
+    return [onTable(state, table, `${statement.node === 'UpdateStmt' ? 'UPDATE' : 'DELETE FROM'} ${relationName(table)} without WHERE`)];
   },
 };
 
