@@ -5,6 +5,7 @@ import { FerryError } from '../../errors.js';
 import { findingPlace } from '../../lint/gate.js';
 import { type Finding, type LintReport, lintMigration, lintSql, refusedFindings } from '../../lint/index.js';
 import { loadAll, type Migration } from '../../migration/loader.js';
+import { projectParseCache } from '../../migration/parse-cache.js';
 import { SqlSyntaxError } from '../../migration/sql-script.js';
 import { loadProject } from '../../project/config.js';
 import { selectMigrations } from '../../workflow/plan-state.js';
@@ -89,7 +90,7 @@ Examples:
       } else {
         const project = loadProject(g.project ?? process.cwd());
         root = project.root;
-        const selected: Migration[] = selectMigrations(await loadAll(project.migrationsDir), target);
+        const selected: Migration[] = selectMigrations(await loadAll(project.migrationsDir, { cache: projectParseCache(project.root) }), target);
         for (const m of selected) {
           const report = lintMigration(m);
           results.push({ report, refused: refusedFindings(report, m.manifest) });
