@@ -74,6 +74,17 @@ function charOffsets(buf: Buffer, bytes: readonly number[]): number[] {
   return out;
 }
 
+/** The UTF-16 offset of the `n`th code point of `sql` (the parser's error position counts characters). */
+function codePointOffset(sql: string, n: number): number {
+  let i = 0;
+  for (let cp = 0; cp < n && i < sql.length; cp++) {
+    const c = sql.charCodeAt(i);
+    const low = sql.charCodeAt(i + 1);
+    i += c >= 0xd800 && c <= 0xdbff && low >= 0xdc00 && low <= 0xdfff ? 2 : 1;
+  }
+  return i;
+}
+
 interface RawStmt {
   stmt?: Record<string, unknown>;
   stmt_location?: number;
@@ -84,15 +95,14 @@ interface RawStmt {
 function parseScript(sql: string): { spans: StatementSpan[]; trees: Record<string, unknown>[] } {
   let parsed: { stmts?: RawStmt[] };
   scriptsParsed++;
-  const buf = Buffer.from(sql, 'utf8');
   try {
     parsed = parseSync(sql) as { stmts?: RawStmt[] };
   } catch (err) {
     const details = (err as { sqlDetails?: { cursorPosition?: number } }).sqlDetails;
-    const at = charOffsets(buf, [details?.cursorPosition ?? 0])[0] ?? 0;
-    throw new SqlSyntaxError((err as Error).message, linesAt(sql, [at])[0] ?? 1);
+    throw new SqlSyntaxError((err as Error).message, linesAt(sql, [codePointOffset(sql, details?.cursorPosition ?? 0)])[0] ?? 1);
   }
   const stmts = parsed.stmts ?? [];
+  const buf = Buffer.from(sql, 'utf8');
   const bounds = stmts.flatMap((s) => {
     const from = s.stmt_location ?? 0;
     return [from, s.stmt_len ? from + s.stmt_len : buf.length];
