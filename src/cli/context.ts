@@ -3,6 +3,7 @@ import type { Database } from '../db/database.js';
 import { connectError } from '../db/server.js';
 import { FerryError } from '../errors.js';
 import { loadAll, type Migration } from '../migration/loader.js';
+import { projectParseCache } from '../migration/parse-cache.js';
 import { currentActor } from '../migration/state.js';
 import { type Connection, durationMs, loadProject, type Project, resolveConnection } from '../project/config.js';
 import type { RunOptions } from '../workflow/execute.js';
@@ -39,7 +40,7 @@ export async function prepare(g: GlobalOptions, id: string | undefined): Promise
   const project = loadProject(g.project ?? process.cwd());
   const conn = resolveConnection(project, g.env);
   const lockWaitMs = durationMs(g.lockWait ?? project.config.lockWait);
-  const migrations = await loadAll(project.migrationsDir);
+  const migrations = await loadAll(project.migrationsDir, { cache: projectParseCache(project.root) });
   const selected = selectMigrations(migrations, id);
   const actor = g.by ?? currentActor();
   const run: RunOptions = {

@@ -10,6 +10,7 @@ import { checksumOf } from './checksum.js';
 import { manifestDefinition, migrationChecksum, NOT_DEFINED_YET, type StepDefinition, stepDefinition } from './definition.js';
 import { type Manifest, type ManifestStep, manifestSchema } from './manifest.js';
 import { compileOperationStep } from './op-steps.js';
+import type { ParseCache } from './parse-cache.js';
 import { parserReady, SqlSyntaxError, type Statement, splitStatements } from './sql-script.js';
 
 /** The SQL of one direction of a step, with its file and its statements. */
@@ -44,6 +45,12 @@ export interface Step {
   phase?: 'contract';
   /** For steps compiled from an operation (`kind: "op"` in the manifest): which one, and the lint rules its SQL handles safely. */
   operation?: { op: string; part: string; handles: string[] };
+}
+
+/** How migrations are loaded. */
+export interface LoadOptions {
+  /** Parsed SQL kept by content (the CLI uses the project's `.ferry/cache`); without it every script is parsed. */
+  cache?: ParseCache;
 }
 
 /** A migration folder, loaded and validated. */
@@ -86,11 +93,11 @@ async function readManifest(dir: string, problems: string[]): Promise<{ raw: unk
   }
 }
 
-function readScript(dir: string, path: string, problems: string[], where: string): SqlScript | undefined {
+function readScript(dir: string, path: string, problems: string[], where: string, opts: LoadOptions): SqlScript | undefined {
   const file = join(dir, path);
   const text = readFileSync(file, 'utf8');
   try {
-    const statements = splitStatements(text);
+    const statements = opts.cache ? opts.cache.statementsOf(text) : splitStatements(text);
     if (statements.length === 0) problems.push(`${file}: ${where}: contains no SQL statement`);
     return { file, text, statements };
   } catch (err) {
@@ -100,7 +107,14 @@ function readScript(dir: string, path: string, problems: string[], where: string
   }
 }
 
-function loadStep(dir: string, mfile: string, s: Exclude<ManifestStep, { kind: 'op' }>, index: number, problems: string[]): Step | undefined {
+function loadStep(
+  dir: string,
+  mfile: string,
+  s: Exclude<ManifestStep, { kind: 'op' }>,
+  index: number,
+  problems: string[],
+  opts: LoadOptions,
+): Step | undefined {
   const where = (field: string) => `steps.${index}.${field}`;
   const base = { id: s.id, index, kind: s.kind, transaction: s.transaction, irreversible: s.irreversible, checksum: '', definition: NOT_DEFINED_YET };
   const step: Step = s.description ? { ...base, description: s.description } : base;
@@ -146,7 +160,7 @@ function loadStep(dir: string, mfile: string, s: Exclude<ManifestStep, { kind: '
       }
       continue;
     }
-    const script = readScript(dir, path, problems, where(dirn));
+    const script = readScript(dir, path, problems, where(dirn), opts);
     if (script) step[dirn] = script;
     else ok = false;
   }
@@ -171,7 +185,7 @@ function loadStep(dir: string, mfile: string, s: Exclude<ManifestStep, { kind: '
  * compiled from operations, then every contract-phase step (which `up` leaves
  * to `ferry contract`), numbered in that order.
  */
-function orderedSteps(dir: string, mfile: string, manifest: Manifest, problems: string[]): Step[] {
+function orderedSteps(dir: string, mfile: string, manifest: Manifest, problems: string[], opts: LoadOptions): Step[] {
   const expand: Step[] = [];
   const contract: Step[] = [];
   manifest.steps.forEach((s, i) => {
@@ -185,7 +199,7 @@ function orderedSteps(dir: string, mfile: string, manifest: Manifest, problems: 
       }
       return;
     }
-    const step = loadStep(dir, mfile, s, i, problems);
+    const step = loadStep(dir, mfile, s, i, problems, opts);
     if (step) (step.phase === 'contract' ? contract : expand).push(step);
   });
   const steps = [...expand, ...contract];
@@ -217,7 +231,7 @@ async function backfillExpressionProblems(migrationId: string, step: Step, file:
 }
 
 /** Load and validate one migration folder; every problem is reported in one E_MANIFEST error. */
-export async function loadMigration(dir: string, id: string): Promise<Migration> {
+export async function loadMigration(dir: string, id: string, opts: LoadOptions = {}): Promise<Migration> {
   await parserReady();
   const problems: string[] = [];
   const m = await readManifest(dir, problems);
@@ -225,7 +239,7 @@ export async function loadMigration(dir: string, id: string): Promise<Migration>
     const parsed = manifestSchema.safeParse(m.raw);
     if (!parsed.success) problems.push(...formatIssues(m.file, parsed.error.issues));
     else {
-      const loaded = orderedSteps(dir, m.file, parsed.data, problems);
+      const loaded = orderedSteps(dir, m.file, parsed.data, problems, opts);
       problems.push(...manifestCheckProblems(m.file, dir, parsed.data));
       for (const step of loaded) if (step.backfill) problems.push(...(await backfillExpressionProblems(id, step, m.file)));
       if (problems.length === 0) {
@@ -277,18 +291,23 @@ export async function loadArchived(migrationsDir: string, id: string): Promise<M
   return hit ? loadMigration(hit.dir, hit.id) : undefined;
 }
 
-/** Load every migration of a project; problems in all of them are reported together. */
-export async function loadAll(migrationsDir: string): Promise<Migration[]> {
+/**
+ * Load every migration of a project; problems in all of them are reported
+ * together. With a cache, entries of scripts no longer in the tree are removed
+ * once every migration has been read.
+ */
+export async function loadAll(migrationsDir: string, opts: LoadOptions = {}): Promise<Migration[]> {
   const out: Migration[] = [];
   const problems: string[] = [];
   for (const id of listMigrationIds(migrationsDir)) {
     try {
-      out.push(await loadMigration(join(migrationsDir, id), id));
+      out.push(await loadMigration(join(migrationsDir, id), id, opts));
     } catch (err) {
       if (err instanceof FerryError && err.code === 'E_MANIFEST') problems.push(...((err.details as { problems: string[] }).problems ?? []));
       else throw err;
     }
   }
+  opts.cache?.prune();
   if (problems.length) {
     throw new FerryError('E_MANIFEST', `invalid migrations (${problems.length} problems):\n  ${problems.join('\n  ')}`, 'fix the files named above', {
       problems,

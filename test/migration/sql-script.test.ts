@@ -45,6 +45,11 @@ describe('splitStatements', () => {
     expect((err as SqlSyntaxError).line).toBe(3);
   });
 
+  it('reports the line of a syntax error after multi-byte and astral characters', () => {
+    const sql = "SELECT 'é — 😀😀 中';\n-- ü\n\nSELECT (;\n";
+    expect(() => splitStatements(sql)).toThrow(expect.objectContaining({ line: 4 }));
+  });
+
   it('names each statement by its parse node, and a comment-only script has none', () => {
     expect(splitStatements('CREATE INDEX CONCURRENTLY i ON t (a); ALTER TABLE t ADD COLUMN b int').map((s) => s.node)).toEqual(['IndexStmt', 'AlterTableStmt']);
     expect(splitStatements('-- nothing here\n/* at all */')).toEqual([]);

@@ -7,6 +7,7 @@ import { FerryError } from '../../errors.js';
 import { findingPlace } from '../../lint/gate.js';
 import { type Finding, type LintCatalog, type LintReport, lintMigration, lintSql, readLintCatalog, refusedFindings } from '../../lint/index.js';
 import { loadAll, type Migration } from '../../migration/loader.js';
+import { projectParseCache } from '../../migration/parse-cache.js';
 import { SqlSyntaxError } from '../../migration/sql-script.js';
 import { durationMs, loadProject, resolveConnection } from '../../project/config.js';
 import { selectMigrations } from '../../workflow/plan-state.js';
@@ -124,7 +125,7 @@ Examples:
       if (!sqlFile) {
         const project = loadProject(g.project ?? process.cwd());
         root = project.root;
-        selected.push(...selectMigrations(await loadAll(project.migrationsDir), target));
+        selected.push(...selectMigrations(await loadAll(project.migrationsDir, { cache: projectParseCache(project.root) }), target));
       }
       const env = g.env === undefined ? undefined : await readEnvironmentCatalog(g, g.env);
       const catalog = env?.catalog;
