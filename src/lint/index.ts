@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Migration } from '../migration/loader.js';
 import type { Manifest } from '../migration/manifest.js';
 import { parserReady, splitStatements } from '../migration/sql-script.js';
+import { cachedReport } from './cache.js';
 import type { LintCatalog } from './catalog.js';
 import { classify, type StepFacts } from './classify.js';
 import { ScriptState } from './context.js';
@@ -92,8 +93,13 @@ function manifestFile(m: Migration): string {
  * transaction as ferry runs it; then infer its type and risk and compare with
  * the manifest. Error findings the manifest acknowledges are marked
  * `acknowledged`. With a catalog, tables and indexes are judged as they exist.
+ * A migration loaded with a cache reuses its report while nothing it depends on changed.
  */
 export function lintMigration(m: Migration, opts: LintMigrationOptions = {}): LintReport {
+  return cachedReport(m, opts.catalog, () => lintAfresh(m, opts));
+}
+
+function lintAfresh(m: Migration, opts: LintMigrationOptions): LintReport {
   const state = new ScriptState({ ferryManaged: true, transaction: true, ...(opts.catalog ? { catalog: opts.catalog } : {}) });
   const statements: StatementReport[] = [];
   const facts: StepFacts[] = [];

@@ -64,6 +64,8 @@ export interface Migration {
   definition: Record<string, string>;
   /** sha256 of the whole definition: every manifest field and every step's definition (the SQL operations compile to included). */
   checksum: string;
+  /** Where results derived from this migration (its lint report) are kept while it is unchanged; absent without a cache. */
+  cacheDir?: string;
 }
 
 const MANIFEST_FILES = ['migration.json', 'migration.ts', 'migration.js'];
@@ -246,7 +248,7 @@ export async function loadMigration(dir: string, id: string, opts: LoadOptions =
         for (const s of loaded) s.definition = stepDefinition({ ...s, ...(s.module ? { moduleSource: readFileSync(s.module, 'utf8') } : {}) });
         const definition = manifestDefinition(m.raw);
         const checksum = migrationChecksum(definition, parsed.data.pointOfNoReturn, loaded);
-        return { id, dir, manifest: parsed.data, steps: loaded, definition, checksum };
+        return { id, dir, manifest: parsed.data, steps: loaded, definition, checksum, ...(opts.cache ? { cacheDir: opts.cache.dir } : {}) };
       }
     }
   }

@@ -150,29 +150,36 @@ export class ParseCache {
 
   private write(key: string, spans: readonly StatementSpan[]): void {
     const entry = { format: PARSE_CACHE_FORMAT, parser: PARSER_VERSION, key, digest: digestOf(key, spans), spans: spans.map((s) => [s.start, s.end, s.node]) };
-    const temp = join(this.dir, `${key}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
-    try {
-      this.ensureDir();
-      writeFileSync(temp, JSON.stringify(entry));
-      renameSync(temp, join(this.dir, `${key}.json`));
-      this.stats.written++;
-    } catch {
-      try {
-        unlinkSync(temp);
-      } catch {
-        // Never written.
-      }
-    }
+    if (writeEntry(this.dir, key, JSON.stringify(entry))) this.stats.written++;
   }
+}
 
-  /** The folder, with a .gitignore of its own so a project that does not ignore `.ferry/` never commits the cache. */
-  private ensureDir(): void {
-    mkdirSync(this.dir, { recursive: true });
+/**
+ * Write `text` as entry `<key>.json` of cache folder `dir` atomically (a
+ * temporary file renamed into place), so a killed writer never leaves half an
+ * entry. Best effort: false when it could not be written. The folder gets a
+ * .gitignore of its own, so a project that does not ignore `.ferry/` never
+ * commits a cache.
+ */
+export function writeEntry(dir: string, key: string, text: string): boolean {
+  const temp = join(dir, `${key}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
+  try {
+    mkdirSync(dir, { recursive: true });
     try {
-      writeFileSync(join(this.dir, '.gitignore'), '*\n', { flag: 'wx' });
+      writeFileSync(join(dir, '.gitignore'), '*\n', { flag: 'wx' });
     } catch {
       // Already there.
     }
+    writeFileSync(temp, text);
+    renameSync(temp, join(dir, `${key}.json`));
+    return true;
+  } catch {
+    try {
+      unlinkSync(temp);
+    } catch {
+      // Never written.
+    }
+    return false;
   }
 }
 
