@@ -127,8 +127,7 @@ function problemsOf(inv: Invocation): string[] {
     const word = positionals[i];
     const choices = arg.argChoices;
     if (!choices || word === undefined || isPlaceholder(word)) return;
-    for (const w of word.split('|'))
-      if (!choices.includes(w)) problems.push(`${inv.at}: "${w}" is not a choice of <${arg.name()}> (${choices.join(', ')})`);
+    for (const w of word.split('|')) if (!choices.includes(w)) problems.push(`${inv.at}: "${w}" is not a choice of <${arg.name()}> (${choices.join(', ')})`);
   });
   const known = new Set([...longOptions(target), ...(target === cmd ? [] : longOptions(cmd)), ...GLOBAL]);
   for (const o of inv.options) if (!known.has(o)) problems.push(`${inv.at}: "ferry ${inv.command}" has no option ${o}`);
