@@ -89,7 +89,7 @@ async function batchWithRetries(ctx: BatchContext, range: ClaimedRange, size: nu
         throw new FerryError(
           'E_LOCKED',
           `backfill ${t.migrationId}/${t.stepId}: a batch of range ${range.rangeNo} failed ${MAX_ATTEMPTS} times on locks: ${(err as Error).message} [SQLSTATE ${state}]`,
-          'something holds locks on the table for long; run the backfill again later, or raise --lock-timeout',
+          'something holds locks on the table for long; run the backfill again later (it resumes at its checkpoint), or raise lockTimeout in ferry.config.json; pg_locks and pg_stat_activity show who holds the lock',
           undefined,
           { cause: err },
         );

@@ -168,7 +168,7 @@ export async function runController(db: Database, t: ControllerTarget, opts: Con
       }
       if (phase === 'rolled-back') return result('rolled-back', s.percentage, `${t.id} was rolled back (not by this controller)`);
       if (!['canary', 'rolling', 'paused', 'rolled-out'].includes(phase)) {
-        throw new FerryError('E_GATE', `cannot run the rollout of ${t.id}: it is ${phase}`, `see \`ferry status ${t.id}\``);
+        throw new FerryError('E_GATE', `cannot run the rollout of ${t.id}: it is ${phase}`, `see \`ferry status\` and \`ferry log ${t.id}\``);
       }
       const row = await readController(db, t.id);
       matrix = await assessHealth(db, t, opts.source, { checkDataErrors: await w.dataErrors(db, t.id) });

@@ -138,6 +138,6 @@ export function phasePath(from: string, percentage: number, t: { id: string; sta
       if (to === 'rolled-out') return [];
       throw refuse('it is already rolled out to 100 %', `to send everyone back to the old path use the quick rollback: \`ferry flag set <flag> false\``);
     default:
-      throw refuse(WHY_NOT[from] ?? `it is ${from}`, `see \`ferry status ${t.id}\``);
+      throw refuse(WHY_NOT[from] ?? `it is ${from}`, `see \`ferry status\` and \`ferry log ${t.id}\``);
   }
 }
