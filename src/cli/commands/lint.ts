@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { FerryError } from '../../errors.js';
@@ -7,8 +7,9 @@ import { type Finding, type LintReport, lintMigration, lintSql, refusedFindings 
 import { loadAll, type Migration } from '../../migration/loader.js';
 import { SqlSyntaxError } from '../../migration/sql-script.js';
 import { loadProject } from '../../project/config.js';
+import { entryExists, readTextFile, UnreadableFile } from '../../project/text-file.js';
 import { selectMigrations } from '../../workflow/plan-state.js';
-import type { GlobalOptions } from '../context.js';
+import { checkMigrationArgument, type GlobalOptions } from '../context.js';
 import { type Output, pc, processOutput } from '../output.js';
 
 const MARK = { error: pc.red('✘ error'), warning: pc.yellow('▲ warning'), info: pc.cyan('ℹ info') } as const;
@@ -44,11 +45,12 @@ function print(out: Output, report: LintReport, refused: Finding[], root: string
 
 async function lintFile(path: string): Promise<LintReport> {
   const file = resolve(path);
-  if (!existsSync(file)) throw new FerryError('E_NOT_FOUND', `no file ${path}`, 'pass a .sql file, a migration id, or nothing for every migration');
+  if (!entryExists(file)) throw new FerryError('E_NOT_FOUND', `no file ${path}`, 'pass a .sql file, a migration id, or nothing for every migration');
   try {
-    return await lintSql(readFileSync(file, 'utf8'), { file });
+    return await lintSql(readTextFile(file), { file });
   } catch (err) {
     if (err instanceof SqlSyntaxError) throw new FerryError('E_LINT', `${path}:${err.line}: ${err.message}`, 'fix the SQL syntax');
+    if (err instanceof UnreadableFile) throw new FerryError('E_MANIFEST', err.message, 'make it a readable UTF-8 file (check its permissions and owner)');
     throw err;
   }
 }
@@ -87,6 +89,7 @@ Examples:
         const report = await lintFile(target);
         results.push({ report, refused: refusedFindings(report) });
       } else {
+        checkMigrationArgument(target);
         const project = loadProject(g.project ?? process.cwd());
         root = project.root;
         const selected: Migration[] = selectMigrations(await loadAll(project.migrationsDir), target);
