@@ -74,19 +74,19 @@ export function invalidUtf8Offset(bytes: Uint8Array): number {
   while (i < bytes.length) {
     const b = bytes[i] as number;
     let n: number;
-    let min: number;
     if (b < 0x80) n = 0;
     else if (b >= 0xc2 && b <= 0xdf) n = 1;
     else if (b >= 0xe0 && b <= 0xef) n = 2;
     else if (b >= 0xf0 && b <= 0xf4) n = 3;
     else return i;
     // The second byte's range excludes overlong forms, surrogates and code points past U+10FFFF.
-    min = b === 0xe0 ? 0xa0 : b === 0xf0 ? 0x90 : 0x80;
-    const max = b === 0xed ? 0x9f : b === 0xf4 ? 0x8f : 0xbf;
+    let min = b === 0xe0 ? 0xa0 : b === 0xf0 ? 0x90 : 0x80;
+    let max = b === 0xed ? 0x9f : b === 0xf4 ? 0x8f : 0xbf;
     for (let k = 1; k <= n; k++) {
       const c = bytes[i + k];
       if (c === undefined || c < min || c > max) return i;
       min = 0x80;
+      max = 0xbf;
     }
     i += n + 1;
   }
