@@ -1,4 +1,4 @@
-import { lstatSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
 /**
  * A project file ferry could not read, or whose bytes are not UTF-8: the path
@@ -51,15 +51,6 @@ export function entryExists(path: string): boolean {
   try {
     lstatSync(path);
     return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Whether `path` is (or links to) a folder; false for a broken link, which a later read reports. */
-export function isFolder(path: string): boolean {
-  try {
-    return statSync(path).isDirectory();
   } catch {
     return false;
   }

@@ -64,7 +64,12 @@ describe('output into a closed pipe', () => {
 
   it('text and --json output and error documents into a closed pipe end quietly with the command’s own exit status', async () => {
     const p = createProject(noDb);
-    for (const args of [['ticket', 'create', 'one'], ['ticket', 'list'], ['ticket', 'list', '--json'], ['lint', '--json']]) {
+    for (const args of [
+      ['ticket', 'create', 'one'],
+      ['ticket', 'list'],
+      ['ticket', 'list', '--json'],
+      ['lint', '--json'],
+    ]) {
       const r = await runIntoClosedPipe(p.root, args);
       expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
       expect(r.stderr).toBe('');

@@ -31,7 +31,12 @@ describe('usage errors', () => {
     ];
     for (const [i, [args, message, help]] of cases.entries()) {
       // --json anywhere on the line counts, even before a command commander refuses.
-      for (const argv of i < 2 ? [[...args, '--json'], ['--json', ...args]] : [[...args, '--json']]) {
+      for (const argv of i < 2
+        ? [
+            [...args, '--json'],
+            ['--json', ...args],
+          ]
+        : [[...args, '--json']]) {
         const r = await runFerry(p.root, argv);
         expect(r.code, `${argv.join(' ')}: ${r.stdout}${r.stderr}`).toBe(2);
         const doc = onlyJson(r.stdout, r.stderr);
@@ -54,12 +59,21 @@ describe('usage errors', () => {
 
   it('an unknown command with --help, or `ferry help` of an unknown command, is a usage error (exit 2), as the unknown command alone is', async () => {
     const p = createProject(noDb);
-    for (const args of [['nosuch'], ['nosuch', '--help'], ['--help', 'nosuch'], ['help', 'nosuch'], ['--env', 'test', 'nosuch', '-h'], ['flag', 'nosuch', '--help']]) {
+    for (const args of [
+      ['nosuch'],
+      ['nosuch', '--help'],
+      ['--help', 'nosuch'],
+      ['help', 'nosuch'],
+      ['--env', 'test', 'nosuch', '-h'],
+      ['flag', 'nosuch', '--help'],
+    ]) {
       const r = await runFerry(p.root, args);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stdout, args.join(' ')).not.toContain('Usage:');
       expect(r.stderr).toContain("[E_USAGE] unknown command 'nosuch'");
-      expect(r.stderr).toContain(args[0] === 'flag' ? 'run `ferry flag --help` for the commands: set, list, get, remove' : 'run `ferry --help` for the commands');
+      expect(r.stderr).toContain(
+        args[0] === 'flag' ? 'run `ferry flag --help` for the commands: set, list, get, remove' : 'run `ferry --help` for the commands',
+      );
       expect(r.stderr).not.toMatch(STACK);
       const json = await runFerry(p.root, [...args, '--json']);
       expect(json.code).toBe(2);
@@ -86,7 +100,12 @@ forEachDriver('usage errors change nothing', (suite) => {
     p.migration('0001_create', [{ id: 'create', up: 'CREATE TABLE t (a int);', down: 'DROP TABLE t;' }]);
     expect((await runFerry(p.root, ['up'])).code).toBe(0);
     const before = await fingerprint(target);
-    for (const args of [['down', '--bogus', '--json'], ['down', '--lock-wait', 'forever'], ['nosuch', '--help'], ['rollout', '0001_create', 'set', '--json']]) {
+    for (const args of [
+      ['down', '--bogus', '--json'],
+      ['down', '--lock-wait', 'forever'],
+      ['nosuch', '--help'],
+      ['rollout', '0001_create', 'set', '--json'],
+    ]) {
       const r = await runFerry(p.root, args);
       expect(r.code, args.join(' ')).toBe(2);
     }

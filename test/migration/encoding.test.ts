@@ -47,7 +47,9 @@ describe('UTF-8 decoding of project files', () => {
       }
     })();
     expect(err).toBeInstanceOf(UnreadableFile);
-    expect((err as UnreadableFile).message).toBe(`x.sql: not valid UTF-8 at line 2, byte offset ${3 + LATIN1.indexOf(0xe9)} (byte 0xe9); save the file as UTF-8`);
+    expect((err as UnreadableFile).message).toBe(
+      `x.sql: not valid UTF-8 at line 2, byte offset ${3 + LATIN1.indexOf(0xe9)} (byte 0xe9); save the file as UTF-8`,
+    );
     expect(decodeUtf8('y.sql', Buffer.concat([BOM, Buffer.from('SELECT 1;')]))).toBe('SELECT 1;');
     // Overlong forms and UTF-16 surrogates are refused too, not only stray bytes.
     expect(invalidUtf8Offset(Buffer.from([0x41, 0xc0, 0x80]))).toBe(1);

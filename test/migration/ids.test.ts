@@ -45,12 +45,16 @@ describe('migration ids: one set of rules', () => {
       }),
     );
     fc.assert(
-      fc.property(validName, fc.string({ minLength: 1, maxLength: 3 }).filter((s) => /[^a-z0-9_-]/.test(s)), (name, bad) => {
-        const broken = name.slice(0, 30) + bad;
-        expect(migrationNameProblem(broken)).toBeDefined();
-        expect(migrationIdProblem(`20260101000000_${broken}`)).toBeDefined();
-        expect(isMigrationReference(broken)).toBe(false);
-      }),
+      fc.property(
+        validName,
+        fc.string({ minLength: 1, maxLength: 3 }).filter((s) => /[^a-z0-9_-]/.test(s)),
+        (name, bad) => {
+          const broken = name.slice(0, 30) + bad;
+          expect(migrationNameProblem(broken)).toBeDefined();
+          expect(migrationIdProblem(`20260101000000_${broken}`)).toBeDefined();
+          expect(isMigrationReference(broken)).toBe(false);
+        },
+      ),
     );
   });
 
@@ -104,7 +108,13 @@ forEachDriver('migration ids on the command line', (suite) => {
     const p = createProject(target);
     p.migration('0001_create', [{ id: 'create', up: 'CREATE TABLE t (a int);', down: 'DROP TABLE t;' }]);
     const before = await fingerprint(target);
-    for (const args of [["0001_create'; --"], ['up', 'a;b'], ['plan', 'x y'], ['rollout', 'Bad', 'status'], ['ticket', 'create', 'title', '--migration', "it's"]]) {
+    for (const args of [
+      ["0001_create'; --"],
+      ['up', 'a;b'],
+      ['plan', 'x y'],
+      ['rollout', 'Bad', 'status'],
+      ['ticket', 'create', 'title', '--migration', "it's"],
+    ]) {
       const argv = args.length === 1 ? ['up', ...args] : args;
       const r = await runFerryJson<{ error: { code: string; message: string; hint: string } }>(p.root, argv);
       expect(r.code, argv.join(' ')).toBe(2);
