@@ -24,8 +24,17 @@ export function openToEveryone(root: string): void {
   }
 }
 
+/** Fail loudly, not with a puzzling ferry error, when `nobody` cannot reach the built CLI (a checkout in a private home folder). */
+function checkReachable(): void {
+  for (let d = dirname(FERRY_BIN); d !== dirname(d); d = dirname(d)) {
+    if ((statSync(d).mode & 0o001) === 0)
+      throw new Error(`user nobody cannot reach ${FERRY_BIN}: ${d} is not searchable by others (chmod o+x it to run these tests)`);
+  }
+}
+
 /** Run `ferry args…` in `cwd` as a real child process of user `nobody`. */
 export function runFerryAsNobody(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  checkReachable();
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [FERRY_BIN, ...args], { cwd, ...NOBODY, env: { ...process.env, NO_COLOR: '1', HOME: '/nonexistent', ...env } });
     let stdout = '';
