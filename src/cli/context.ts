@@ -2,6 +2,7 @@ import { openConnection } from '../db/connect.js';
 import type { Database } from '../db/database.js';
 import { connectError } from '../db/server.js';
 import { FerryError } from '../errors.js';
+import { isMigrationReference, MIGRATION_ID_RULE } from '../migration/ids.js';
 import { loadAll, type Migration } from '../migration/loader.js';
 import { projectParseCache } from '../migration/parse-cache.js';
 import { currentActor } from '../migration/state.js';
@@ -34,8 +35,15 @@ export interface CommandContext {
   db: Database;
 }
 
+/** Refuse an id argument no migration can have (quotes, semicolons, spaces …) as a usage error stating the id rules. */
+export function checkMigrationArgument(id: string | undefined): void {
+  if (id === undefined || isMigrationReference(id)) return;
+  throw new FerryError('E_USAGE', `not a migration id: ${JSON.stringify(id)}`, `${MIGRATION_ID_RULE}; the name alone (without the digits) also selects it`);
+}
+
 /** Load and validate everything (project, environment, migrations) before touching the database. */
 export async function prepare(g: GlobalOptions, id: string | undefined): Promise<Omit<CommandContext, 'db'>> {
+  checkMigrationArgument(id);
   const out = processOutput(Boolean(g.json));
   const project = loadProject(g.project ?? process.cwd());
   const conn = resolveConnection(project, g.env);

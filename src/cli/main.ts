@@ -1,4 +1,4 @@
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { FerryError } from '../errors.js';
 import { registerBackfillCommand } from './commands/backfill.js';
 import { registerCleanupCommands } from './commands/cleanup.js';
@@ -16,24 +16,44 @@ import { registerTicketCommands } from './commands/tickets.js';
 import type { GlobalOptions } from './context.js';
 import { EXIT_CODES } from './exit-codes.js';
 import { processOutput } from './output.js';
+import { quietOnClosedPipes } from './pipes.js';
 import { syncPhaseTickets } from './ticket-sync.js';
+import { unknownCommandIn, usageErrorOf, wantsJson } from './usage.js';
 
 const VERSION = '0.1.0';
 
-/** The `ferry` command tree; every subcommand takes the global options. */
-export function buildProgram(): Command {
+/** `--lock-wait`: a duration as in the config ("500ms", "30s", "2min"), refused as a usage error naming the flag. */
+function lockWaitArgument(text: string): string {
+  if (!/^\d+(ms|s|min)$/.test(text)) throw new InvalidArgumentError('write a duration like 500ms, 30s or 2min (whole numbers; ms, s or min)');
+  return text;
+}
+
+/** The command a commander error came from, for its `--help` hint. */
+const failedCommand = new WeakMap<CommanderError, Command>();
+
+/** Every command of the tree, the program first. */
+function allCommands(cmd: Command): Command[] {
+  return [cmd, ...cmd.commands.flatMap(allCommands)];
+}
+
+/**
+ * The `ferry` command tree; every subcommand takes the global options. With
+ * `json`, commander's own error text is held back: main prints the JSON error
+ * document instead.
+ */
+export function buildProgram(json = false): Command {
   const program = new Command('ferry')
     .description('Run breaking changes and data migrations on PostgreSQL safely: planned, reversible, verified.')
     .version(VERSION)
     .option('--env <name>', 'environment from ferry.config.json (default: its defaultEnv, usually "local")')
     .option('--json', 'print one JSON document for scripts instead of text')
     .option('--project <dir>', 'project folder (default: the nearest folder with ferry.config.json)')
-    .option('--lock-wait <duration>', 'how long to wait for another runner, e.g. 10s (default: config lockWait)')
+    .option('--lock-wait <duration>', 'how long to wait for another runner, e.g. 10s (default: config lockWait)', lockWaitArgument)
     .option('--by <name>', 'who is acting, for the event log (default: $FERRY_ACTOR or user@host)')
     .option('--debug', 'print stack traces')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    .configureOutput({ writeErr: (s) => (json ? undefined : process.stderr.write(s)) })
     .addHelpText(
       'after',
       '\nExit codes: 0 ok, 1 internal error, 2 usage, 3 config, 4 manifest, 5 not found, 6 connection,\n7 locked, 8 drift, 9 gate, 10 point of no return, 11 step failed, 12 verify, 13 rehearsal,\n14 backfill, 15 lint findings refused,\n16 health yellow, 17 health red (or rolled back by the controller), 18 no data (too little traffic to judge).',
@@ -53,22 +73,33 @@ export function buildProgram(): Command {
   registerCleanupCommands(program, globals);
   registerTicketCommands(program, globals);
   program.hook('postAction', (_program, command) => syncPhaseTickets(globals(), command));
-  for (const c of program.commands) c.exitOverride().showHelpAfterError('(run with --help for usage)');
+  for (const c of allCommands(program)) {
+    c.exitOverride((err) => {
+      failedCommand.set(err, c);
+      throw err;
+    }).showHelpAfterError('(run with --help for usage)');
+  }
   return program;
 }
 
 /** Run the CLI with `argv`; resolves to the exit status (see exit-codes.ts). */
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  quietOnClosedPipes();
+  const json = wantsJson(argv.slice(2));
+  const program = buildProgram(json);
   try {
+    const unknown = unknownCommandIn(program, argv.slice(2));
+    if (unknown) throw unknown;
     await program.parseAsync(argv);
     return 0;
   } catch (err) {
     const g = program.opts<GlobalOptions>();
-    const out = processOutput(Boolean(g.json));
+    const out = processOutput(json || Boolean(g.json));
     if (err instanceof CommanderError) {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
-      // commander has already printed the message and the usage hint.
+      const help = err.code === 'commander.helpDisplayed' || err.code === 'commander.help';
+      if (err.code === 'commander.version' || (help && err.exitCode === 0)) return 0;
+      // In text mode commander has already printed the message and the usage hint (or the help, for a missing command).
+      if (json) out.error(usageErrorOf(err, failedCommand.get(err)), false);
       return EXIT_CODES.E_USAGE;
     }
     if (err instanceof FerryError) {

@@ -1,7 +1,7 @@
 import { FerryError } from '../errors.js';
 import { loadArchived, type Migration } from '../migration/loader.js';
 import { selectMigrations } from '../workflow/plan-state.js';
-import { type CommandContext, type GlobalOptions, openFor, prepare } from './context.js';
+import { type CommandContext, checkMigrationArgument, type GlobalOptions, openFor, prepare } from './context.js';
 
 /** Find migration `id` among the project's migrations or, failing that, its archived ones (`migrations/archive/YYYYMM/`). */
 export async function resolveMigration(migrations: Migration[], migrationsDir: string, id: string): Promise<Migration> {
@@ -26,6 +26,7 @@ export async function withMigration<T>(
   fn: (ctx: CommandContext, m: Migration) => Promise<T>,
   validate?: (ctx: Omit<CommandContext, 'db'>, m: Migration) => void,
 ): Promise<T> {
+  checkMigrationArgument(id);
   const base = await prepare(g, undefined);
   const m = await resolveMigration(base.migrations, base.project.migrationsDir, id);
   validate?.(base, m);

@@ -66,7 +66,7 @@ export function connectError(err: unknown, target: string): FerryError {
   return new FerryError(
     'E_CONNECT',
     `cannot reach the database at ${target}: ${msg}`,
-    'is the server running and the URL in ferry.config.json (or --url) right?',
+    "is the server running, and is the environment's url in ferry.config.json (or the variable its urlEnv names) right? Pick another environment with --env NAME",
     undefined,
     { cause: err },
   );

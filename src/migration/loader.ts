@@ -1,6 +1,4 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { createJiti } from 'jiti';
 import { checkExpression } from '../backfill/plan.js';
 import type { BackfillStepSpec } from '../backfill/spec.js';
 import { FerryError } from '../errors.js';
@@ -8,10 +6,11 @@ import { formatIssues } from '../project/config.js';
 import { manifestCheckProblems } from '../verify/declared.js';
 import { checksumOf } from './checksum.js';
 import { manifestDefinition, migrationChecksum, NOT_DEFINED_YET, type StepDefinition, stepDefinition } from './definition.js';
+import { ARCHIVE_DIR, archivedFolders, migrationFileExists, migrationFolders, readManifest, readMigrationFile, readScript } from './files.js';
 import { type Manifest, type ManifestStep, manifestSchema } from './manifest.js';
 import { compileOperationStep } from './op-steps.js';
 import type { ParseCache } from './parse-cache.js';
-import { parserReady, SqlSyntaxError, type Statement, splitStatements } from './sql-script.js';
+import { parserReady, type Statement } from './sql-script.js';
 
 /** The SQL of one direction of a step, with its file and its statements. */
 export interface SqlScript {
@@ -68,47 +67,6 @@ export interface Migration {
   cacheDir?: string;
 }
 
-const MANIFEST_FILES = ['migration.json', 'migration.ts', 'migration.js'];
-
-async function readManifest(dir: string, problems: string[]): Promise<{ raw: unknown; file: string; text: string } | undefined> {
-  const name = MANIFEST_FILES.find((f) => existsSync(join(dir, f)));
-  if (!name) {
-    problems.push(`${dir}: no manifest (expected one of ${MANIFEST_FILES.join(', ')})`);
-    return undefined;
-  }
-  const file = join(dir, name);
-  const text = readFileSync(file, 'utf8');
-  if (name.endsWith('.json')) {
-    try {
-      return { raw: JSON.parse(text), file, text };
-    } catch (err) {
-      problems.push(`${file}: not valid JSON: ${(err as Error).message}`);
-      return undefined;
-    }
-  }
-  try {
-    const mod = (await createJiti(import.meta.url, { moduleCache: false }).import(file)) as { default?: unknown };
-    return { raw: mod.default ?? mod, file, text };
-  } catch (err) {
-    problems.push(`${file}: cannot be loaded: ${(err as Error).message}`);
-    return undefined;
-  }
-}
-
-function readScript(dir: string, path: string, problems: string[], where: string, opts: LoadOptions): SqlScript | undefined {
-  const file = join(dir, path);
-  const text = readFileSync(file, 'utf8');
-  try {
-    const statements = opts.cache ? opts.cache.statementsOf(text) : splitStatements(text);
-    if (statements.length === 0) problems.push(`${file}: ${where}: contains no SQL statement`);
-    return { file, text, statements };
-  } catch (err) {
-    if (err instanceof SqlSyntaxError) problems.push(`${file}:${err.line}: ${where}: ${err.message}`);
-    else throw err;
-    return undefined;
-  }
-}
-
 function loadStep(
   dir: string,
   mfile: string,
@@ -122,26 +80,32 @@ function loadStep(
   const step: Step = s.description ? { ...base, description: s.description } : base;
   if (s.kind === 'sql' && s.phase === 'contract') step.phase = 'contract';
   if (s.kind === 'backfill') {
+    let source = '';
     if (s.module !== undefined) {
       const file = join(dir, s.module);
-      if (!existsSync(file)) {
+      if (!migrationFileExists(dir, s.module)) {
         problems.push(`${mfile}: ${where('module')}: file ${s.module} does not exist`);
         return undefined;
       }
+      const text = readMigrationFile(file, problems);
+      if (text === undefined) return undefined;
       step.module = file;
+      source = text;
     }
     step.backfill = s;
-    step.checksum = checksumOf('backfill', JSON.stringify(s), step.module ? readFileSync(step.module, 'utf8') : '');
+    step.checksum = checksumOf('backfill', JSON.stringify(s), source);
     return step;
   }
   if (s.kind === 'ts') {
     const file = join(dir, s.module);
-    if (!existsSync(file)) {
+    if (!migrationFileExists(dir, s.module)) {
       problems.push(`${mfile}: ${where('module')}: file ${s.module} does not exist`);
       return undefined;
     }
+    const source = readMigrationFile(file, problems);
+    if (source === undefined) return undefined;
     step.module = file;
-    step.checksum = checksumOf('ts', String(s.transaction), readFileSync(file, 'utf8'));
+    step.checksum = checksumOf('ts', String(s.transaction), source);
     return step;
   }
   const files = {
@@ -154,7 +118,7 @@ function loadStep(
   let ok = true;
   for (const dirn of ['forward', 'rollback', 'verify', 'cleanup'] as const) {
     const path = files[dirn];
-    if (!existsSync(join(dir, path))) {
+    if (!migrationFileExists(dir, path)) {
       if (required[dirn]) {
         const fix = dirn === 'rollback' ? ' (or mark the step "irreversible": true)' : '';
         problems.push(`${mfile}: ${where(dirn)}: file ${path} does not exist${fix}`);
@@ -162,7 +126,7 @@ function loadStep(
       }
       continue;
     }
-    const script = readScript(dir, path, problems, where(dirn), opts);
+    const script = readScript(dir, path, problems, where(dirn), opts.cache);
     if (script) step[dirn] = script;
     else ok = false;
   }
@@ -245,7 +209,7 @@ export async function loadMigration(dir: string, id: string, opts: LoadOptions =
       problems.push(...manifestCheckProblems(m.file, dir, parsed.data));
       for (const step of loaded) if (step.backfill) problems.push(...(await backfillExpressionProblems(id, step, m.file)));
       if (problems.length === 0) {
-        for (const s of loaded) s.definition = stepDefinition({ ...s, ...(s.module ? { moduleSource: readFileSync(s.module, 'utf8') } : {}) });
+        for (const s of loaded) s.definition = stepDefinition({ ...s, ...(s.module ? { moduleSource: readMigrationFile(s.module, problems) ?? '' } : {}) });
         const definition = manifestDefinition(m.raw);
         const checksum = migrationChecksum(definition, parsed.data.pointOfNoReturn, loaded);
         return { id, dir, manifest: parsed.data, steps: loaded, definition, checksum, ...(opts.cache ? { cacheDir: opts.cache.dir } : {}) };
@@ -260,28 +224,18 @@ export async function loadMigration(dir: string, id: string, opts: LoadOptions =
   );
 }
 
-/** The folder under the migrations folder where cleanup archives finished migrations (`archive/YYYYMM/<id>`). */
-export const ARCHIVE_DIR = 'archive';
+export { ARCHIVE_DIR };
 
-/** The migration folders of a project, sorted by id (their names sort in creation order); archived ones are not among them. */
+/** The valid migration folders of a project, sorted by id (their names sort in creation order); archived ones are not among them. */
 export function listMigrationIds(migrationsDir: string): string[] {
-  if (!existsSync(migrationsDir)) return [];
-  return readdirSync(migrationsDir)
-    .filter((n) => !n.startsWith('.') && n !== ARCHIVE_DIR && statSync(join(migrationsDir, n)).isDirectory())
-    .sort();
+  return migrationFolders(migrationsDir).ids;
 }
 
-/** Archived migration folders (`archive/YYYYMM/<id>`), sorted by id. */
+/** Archived migration folders (`archive/YYYYMM/<id>`), sorted by id; a listing problem is E_MANIFEST. */
 export function listArchived(migrationsDir: string): { id: string; dir: string }[] {
-  const root = join(migrationsDir, ARCHIVE_DIR);
-  if (!existsSync(root)) return [];
-  const out: { id: string; dir: string }[] = [];
-  for (const month of readdirSync(root).filter((n) => /^\d{6}$/.test(n) && statSync(join(root, n)).isDirectory())) {
-    for (const id of readdirSync(join(root, month)).filter((n) => !n.startsWith('.') && statSync(join(root, month, n)).isDirectory())) {
-      out.push({ id, dir: join(root, month, id) });
-    }
-  }
-  return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const { archived, problems } = archivedFolders(migrationsDir);
+  if (problems.length) throw invalidMigrations(problems);
+  return archived;
 }
 
 /** Load an archived migration by id (or its name without the timestamp); undefined when none is archived under it. */
@@ -300,8 +254,8 @@ export async function loadArchived(migrationsDir: string, id: string): Promise<M
  */
 export async function loadAll(migrationsDir: string, opts: LoadOptions = {}): Promise<Migration[]> {
   const out: Migration[] = [];
-  const problems: string[] = [];
-  for (const id of listMigrationIds(migrationsDir)) {
+  const { ids, problems } = migrationFolders(migrationsDir);
+  for (const id of ids) {
     try {
       out.push(await loadMigration(join(migrationsDir, id), id, opts));
     } catch (err) {
@@ -310,12 +264,14 @@ export async function loadAll(migrationsDir: string, opts: LoadOptions = {}): Pr
     }
   }
   opts.cache?.prune();
-  if (problems.length) {
-    throw new FerryError('E_MANIFEST', `invalid migrations (${problems.length} problems):\n  ${problems.join('\n  ')}`, 'fix the files named above', {
-      problems,
-    });
-  }
+  if (problems.length) throw invalidMigrations(problems);
   return out;
+}
+
+function invalidMigrations(problems: string[]): FerryError {
+  return new FerryError('E_MANIFEST', `invalid migrations (${problems.length} problems):\n  ${problems.join('\n  ')}`, 'fix the files named above', {
+    problems,
+  });
 }
 
 /** Print-friendly path of a file relative to the project. */

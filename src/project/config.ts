@@ -1,7 +1,7 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { FerryError } from '../errors.js';
+import { entryExists, readTextFile, UnreadableFile } from './text-file.js';
 
 /** The project's configuration file name, at the project root. */
 export const CONFIG_FILE = 'ferry.config.json';
@@ -70,7 +70,7 @@ export function formatIssues(file: string, issues: readonly z.core.$ZodIssue[]):
 export function findProjectRoot(dir: string): string | undefined {
   let d = resolve(dir);
   for (;;) {
-    if (existsSync(join(d, CONFIG_FILE))) return d;
+    if (entryExists(join(d, CONFIG_FILE))) return d;
     const up = dirname(d);
     if (up === d) return undefined;
     d = up;
@@ -102,8 +102,26 @@ export function loadProject(cwd: string): Project {
     throw new FerryError('E_CONFIG', `no ${CONFIG_FILE} in ${resolve(cwd)} or any parent folder`, 'run `ferry init` in your project, or pass --project DIR');
   }
   const file = join(root, CONFIG_FILE);
-  const config = parseConfig(readFileSync(file, 'utf8'), file);
+  const config = parseConfig(readConfigText(file), file);
   return { root, config, migrationsDir: resolve(root, config.migrationsDir) };
+}
+
+/** The text of a config file; one that cannot be read (permissions, a folder, a broken link, not UTF-8) is E_CONFIG naming the path and the reason. */
+export function readConfigText(file: string): string {
+  try {
+    return readTextFile(file);
+  } catch (err) {
+    if (!(err instanceof UnreadableFile)) throw err;
+    throw new FerryError(
+      'E_CONFIG',
+      err.message,
+      `make ${CONFIG_FILE} a readable UTF-8 file: check its permissions and owner, or restore it from version control`,
+      {
+        file,
+        reason: err.reason,
+      },
+    );
+  }
 }
 
 /** Resolve environment `name` (default: the config's defaultEnv) to a connection. */

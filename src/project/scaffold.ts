@@ -1,9 +1,11 @@
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { phaseTicketTexts } from '../docs/ticket.js';
 import { FerryError } from '../errors.js';
+import { MIGRATION_NAME_RULE, migrationNameProblem } from '../migration/ids.js';
 import type { ManifestInput, MigrationType, Strategy } from '../migration/manifest.js';
 import { CONFIG_FILE, type Project } from './config.js';
+import { entryExists, readTextFile, UnreadableFile } from './text-file.js';
 import { createTicket } from './tickets.js';
 
 /** What `ferry init` writes: a config with a local (embedded) environment and examples of server ones. */
@@ -25,17 +27,26 @@ export function defaultConfig(): Record<string, unknown> {
 /** Create ferry.config.json and migrations/ in `dir`; refuses to overwrite an existing config. */
 export function initProject(dir: string): string[] {
   const file = join(dir, CONFIG_FILE);
-  if (existsSync(file)) throw new FerryError('E_CONFIG', `${file} already exists`, 'this folder is already a ferry project; edit the file instead');
+  if (entryExists(file)) throw new FerryError('E_CONFIG', `${file} already exists`, 'this folder is already a ferry project; edit the file instead');
+  const gitignore = join(dir, '.gitignore');
+  const ignored = entryExists(gitignore) ? readGitignore(gitignore) : '';
   mkdirSync(join(dir, 'migrations'), { recursive: true });
   writeFileSync(file, `${JSON.stringify(defaultConfig(), null, 2)}\n`);
   const written = [file, join(dir, 'migrations/')];
-  const gitignore = join(dir, '.gitignore');
-  const ignored = existsSync(gitignore) ? readFileSync(gitignore, 'utf8') : '';
   if (!/^\.ferry\/?$/m.test(ignored)) {
     appendFileSync(gitignore, `${ignored && !ignored.endsWith('\n') ? '\n' : ''}.ferry/\n`);
     written.push(gitignore);
   }
   return written;
+}
+
+function readGitignore(file: string): string {
+  try {
+    return readTextFile(file);
+  } catch (err) {
+    if (!(err instanceof UnreadableFile)) throw err;
+    throw new FerryError('E_CONFIG', err.message, 'make .gitignore a readable UTF-8 file, or remove it; ferry adds ".ferry/" to it');
+  }
 }
 
 function timestamp(d: Date): string {
@@ -55,12 +66,11 @@ export interface NewMigrationOptions {
  * step's forward, rollback and verify files to fill in.
  */
 export function newMigration(project: Project, opts: NewMigrationOptions): { id: string; dir: string; files: string[]; tickets: string[] } {
-  if (!/^[a-z0-9][a-z0-9_-]{0,62}$/.test(opts.name)) {
-    throw new FerryError('E_USAGE', `invalid migration name "${opts.name}"`, 'use lowercase letters, digits, "-" or "_", e.g. split_full_name');
-  }
+  const problem = migrationNameProblem(opts.name);
+  if (problem) throw new FerryError('E_USAGE', `invalid migration name: ${problem}`, MIGRATION_NAME_RULE);
   const id = `${timestamp(opts.now ?? new Date())}_${opts.name}`;
   const dir = join(project.migrationsDir, id);
-  if (existsSync(dir)) throw new FerryError('E_USAGE', `${dir} already exists`, 'pick another name');
+  if (entryExists(dir)) throw new FerryError('E_USAGE', `${dir} already exists`, 'pick another name');
   mkdirSync(dir, { recursive: true });
   const manifest: ManifestInput = {
     title: opts.name.replace(/[_-]+/g, ' '),

@@ -1,8 +1,9 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { WorkflowPhase } from '../docs/plan-spec.js';
 import { parseTicket, renderTicket, type Ticket, type TicketType } from '../docs/ticket.js';
 import { FerryError } from '../errors.js';
+import { entryExists, readFolder, readTextFile, UnreadableFile } from './text-file.js';
 
 /** The project's ticket folder. */
 export function ticketsDir(root: string): string {
@@ -18,17 +19,22 @@ const fileName = (t: Pick<Ticket, 'number' | 'title'>) =>
       .slice(0, 50) || 'ticket'
   }.md`;
 
-/** Every ticket of the project with its file, by number. */
+/** Every ticket of the project with its file, by number; a folder or ticket that cannot be read is E_CONFIG naming it and the reason. */
 export function listTickets(root: string): (Ticket & { file: string })[] {
   const dir = ticketsDir(root);
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((f) => /^\d+-.*\.md$/.test(f))
-    .flatMap((f) => {
-      const t = parseTicket(readFileSync(join(dir, f), 'utf8'));
-      return t ? [{ ...t, file: join(dir, f) }] : [];
-    })
-    .sort((a, b) => a.number - b.number);
+  if (!entryExists(dir)) return [];
+  try {
+    return readFolder(dir)
+      .filter((f) => /^\d+-.*\.md$/.test(f))
+      .flatMap((f) => {
+        const t = parseTicket(readTextFile(join(dir, f)));
+        return t ? [{ ...t, file: join(dir, f) }] : [];
+      })
+      .sort((a, b) => a.number - b.number);
+  } catch (err) {
+    if (!(err instanceof UnreadableFile)) throw err;
+    throw new FerryError('E_CONFIG', err.message, 'tickets are Markdown files in tickets/: make them readable UTF-8 files (check permissions and owner)');
+  }
 }
 
 /** File a new ticket with the next number. */

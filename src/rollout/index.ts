@@ -27,4 +27,5 @@ export {
   readRollout,
   rolloutStatus,
   setRollout,
+  setRolloutByHand,
 } from './stages.js';

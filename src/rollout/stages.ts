@@ -121,6 +121,46 @@ export async function setRollout(
 }
 
 /**
+ * `ferry rollout <id> set <pct>`: going back (or staying) is always allowed, and
+ * so is going up to the next stage once the current stage's hold has elapsed.
+ * Going past the next stage, or up before the hold has elapsed, needs `now`
+ * with a reason — exactly like `advance --now` — and the reason is recorded in
+ * the log; without it the request is refused (E_GATE) naming the next stage
+ * and the hold left.
+ */
+export async function setRolloutByHand(
+  tx: Queryable,
+  t: RolloutTarget,
+  percentage: number,
+  opts: { actor: string; reason?: string; now?: { reason: string }; life: Lifecycle },
+): Promise<RolloutMove> {
+  flagOf(t);
+  const rec = await readRollout(tx, t.id, true);
+  const current = rec?.percentage ?? 0;
+  const next = nextStage(t.stages, current);
+  const plain = { actor: opts.actor, life: opts.life, ...(opts.reason ? { reason: opts.reason } : opts.now ? { reason: opts.now.reason } : {}) };
+  if (percentage <= current || !next) return setRollout(tx, t, percentage, plain);
+  const hold = rec ? holdAt(t.stages, current) : 0;
+  const left = rec ? Math.max(0, hold - rec.heldMs) : 0;
+  const skipped = t.stages.filter((s) => s.percent > current && s.percent < percentage);
+  if (percentage <= next.percent && left === 0) return setRollout(tx, t, percentage, plain);
+  const held = left > 0 ? `the ${formatPercentage(current)} stage has ${formatHold(left)} of its ${formatHold(hold)} hold left` : '';
+  const past = percentage > next.percent ? `the next stage is ${formatPercentage(next.percent)} (then held ${formatHold(next.holdMs)})` : '';
+  if (!opts.now) {
+    const why = rec ? [past, held].filter(Boolean).join(', and ') : `a rollout starts at its first stage, ${formatPercentage(next.percent)}`;
+    throw new FerryError(
+      'E_GATE',
+      `cannot set ${t.id} to ${formatPercentage(percentage)}: ${why}`,
+      `go to ${formatPercentage(next.percent)} ${left > 0 ? 'once the hold has elapsed ' : ''}with \`ferry rollout ${t.id} set ${next.percent}\`${rec ? ' (or `advance`)' : ''}, or skip ahead on purpose with \`ferry rollout ${t.id} set ${percentage} --now --reason "…"\``,
+    );
+  }
+  const passed = skipped.length ? `past ${skipped.map((s) => formatPercentage(s.percent)).join(', ')}` : '';
+  const cut = left > 0 ? `after ${formatHold(rec?.heldMs ?? 0)} of the ${formatPercentage(current)} stage's ${formatHold(hold)} hold` : '';
+  const reason = `set early to ${formatPercentage(percentage)}${[passed, cut].filter(Boolean).length ? ` ${[passed, cut].filter(Boolean).join(', ')}` : ''}: ${opts.now.reason}`;
+  return setRollout(tx, t, percentage, { actor: opts.actor, reason, early: true, life: opts.life });
+}
+
+/**
  * Move a started rollout to its next stage. Refused (E_GATE) before any rollout,
  * while paused, past 100 %, and before the current stage's hold has elapsed
  * unless `now` is given with a reason.

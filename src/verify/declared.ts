@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { CONFIG_FILE, findProjectRoot, parseConfig } from '../project/config.js';
+import { CONFIG_FILE, findProjectRoot, parseConfig, readConfigText } from '../project/config.js';
 import { countSideSchema, keyedSpecSchema, schemaAssertionSchema, tableSideSchema } from './spec.js';
 
 /** An environment of `ferry.config.json` a side is read from; absent means the migration's own database. */
@@ -131,7 +130,7 @@ function projectEnvironments(dir: string): string[] | undefined {
   const root = findProjectRoot(dir);
   if (!root) return undefined;
   try {
-    return Object.keys(parseConfig(readFileSync(join(root, CONFIG_FILE), 'utf8'), CONFIG_FILE).environments);
+    return Object.keys(parseConfig(readConfigText(join(root, CONFIG_FILE)), CONFIG_FILE).environments);
   } catch {
     return undefined; // the config's own problems are reported when it is loaded
   }

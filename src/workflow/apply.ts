@@ -68,7 +68,7 @@ function refuseUnapproved(v: MigrationView, opts: UpOptions): void {
     throw new FerryError(
       'E_GATE',
       `migration ${v.migration.id} is planned but not approved, and this environment requires approval`,
-      `run \`ferry approve ${v.migration.id}\` first`,
+      `each role of its plan approves first: ${v.migration.manifest.plan.approvals.map((r) => `\`ferry approve ${v.migration.id} --as ${JSON.stringify(r)}\``).join(', ')}`,
     );
   }
 }

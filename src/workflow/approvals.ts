@@ -103,7 +103,7 @@ const short = (c: string) => c.slice(0, 12);
 async function notApproved(ctx: GateContext): Promise<string | undefined> {
   const { tx, migrationId } = ctx;
   const checksum = await checksumNow(ctx);
-  if (!checksum) return 'its checksum is unknown; run `ferry approve` for each role';
+  if (!checksum) return `its checksum is unknown; run \`ferry approve ${migrationId} --as "<role>"\` for each role of its plan`;
   const s = await approvalStatus(tx, migrationId, checksum);
   if (s.complete) return undefined;
   if (s.required.length === 0) {

@@ -62,29 +62,47 @@ export function announceStep(
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function stepFailure(m: Migration, step: Step, direction: string, err: unknown): FerryError {
+const LOCK_WORDS: Record<string, string> = { '55P03': 'lock timeout', '40P01': 'deadlock', '40001': 'serialization failure' };
+
+/** Why a step failed, and the fix: a lock conflict that outlasted the retries is waited out, not fixed in the SQL. */
+function stepFailure(m: Migration, step: Step, direction: 'forward' | 'rollback', err: unknown, lockTimeoutMs: number, retried: number): FerryError {
   if (isFerryError(err)) return err;
-  const where = err instanceof StatementError && err.statement.file ? ` (${err.statement.file}:${err.statement.line})` : '';
   const state = sqlState(err instanceof StatementError ? err.cause : err);
   const cause = err instanceof Error ? err.message : String(err);
   const undone = step.transaction ? 'its transaction was rolled back; nothing of this step was applied' : 'it ran outside a transaction';
+  const lock = state ? LOCK_WORDS[state] : undefined;
+  const at = [
+    err instanceof StatementError && err.statement.file ? `${err.statement.file}:${err.statement.line}` : '',
+    lock ? `lock_timeout ${lockTimeoutMs}ms${retried ? `, retried ${retried} ${retried === 1 ? 'time' : 'times'}` : ''}` : '',
+  ].filter(Boolean);
+  const where = at.length ? ` (${at.join('; ')})` : '';
+  const hint = lock
+    ? `another session holds a lock this step needs: find it with \`SELECT a.pid, a.state, a.query_start, left(a.query, 60) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE l.granted AND a.pid <> pg_backend_pid()\`, let it finish (or end it), then run the command again; or give the step more time with lockTimeout and lockRetries in ferry.config.json`
+    : `fix the SQL or the data, then run the command again; ${direction === 'forward' ? 'steps before this one stay applied' : 'steps rolled back before this one stay rolled back'}`;
   return new FerryError(
     'E_STEP',
-    `${direction} of step ${m.id}/${step.id} failed${where}: ${cause}${state ? ` [SQLSTATE ${state}]` : ''}; ${undone}`,
-    'fix the SQL or the data, then run the command again; steps before this one stay applied',
+    `${direction} of step ${m.id}/${step.id} failed${where}: ${cause}${state ? ` [SQLSTATE ${state}${lock ? `, ${lock}` : ''}]` : ''}; ${undone}`,
+    hint,
     { migrationId: m.id, stepId: step.id, sqlState: state },
     { cause: err },
   );
 }
 
 /** Run `fn` again after lock timeouts, deadlocks and serialisation failures, with doubling backoff. */
-async function retrying<T>(m: Migration, step: Step, opts: RunOptions, db: Queryable, fn: () => Promise<T>): Promise<{ value: T; retries: number }> {
+async function retrying<T>(
+  m: Migration,
+  step: Step,
+  direction: 'forward' | 'rollback',
+  opts: RunOptions,
+  db: Queryable,
+  fn: () => Promise<T>,
+): Promise<{ value: T; retries: number }> {
   for (let attempt = 0; ; attempt++) {
     try {
       return { value: await fn(), retries: attempt };
     } catch (err) {
       const state = sqlState(err instanceof StatementError ? err.cause : err);
-      if (!state || !RETRYABLE_SQLSTATES.has(state) || attempt >= opts.lockRetries) throw stepFailure(m, step, 'forward', err);
+      if (!state || !RETRYABLE_SQLSTATES.has(state) || attempt >= opts.lockRetries) throw stepFailure(m, step, direction, err, opts.lockTimeoutMs, attempt);
       const waitMs = Math.round((opts.retryBaseMs ?? 250) * 2 ** attempt * (0.75 + Math.random() * 0.5));
       const reason = `${(err as Error).message} [SQLSTATE ${state}]`;
       opts.onProgress?.({ type: 'retry', migrationId: m.id, stepId: step.id, attempt: attempt + 1, waitMs, reason });
@@ -169,7 +187,7 @@ export async function applyStep(db: Database, m: Migration, step: Step, opts: Ru
   };
 
   if (step.transaction) {
-    const { value, retries } = await retrying(m, step, opts, db, () =>
+    const { value, retries } = await retrying(m, step, 'forward', opts, db, () =>
       db.transaction(async (tx) => {
         await setLockTimeout(tx, opts.lockTimeoutMs, true);
         const statements = await kindOf(step).forward(step, tx, log);
@@ -193,7 +211,7 @@ export async function applyStep(db: Database, m: Migration, step: Step, opts: Ru
      ON CONFLICT (migration_id, step_id, direction) DO UPDATE SET started_at = now(), started_by = EXCLUDED.started_by`,
     [m.id, step.id, opts.actor],
   );
-  const { value, retries } = await retrying(m, step, opts, db, async () => {
+  const { value, retries } = await retrying(m, step, 'forward', opts, db, async () => {
     try {
       await setLockTimeout(db, opts.lockTimeoutMs, false);
       return await kindOf(step).forward(step, db, log);
@@ -216,7 +234,7 @@ export async function revertStep(db: Database, m: Migration, step: Step, opts: R
   let statements: StatementRun[];
   let retries: number;
   if (step.transaction) {
-    ({ value: statements, retries } = await retrying(m, step, opts, db, () =>
+    ({ value: statements, retries } = await retrying(m, step, 'rollback', opts, db, () =>
       db.transaction(async (tx) => {
         await setLockTimeout(tx, opts.lockTimeoutMs, true);
         const s = await kindOf(step).rollback(step, tx, log);
@@ -225,7 +243,7 @@ export async function revertStep(db: Database, m: Migration, step: Step, opts: R
       }),
     ));
   } else {
-    ({ value: statements, retries } = await retrying(m, step, opts, db, async () => {
+    ({ value: statements, retries } = await retrying(m, step, 'rollback', opts, db, async () => {
       try {
         await setLockTimeout(db, opts.lockTimeoutMs, false);
         return await kindOf(step).rollback(step, db, log);
@@ -288,7 +306,7 @@ export async function rehearseStepInTransaction(
     statements = direction === 'forward' ? await kindOf(step).forward(step, tx, log) : await kindOf(step).rollback(step, tx, log);
   } catch (err) {
     await tx.query('ROLLBACK TO SAVEPOINT ferry_step');
-    throw stepFailure(m, step, direction, err);
+    throw stepFailure(m, step, direction, err, opts.lockTimeoutMs, 0);
   }
   await recordDryRunStep(tx, m, step, direction, opts.actor);
   const locks = (await locksHeld(tx)).filter((l) => !locksBefore.has(`${l.relation}\0${l.mode}`)).map((l) => ({ ...l, blocks: describeLockMode(l.mode) }));

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { openConnection } from '../../db/connect.js';
@@ -10,8 +10,9 @@ import { loadAll, type Migration } from '../../migration/loader.js';
 import { projectParseCache } from '../../migration/parse-cache.js';
 import { SqlSyntaxError } from '../../migration/sql-script.js';
 import { durationMs, loadProject, resolveConnection } from '../../project/config.js';
+import { entryExists, readTextFile, UnreadableFile } from '../../project/text-file.js';
 import { selectMigrations } from '../../workflow/plan-state.js';
-import type { GlobalOptions } from '../context.js';
+import { checkMigrationArgument, type GlobalOptions } from '../context.js';
 import { type Output, pc, processOutput } from '../output.js';
 
 const MARK = { error: pc.red('✘ error'), warning: pc.yellow('▲ warning'), info: pc.cyan('ℹ info') } as const;
@@ -72,11 +73,12 @@ async function readEnvironmentCatalog(g: GlobalOptions, env: string): Promise<En
 
 async function lintFile(path: string, catalog: LintCatalog | undefined): Promise<LintReport> {
   const file = resolve(path);
-  if (!existsSync(file)) throw new FerryError('E_NOT_FOUND', `no file ${path}`, 'pass a .sql file, a migration id, or nothing for every migration');
+  if (!entryExists(file)) throw new FerryError('E_NOT_FOUND', `no file ${path}`, 'pass a .sql file, a migration id, or nothing for every migration');
   try {
-    return await lintSql(readFileSync(file, 'utf8'), { file, ...(catalog ? { catalog } : {}) });
+    return await lintSql(readTextFile(file), { file, ...(catalog ? { catalog } : {}) });
   } catch (err) {
     if (err instanceof SqlSyntaxError) throw new FerryError('E_LINT', `${path}:${err.line}: ${err.message}`, 'fix the SQL syntax');
+    if (err instanceof UnreadableFile) throw new FerryError('E_MANIFEST', err.message, 'make it a readable UTF-8 file (check its permissions and owner)');
     throw err;
   }
 }
@@ -123,6 +125,7 @@ Examples:
       const sqlFile = target !== undefined && isSqlFile(target);
       const selected: Migration[] = [];
       if (!sqlFile) {
+        checkMigrationArgument(target);
         const project = loadProject(g.project ?? process.cwd());
         root = project.root;
         selected.push(...selectMigrations(await loadAll(project.migrationsDir, { cache: projectParseCache(project.root) }), target));

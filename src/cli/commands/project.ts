@@ -23,7 +23,7 @@ export function registerProjectCommands(program: Command, globals: () => GlobalO
   program
     .command('new')
     .description('create a migration folder with a manifest and forward / rollback / verify SQL to fill in')
-    .argument('<name>', 'short name, lowercase with "_" or "-", e.g. split_full_name')
+    .argument('<name>', 'short name: lowercase letters, digits, "_" or "-", at most 63 bytes, e.g. split_full_name')
     .addOption(new Option('--type <type>', 'kind of change').choices(MIGRATION_TYPES).makeOptionMandatory())
     .addOption(new Option('--strategy <strategy>', 'how it reaches users').choices(STRATEGIES).makeOptionMandatory())
     .addHelpText('after', '\nExample:\n  ferry new split_full_name --type data-format --strategy incremental')

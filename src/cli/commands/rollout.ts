@@ -13,7 +13,7 @@ import {
   type RolloutMove,
   type RolloutTarget,
   rolloutStatus,
-  setRollout,
+  setRolloutByHand,
   stagesOf,
 } from '../../rollout/index.js';
 import { MIGRATION_LOCK_KEY } from '../../workflow/execute.js';
@@ -62,11 +62,11 @@ export function registerRolloutCommands(program: Command, globals: () => GlobalO
     .addArgument(
       new Argument(
         '<action>',
-        'set <pct>: set the percentage; advance: next stage once the hold elapsed; status; run: the health controller walks the stages; resume: continue a paused rollout',
+        'set <pct>: set the percentage (back, or up to the next stage once its hold elapsed; further needs --now --reason); advance: next stage once the hold elapsed; status; run: the health controller walks the stages; resume: continue a paused rollout',
       ).choices(['set', 'advance', 'status', 'run', 'resume']),
     )
     .argument('[pct]', 'for set: a percentage like 5, 12.5 or 5%')
-    .option('--now', 'advance before the hold has elapsed (needs --reason)')
+    .option('--now', 'advance, or set past the next stage, before the hold has elapsed (needs --reason)')
     .option('--reason <text>', "why, for the migration's log")
     .option('--interval <duration>', "for run: evaluate health this often (default: the manifest's health.interval, 30s)")
     .addOption(
@@ -77,7 +77,7 @@ export function registerRolloutCommands(program: Command, globals: () => GlobalO
     )
     .addHelpText(
       'after',
-      '\nRollout starts from backfilled (or expanded without a backfill step): expanded|backfilled → canary (first stage)\n→ rolling → rolled-out (100 %).\n\nrun judges health every interval (see `ferry health`): green through a hold → next stage; yellow → paused until\ngreen again or `resume`; red on errors or data errors → quick rollback (flag off), plus `down` to the last safe\npoint when data errors were found; red on latency only → paused. Exits 0 rolled out, 17 rolled back.\n\nExamples:\n  ferry rollout split_full_name set 5\n  ferry rollout split_full_name advance\n  ferry rollout split_full_name advance --now --reason "metrics green, release window closes"\n  ferry rollout split_full_name status\n  ferry rollout split_full_name run\n  ferry rollout split_full_name resume --reason "latency explained by a cold cache"',
+      '\nRollout starts from backfilled (or expanded without a backfill step): expanded|backfilled → canary (first stage)\n→ rolling → rolled-out (100 %).\nset goes back freely, or up to the next stage once the hold of the current stage has elapsed; past the next stage\n(or before the hold) it needs --now --reason, recorded in the log, like advance --now.\n\nrun judges health every interval (see `ferry health`): green through a hold → next stage; yellow → paused until\ngreen again or `resume`; red on errors or data errors → quick rollback (flag off), plus `down` to the last safe\npoint when data errors were found; red on latency only → paused. Exits 0 rolled out, 17 rolled back.\n\nExamples:\n  ferry rollout split_full_name set 5\n  ferry rollout split_full_name advance\n  ferry rollout split_full_name advance --now --reason "metrics green, release window closes"\n  ferry rollout split_full_name set 100 --now --reason "hotfix must reach everyone"\n  ferry rollout split_full_name status\n  ferry rollout split_full_name run\n  ferry rollout split_full_name resume --reason "latency explained by a cold cache"',
     )
     .action(async (id: string, action: Action, pctText: string | undefined, o: RolloutOptions) => {
       const g = globals();
@@ -94,11 +94,11 @@ export function registerRolloutCommands(program: Command, globals: () => GlobalO
       }
       if (action === 'set') {
         if (pctText === undefined) throw new FerryError('E_USAGE', 'rollout set needs a percentage', `e.g. ferry rollout ${id} set 5`);
-        if (o.now) throw new FerryError('E_USAGE', '--now only applies to advance', `ferry rollout ${id} set ${pctText}`);
+        if (o.now && !o.reason?.trim())
+          throw new FerryError('E_USAGE', 'set --now needs --reason "…"', 'say why stages or holds are skipped; it goes into the log');
         const pct = parsePercentage(pctText, 0.01);
-        return moving(g, id, 'rollout set', (ctx, t) =>
-          ctx.db.transaction((tx) => setRollout(tx, t, pct, { actor: ctx.actor, life, ...(o.reason ? { reason: o.reason } : {}) })),
-        );
+        const now = o.now && o.reason ? { now: { reason: o.reason } } : o.reason ? { reason: o.reason } : {};
+        return moving(g, id, 'rollout set', (ctx, t) => ctx.db.transaction((tx) => setRolloutByHand(tx, t, pct, { actor: ctx.actor, life, ...now })));
       }
       if (pctText !== undefined)
         throw new FerryError('E_USAGE', `advance moves to the next stage and takes no percentage ("${pctText}")`, `use \`ferry rollout ${id} set ${pctText}\``);

@@ -3,7 +3,7 @@ import { TICKET_TYPES, type TicketType } from '../../docs/ticket.js';
 import { FerryError } from '../../errors.js';
 import { loadProject } from '../../project/config.js';
 import { closeTicket, createTicket, listTickets } from '../../project/tickets.js';
-import type { GlobalOptions } from '../context.js';
+import { checkMigrationArgument, type GlobalOptions } from '../context.js';
 import { pc, processOutput } from '../output.js';
 
 /** `ferry ticket create|list|close`: numbered Markdown tickets in the project's tickets/ folder. */
@@ -28,6 +28,7 @@ export function registerTicketCommands(program: Command, globals: () => GlobalOp
       '\nExamples:\n  ferry ticket create "Update the API docs for first_name" --type story\n  ferry ticket create "Backfill is slow" --type bug --migration split_full_name',
     )
     .action((title: string, o: { type: TicketType; body?: string; migration?: string }) => {
+      checkMigrationArgument(o.migration);
       const g = globals();
       const out = processOutput(Boolean(g.json));
       const project = loadProject(g.project ?? process.cwd());
