@@ -68,7 +68,7 @@ export function registerBackfillCommand(program: Command, globals: () => GlobalO
     .option('--step <step>', 'only this backfill step')
     .option('--workers <n>', 'worker processes on this machine (1 = this process only)', '1')
     .option('--join', 'only work on a backfill another runner leads; do not apply or record steps')
-    .addOption(new Option('--pause', 'pause it between batches (from any terminal)').conflicts(['resume', 'cancel']))
+    .addOption(new Option('--pause', 'pause it between batches (from any terminal on a server; on the embedded database stop the running process instead)').conflicts(['resume', 'cancel']))
     .addOption(new Option('--resume', 'clear a pause or cancel and continue here').conflicts(['cancel']))
     .option('--cancel', 'stop it between batches; the rows done stay done')
     .option('--status', 'show its progress from the checkpoint table')

@@ -68,7 +68,7 @@ export function registerLifecycleCommands(program: Command, globals: () => Globa
     .argument('[id]', 'migration id; default: the latest migration')
     .addHelpText(
       'after',
-      '\nThe copy is an in-memory PGlite for the local environment, or a temporary database\n(pg_dump --schema-only) on the server. The target is not changed; the result is logged.\n\nExample:\n  ferry rehearse split_full_name',
+      '\nThe copy is a copy of the local PGlite data directory (schema and data), or a temporary database\n(pg_dump --schema-only) on the server. The target is not changed; the result is logged.\n\nExample:\n  ferry rehearse split_full_name',
     )
     .action(async (id: string | undefined) => {
       await withDatabase(globals(), id, 'rehearse', async (ctx) => {
