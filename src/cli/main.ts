@@ -15,7 +15,7 @@ import { registerRunCommands } from './commands/run.js';
 import { registerTicketCommands } from './commands/tickets.js';
 import type { GlobalOptions } from './context.js';
 import { EXIT_CODES } from './exit-codes.js';
-import { processOutput } from './output.js';
+import { processOutput, startOutput } from './output.js';
 import { quietOnClosedPipes } from './pipes.js';
 import { syncPhaseTickets } from './ticket-sync.js';
 import { unknownCommandIn, usageErrorOf, wantsJson } from './usage.js';
@@ -85,6 +85,7 @@ export function buildProgram(json = false): Command {
 /** Run the CLI with `argv`; resolves to the exit status (see exit-codes.ts). */
 export async function main(argv: string[]): Promise<number> {
   quietOnClosedPipes();
+  startOutput();
   const json = wantsJson(argv.slice(2));
   const program = buildProgram(json);
   try {

@@ -16,6 +16,11 @@ export interface Output {
 /** Whether a command already printed its JSON result; an error after it must not print a second document. */
 let resultPrinted = false;
 
+/** A new command begins: nothing printed yet (a program may run several in one process). */
+export function startOutput(): void {
+  resultPrinted = false;
+}
+
 /** Output to the process's stdout/stderr. picocolors honours NO_COLOR and non-TTY output. */
 export function processOutput(json: boolean): Output {
   return {

@@ -149,7 +149,7 @@ describe('bad input to the document, ticket and cleanup commands', () => {
     await refused(p, ['approve', '0001_plain', '--as', 'Janitor'], 2, 'is not an approving role');
     await refused(p, ['backup', '0001_plain'], 9, 'nothing to back up');
     await refused(p, ['cleanup', '0001_plain', '--reason', 'x'], 2, '--reason only applies with --force');
-    await refused(p, ['ticket', 'close', 'abc'], 2, 'not a ticket number');
+    await refused(p, ['ticket', 'close', 'abc'], 2, 'a ticket number must be a whole number');
     await refused(p, ['ticket', 'close', '7'], 5, 'no ticket 7');
     await refused(p, ['ticket', 'create', ' '], 2, 'a ticket needs a title');
     await refused(p, ['ticket', 'create', 'x', '--type', 'epic'], 2, "argument 'epic' is invalid");

@@ -102,7 +102,7 @@ describe('the words of errors, without a database', () => {
       [['--lock-wait=1h', 'up'], ["'--lock-wait <duration>' argument '1h' is invalid"]],
       [['up', '--workers', 'many'], ['--workers must be a whole number from 1 to 64, not "many"']],
       [['backfill', '0001_create', '--workers', '0'], ['--workers must be a whole number from 1 to 64, not "0"']],
-      [['verify', '--sample', 'lots'], ['--sample needs a positive whole number of keys, not "lots"']],
+      [['verify', '--sample', 'lots'], ['--sample (keys to compare) must be a whole number of at least 1, not "lots"']],
       [
         ['health', '0001_create', '--window', 'forever'],
         ['--window "forever" is not a duration', '30s, 5min or 1h'],
@@ -112,7 +112,7 @@ describe('the words of errors, without a database', () => {
         ['--interval "forever" is not a duration', '5s, 30s or 1min'],
       ],
       [['rollout', '0001_create', 'set', 'half'], ['not a percentage']],
-      [['ticket', 'close', 'first'], ['not a ticket number: "first"']],
+      [['ticket', 'close', 'first'], ['a ticket number must be a whole number of at least 1, not "first"']],
     ];
     for (const [args, words] of cases) {
       const r = await runFerryJson<ErrorDocument>(p.root, args);

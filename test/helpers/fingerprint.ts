@@ -1,10 +1,29 @@
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { promisify } from 'node:util';
+import { snapshotSchema } from '../../src/db/catalog.js';
 import { quoteQualified } from '../../src/db/quote.js';
 import type { TestTarget } from './databases.js';
 
 /**
- * A fingerprint of a test database: every column, index and view of every user
- * schema (ferry's own included) and the rows of every table. Equal before and
- * after a command means the command changed nothing.
+ * sha256 of `pg_dump --schema-only` of a server database (ferry's schema
+ * included); pg_dump's per-run `\restrict` token lines are left out.
+ */
+export async function schemaDumpHash(url: string): Promise<string> {
+  const { stdout } = await promisify(execFile)('pg_dump', ['--schema-only', '--no-owner', '--no-privileges', url], { maxBuffer: 1 << 28 });
+  const dump = stdout
+    .split('\n')
+    .filter((l) => !/^\\(un)?restrict /.test(l))
+    .join('\n');
+  return createHash('sha256').update(dump).digest('hex');
+}
+
+/**
+ * A fingerprint of a test database: its schema dump (`pg_dump --schema-only`
+ * on a server; ferry's catalog snapshot of every schema on PGlite, which has no
+ * pg_dump), every column, index and view of every user schema (ferry's own
+ * included) and the rows of every table. Equal before and after a command
+ * means the command changed nothing.
  */
 export async function fingerprint(target: TestTarget): Promise<string> {
   const db = await target.open();
@@ -25,7 +44,8 @@ export async function fingerprint(target: TestTarget): Promise<string> {
       const r = await db.query<{ n: number; h: string | null }>(`SELECT count(*)::int AS n, md5(string_agg(x::text, ',' ORDER BY x::text)) AS h FROM ${q} x`);
       rows.push(`${s}.${t}:${r.rows[0]?.n}:${r.rows[0]?.h}`);
     }
-    return JSON.stringify({ columns: columns.rows, indexes: indexes.rows, views: views.rows, rows });
+    const schema = target.url ? await schemaDumpHash(target.url) : JSON.stringify(await snapshotSchema(db, { excludeSchemas: [] }));
+    return JSON.stringify({ schema, columns: columns.rows, indexes: indexes.rows, views: views.rows, rows });
   } finally {
     await db.close();
   }

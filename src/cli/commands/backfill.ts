@@ -8,6 +8,7 @@ import { up } from '../../workflow/apply.js';
 import { backfillTarget } from '../../workflow/backfill-step.js';
 import type { RunOptions } from '../../workflow/execute.js';
 import { type CommandContext, type GlobalOptions, withDatabase } from '../context.js';
+import { wholeNumber } from '../numbers.js';
 import { pc } from '../output.js';
 import { backfillLine } from '../progress.js';
 
@@ -68,7 +69,12 @@ export function registerBackfillCommand(program: Command, globals: () => GlobalO
     .option('--step <step>', 'only this backfill step')
     .option('--workers <n>', 'worker processes on this machine (1 = this process only)', '1')
     .option('--join', 'only work on a backfill another runner leads; do not apply or record steps')
-    .addOption(new Option('--pause', 'pause it between batches (from any terminal on a server; on the embedded database stop the running process instead)').conflicts(['resume', 'cancel']))
+    .addOption(
+      new Option('--pause', 'pause it between batches (from any terminal on a server; on the embedded database stop the running process instead)').conflicts([
+        'resume',
+        'cancel',
+      ]),
+    )
     .addOption(new Option('--resume', 'clear a pause or cancel and continue here').conflicts(['cancel']))
     .option('--cancel', 'stop it between batches; the rows done stay done')
     .option('--status', 'show its progress from the checkpoint table')
@@ -78,9 +84,7 @@ export function registerBackfillCommand(program: Command, globals: () => GlobalO
     )
     .action(
       async (id: string, o: { step?: string; workers: string; join?: boolean; pause?: boolean; resume?: boolean; cancel?: boolean; status?: boolean }) => {
-        const workers = Number(o.workers);
-        if (!Number.isInteger(workers) || workers < 1 || workers > 64)
-          throw new FerryError('E_USAGE', `--workers must be a whole number from 1 to 64, not "${o.workers}"`, 'e.g. --workers 4');
+        const workers = wholeNumber('--workers', o.workers, { min: 1, max: 64 }, '--workers 4');
         const g = globals();
         await withDatabase(g, id, 'backfill', async (ctx) => {
           const m = ctx.selected[0] as Migration;

@@ -8,6 +8,7 @@ import { migrationStatus } from '../../workflow/status.js';
 import { type MigrationVerification, verifyMigrations } from '../../workflow/verify.js';
 import { checkLines, checkProgressDisplay } from '../checks-output.js';
 import { type CommandContext, type GlobalOptions, withDatabase } from '../context.js';
+import { wholeNumber } from '../numbers.js';
 import { pc, phaseLabel } from '../output.js';
 import { backfillLine } from '../progress.js';
 import { withMigration } from '../target.js';
@@ -100,9 +101,7 @@ export function registerInspectCommands(program: Command, globals: () => GlobalO
 /** The check mode the flags ask for, or undefined for the step verifies only. */
 function checkMode(o: { full?: boolean; sample?: string; check?: string[] }): { mode: CheckMode; size?: number } | undefined {
   if (o.sample !== undefined) {
-    const size = Number(o.sample);
-    if (!Number.isInteger(size) || size < 1)
-      throw new FerryError('E_USAGE', `--sample needs a positive whole number of keys, not "${o.sample}"`, 'e.g. --sample 1000');
+    const size = wholeNumber('--sample (keys to compare)', o.sample, { min: 1 }, '--sample 1000');
     if (o.full) throw new FerryError('E_USAGE', '--full and --sample exclude each other', 'choose one');
     return { mode: 'sample', size };
   }

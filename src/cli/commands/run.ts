@@ -4,6 +4,7 @@ import { baseline, type RunReport, up } from '../../workflow/apply.js';
 import { contract } from '../../workflow/contract.js';
 import { down } from '../../workflow/rollback.js';
 import { type GlobalOptions, withDatabase } from '../context.js';
+import { wholeNumber } from '../numbers.js';
 import { type Output, pc } from '../output.js';
 import { workerStarter } from './backfill.js';
 
@@ -27,9 +28,7 @@ export function registerRunCommands(program: Command, globals: () => GlobalOptio
       '\nExamples:\n  ferry up\n  ferry up --workers 4\n  ferry up 20261127093000_split_full_name --dry-run\n  ferry up --env staging --json',
     )
     .action(async (id: string | undefined, o: { dryRun?: boolean; workers: string }) => {
-      const workers = Number(o.workers);
-      if (!Number.isInteger(workers) || workers < 1 || workers > 64)
-        throw new FerryError('E_USAGE', `--workers must be a whole number from 1 to 64, not "${o.workers}"`, 'e.g. --workers 4');
+      const workers = wholeNumber('--workers', o.workers, { min: 1, max: 64 }, '--workers 4');
       const starter = workerStarter(globals(), workers - 1);
       await withDatabase(globals(), id, 'up', async (ctx) => {
         const only = id === undefined ? undefined : ctx.selected[0]?.id;

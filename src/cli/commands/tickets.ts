@@ -4,6 +4,7 @@ import { FerryError } from '../../errors.js';
 import { loadProject } from '../../project/config.js';
 import { closeTicket, createTicket, listTickets } from '../../project/tickets.js';
 import { checkMigrationArgument, type GlobalOptions } from '../context.js';
+import { wholeNumber } from '../numbers.js';
 import { pc, processOutput } from '../output.js';
 
 /** `ferry ticket create|list|close`: numbered Markdown tickets in the project's tickets/ folder. */
@@ -67,8 +68,7 @@ export function registerTicketCommands(program: Command, globals: () => GlobalOp
     .action((n: string, o: { note: string }) => {
       const g = globals();
       const out = processOutput(Boolean(g.json));
-      const number = Number(n.replace(/^#/, ''));
-      if (!Number.isInteger(number) || number < 1) throw new FerryError('E_USAGE', `not a ticket number: "${n}"`, 'e.g. ferry ticket close 3');
+      const number = wholeNumber('a ticket number', n.replace(/^#/, ''), { min: 1 }, 'ferry ticket close 3');
       const project = loadProject(g.project ?? process.cwd());
       const t = closeTicket(project.root, number, o.note);
       out.line(`${pc.green('closed')} #${t.number} ${t.title}`);
