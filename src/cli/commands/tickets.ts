@@ -1,6 +1,5 @@
 import { type Command, Option } from 'commander';
 import { TICKET_TYPES, type TicketType } from '../../docs/ticket.js';
-import { FerryError } from '../../errors.js';
 import { loadProject } from '../../project/config.js';
 import { closeTicket, createTicket, listTickets } from '../../project/tickets.js';
 import { checkMigrationArgument, type GlobalOptions } from '../context.js';
