@@ -1,4 +1,4 @@
-import { ALWAYS_EXCLUDED_SCHEMAS } from '../db/catalog.js';
+import { ALWAYS_EXCLUDED_SCHEMAS, sizeWithoutWaiting } from '../db/catalog.js';
 import type { Queryable } from '../db/database.js';
 import { quoteLiteral } from '../db/quote.js';
 
@@ -57,7 +57,7 @@ export async function readLintCatalog(db: Queryable): Promise<LintCatalog> {
   const path = await db.query<{ s: string }>('SELECT s::text AS s FROM unnest(current_schemas(false)) WITH ORDINALITY AS u(s, i) ORDER BY i');
   const tables = await db.query<{ schema: string; name: string; kind: string; reltuples: number; bytes: string }>(
     `SELECT n.nspname::text AS schema, c.relname::text AS name, c.relkind::text AS kind, c.reltuples::float8 AS reltuples,
-            pg_total_relation_size(c.oid)::text AS bytes
+            (${sizeWithoutWaiting('c.oid')})::text AS bytes
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE c.relkind IN ('r', 'p', 'm') AND ${USER_SCHEMAS}
       ORDER BY 1, 2`,
@@ -85,7 +85,7 @@ export async function readLintCatalog(db: Queryable): Promise<LintCatalog> {
       ORDER BY 1, 2, a.attnum`,
   );
   const indexes = await db.query<{ schema: string; name: string; table: string; bytes: string }>(
-    `SELECT n.nspname::text AS schema, ic.relname::text AS name, tc.relname::text AS table, pg_relation_size(ic.oid)::text AS bytes
+    `SELECT n.nspname::text AS schema, ic.relname::text AS name, tc.relname::text AS table, (${sizeWithoutWaiting('ic.oid')})::text AS bytes
        FROM pg_index i
        JOIN pg_class ic ON ic.oid = i.indexrelid
        JOIN pg_class tc ON tc.oid = i.indrelid

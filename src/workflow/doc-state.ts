@@ -1,4 +1,5 @@
 import { backfillProgress } from '../backfill/progress.js';
+import { sizeWithoutWaiting } from '../db/catalog.js';
 import type { Database, Queryable } from '../db/database.js';
 import type { DocState, HealthRecord, StatementLock, TableVolume } from '../docs/state.js';
 import { thresholdsOf } from '../health/thresholds.js';
@@ -52,7 +53,7 @@ export async function measureTables(db: Queryable, m: Migration): Promise<TableV
     const name = dot > 0 ? table.slice(dot + 1) : table;
     const { rows } = await db.query<{ oid: number | null; qualified: string | null; reltuples: number; bytes: string }>(
       `SELECT c.oid::int AS oid, quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS qualified, c.reltuples::float8 AS reltuples,
-              pg_total_relation_size(c.oid)::text AS bytes
+              (${sizeWithoutWaiting('c.oid')})::text AS bytes
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE c.oid = to_regclass(CASE WHEN $1::text IS NULL THEN quote_ident($2) ELSE quote_ident($1) || '.' || quote_ident($2) END)
           AND c.relkind IN ('r', 'p')`,
