@@ -63,9 +63,11 @@ forEachDriver('documents and gates through the CLI', (suite) => {
     await ok(p, ['rollout', SPLIT, 'set', '50']);
     expect(listTickets(p.root).find((t) => t.phase === 'preparation')?.status).toBe('closed');
 
-    // … and the rollout stops too.
+    // … and the rollout stops too; the edit of an applied migration is drift until acknowledged.
     editSummary(p, 'edited during the rollout');
     await refused(p, ['rollout', SPLIT, 'advance', '--now', '--reason', 'go'], 9, 'approvals no longer hold');
+    await refused(p, ['status'], 8, '1 drift problem(s) found');
+    await ok(p, ['acknowledge', SPLIT, '--reason', 'summary reworded']);
     await ok(p, ['approve', SPLIT, '--as', 'Tech Lead', '--by', 'Ada']);
     await ok(p, ['approve', SPLIT, '--as', 'Product Owner', '--by', 'Grace']);
     await ok(p, ['rollout', SPLIT, 'advance', '--now', '--reason', 'green']);
