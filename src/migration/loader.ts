@@ -8,7 +8,7 @@ import { formatIssues } from '../project/config.js';
 import { manifestCheckProblems } from '../verify/declared.js';
 import { checksumOf } from './checksum.js';
 import { type Manifest, type ManifestStep, manifestSchema } from './manifest.js';
-import { compileOperationStep } from './op-steps.js';
+import { compileOperationSteps } from './op-steps.js';
 import { parserReady, SqlSyntaxError, type Statement, splitStatements } from './sql-script.js';
 
 /** The SQL of one direction of a step, with its file and its statements. */
@@ -39,8 +39,11 @@ export interface Step {
   checksum: string;
   /** `contract` for steps that remove the old shape: `up` leaves them to `ferry contract`, after verification. */
   phase?: 'contract';
-  /** For steps compiled from an operation (`kind: "op"` in the manifest): which one, and the lint rules its SQL handles safely. */
-  operation?: { op: string; part: string; handles: string[] };
+  /**
+   * For steps compiled from an operation (`kind: "op"` in the manifest): which one, the lint rules its SQL handles
+   * safely, the manifest step it comes from and that step's spec as compiled (columns named as stored).
+   */
+  operation?: { op: string; part: string; handles: string[]; step?: string; spec?: unknown };
 }
 
 /** A migration folder, loaded and validated. */
@@ -169,9 +172,11 @@ function loadStep(dir: string, mfile: string, s: Exclude<ManifestStep, { kind: '
 function orderedSteps(dir: string, mfile: string, manifest: Manifest, problems: string[]): Step[] {
   const expand: Step[] = [];
   const contract: Step[] = [];
+  const ops = manifest.steps.flatMap((step, index) => (step.kind === 'op' ? [{ step, index }] : []));
+  const compiled = compileOperationSteps(ops, mfile, problems);
   manifest.steps.forEach((s, i) => {
     if (s.kind === 'op') {
-      const c = compileOperationStep(s, i, mfile, problems);
+      const c = compiled.get(i) ?? { expand: [], contract: [] };
       expand.push(...c.expand);
       contract.push(...c.contract);
       if (manifest.pointOfNoReturn === s.id) {
