@@ -77,7 +77,7 @@ const rename = (from: string, to: string, notNull: boolean, value: (i: string) =
   adds: { [to]: ['text', notNull] },
   kept: `SELECT bool_and(${to} = ${kept}) FROM shop.orders WHERE ${SEEDED}`,
 });
-const split = (column: string, sep: string, a: string, b: string, pair: [string, string][], kept: string): Variant => ({
+const split = (column: string, sep: string, a: string, b: string, pair: [[string, string], [string, string]], kept: string): Variant => ({
   name: `split-column ${column}`,
   step: {
     op: 'split-column',
@@ -96,7 +96,7 @@ const split = (column: string, sep: string, a: string, b: string, pair: [string,
   adds: { [a]: ['text', false], [b]: ['text', false] },
   kept: `SELECT bool_and(${kept}) FROM shop.orders WHERE ${SEEDED}`,
 });
-const merge = (a: string, b: string, into: string, pair: [string, string][], kept: string): Variant => ({
+const merge = (a: string, b: string, into: string, pair: [[string, string], [string, string]], kept: string): Variant => ({
   name: `merge-columns ${a}, ${b}`,
   step: {
     op: 'merge-columns',
