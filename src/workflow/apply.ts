@@ -4,6 +4,7 @@ import { lintRefusal } from '../lint/gate.js';
 import type { Migration } from '../migration/loader.js';
 import { appendEvent, ensureMigrationRecord, ensureState, ensureStateIn, readState, recordStep } from '../migration/state.js';
 import { kindOf } from '../migration/step-kinds.js';
+import { refuseMisfits } from '../operations/preflight.js';
 import { refuseStaleApprovals } from './approvals.js';
 import { applyStep, MIGRATION_LOCK_KEY, type RunOptions, rehearseStepInTransaction, type StepReport } from './execute.js';
 import { currentPhase, type Phase, transition } from './lifecycle.js';
@@ -83,6 +84,7 @@ export async function up(db: Database, migrations: Migration[], opts: UpOptions 
           await ensureStateIn(tx);
           const all = await views(tx, migrations);
           refuseLint(all);
+          await refuseMisfits(tx, all.filter((v) => v.drift.length === 0));
           for (const v of all) {
             refuseDrift([v]);
             await ensureMigrationRecord(tx, v.migration.id, v.migration.manifest.title, v.migration.checksum);
@@ -102,6 +104,7 @@ export async function up(db: Database, migrations: Migration[], opts: UpOptions 
     for (const v of all) refuseUnapproved(v, opts);
     if (opts.requireApproval) await refuseStaleApprovals(db, all);
     refuseLint(all);
+    await refuseMisfits(db, all);
     const work = all.filter((v) => v.pending.length > 0 || v.record?.phase === 'approved' || v.record?.phase === 'rolled-back');
     if (work.length > 0) await ensureState(db);
     for (const v of work) {
