@@ -48,7 +48,9 @@ export function fitSection(s: DocState): string[] {
         '',
         ...problems.map((p) => `- ${p}`),
       ]
-    : [`All operations fit the database: checked against environment \`${s.env}\`, every table and column the pending steps use is there (or made by an earlier step), and no new one is taken.`];
+    : [
+        `All operations fit the database: checked against environment \`${s.env}\`, every table and column the pending steps use is there (or made by an earlier step), and no new one is taken.`,
+      ];
   return ['### Fit with the database', '', ...body, ''];
 }
 

@@ -44,12 +44,17 @@ export function composedViewsPart(c: ComposedShape, verify: string[], rollback: 
   return { ...part, description: `${part.description}, with the combined effect of steps ${c.steps.join(', ')}` };
 }
 
-/** What is left of a step's views part when another step publishes the table's views: the statements its rollback runs after the views are gone. */
+/**
+ * What is left of a step's views part when another step publishes the table's
+ * views: nothing on up, and on down the statements its rollback runs once the
+ * views are gone. It stays a step, so every operation has one to be recorded,
+ * planned and checked by.
+ */
 export function residualViewsPart(t: TableRef, publisher: string, rollback: string[]): SqlPart {
   return {
     kind: 'sql',
     name: 'compat-views',
-    description: `nothing on up (step ${publisher} publishes the views of ${t.display}); on down, what this step needs once the views are gone`,
+    description: `nothing on up: step ${publisher} publishes the views of ${t.display} for every step changing it${rollback.length ? '; on down, what this step needs once the views are gone' : ''}`,
     transaction: true,
     forward: [],
     rollback,

@@ -197,7 +197,7 @@ function composeParts(walk: TableWalk, members: Member[], out: Map<string, Compo
       s.expand = views ? s.expand.map((p) => (p === views ? composed : p)) : [...s.expand, composed];
     } else if (views) {
       const publisher = `${members[last]?.step.id}.compat-views`;
-      s.expand = s.expand.flatMap((p) => (p === views ? (extra.length ? [residualViewsPart(walk.shape.t, publisher, extra)] : []) : [p]));
+      s.expand = s.expand.map((p) => (p === views ? residualViewsPart(walk.shape.t, publisher, extra) : p));
     }
   });
   const reshapers = steps.filter((s) => s.contract.some((p) => roleOf(p)?.role === 'reshape'));

@@ -7,97 +7,29 @@ export interface ParsedStatement {
   tree: Record<string, unknown>;
 }
 
+const words = (...groups: string[]) => new Set(groups.join(' ').split(/\s+/).filter(Boolean));
+
 /** Statements that change no table's columns or keys, nor any relation's name. */
-const NEUTRAL = new Set([
-  'SelectStmt',
-  'InsertStmt',
-  'UpdateStmt',
-  'DeleteStmt',
-  'MergeStmt',
-  'CommentStmt',
-  'GrantStmt',
-  'GrantRoleStmt',
-  'CreateFunctionStmt',
-  'AlterFunctionStmt',
-  'CreateTrigStmt',
-  'CreateEventTrigStmt',
-  'VariableSetStmt',
-  'VariableShowStmt',
-  'AlterSeqStmt',
-  'CreateExtensionStmt',
-  'AlterExtensionStmt',
-  'CreateEnumStmt',
-  'AlterEnumStmt',
-  'CompositeTypeStmt',
-  'CreateDomainStmt',
-  'AlterDomainStmt',
-  'DefineStmt',
-  'CreateCastStmt',
-  'VacuumStmt',
-  'ClusterStmt',
-  'ReindexStmt',
-  'LockStmt',
-  'NotifyStmt',
-  'ListenStmt',
-  'TransactionStmt',
-  'CreatePolicyStmt',
-  'AlterPolicyStmt',
-  'RuleStmt',
-  'CreateStatsStmt',
-  'AlterOwnerStmt',
-  'TruncateStmt',
-  'CopyStmt',
-  'CreateRoleStmt',
-  'AlterRoleStmt',
-  'DropRoleStmt',
-  'AlterDefaultPrivilegesStmt',
-  'ExplainStmt',
-  'CheckPointStmt',
-  'DiscardStmt',
-  'RefreshMatViewStmt',
-  'CreatePublicationStmt',
-  'AlterPublicationStmt',
-  'SecLabelStmt',
-]);
+const NEUTRAL = words(
+  'SelectStmt InsertStmt UpdateStmt DeleteStmt MergeStmt CopyStmt TruncateStmt', // data
+  'CommentStmt GrantStmt GrantRoleStmt AlterDefaultPrivilegesStmt AlterOwnerStmt SecLabelStmt', // comments and privileges
+  'CreateRoleStmt AlterRoleStmt DropRoleStmt CreatePolicyStmt AlterPolicyStmt RuleStmt',
+  'CreateFunctionStmt AlterFunctionStmt CreateTrigStmt CreateEventTrigStmt', // code
+  'CreateEnumStmt AlterEnumStmt CompositeTypeStmt CreateDomainStmt AlterDomainStmt DefineStmt CreateCastStmt', // types
+  'CreateExtensionStmt AlterExtensionStmt AlterSeqStmt CreateStatsStmt CreatePublicationStmt AlterPublicationStmt',
+  'VariableSetStmt VariableShowStmt TransactionStmt LockStmt NotifyStmt ListenStmt DiscardStmt ExplainStmt', // sessions
+  'VacuumStmt ClusterStmt ReindexStmt CheckPointStmt RefreshMatViewStmt', // maintenance
+);
 
 /** ALTER TABLE subcommands that change no column, type, NOT NULL or key. */
-const NEUTRAL_ALTERS = new Set([
-  'AT_ColumnDefault',
-  'AT_CookedColumnDefault',
-  'AT_ValidateConstraint',
-  'AT_SetStatistics',
-  'AT_SetStorage',
-  'AT_SetCompression',
-  'AT_SetOptions',
-  'AT_ResetOptions',
-  'AT_SetRelOptions',
-  'AT_ResetRelOptions',
-  'AT_ReplaceRelOptions',
-  'AT_ClusterOn',
-  'AT_DropCluster',
-  'AT_EnableTrig',
-  'AT_EnableAlwaysTrig',
-  'AT_EnableReplicaTrig',
-  'AT_EnableTrigAll',
-  'AT_EnableTrigUser',
-  'AT_DisableTrig',
-  'AT_DisableTrigAll',
-  'AT_DisableTrigUser',
-  'AT_EnableRule',
-  'AT_EnableAlwaysRule',
-  'AT_EnableReplicaRule',
-  'AT_DisableRule',
-  'AT_EnableRowSecurity',
-  'AT_DisableRowSecurity',
-  'AT_ForceRowSecurity',
-  'AT_NoForceRowSecurity',
-  'AT_ChangeOwner',
-  'AT_ReplicaIdentity',
-  'AT_SetLogged',
-  'AT_SetUnLogged',
-  'AT_SetIdentity',
-  'AT_DropIdentity',
-]);
+const NEUTRAL_ALTERS = words(
+  'AT_ColumnDefault AT_CookedColumnDefault AT_ValidateConstraint AT_SetStatistics AT_SetStorage AT_SetCompression',
+  'AT_SetOptions AT_ResetOptions AT_SetRelOptions AT_ResetRelOptions AT_ReplaceRelOptions AT_ClusterOn AT_DropCluster',
+  'AT_EnableTrig AT_EnableAlwaysTrig AT_EnableReplicaTrig AT_EnableTrigAll AT_EnableTrigUser AT_DisableTrig AT_DisableTrigAll AT_DisableTrigUser',
+  'AT_EnableRule AT_EnableAlwaysRule AT_EnableReplicaRule AT_DisableRule',
+  'AT_EnableRowSecurity AT_DisableRowSecurity AT_ForceRowSecurity AT_NoForceRowSecurity',
+  'AT_ChangeOwner AT_ReplicaIdentity AT_SetLogged AT_SetUnLogged AT_SetIdentity AT_DropIdentity',
+);
 
 /** The type of a column definition, spelled as `format_type` spells it. */
 export function typeNameText(typeName: unknown): string {

@@ -84,7 +84,10 @@ export async function up(db: Database, migrations: Migration[], opts: UpOptions 
           await ensureStateIn(tx);
           const all = await views(tx, migrations);
           refuseLint(all);
-          await refuseMisfits(tx, all.filter((v) => v.drift.length === 0));
+          await refuseMisfits(
+            tx,
+            all.filter((v) => v.drift.length === 0),
+          );
           for (const v of all) {
             refuseDrift([v]);
             await ensureMigrationRecord(tx, v.migration.id, v.migration.manifest.title, v.migration.checksum);

@@ -102,8 +102,19 @@ function thresholdsFor(m: Migration) {
  */
 async function fitOf(db: Queryable, state: Awaited<ReturnType<typeof readState>>, m: Migration, all: Migration[]): Promise<string[]> {
   const pendingOf = (x: Migration) => viewOf(x, state.migrations.get(x.id), state.applied.get(x.id) ?? []).pending;
-  const before = all.slice(0, Math.max(0, all.findIndex((x) => x.id === m.id)));
-  return preflightProblems(db, m, pendingOf(m), before.map((x) => ({ migration: x, pending: pendingOf(x) })));
+  const before = all.slice(
+    0,
+    Math.max(
+      0,
+      all.findIndex((x) => x.id === m.id),
+    ),
+  );
+  return preflightProblems(
+    db,
+    m,
+    pendingOf(m),
+    before.map((x) => ({ migration: x, pending: pendingOf(x) })),
+  );
 }
 
 /**

@@ -29,7 +29,15 @@ forEachDriver('ferry up and ferry plan check operations against the live catalog
     p.migration('0001_users', [{ id: 'users', up: 'CREATE TABLE users (id bigint PRIMARY KEY, full_name text NOT NULL);', down: 'DROP TABLE users;' }]);
     expect((await runFerry(p.root, ['up'])).code).toBe(0);
     writeMigration(p, '0002_split', [
-      { id: 'split-name', kind: 'op', op: 'split-column', table: 'users', column: 'full_nme', into: { first_name: { type: 'text', expr: 'full_nme' } }, merge: 'first_name' },
+      {
+        id: 'split-name',
+        kind: 'op',
+        op: 'split-column',
+        table: 'users',
+        column: 'full_nme',
+        into: { first_name: { type: 'text', expr: 'full_nme' } },
+        merge: 'first_name',
+      },
       { id: 'add-status', kind: 'op', op: 'add-column', table: 'accounts', column: 'status', type: 'text' },
     ]);
     const before = await fingerprint(target);

@@ -27,6 +27,8 @@ interface Variant {
   /** Values written through the old shape and read back through the new one (insert, then update), and the other way round. */
   old: [Values, Values];
   new: [Values, Values];
+  /** What the new shape reads after the old-shape writes, when not `new` (a column only the new shape has keeps its default). */
+  fromOld?: [Values, Values];
   /** False when the old shape cannot read back what the new shape wrote (a dropped column gets its default). */
   oldReadable: boolean;
   /** Columns gone after contract, and columns there: name → [type, NOT NULL]. */
@@ -206,11 +208,25 @@ const CHAIN: Variant[] = [
   },
 ];
 
-/** Every unordered pair of operation kinds (two of the same kind on different columns), plus two triples. */
+/** add-column joins the composition of a table with views: the old-shape view leaves its column out. */
+const ADD_STATUS: Variant = {
+  name: 'add-column status',
+  step: { op: 'add-column', table: T, column: 'status', type: 'text', default: "'new'", notNull: true },
+  old: [{}, {}],
+  new: [{ status: 'active' }, { status: 'gone' }],
+  fromOld: [{ status: 'new' }, { status: 'new' }],
+  oldReadable: true,
+  removes: [],
+  adds: { status: ['text', true] },
+  kept: `SELECT bool_and(status = 'new') FROM shop.orders WHERE ${SEEDED}`,
+};
+
+/** Every unordered pair of operation kinds (two of the same kind on different columns), plus two triples and add-column beside a view. */
 const CASES: Variant[][] = [
   ...KINDS.flatMap((a, i) => KINDS.slice(i).map((b, j) => (j === 0 ? [a[0], a[1]] : [a[0], b[0]]))),
   KINDS.map((k) => k[0]).filter((v) => ['change-type amount', 'split-column full_name', 'rename-column email'].includes(v.name)),
-  [...CHAIN, ...KINDS.flatMap((k) => k).filter((v) => v.name === 'split-column full_name')],
+  [...CHAIN, ...KINDS.flat().filter((v) => v.name === 'split-column full_name')],
+  [ADD_STATUS, ...KINDS.flat().filter((v) => v.name === 'rename-column email')],
 ];
 
 async function seed(db: Database): Promise<void> {
@@ -273,6 +289,15 @@ async function value(db: Database, sql: string): Promise<unknown> {
   return rows[0] ? Object.values(rows[0])[0] : undefined;
 }
 
+/** The columns of the compat view in `schema`, in order. */
+const viewColumns = async (db: Database, schema: string) =>
+  (
+    await db.query<{ c: string }>(
+      `SELECT column_name AS c FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'orders' ORDER BY ordinal_position`,
+      [schema],
+    )
+  ).rows.map((r) => r.c);
+
 const rowsHash = async (db: Database, relation: string) => value(db, `SELECT md5(string_agg(t::text, ',' ORDER BY id)) || ':' || count(*) FROM ${relation} t`);
 
 function writeMigration(root: string, id: string, vs: Variant[]): void {
@@ -299,7 +324,7 @@ async function writeThroughBothShapes(db: Database, vs: Variant[]): Promise<void
     ),
   );
   const a = await insert(db, vs, 'old');
-  expect(await read(db, 'new', a, newCols)).toEqual(text(union(vs, (v) => v.new[0])));
+  expect(await read(db, 'new', a, newCols)).toEqual(text(union(vs, (v) => (v.fromOld ?? v.new)[0])));
   const b = await insert(db, vs, 'new');
   expect(await read(db, 'old', b, oldCols)).toEqual(
     text(
@@ -311,7 +336,7 @@ async function writeThroughBothShapes(db: Database, vs: Variant[]): Promise<void
   );
   for (const id of [a, 17]) {
     await update(db, vs, 'old', id);
-    expect(await read(db, 'new', id, newCols)).toEqual(text(union(vs, (v) => v.new[1])));
+    expect(await read(db, 'new', id, newCols)).toEqual(text(union(vs, (v) => (v.fromOld ?? v.new)[1])));
   }
   for (const id of [b, 18]) {
     await update(db, vs, 'new', id);
@@ -334,6 +359,8 @@ forEachDriver('several operations on one table in one migration', (suite) => {
       writeMigration(p.root, '0001_compose', vs);
       const ms = await migrationsOf(p);
       const m = ms[0] as (typeof ms)[0];
+      const expected = { ...BASE, ...union(vs, (v) => v.adds) } as Record<string, [string, boolean]>;
+      for (const c of vs.flatMap((v) => v.removes)) delete expected[c];
       const db = await target.open();
       try {
         await seed(db);
@@ -345,6 +372,8 @@ forEachDriver('several operations on one table in one migration', (suite) => {
         expect(verified).toMatchObject({ ok: true, complete: true });
         const views = Object.keys((await snapshotSchema(db)).views);
         expect(views).toEqual(['ferry_v1_shop_orders.orders', 'ferry_v2_shop_orders.orders']);
+        expect(await viewColumns(db, 'ferry_v1_shop_orders')).toEqual(Object.keys(BASE));
+        expect((await viewColumns(db, 'ferry_v2_shop_orders')).sort()).toEqual(Object.keys(expected).sort());
         await writeThroughBothShapes(db, vs);
         const written = await rowsHash(db, 'ferry_v1_shop_orders.orders');
 
@@ -365,8 +394,6 @@ forEachDriver('several operations on one table in one migration', (suite) => {
         await contract(db, m, testRun);
 
         const after = await snapshotSchema(db);
-        const expected = { ...BASE, ...union(vs, (v) => v.adds) } as Record<string, [string, boolean]>;
-        for (const c of vs.flatMap((v) => v.removes)) delete expected[c];
         const columns = Object.fromEntries(Object.entries(after.tables['shop.orders']?.columns ?? {}).map(([n, c]) => [n, [c.type, c.notNull]]));
         expect(columns).toEqual(Object.fromEntries(Object.entries(expected).sort(([a], [b]) => (a < b ? -1 : 1))));
         expect(after.views).toEqual({});
@@ -461,7 +488,7 @@ describe('operations that cannot compose are refused when the migration loads, n
   });
 
   it('composable steps load, and their compiled steps publish the views, the trigger and the contract once', async () => {
-    const steps = [...CHAIN, ...KINDS.flatMap((k) => k).filter((v) => v.name === 'split-column full_name')].map((v, i) => ({
+    const steps = [...CHAIN, ...KINDS.flat().filter((v) => v.name === 'split-column full_name')].map((v, i) => ({
       id: `op-${i + 1}`,
       kind: 'op',
       ...v.step,
@@ -471,9 +498,11 @@ describe('operations that cannot compose are refused when the migration loads, n
     writeFileSync(join(root, 'migration.json'), JSON.stringify({ title: 'compose', summary: 'x', type: 'data-format', strategy: 'incremental', steps }));
     const m = await loadMigration(root, '0001_compose');
     expect(m.steps.map((s) => `${s.id}${s.phase === 'contract' ? ' (contract)' : ''}`)).toEqual([
+      'op-1.compat-views',
       'op-2.add-shadow',
       'op-2.sync-trigger',
       'op-2.backfill',
+      'op-2.compat-views',
       'op-3.add-columns',
       'op-3.sync-trigger',
       'op-3.backfill',
@@ -482,6 +511,7 @@ describe('operations that cannot compose are refused when the migration loads, n
       'op-2.not-null-validate (contract)',
       'op-3.drop-old-shape (contract)',
     ]);
+    expect(m.steps.filter((s) => s.id.endsWith('.compat-views')).map((s) => s.forward?.statements.length)).toEqual([0, 0, 4]);
     const contractSql = m.steps.at(-1)?.forward?.text ?? '';
     expect(contractSql.match(/DROP VIEW/g)).toHaveLength(2);
     expect(contractSql.indexOf('RENAME COLUMN "phone__ferry_new" TO "phone"')).toBeLessThan(contractSql.indexOf('RENAME COLUMN "phone" TO "mobile"'));

@@ -74,8 +74,19 @@ const MISFITS: { title: string; steps: Record<string, unknown>[]; problem: strin
   },
   {
     title: 'a column of the wrong type for a foreign key',
-    steps: [{ id: 'orders-user', kind: 'op', op: 'add-foreign-key', table: 'orders', name: 'orders_user_fk', columns: ['user_ref'], references: { table: 'users', columns: ['id'] } }],
-    problem: 'step orders-user: column "user_ref" of table public.orders is text but "id" of table public.users is bigint: a foreign key needs comparable types',
+    steps: [
+      {
+        id: 'orders-user',
+        kind: 'op',
+        op: 'add-foreign-key',
+        table: 'orders',
+        name: 'orders_user_fk',
+        columns: ['user_ref'],
+        references: { table: 'users', columns: ['id'] },
+      },
+    ],
+    problem:
+      'step orders-user: column "user_ref" of table public.orders is text but "id" of table public.users is bigint: a foreign key needs comparable types',
   },
   {
     title: 'a type change to the type the column already has',
