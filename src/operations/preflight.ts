@@ -46,7 +46,7 @@ export async function readVirtualSchema(db: Queryable): Promise<VirtualSchema> {
             array(SELECT a.attname::text FROM unnest(x.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
                    JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.attnum ORDER BY k.ord) AS columns
        FROM pg_index x JOIN pg_class c ON c.oid = x.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_class i ON i.oid = x.indexrelid
-      WHERE x.indisunique AND x.indpred IS NULL AND NOT (0 = ANY (x.indkey::int2[]))
+      WHERE x.indisunique AND x.indisvalid AND x.indpred IS NULL AND NOT (0 = ANY (x.indkey::int2[]))
         AND left(n.nspname, 3) <> 'pg_' AND n.nspname <> ALL($1::text[])`,
     [excluded],
   );
@@ -70,10 +70,9 @@ function backfillProblems(schema: VirtualSchema, spec: BackfillStepSpec): string
   const t = schema.known(key);
   if (problems.length > 0 || !t) return problems;
   if (spec.key === undefined) {
-    if (t.primaryKey) return [];
-    const usable = [...t.uniqueKeys.values()].find((cols) => cols.every((c) => t.columns.get(c)?.notNull));
-    const hint = usable ? `; name a unique NOT NULL key with "key", e.g. "key": ${JSON.stringify(usable)}` : ' and no unique NOT NULL key to walk instead';
-    return [`table ${key} has no primary key for the backfill to walk${hint}`];
+    // The engine walks the primary key, else a unique key on NOT NULL columns (src/backfill/plan.ts).
+    const usable = t.primaryKey ?? [...t.uniqueKeys.values()].find((cols) => cols.every((c) => t.columns.get(c)?.notNull));
+    return usable ? [] : [`table ${key} has no primary key or unique NOT NULL key for the backfill to walk`];
   }
   const nullable = spec.key.filter((c) => !t.columns.get(c)?.notNull);
   if (nullable.length > 0)
