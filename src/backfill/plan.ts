@@ -69,16 +69,23 @@ export async function resolvePlan(db: Queryable, t: BackfillTarget): Promise<Bac
   const byName = new Map(cols.map((c) => [c.name, c]));
   let keyNames = t.spec.key;
   if (!keyNames) {
+    // The primary key, else the narrowest unique index on plain NOT NULL columns (by name, so every run picks the same).
     const { rows: pk } = await db.query<{ cols: string[] }>(
       `SELECT array_agg(a.attname ORDER BY k.ord)::text[] AS cols
-         FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+         FROM pg_index i JOIN pg_class x ON x.oid = i.indexrelid CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
          JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-        WHERE i.indrelid = $1 AND i.indisprimary GROUP BY i.indexrelid`,
+        WHERE i.indrelid = $1 AND (i.indisprimary OR (i.indisunique AND i.indisvalid AND i.indpred IS NULL AND NOT (0 = ANY (i.indkey::int2[]))))
+        GROUP BY i.indexrelid, i.indisprimary, x.relname HAVING bool_and(a.attnotnull)
+        ORDER BY i.indisprimary DESC, count(*), x.relname LIMIT 1`,
       [r.oid],
     );
     keyNames = pk[0]?.cols;
     if (!keyNames)
-      throw manifestError(t, `${t.spec.table} has no primary key and the step gives no key`, 'add "key": ["col", …] naming unique, NOT NULL columns');
+      throw manifestError(
+        t,
+        `${t.spec.table} has no primary key and the step gives no key (nor has the table a unique NOT NULL key to walk)`,
+        'add "key": ["col", …] naming unique, NOT NULL columns',
+      );
   }
   for (const k of keyNames) {
     const c = byName.get(k);

@@ -38,6 +38,22 @@ function classificationLines(s: DocState): string[] {
   return [head, ...warning, ...c.reasons.map((r) => `- ${r}`)];
 }
 
+/** Whether the pending steps fit the live catalog: the problems `ferry up` would refuse, or that all operations fit. */
+export function fitSection(s: DocState): string[] {
+  const problems = s.preflight;
+  if (problems === undefined) return [];
+  const body = problems.length
+    ? [
+        `${problems.length} problem${problems.length === 1 ? '' : 's'} found checking the pending steps against environment \`${s.env}\`; \`ferry up\` refuses the migration until they are fixed:`,
+        '',
+        ...problems.map((p) => `- ${p}`),
+      ]
+    : [
+        `All operations fit the database: checked against environment \`${s.env}\`, every table and column the pending steps use is there (or made by an earlier step), and no new one is taken.`,
+      ];
+  return ['### Fit with the database', '', ...body, ''];
+}
+
 /** `ferry plan`: the migration's plan as Markdown, from its manifest, the live database and the event log. */
 export function renderPlan(s: DocState): string {
   const m = s.migration;
@@ -76,6 +92,7 @@ export function renderPlan(s: DocState): string {
       '_no table-level locks found in the statements_',
     ),
     '',
+    ...fitSection(s),
     '## Strategy',
     '',
     `${m.manifest.strategy}${m.manifest.flag ? `, behind flag \`${m.manifest.flag}\`` : ''}; rollout stages: ${s.stages.map((st) => `${st.percent} % (${span(st.holdMs)})`).join(' → ')}.`,

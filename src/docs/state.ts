@@ -68,6 +68,8 @@ export interface DocState {
   events: MigrationEvent[];
   applied: AppliedStep[];
   volumes: TableVolume[];
+  /** Problems of the pending steps checked against the live catalog (each naming the step and the object); absent when not checked. */
+  preflight?: string[];
   locks: StatementLock[];
   /** The linter's type and risk for the migration, and whether they match what the manifest declares. */
   classification: Classification;

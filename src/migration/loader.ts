@@ -8,7 +8,7 @@ import { checksumOf } from './checksum.js';
 import { manifestDefinition, migrationChecksum, NOT_DEFINED_YET, type StepDefinition, stepDefinition } from './definition.js';
 import { ARCHIVE_DIR, archivedFolders, migrationFileExists, migrationFolders, readManifest, readMigrationFile, readScript } from './files.js';
 import { type Manifest, type ManifestStep, manifestSchema } from './manifest.js';
-import { compileOperationStep } from './op-steps.js';
+import { compileOperationSteps } from './op-steps.js';
 import type { ParseCache } from './parse-cache.js';
 import { parserReady, type Statement } from './sql-script.js';
 
@@ -42,8 +42,11 @@ export interface Step {
   definition: StepDefinition;
   /** `contract` for steps that remove the old shape: `up` leaves them to `ferry contract`, after verification. */
   phase?: 'contract';
-  /** For steps compiled from an operation (`kind: "op"` in the manifest): which one, and the lint rules its SQL handles safely. */
-  operation?: { op: string; part: string; handles: string[] };
+  /**
+   * For steps compiled from an operation (`kind: "op"` in the manifest): which one, the lint rules its SQL handles
+   * safely, the manifest step it comes from and that step's spec as compiled (columns named as stored).
+   */
+  operation?: { op: string; part: string; handles: string[]; step?: string; spec?: unknown };
 }
 
 /** How migrations are loaded. */
@@ -154,9 +157,11 @@ function loadStep(
 function orderedSteps(dir: string, mfile: string, manifest: Manifest, problems: string[], opts: LoadOptions): Step[] {
   const expand: Step[] = [];
   const contract: Step[] = [];
+  const ops = manifest.steps.flatMap((step, index) => (step.kind === 'op' ? [{ step, index }] : []));
+  const compiled = compileOperationSteps(ops, mfile, problems);
   manifest.steps.forEach((s, i) => {
     if (s.kind === 'op') {
-      const c = compileOperationStep(s, i, mfile, problems);
+      const c = compiled.get(i) ?? { expand: [], contract: [] };
       expand.push(...c.expand);
       contract.push(...c.contract);
       if (manifest.pointOfNoReturn === s.id) {

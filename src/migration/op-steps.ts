@@ -1,4 +1,5 @@
 import { backfillStepSchema } from '../backfill/spec.js';
+import { composeOperations, type OpStep } from '../operations/compose.js';
 import { OPERATIONS, operationNamed } from '../operations/index.js';
 import type { OpPart } from '../operations/types.js';
 import { formatIssues } from '../project/config.js';
@@ -33,7 +34,7 @@ function scriptOf(file: string, statements: string[], problems: string[], where:
 
 function stepOfPart(
   s: OpManifestStep,
-  handles: readonly string[],
+  o: { handles: readonly string[]; spec: unknown },
   part: OpPart,
   phase: 'expand' | 'contract',
   mfile: string,
@@ -51,7 +52,13 @@ function stepOfPart(
     irreversible: phase === 'contract',
     checksum: '',
     definition: NOT_DEFINED_YET,
-    operation: { op: s.op, part: part.name, handles: [...handles] },
+    operation: {
+      op: s.op,
+      part: part.name,
+      handles: [...new Set([...o.handles, ...(part.kind === 'sql' ? (part.handles ?? []) : [])])],
+      step: s.id,
+      spec: o.spec,
+    },
   };
   if (phase === 'contract') base.phase = 'contract';
   if (part.kind === 'backfill') {
@@ -92,24 +99,40 @@ function checksumOfStep(step: Step, body: string): string {
 }
 
 /**
- * Compile one `kind: "op"` manifest step into the ferry steps that run it:
- * its operation's expand parts (run by `up`), then its contract parts
- * (phase `contract`, run by `ferry contract`). Problems go to `problems`.
+ * Compile the `kind: "op"` steps of a manifest (`steps`, by their index in it)
+ * into the ferry steps that run them: each operation's expand parts (run by
+ * `up`), then its contract parts (phase `contract`, run by `ferry contract`).
+ * Operations on the same table are composed first (src/operations/compose.ts),
+ * so they share one pair of compat views, one sync trigger and one contract.
+ * Problems go to `problems`.
  */
-export function compileOperationStep(s: OpManifestStep, index: number, mfile: string, problems: string[]): { expand: Step[]; contract: Step[] } {
-  const none = { expand: [], contract: [] };
-  const op = operationNamed(s.op);
-  if (!op) {
-    problems.push(`${mfile}: steps.${index}.op: unknown operation "${s.op}" (known: ${OPERATIONS.map((o) => o.name).join(', ')})`);
-    return none;
+export function compileOperationSteps(
+  steps: { step: OpManifestStep; index: number }[],
+  mfile: string,
+  problems: string[],
+): Map<number, { expand: Step[]; contract: Step[] }> {
+  const parsed: (OpStep & { index: number; manifest: OpManifestStep })[] = [];
+  for (const { step: s, index } of steps) {
+    const op = operationNamed(s.op);
+    if (!op) {
+      problems.push(`${mfile}: steps.${index}.op: unknown operation "${s.op}" (known: ${OPERATIONS.map((o) => o.name).join(', ')})`);
+      continue;
+    }
+    const { id: _id, kind: _kind, op: _op, description: _d, ...fields } = s;
+    const spec = op.schema.safeParse(fields);
+    if (!spec.success) problems.push(...formatIssues(`${mfile}: steps.${index}`, spec.error.issues));
+    else parsed.push({ id: s.id, op, spec: spec.data, index, manifest: s });
   }
-  const { id: _id, kind: _kind, op: _op, description: _d, ...fields } = s;
-  const parsed = op.schema.safeParse(fields);
-  if (!parsed.success) {
-    problems.push(...formatIssues(`${mfile}: steps.${index}`, parsed.error.issues));
-    return none;
+  const composed = composeOperations(parsed);
+  problems.push(...composed.problems.map((p) => `${mfile}: ${p}`));
+  const out = new Map<number, { expand: Step[]; contract: Step[] }>();
+  for (const p of parsed) {
+    const c = composed.steps.get(p.id);
+    if (!c) continue;
+    const o = { handles: p.op.handles ?? [], spec: c.spec };
+    const compile = (parts: OpPart[], phase: 'expand' | 'contract') =>
+      parts.map((part) => stepOfPart(p.manifest, o, part, phase, mfile, problems)).filter((x): x is Step => x !== undefined);
+    out.set(p.index, { expand: compile(c.expand, 'expand'), contract: compile(c.contract, 'contract') });
   }
-  const compile = (parts: OpPart[], phase: 'expand' | 'contract') =>
-    parts.map((p) => stepOfPart(s, op.handles ?? [], p, phase, mfile, problems)).filter((x): x is Step => x !== undefined);
-  return { expand: compile(op.expand(parsed.data), 'expand'), contract: compile(op.contract(parsed.data), 'contract') };
+  return out;
 }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { quoteIdent, quoteLiteral } from '../db/quote.js';
 import { boundedName, columnCheck, columnName, sqlExpression, sqlType, type TableRef, tableName, tableRef } from './compat.js';
 import type { Operation, OpPart, SqlPart } from './types.js';
+import { addColumns, canonicalType, tableProblems } from './virtual-schema.js';
 
 /** Functions that give each row its own value; ADD COLUMN with one as default would rewrite the table under lock. */
 const VOLATILE = /\b(random|clock_timestamp|timeofday|gen_random_uuid|uuid_generate_v[14]|nextval|txid_current|pg_current_xact_id)\s*\(/i;
@@ -117,4 +118,7 @@ export const addColumn: Operation<AddColumnSpec> = {
     return parts;
   },
   contract: () => [],
+  columns: (s) => ({ table: s.table, views: false, hides: [], retypes: [], adds: [s.column] }),
+  check: (s, schema) => tableProblems(schema, s.table, { lacks: [s.column] }),
+  apply: (s, schema) => addColumns(schema, s.table, [[s.column, { type: canonicalType(s.type), notNull: s.notNull }]]),
 };

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { quoteIdent, quoteLiteral } from '../db/quote.js';
 import { identifier as identifierSchema, tableName as tableNameSchema, tableRef } from './names.js';
 import type { Operation } from './types.js';
+import { quoted, tableProblems, typeFamily, type VirtualSchema } from './virtual-schema.js';
 
 /** What happens to referencing rows when the referenced row is deleted. */
 export const ON_DELETE_ACTIONS = ['no action', 'restrict', 'cascade', 'set null', 'set default'] as const;
@@ -23,6 +24,35 @@ export const addForeignKeySchema = z
 
 /** An `add-foreign-key` step's spec. */
 export type AddForeignKeySpec = z.infer<typeof addForeignKeySchema>;
+
+/** Problems the catalog shows: columns on both sides, a key on the referenced side, comparable types, a free constraint name. */
+function fitProblems(spec: AddForeignKeySpec, schema: VirtualSchema): string[] {
+  const problems = [
+    ...tableProblems(schema, spec.table, { has: spec.columns }),
+    ...tableProblems(schema, spec.references.table, { has: spec.references.columns }),
+  ];
+  const key = schema.keyOf(spec.table);
+  const refKey = schema.keyOf(spec.references.table);
+  const t = schema.known(key);
+  const ref = schema.known(refKey);
+  if (t?.constraints.has(spec.name)) problems.push(`table ${key} already has a constraint ${quoted(spec.name)}`);
+  if (problems.length > 0 || !t || !ref) return problems;
+  const want = [...spec.references.columns].sort().join(',');
+  const keys = [ref.primaryKey?.columns ?? [], ...ref.uniqueKeys.values()];
+  if (!keys.some((k) => [...k].sort().join(',') === want)) {
+    problems.push(
+      `table ${refKey} has no primary key or unique constraint on (${spec.references.columns.map(quoted).join(', ')}) for the foreign key to reference`,
+    );
+  }
+  spec.columns.forEach((c, i) => {
+    const r = spec.references.columns[i] as string;
+    const a = t.columns.get(c)?.type ?? '';
+    const b = ref.columns.get(r)?.type ?? '';
+    if (typeFamily(a) !== typeFamily(b))
+      problems.push(`column ${quoted(c)} of table ${key} is ${a} but ${quoted(r)} of table ${refKey} is ${b}: a foreign key needs comparable types`);
+  });
+  return problems;
+}
 
 /**
  * Add a foreign key in two steps: `NOT VALID` (catalog only, new writes are
@@ -77,4 +107,6 @@ export const addForeignKey: Operation<AddForeignKeySpec> = {
     ];
   },
   contract: () => [],
+  check: fitProblems,
+  apply: (spec, schema) => void schema.tables.get(schema.keyOf(spec.table))?.constraints.add(spec.name),
 };

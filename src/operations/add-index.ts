@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { quoteIdent, quoteLiteral, quoteQualified } from '../db/quote.js';
 import { identifier as identifierSchema, type TableRef, tableName as tableNameSchema, tableRef } from './names.js';
 import type { Operation, SqlPart } from './types.js';
+import { relationNameProblems, tableProblems } from './virtual-schema.js';
 
 /** The index access methods PostgreSQL ships with. */
 export const INDEX_METHODS = ['btree', 'hash', 'gist', 'spgist', 'gin', 'brin'] as const;
@@ -98,4 +99,10 @@ export const addIndex: Operation<AddIndexSpec> = {
     return [buildIndexPart({ table: spec.table, name: spec.name, unique: spec.unique === true, definition: `${using}(${key})${where}`, part: 'build-index' })];
   },
   contract: () => [],
+  check: (spec, schema) => [...tableProblems(schema, spec.table, { has: spec.columns ?? [] }), ...relationNameProblems(schema, spec.table, spec.name, 'index')],
+  apply(spec, schema) {
+    const key = schema.keyOf(spec.table);
+    schema.relations.set(`${tableRef(spec.table).schema}.${spec.name}`, 'index');
+    if (spec.unique && spec.columns && spec.where === undefined) schema.tables.get(key)?.uniqueKeys.set(spec.name, spec.columns);
+  },
 };

@@ -3,6 +3,7 @@ import { quoteIdent, quoteLiteral } from '../db/quote.js';
 import { buildIndexPart } from './add-index.js';
 import { identifier as identifierSchema, tableName as tableNameSchema, tableRef } from './names.js';
 import type { Operation } from './types.js';
+import { relationNameProblems, tableProblems } from './virtual-schema.js';
 
 /** The fields of an `add-unique` step. */
 export const addUniqueSchema = z
@@ -53,4 +54,14 @@ export const addUnique: Operation<AddUniqueSpec> = {
     ];
   },
   contract: () => [],
+  check: (spec, schema) => [
+    ...tableProblems(schema, spec.table, { has: spec.columns }),
+    ...relationNameProblems(schema, spec.table, spec.name, 'unique index'),
+  ],
+  apply(spec, schema) {
+    const t = schema.tables.get(schema.keyOf(spec.table));
+    schema.relations.set(`${tableRef(spec.table).schema}.${spec.name}`, 'index');
+    t?.uniqueKeys.set(spec.name, spec.columns);
+    t?.constraints.add(spec.name);
+  },
 };

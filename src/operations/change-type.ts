@@ -17,11 +17,13 @@ import {
   tableName,
   tableRef,
   unsyncedRows,
+  viewProblems,
   viewSchemas,
   viewsGone,
   viewsPart,
 } from './compat.js';
 import type { Operation } from './types.js';
+import { addColumns, canonicalType, tableProblems } from './virtual-schema.js';
 
 const schema = z.strictObject({
   table: tableName,
@@ -100,6 +102,21 @@ export const changeType: Operation<ChangeTypeSpec> = {
     const check = notNullCheck(t, s.column);
     const views = dropViews(t, schemas);
     const alter = (what: string) => `EXECUTE format('ALTER TABLE %s ${what}', ${quoteLiteral(t.sql)}`;
+    const swap = [
+      doBlock(
+        `  def := ${attribute(t, s.column, 'pg_get_expr(d.adbin, d.adrelid)')};
+  IF def IS NOT NULL THEN
+    ${alter('ALTER COLUMN %I SET DEFAULT (%s)::%s')}, ${quoteLiteral(shadow)}, def, ${quoteLiteral(s.type)});
+  END IF;`,
+        'def text;',
+      ),
+      `ALTER TABLE ${t.sql} DROP COLUMN ${quoteIdent(s.column)}`,
+      `ALTER TABLE ${t.sql} RENAME COLUMN ${quoteIdent(shadow)} TO ${quoteIdent(s.column)}`,
+      doBlock(`  IF ${checkExists(t, check)} THEN
+    ${alter('ALTER COLUMN %I SET NOT NULL')}, ${quoteLiteral(s.column)});
+    ${alter('DROP CONSTRAINT %I')}, ${quoteLiteral(check)});
+  END IF;`),
+    ];
     return [
       {
         kind: 'sql',
@@ -133,24 +150,7 @@ export const changeType: Operation<ChangeTypeSpec> = {
         name: 'swap-columns',
         description: `drop the views, the sync trigger and the old ${s.column}; rename ${shadow} to ${s.column}`,
         transaction: true,
-        forward: [
-          ...views.slice(0, 2),
-          ...dropSync({ t, key: s.column }),
-          doBlock(
-            `  def := ${attribute(t, s.column, 'pg_get_expr(d.adbin, d.adrelid)')};
-  IF def IS NOT NULL THEN
-    ${alter('ALTER COLUMN %I SET DEFAULT (%s)::%s')}, ${quoteLiteral(shadow)}, def, ${quoteLiteral(s.type)});
-  END IF;`,
-            'def text;',
-          ),
-          `ALTER TABLE ${t.sql} DROP COLUMN ${quoteIdent(s.column)}`,
-          `ALTER TABLE ${t.sql} RENAME COLUMN ${quoteIdent(shadow)} TO ${quoteIdent(s.column)}`,
-          doBlock(`  IF ${checkExists(t, check)} THEN
-    ${alter('ALTER COLUMN %I SET NOT NULL')}, ${quoteLiteral(s.column)});
-    ${alter('DROP CONSTRAINT %I')}, ${quoteLiteral(check)});
-  END IF;`),
-          ...views.slice(2),
-        ],
+        forward: [...views.slice(0, 2), ...dropSync({ t, key: s.column }), ...swap, ...views.slice(2)],
         rollback: [],
         verify: [
           columnCheck(t, shadow, false),
@@ -158,7 +158,25 @@ export const changeType: Operation<ChangeTypeSpec> = {
           viewsGone(t, schemas),
         ],
         locks: contractLocks(t, schemas, 'DROP TRIGGER, DROP COLUMN, RENAME COLUMN and SET NOT NULL (proved by the validated check, no scan), until commit'),
+        compose: { role: 'reshape', statements: swap },
       },
     ];
   },
+  columns: (s) => ({
+    table: s.table,
+    views: true,
+    compat: s.compat,
+    hides: [],
+    retypes: [{ column: s.column, shadow: shadowColumn(s.column), type: s.type }],
+    adds: [],
+  }),
+  stored: (s, n) => ({ ...s, column: n.column(s.column), using: n.expression(s.using), reverse: n.expression(s.reverse) }),
+  check(s, schema) {
+    const problems = [...tableProblems(schema, s.table, { has: [s.column], lacks: [shadowColumn(s.column)] }), ...viewProblems(schema, s.table, s.compat)];
+    const key = schema.keyOf(s.table);
+    const current = schema.known(key)?.columns.get(s.column)?.type;
+    if (current !== undefined && canonicalType(current) === canonicalType(s.type)) problems.push(`column "${s.column}" of table ${key} is already ${current}`);
+    return problems;
+  },
+  apply: (s, schema) => addColumns(schema, s.table, [[shadowColumn(s.column), { type: canonicalType(s.type), notNull: false }]]),
 };

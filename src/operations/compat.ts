@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { quoteIdent, quoteLiteral, quoteQualified } from '../db/quote.js';
-import { boundedName, identifier, type TableRef } from './names.js';
+import { boundedName, identifier, type TableRef, tableRef } from './names.js';
 import type { LockNote, SqlPart } from './types.js';
+import type { VirtualSchema } from './virtual-schema.js';
 
 export { boundedName, type TableRef, tableName, tableRef } from './names.js';
 
@@ -39,7 +40,7 @@ export function viewSchemas(t: TableRef, compat: CompatNames): { old: string; ne
 /**
  * What a view shows of its table: every column but `hide`, with `rename`
  * (column → shown name) and `replace` (column → the column shown in its place,
- * under its name) applied in place.
+ * under its name, or under its new name when it is renamed too) applied in place.
  */
 export interface ViewShape {
   hide: string[];
@@ -49,9 +50,16 @@ export interface ViewShape {
 
 /** `CREATE VIEW` of `shape` over `t` in `schema`, with the column list read from pg_attribute when it runs. */
 export function createView(t: TableRef, schema: string, shape: ViewShape): string {
+  const replace = shape.replace ?? {};
+  // A replaced column that is also renamed shows its source under the new name.
   const cases = [
-    ...Object.entries(shape.rename ?? {}).map(([from, to]) => `WHEN ${quoteLiteral(from)} THEN format('%I AS %I', a.attname, ${quoteLiteral(to)})`),
-    ...Object.entries(shape.replace ?? {}).map(([at, source]) => `WHEN ${quoteLiteral(at)} THEN format('%I AS %I', ${quoteLiteral(source)}, a.attname)`),
+    ...Object.entries(shape.rename ?? {})
+      .filter(([from]) => !(from in replace))
+      .map(([from, to]) => `WHEN ${quoteLiteral(from)} THEN format('%I AS %I', a.attname, ${quoteLiteral(to)})`),
+    ...Object.entries(replace).map(([at, source]) => {
+      const to = shape.rename?.[at];
+      return `WHEN ${quoteLiteral(at)} THEN format('%I AS %I', ${quoteLiteral(source)}, ${to === undefined ? 'a.attname' : quoteLiteral(to)})`;
+    }),
   ];
   const item = cases.length ? `CASE a.attname ${cases.join(' ')} ELSE format('%I', a.attname) END` : `format('%I', a.attname)`;
   const hidden = shape.hide.length ? `AND a.attname <> ALL (ARRAY[${shape.hide.map(quoteLiteral).join(', ')}]::name[])` : '';
@@ -88,8 +96,19 @@ export const hasColumn = (t: TableRef, column: string): string =>
 /** True when `t` has (or, with `present` false, lacks) column `column`. */
 export const columnCheck = (t: TableRef, column: string, present = true): string => `SELECT ${present ? '' : 'NOT '}${hasColumn(t, column)}`;
 
-/** The part that publishes both shapes as plain auto-updatable views: `old` in the old-shape schema, `fresh` in the new-shape one. */
-export function viewsPart(t: TableRef, schemas: { old: string; new: string }, old: ViewShape, fresh: ViewShape, extraVerify: string[] = []): SqlPart {
+/**
+ * The part that publishes both shapes as plain auto-updatable views: `old` in
+ * the old-shape schema, `fresh` in the new-shape one. `extraVerify` checks more
+ * than that the views exist; `extraRollback` runs on down after the views are gone.
+ */
+export function viewsPart(
+  t: TableRef,
+  schemas: { old: string; new: string },
+  old: ViewShape,
+  fresh: ViewShape,
+  extraVerify: string[] = [],
+  extraRollback: string[] = [],
+): SqlPart {
   return {
     kind: 'sql',
     name: 'compat-views',
@@ -101,9 +120,10 @@ export function viewsPart(t: TableRef, schemas: { old: string; new: string }, ol
       createView(t, schemas.old, old),
       createView(t, schemas.new, fresh),
     ],
-    rollback: dropViews(t, schemas),
+    rollback: [...dropViews(t, schemas), ...extraRollback],
     verify: [relationExists(schemas.old, t.name), relationExists(schemas.new, t.name), ...extraVerify],
     locks: [{ relation: t.display, mode: 'AccessShareLock', held: 'CREATE VIEW reads the table definition; catalog only, milliseconds' }],
+    compose: { role: 'views', verify: extraVerify, rollback: extraRollback },
   };
 }
 
@@ -139,22 +159,19 @@ export function syncNames(s: Pick<SyncTrigger, 't' | 'key'>): { trigger: string;
 const rowOf = (prefix: string, cols: string[]) => `ROW(${cols.map((c) => `${prefix}.${quoteIdent(c)}`).join(', ')})`;
 
 /**
- * The trigger function. A write of the old shape only (INSERT with no new
- * column set, UPDATE changing only old columns) recomputes the new columns; a
- * write of the new shape only recomputes the old ones — unless the new values
- * already are what the old ones give, as a backfill writes them, so a lossy
- * round trip never rewrites the old data.
+ * One operation's block of the trigger function. A write of the old shape only
+ * (INSERT with no new column set, UPDATE changing only old columns) recomputes
+ * the new columns; a write of the new shape only recomputes the old ones —
+ * unless the new values already are what the old ones give, as a backfill
+ * writes them, so a lossy round trip never rewrites the old data.
  */
-function syncFunction(s: SyncTrigger): string {
+export function syncBlock(s: SyncTrigger): string {
   const newCols = s.forward.map((f) => f.column);
   const fresh = rowOf('NEW', newCols);
   const derived = `(SELECT ROW(${s.forward.map((f) => `CAST((${f.expr}) AS ${f.type})`).join(', ')}) FROM (SELECT NEW.*) AS r)`;
   const computeNew = `SELECT ${s.forward.map((f) => `(${f.expr})`).join(', ')} INTO ${s.forward.map((f) => `NEW.${quoteIdent(f.column)}`).join(', ')} FROM (SELECT NEW.*) AS r;`;
   const computeOld = `SELECT ${s.backward.map((b) => `(${b.expr})`).join(', ')} INTO ${s.backward.map((b) => `NEW.${quoteIdent(b.column)}`).join(', ')} FROM ${s.backwardRow ?? '(SELECT NEW.*)'} AS r;`;
-  const body = `
-#variable_conflict use_column
-BEGIN
-  IF TG_OP = 'INSERT' THEN
+  return `  IF TG_OP = 'INSERT' THEN
     IF ${fresh} IS NULL THEN
       ${computeNew}
     ELSIF ${fresh} IS DISTINCT FROM ${derived} THEN
@@ -166,11 +183,22 @@ BEGIN
     END IF;
   ELSIF ${fresh} IS DISTINCT FROM ${rowOf('OLD', newCols)} AND ${fresh} IS DISTINCT FROM ${derived} THEN
     ${computeOld}
-  END IF;
+  END IF;`;
+}
+
+/**
+ * The trigger function named after `s`, running the block of each of `blocks`
+ * in order (one block per operation keeping columns of the table in sync).
+ */
+export function syncFunction(s: Pick<SyncTrigger, 't' | 'key'>, blocks: SyncTrigger[], orReplace = false): string {
+  const body = `
+#variable_conflict use_column
+BEGIN
+${blocks.map(syncBlock).join('\n')}
   RETURN NEW;
 END
 `;
-  return `CREATE FUNCTION ${syncNames(s).fn}() RETURNS trigger LANGUAGE plpgsql AS ${dollarQuote(body)}`;
+  return `CREATE ${orReplace ? 'OR REPLACE ' : ''}FUNCTION ${syncNames(s).fn}() RETURNS trigger LANGUAGE plpgsql AS ${dollarQuote(body)}`;
 }
 
 /** Statements removing the sync trigger and its function. */
@@ -187,12 +215,13 @@ export function syncPart(s: SyncTrigger): SqlPart {
     name: 'sync-trigger',
     description: `keep ${s.oldColumns.join(', ')} and ${s.forward.map((f) => f.column).join(', ')} of ${s.t.display} in sync on every write`,
     transaction: true,
-    forward: [syncFunction(s), `CREATE TRIGGER ${quoteIdent(n.trigger)} BEFORE INSERT OR UPDATE ON ${s.t.sql} FOR EACH ROW EXECUTE FUNCTION ${n.fn}()`],
+    forward: [syncFunction(s, [s]), `CREATE TRIGGER ${quoteIdent(n.trigger)} BEFORE INSERT OR UPDATE ON ${s.t.sql} FOR EACH ROW EXECUTE FUNCTION ${n.fn}()`],
     rollback: dropSync(s),
     verify: [`SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = ${s.t.oid} AND tgname = ${quoteLiteral(n.trigger)} AND tgenabled <> 'D')`],
     locks: [
       { relation: s.t.display, mode: 'ShareRowExclusiveLock', held: 'CREATE TRIGGER, until commit; catalog only, milliseconds (blocks writes meanwhile)' },
     ],
+    compose: { role: 'sync', sync: s },
   };
 }
 
@@ -210,14 +239,25 @@ export function dropOldShapePart(t: TableRef, compat: CompatNames, o: { name: st
   const schemas = viewSchemas(t, compat);
   const views = dropViews(t, schemas);
   const sync = o.syncKey === undefined ? [] : dropSync({ t, key: o.syncKey });
+  const drop = `ALTER TABLE ${t.sql} ${o.columns.map((c) => `DROP COLUMN ${quoteIdent(c)}`).join(', ')}`;
   return {
     kind: 'sql',
     name: o.name,
     description: `drop the views${sync.length ? ', the sync trigger' : ''} and ${o.columns.join(', ')} of ${t.display}`,
     transaction: true,
-    forward: [...views.slice(0, 2), ...sync, `ALTER TABLE ${t.sql} ${o.columns.map((c) => `DROP COLUMN ${quoteIdent(c)}`).join(', ')}`, ...views.slice(2)],
+    forward: [...views.slice(0, 2), ...sync, drop, ...views.slice(2)],
     rollback: [],
     verify: [...o.columns.map((c) => columnCheck(t, c, false)), viewsGone(t, schemas)],
     locks: contractLocks(t, schemas, `${sync.length ? 'DROP TRIGGER and ' : ''}DROP COLUMN, until commit`),
+    compose: { role: 'reshape', statements: [drop] },
   };
+}
+
+/** Problems with publishing compat views of `table`: views of that name must not exist yet (another migration's, not contracted). */
+export function viewProblems(schema: VirtualSchema, table: string, compat: CompatNames): string[] {
+  const t = tableRef(table);
+  const v = viewSchemas(t, compat);
+  return [v.old, v.new]
+    .filter((s) => schema.relations.has(`${s}.${t.name}`))
+    .map((s) => `view ${s}.${t.name} already exists: another migration's compat views of ${t.schema}.${t.name} are not contracted yet`);
 }

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { quoteIdent } from '../db/quote.js';
+import { splitStatements } from '../migration/sql-script.js';
 import { identifier as identifierSchema, relationIsSql, tableName as tableNameSchema, tableRef } from './names.js';
+import { applyStatement } from './sql-effects.js';
 import type { Operation, SqlPart } from './types.js';
 
 const columnSchema = z.strictObject({
@@ -72,4 +74,11 @@ export const createTable: Operation<CreateTableSpec> = {
     return [part];
   },
   contract: () => [],
+  check(spec, schema) {
+    const key = schema.keyOf(spec.table);
+    return schema.unknown === undefined && schema.relations.has(key) ? [`${key} already exists`] : [];
+  },
+  apply(spec, schema) {
+    for (const s of splitStatements(`CREATE TABLE ${tableRef(spec.table).sql} (\n  ${body(spec)}\n)`)) applyStatement(schema, s);
+  },
 };

@@ -1,7 +1,20 @@
 import { z } from 'zod';
 import { quoteLiteral } from '../db/quote.js';
-import { boundedName, columnName, compatField, doBlock, dropOldShapePart, type TableRef, tableName, tableRef, viewSchemas, viewsPart } from './compat.js';
+import {
+  boundedName,
+  columnName,
+  compatField,
+  doBlock,
+  dropOldShapePart,
+  type TableRef,
+  tableName,
+  tableRef,
+  viewProblems,
+  viewSchemas,
+  viewsPart,
+} from './compat.js';
 import type { Operation } from './types.js';
+import { tableProblems } from './virtual-schema.js';
 
 const schema = z.strictObject({
   table: tableName,
@@ -38,7 +51,18 @@ export const dropColumn: Operation<DropColumnSpec> = {
     const marker = markerName(t, s.column);
     const check = checkName(t, s.column);
     const notNull = `(SELECT attnotnull FROM pg_attribute WHERE attrelid = ${t.oid} AND attname = ${quoteLiteral(s.column)})`;
-    const views = viewsPart(t, schemas, { hide: [] }, { hide: [s.column] });
+    const views = viewsPart(
+      t,
+      schemas,
+      { hide: [] },
+      { hide: [s.column] },
+      [],
+      [
+        doBlock(`  IF ${exists(t, marker)} AND NOT ${exists(t, check)} THEN
+    ${alter(t, 'ADD CONSTRAINT %I CHECK (%I IS NOT NULL) NOT VALID', check, s.column)}
+  END IF;`),
+      ],
+    );
     return [
       {
         kind: 'sql',
@@ -71,16 +95,15 @@ export const dropColumn: Operation<DropColumnSpec> = {
         verify: [],
         locks: [],
       },
-      {
-        ...views,
-        rollback: [
-          ...views.rollback,
-          doBlock(`  IF ${exists(t, marker)} AND NOT ${exists(t, check)} THEN
-    ${alter(t, 'ADD CONSTRAINT %I CHECK (%I IS NOT NULL) NOT VALID', check, s.column)}
-  END IF;`),
-        ],
-      },
+      views,
     ];
   },
   contract: (s) => [dropOldShapePart(tableRef(s.table), s.compat, { name: 'drop-column', columns: [s.column] })],
+  columns: (s) => ({ table: s.table, views: true, compat: s.compat, hides: [s.column], retypes: [], adds: [] }),
+  stored: (s, n) => ({ ...s, column: n.column(s.column) }),
+  check: (s, schema) => [...tableProblems(schema, s.table, { has: [s.column] }), ...viewProblems(schema, s.table, s.compat)],
+  apply(s, schema) {
+    const column = schema.known(schema.keyOf(s.table))?.columns.get(s.column);
+    if (column) column.notNull = false;
+  },
 };

@@ -11,10 +11,12 @@ import {
   tableName,
   tableRef,
   unsyncedRows,
+  viewProblems,
   viewSchemas,
   viewsPart,
 } from './compat.js';
 import type { Operation } from './types.js';
+import { addColumns, canonicalType, tableProblems } from './virtual-schema.js';
 
 const schema = z
   .strictObject({
@@ -81,4 +83,13 @@ export const mergeColumns: Operation<MergeColumnsSpec> = {
     ];
   },
   contract: (s) => [dropOldShapePart(tableRef(s.table), s.compat, { name: 'drop-old-columns', columns: s.columns, syncKey: s.into.name })],
+  columns: (s) => ({ table: s.table, views: true, compat: s.compat, hides: s.columns, retypes: [], adds: [s.into.name] }),
+  stored: (s, n) => ({
+    ...s,
+    columns: s.columns.map((c) => n.column(c)),
+    into: { ...s.into, expr: n.expression(s.into.expr) },
+    split: Object.fromEntries(Object.entries(s.split).map(([c, e]) => [n.column(c), n.expression(e)])),
+  }),
+  check: (s, schema) => [...tableProblems(schema, s.table, { has: s.columns, lacks: [s.into.name] }), ...viewProblems(schema, s.table, s.compat)],
+  apply: (s, schema) => addColumns(schema, s.table, [[s.into.name, { type: canonicalType(s.into.type), notNull: false }]]),
 };

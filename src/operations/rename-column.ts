@@ -1,7 +1,20 @@
 import { z } from 'zod';
 import { quoteIdent } from '../db/quote.js';
-import { columnCheck, columnName, compatField, contractLocks, dropViews, tableName, tableRef, viewSchemas, viewsGone, viewsPart } from './compat.js';
+import {
+  columnCheck,
+  columnName,
+  compatField,
+  contractLocks,
+  dropViews,
+  tableName,
+  tableRef,
+  viewProblems,
+  viewSchemas,
+  viewsGone,
+  viewsPart,
+} from './compat.js';
 import type { Operation } from './types.js';
+import { tableProblems } from './virtual-schema.js';
 
 const schema = z.strictObject({
   table: tableName,
@@ -48,7 +61,14 @@ export const renameColumn: Operation<RenameColumnSpec> = {
         rollback: [],
         verify: [columnCheck(t, s.to), columnCheck(t, s.from, false), viewsGone(t, schemas)],
         locks: contractLocks(t, schemas, 'RENAME COLUMN, until commit'),
+        // Composed with other operations on the table, the rename is done last, from the table's column to its final name.
+        compose: { role: 'reshape', statements: [] },
       },
     ];
   },
+  columns: (s) => ({ table: s.table, views: true, compat: s.compat, hides: [], retypes: [], rename: { from: s.from, to: s.to }, adds: [] }),
+  stored: (s, n) => ({ ...s, from: n.column(s.from) }),
+  check: (s, schema) => [...tableProblems(schema, s.table, { has: [s.from], lacks: [s.to] }), ...viewProblems(schema, s.table, s.compat)],
+  // Until contract the column keeps its name; only the new-shape view shows the new one.
+  apply: () => {},
 };

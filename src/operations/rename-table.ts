@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { quoteIdent, quoteLiteral } from '../db/quote.js';
 import { relationIsSql, tableName as tableNameSchema, tableRef } from './names.js';
 import type { Operation } from './types.js';
+import { tableProblems } from './virtual-schema.js';
 
 /** The fields of a `rename-table` step; `to` stays in `from`'s schema (it may repeat that schema, not name another). */
 export const renameTableSchema = z
@@ -97,5 +98,15 @@ export const renameTable: Operation<RenameTableSpec> = {
         locks: [{ relation: spec.from, mode: 'AccessExclusiveLock', held: 'on the view only, catalog only, milliseconds' }],
       },
     ];
+  },
+  check(spec, schema) {
+    const { to } = names(spec);
+    const taken = schema.unknown === undefined && schema.relations.has(`${to.schema}.${to.name}`);
+    return [...tableProblems(schema, spec.from), ...(taken ? [`${to.schema}.${to.name} already exists`] : [])];
+  },
+  apply(spec, schema) {
+    const { from, to } = names(spec);
+    schema.rename(`${from.schema}.${from.name}`, to.name);
+    schema.relations.set(`${from.schema}.${from.name}`, 'view');
   },
 };

@@ -11,10 +11,12 @@ import {
   tableName,
   tableRef,
   unsyncedRows,
+  viewProblems,
   viewSchemas,
   viewsPart,
 } from './compat.js';
 import type { Operation } from './types.js';
+import { addColumns, canonicalType, tableProblems } from './virtual-schema.js';
 
 const schema = z.strictObject({
   table: tableName,
@@ -73,4 +75,18 @@ export const splitColumn: Operation<SplitColumnSpec> = {
     ];
   },
   contract: (s) => [dropOldShapePart(tableRef(s.table), s.compat, { name: 'drop-old-column', columns: [s.column], syncKey: s.column })],
+  columns: (s) => ({ table: s.table, views: true, compat: s.compat, hides: [s.column], retypes: [], adds: Object.keys(s.into) }),
+  stored: (s, n) => ({
+    ...s,
+    column: n.column(s.column),
+    into: Object.fromEntries(Object.entries(s.into).map(([c, d]) => [c, { ...d, expr: n.expression(d.expr) }])),
+    merge: n.expression(s.merge),
+  }),
+  check: (s, schema) => [...tableProblems(schema, s.table, { has: [s.column], lacks: Object.keys(s.into) }), ...viewProblems(schema, s.table, s.compat)],
+  apply: (s, schema) =>
+    addColumns(
+      schema,
+      s.table,
+      Object.entries(s.into).map(([c, d]) => [c, { type: canonicalType(d.type), notNull: false }]),
+    ),
 };

@@ -1,5 +1,7 @@
 import type { z } from 'zod';
 import type { LockMode } from '../db/catalog-locks.js';
+import type { SyncTrigger } from './compat.js';
+import type { VirtualSchema } from './virtual-schema.js';
 
 /** A table-level lock an operation's statement takes, in PostgreSQL's own mode names (`AccessExclusiveLock` …). */
 export interface LockNote {
@@ -33,7 +35,31 @@ export interface SqlPart {
   cleanup?: string[];
   /** The locks the forward statements take, for the plan and the linter's view. */
   locks: LockNote[];
+  /** What the part is to the migration-level composition of several operations on one table (src/operations/compose.ts). */
+  compose?: ComposeRole;
+  /** Lint rules its SQL handles besides its own operation's: a composed contract makes every composed operation's changes. */
+  handles?: string[];
 }
+
+/**
+ * The role of a part that several operations on one table would each want:
+ * the compat views, the sync trigger, or the contract that drops the old
+ * shape. Composition replaces such parts by one per table.
+ */
+export type ComposeRole =
+  | {
+      role: 'views';
+      /** Checks besides "the views exist" (e.g. no row left to backfill). */
+      verify: string[];
+      /** Statements the part's rollback runs after dropping the views. */
+      rollback: string[];
+    }
+  | { role: 'sync'; sync: SyncTrigger }
+  | {
+      role: 'reshape';
+      /** The statements that change the table's columns, without the drops of views and sync trigger around them. */
+      statements: string[];
+    };
 
 /**
  * A part that fills existing rows with the backfill engine (keyset batches,
@@ -56,6 +82,36 @@ export interface BackfillPart {
 export type OpPart = SqlPart | BackfillPart;
 
 /**
+ * What an operation does to the columns of its table, in the column names of
+ * its own spec. Composition (src/operations/compose.ts) uses it to give several
+ * operations on one table one pair of views, one sync trigger and one contract.
+ */
+export interface ColumnEffect {
+  /** The table, as the manifest names it. */
+  table: string;
+  /** Whether the operation publishes the old and the new shape as views (else it only adds columns). */
+  views: boolean;
+  /** The `compat` schema names it asks for. */
+  compat?: { old?: string | undefined; new?: string | undefined } | undefined;
+  /** Existing columns the new shape no longer shows (the old side of drop, split, merge). */
+  hides: string[];
+  /** Existing columns the new shape shows with another type, each through a shadow column until contract. */
+  retypes: { column: string; shadow: string; type: string }[];
+  /** An existing column the new shape shows under another name. */
+  rename?: { from: string; to: string };
+  /** Columns added to the table, part of the new shape only. */
+  adds: string[];
+}
+
+/** How composition renames a spec into stored names: columns renamed by earlier steps, and expressions that may read them under their new names. */
+export interface StoredNames {
+  /** The stored name of a column the spec names as the new shape has it so far. */
+  column(name: string): string;
+  /** An expression of the spec, made to read renamed columns under their new names too. */
+  expression(sql: string): string;
+}
+
+/**
  * One kind of schema change, done without downtime. `expand` is what `ferry up`
  * runs (for expand/contract operations: the new shape beside the old, kept in
  * sync); `contract` removes the old shape once the migration is verified and
@@ -74,4 +130,12 @@ export interface Operation<S> {
   expand(spec: S): OpPart[];
   /** The parts that remove the old shape after verification, in order; `[]` when there is nothing to contract. */
   contract(spec: S): OpPart[];
+  /** What it does to its table's columns, for operations that add, hide, rename or retype columns (see {@link ColumnEffect}). */
+  columns?(spec: S): ColumnEffect;
+  /** The same spec naming columns as stored, when earlier steps of the migration renamed some (see {@link StoredNames}). */
+  stored?(spec: S, names: StoredNames): S;
+  /** Problems with running it on `schema` (missing table or column, a new name already taken …), each a sentence naming the object. */
+  check?(spec: S, schema: VirtualSchema): string[];
+  /** Record its effect in `schema`, so later steps are checked against the database as it will be. */
+  apply?(spec: S, schema: VirtualSchema): void;
 }

@@ -4,6 +4,7 @@ import { lintRefusalIn } from '../lint/gate.js';
 import type { Migration } from '../migration/loader.js';
 import { appendEvent, ensureMigrationRecord, ensureState, ensureStateIn, readState } from '../migration/state.js';
 import { kindOf } from '../migration/step-kinds.js';
+import { refuseMisfits } from '../operations/preflight.js';
 import { refuseStaleApprovals } from './approvals.js';
 import { applyStep, MIGRATION_LOCK_KEY, type RunOptions, rehearseStepInTransaction, type StepReport } from './execute.js';
 import { currentPhase, type Phase, transition } from './lifecycle.js';
@@ -98,6 +99,7 @@ export async function up(db: Database, migrations: Migration[], opts: UpOptions 
           const { work: all, orphans } = await views(tx, migrations, opts.only);
           refuseDrift(all, orphans);
           await refuseLint(tx, all);
+          await refuseMisfits(tx, all);
           for (const v of all) {
             await ensureMigrationRecord(tx, v.migration.id, v.migration.manifest.title, v.migration.checksum);
             for (const step of v.pending) report.steps.push(await rehearseStepInTransaction(tx, v.migration, step, 'forward', opts));
@@ -116,6 +118,7 @@ export async function up(db: Database, migrations: Migration[], opts: UpOptions 
     for (const v of all) refuseUnapproved(v, opts);
     if (opts.requireApproval) await refuseStaleApprovals(db, all);
     await refuseLint(db, all);
+    await refuseMisfits(db, all);
     const work = all.filter((v) => v.pending.length > 0 || v.record?.phase === 'approved' || v.record?.phase === 'rolled-back');
     if (work.length > 0) await ensureState(db);
     for (const v of work) {

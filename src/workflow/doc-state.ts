@@ -7,10 +7,12 @@ import { lintMigration, readLintCatalog } from '../lint/index.js';
 import { analyseStatement } from '../lint/locks.js';
 import type { Migration } from '../migration/loader.js';
 import { readEvents, readState } from '../migration/state.js';
+import { preflightProblems } from '../operations/preflight.js';
 import { stagesOf } from '../rollout/schedule.js';
 import { approvalStatus } from './approvals.js';
 import { listBackups } from './backup.js';
 import { latestResults, resultsFor } from './check-results.js';
+import { viewOf } from './plan-state.js';
 
 /** Tables larger than this (by the planner's estimate) are not counted row by row. */
 const EXACT_COUNT_LIMIT = 1_000_000;
@@ -95,8 +97,36 @@ function thresholdsFor(m: Migration) {
   return thresholdsOf(health?.thresholds);
 }
 
-/** Read everything the documents of `m` show, from the database (read-only) and the migration's files. */
-export async function loadDocState(db: Database, m: Migration, opts: { env: string; now?: Date; measure?: boolean }): Promise<DocState> {
+/**
+ * The problems of `m`'s pending steps against the live catalog, after the
+ * pending steps of the migrations listed before it in `all` (see src/operations/preflight.ts).
+ */
+async function fitOf(db: Queryable, state: Awaited<ReturnType<typeof readState>>, m: Migration, all: Migration[]): Promise<string[]> {
+  const pendingOf = (x: Migration) => viewOf(x, state.migrations.get(x.id), state.applied.get(x.id) ?? []).pending;
+  const before = all.slice(
+    0,
+    Math.max(
+      0,
+      all.findIndex((x) => x.id === m.id),
+    ),
+  );
+  return preflightProblems(
+    db,
+    m,
+    pendingOf(m),
+    before.map((x) => ({ migration: x, pending: pendingOf(x) })),
+  );
+}
+
+/**
+ * Read everything the documents of `m` show, from the database (read-only) and the migration's files.
+ * With `measure`, also the data volume and whether the pending steps fit the catalog (after those of `migrations` listed before `m`).
+ */
+export async function loadDocState(
+  db: Database,
+  m: Migration,
+  opts: { env: string; now?: Date; measure?: boolean; migrations?: Migration[] },
+): Promise<DocState> {
   const state = await readState(db);
   const known = state.migrations.has(m.id);
   const events = known ? await readEvents(db, m.id) : [];
@@ -111,6 +141,7 @@ export async function loadDocState(db: Database, m: Migration, opts: { env: stri
     events,
     applied: state.applied.get(m.id) ?? [],
     volumes: opts.measure === false ? [] : await measureTables(db, m),
+    ...(opts.measure === false ? {} : { preflight: await fitOf(db, state, m, opts.migrations ?? [m]) }),
     locks: statementLocks(m),
     classification: lintMigration(m, { catalog: await readLintCatalog(db) }).classification,
     backfills: known ? await backfillProgress(db, m.id) : [],

@@ -62,7 +62,7 @@ export function registerDocumentCommands(program: Command, globals: () => Global
       )
       .action(async (id: string) => {
         await withMigration(globals(), id, d.name, async (ctx, m) => {
-          const state = await loadDocState(ctx.db, m, { env: ctx.conn.env, measure: d.measure });
+          const state = await loadDocState(ctx.db, m, { env: ctx.conn.env, measure: d.measure, migrations: ctx.migrations });
           const markdown = d.render(state);
           if (ctx.out.json) ctx.out.result({ migrationId: m.id, document: d.name, markdown });
           else process.stdout.write(markdown);
