@@ -3,12 +3,12 @@
 // the same run. Each round uses fresh databases; the order alternates between rounds;
 // the median of ROUNDS is reported. Run with `npm run bench` (builds ferry first).
 // FERRY_BENCH_URL picks the server (default postgres://postgres@127.0.0.1:5432/test).
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
+import { timed } from './timed.js';
 
 const N = 500;
 const ROUNDS = 3;
@@ -43,27 +43,6 @@ function writeDbmateProject(dir) {
     const version = 20250101000000 + i;
     writeFileSync(join(dir, 'db', 'migrations', `${version}_${table(i)}.sql`), `-- migrate:up\n${upSql(i)}\n-- migrate:down\n${downSql(i)}`);
   }
-}
-
-/** Run a command to completion; resolves to its wall time in seconds, throws on a non-zero exit. */
-function timed(cmd, args, cwd) {
-  return new Promise((ok, fail) => {
-    const started = process.hrtime.bigint();
-    const child = spawn(cmd, args, { cwd, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-    });
-    child.stderr.on('data', (d) => {
-      out += d;
-    });
-    child.on('error', fail);
-    child.on('close', (code) => {
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      if (code === 0) ok(seconds);
-      else fail(new Error(`${cmd} ${args.join(' ')} exited with ${code}:\n${out.slice(-4000)}`));
-    });
-  });
 }
 
 async function withClient(url, fn) {

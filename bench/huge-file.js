@@ -5,11 +5,11 @@
 // behind `ferry up` and `ferry lint`: loading (fresh parse vs cache) and lintMigration.
 // Run with `npm run bench` (builds ferry first), or `npm run build && node bench/huge-file.js`.
 // FERRY_BENCH_MB sets the script size (default 10), FERRY_BENCH_ROUNDS the rounds (default 3).
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { hugeScript } from './huge-sql.js';
+import { timed } from './timed.js';
 
 const MB = Number(process.env.FERRY_BENCH_MB ?? 10);
 const ROUNDS = Number(process.env.FERRY_BENCH_ROUNDS ?? 3);
@@ -18,25 +18,7 @@ const ROOT = resolve(import.meta.dirname, '..');
 const FERRY = join(ROOT, 'bin', 'ferry.js');
 
 /** Run `ferry args…` in `cwd`; resolves to its wall time in seconds, throws on a non-zero exit. */
-function ferry(cwd, args) {
-  return new Promise((ok, fail) => {
-    const started = process.hrtime.bigint();
-    const child = spawn(process.execPath, [FERRY, ...args], { cwd, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-    });
-    child.stderr.on('data', (d) => {
-      out += d;
-    });
-    child.on('error', fail);
-    child.on('close', (code) => {
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      if (code === 0) ok(seconds);
-      else fail(new Error(`ferry ${args.join(' ')} exited with ${code}:\n${out.slice(-4000)}`));
-    });
-  });
-}
+const ferry = (cwd, args) => timed(process.execPath, [FERRY, ...args], cwd);
 
 /** A project with one migration whose single step runs `up`. */
 function writeProject(dir, up) {

@@ -71,10 +71,10 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Run `ferry args…` in `cwd` as a real child process. */
-export function runFerry(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+/** Run `ferry args…` in `cwd` as a real child process (as another user with `as`). */
+export function runFerry(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}, as: { uid?: number; gid?: number } = {}): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [FERRY_BIN, ...args], { cwd, env: { ...process.env, NO_COLOR: '1', ...env } });
+    const child = spawn(process.execPath, [FERRY_BIN, ...args], { cwd, ...as, env: { ...process.env, NO_COLOR: '1', ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => {

@@ -1,7 +1,6 @@
-import { spawn } from 'node:child_process';
 import { chmodSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { type CliResult, FERRY_BIN } from './project.js';
+import { type CliResult, FERRY_BIN, runFerry } from './project.js';
 
 /** uid and gid of `nobody`: file permissions bind it, unlike root (which the tests run as, also in CI). */
 export const NOBODY = { uid: 65534, gid: 65534 };
@@ -35,17 +34,5 @@ function checkReachable(): void {
 /** Run `ferry args…` in `cwd` as a real child process of user `nobody`. */
 export function runFerryAsNobody(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   checkReachable();
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [FERRY_BIN, ...args], { cwd, ...NOBODY, env: { ...process.env, NO_COLOR: '1', HOME: '/nonexistent', ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolvePromise({ code, signal, stdout, stderr }));
-  });
+  return runFerry(cwd, args, { HOME: '/nonexistent', ...env }, NOBODY);
 }
