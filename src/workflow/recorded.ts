@@ -60,7 +60,7 @@ export function guardFacts(m: Migration, record: MigrationRecord | undefined, ap
 export function asApplied(step: Step, applied: AppliedStep | undefined): Step {
   const r = applied?.rollback;
   if (!r) return step;
-  if (r.kind === 'sql') return { ...step, rollback: { file: r.file, text: r.text, statements: splitStatements(r.text) } };
+  if (r.kind === 'sql') return { ...step, rollback: { file: r.file, text: r.text, statements: r.text.trim() === '' ? [] : splitStatements(r.text) } };
   if (r.kind === 'none') {
     const { rollback: _gone, ...rest } = step;
     return rest;
