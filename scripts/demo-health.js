@@ -141,8 +141,9 @@ async function controlled(db, migrations, id, service, log) {
 export async function healthDemo({ db, project, log = console.log }) {
   log(bold('health gates: a simulated service sends traffic through the SDK; the controller promotes, pauses or rolls back'));
   const ids = writeMigrations(project, log);
-  const migrations = (await loadAll(join(project, 'migrations'))).filter((m) => ids.includes(m.id));
-  await up(db, migrations, { actor: ACTOR, lockTimeoutMs: 5000, lockRetries: 3, lockWaitMs: 60_000, requireApproval: false });
+  // The project's migrations, all of them: up and down refuse while an applied one is missing from the list given.
+  const migrations = await loadAll(join(project, 'migrations'));
+  for (const only of ids) await up(db, migrations, { actor: ACTOR, lockTimeoutMs: 5000, lockRetries: 3, lockWaitMs: 60_000, requireApproval: false, only });
   log(dim(`  applied ${ids.join(', ')}`));
   const flags = createFlags({ db }, { pollIntervalMs: 200, metrics: { flushIntervalMs: 250, bucketMs: 1000 } });
   await flags.ready();
