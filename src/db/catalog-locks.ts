@@ -75,3 +75,20 @@ export async function locksHeld(tx: Queryable): Promise<LockHeld[]> {
 function byCodeUnit(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
+
+/**
+ * SQL for the size in bytes of relation `oid` that never waits for a lock:
+ * `pg_total_relation_size` (which opens the relation) unless another session
+ * holds or waits for an ACCESS EXCLUSIVE lock on it — a migration running now —
+ * and then the planner's page counts of the relation, its TOAST table and its
+ * indexes times the block size.
+ */
+export function sizeWithoutWaiting(oid: string): string {
+  const pages = `(SELECT coalesce(sum(r.relpages), 0) FROM pg_class r WHERE r.oid = ${oid}
+      OR r.oid = (SELECT t.reltoastrelid FROM pg_class t WHERE t.oid = ${oid})
+      OR r.oid IN (SELECT i.indexrelid FROM pg_index i WHERE i.indrelid = ${oid}))`;
+  return `CASE WHEN EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'relation' AND l.relation = ${oid}
+      AND l.mode = 'AccessExclusiveLock' AND l.pid <> pg_backend_pid())
+    THEN ${pages}::bigint * current_setting('block_size')::bigint
+    ELSE pg_total_relation_size(${oid}) END`;
+}

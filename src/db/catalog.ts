@@ -1,7 +1,7 @@
 import type { Queryable } from './database.js';
 
 export { describeChange, diffSchemas, type SchemaChange } from './catalog-diff.js';
-export { describeLockMode, type LockHeld, locksHeld } from './catalog-locks.js';
+export { describeLockMode, type LockHeld, locksHeld, sizeWithoutWaiting } from './catalog-locks.js';
 
 /** Schemas that are never part of a snapshot: PostgreSQL's own and ferry's state schema (`pg_*` is always skipped). */
 export const ALWAYS_EXCLUDED_SCHEMAS: readonly string[] = ['information_schema', 'ferry'];
@@ -104,23 +104,6 @@ export interface SchemaSnapshot {
   views: Record<string, ViewSnapshot>;
   functions: Record<string, FunctionSnapshot>;
   triggers: Record<string, TriggerSnapshot>;
-}
-
-/**
- * SQL for the size in bytes of relation `oid` that never waits for a lock:
- * `pg_total_relation_size` (which opens the relation) unless another session
- * holds or waits for an ACCESS EXCLUSIVE lock on it — a migration running now —
- * and then the planner's page counts of the relation, its TOAST table and its
- * indexes times the block size.
- */
-export function sizeWithoutWaiting(oid: string): string {
-  const pages = `(SELECT coalesce(sum(r.relpages), 0) FROM pg_class r WHERE r.oid = ${oid}
-      OR r.oid = (SELECT t.reltoastrelid FROM pg_class t WHERE t.oid = ${oid})
-      OR r.oid IN (SELECT i.indexrelid FROM pg_index i WHERE i.indrelid = ${oid}))`;
-  return `CASE WHEN EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'relation' AND l.relation = ${oid}
-      AND l.mode = 'AccessExclusiveLock' AND l.pid <> pg_backend_pid())
-    THEN ${pages}::bigint * current_setting('block_size')::bigint
-    ELSE pg_total_relation_size(${oid}) END`;
 }
 
 /** Options for {@link snapshotSchema}. */
