@@ -154,23 +154,25 @@ export function viewOf(migration: Migration, record: MigrationRecord | undefined
   return { migration, record, applied, pending, contractPending, drift };
 }
 
-/** Drift of applied migrations whose folders are gone; archived ones live in the archive folder, so they are not missing. */
+/**
+ * Drift of applied migrations whose folders are gone (one with nothing applied
+ * left no trace worth keeping). Archived ones live in the archive folder, so
+ * they are not missing; a contracted one may be a cleanup that stopped after
+ * archiving its folder, which running cleanup again finishes.
+ */
 export function missingFolders(state: { migrations: Map<string, MigrationRecord>; applied: Map<string, AppliedStep[]> }, migrations: Migration[]): Drift[] {
-  const live = new Map([...state.applied].filter(([id]) => state.migrations.get(id)?.phase !== 'archived'));
-  return orphanDrift(live, migrations);
-}
-
-/** Drift of migrations with applied steps whose folder is gone (one with nothing applied left no trace worth keeping). */
-export function orphanDrift(applied: Map<string, unknown[]>, migrations: Migration[]): Drift[] {
   const ids = new Set(migrations.map((m) => m.id));
-  return [...applied]
-    .filter(([id, steps]) => steps.length > 0 && !ids.has(id))
-    .map(([id, steps]) => ({
-      migrationId: id,
-      kind: 'missing-folder' as const,
-      acknowledgeable: false,
-      problem: `migration ${id} has ${steps.length} applied step(s) but its folder ${id} is missing from the migrations folder`,
-    }));
+  return [...state.applied]
+    .filter(([id, steps]) => steps.length > 0 && !ids.has(id) && state.migrations.get(id)?.phase !== 'archived')
+    .map(([id, steps]) => {
+      const cleanup = state.migrations.get(id)?.phase === 'contracted' ? ` (if a cleanup stopped after archiving it, \`ferry cleanup ${id}\` finishes it)` : '';
+      return {
+        migrationId: id,
+        kind: 'missing-folder' as const,
+        acknowledgeable: false,
+        problem: `migration ${id} has ${steps.length} applied step(s) but its folder ${id} is missing from the migrations folder${cleanup}`,
+      };
+    });
 }
 
 /** The fix for a set of drift problems: restore, acknowledge, or forget, as each allows. */
