@@ -3,7 +3,7 @@ import type { Database } from '../db/database.js';
 import { connectError } from '../db/server.js';
 import { FerryError } from '../errors.js';
 import { isMigrationReference, MIGRATION_ID_RULE } from '../migration/ids.js';
-import { loadAll, type Migration } from '../migration/loader.js';
+import { listArchived, loadAll, type Migration } from '../migration/loader.js';
 import { projectParseCache } from '../migration/parse-cache.js';
 import { currentActor } from '../migration/state.js';
 import { type Connection, durationMs, loadProject, type Project, resolveConnection } from '../project/config.js';
@@ -55,6 +55,7 @@ export async function prepare(g: GlobalOptions, id: string | undefined): Promise
     actor,
     lockTimeoutMs: durationMs(project.config.lockTimeout),
     lockRetries: project.config.lockRetries,
+    archived: listArchived(project.migrationsDir).map((a) => a.id),
   };
   if (!out.json) run.onProgress = progressPrinter(out);
   return { project, conn, migrations, selected, out, actor, lockWaitMs, run };

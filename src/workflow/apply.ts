@@ -38,13 +38,13 @@ class DryRunRollback extends Error {}
  * The views of the migrations `up` works on (all of them, or `only` one) and
  * the drift of applied migrations whose folders are gone, which stops any run.
  */
-async function views(db: Queryable, migrations: Migration[], only?: string): Promise<{ work: MigrationView[]; orphans: Drift[] }> {
+async function views(db: Queryable, migrations: Migration[], only?: string, archived?: readonly string[]): Promise<{ work: MigrationView[]; orphans: Drift[] }> {
   const state = await readState(db);
   const chosen = migrations.filter((m) => only === undefined || m.id === only);
   if (only !== undefined && chosen.length === 0)
     throw new FerryError('E_NOT_FOUND', `no migration with id "${only}"`, `known migrations: ${migrations.map((m) => m.id).join(', ') || '(none)'}`);
   const work = chosen.map((m) => viewOf(m, state.migrations.get(m.id), state.applied.get(m.id) ?? []));
-  return { work, orphans: missingFolders(state, migrations) };
+  return { work, orphans: missingFolders(state, migrations, archived) };
 }
 
 /** Move to `to` inside `tx` and note it in the report; no-op when already there. */
@@ -96,7 +96,7 @@ export async function up(db: Database, migrations: Migration[], opts: UpOptions 
       await db.withAdvisoryLock(MIGRATION_LOCK_KEY, opts.lockWaitMs, () =>
         db.transaction(async (tx) => {
           await ensureStateIn(tx);
-          const { work: all, orphans } = await views(tx, migrations, opts.only);
+          const { work: all, orphans } = await views(tx, migrations, opts.only, opts.archived);
           refuseDrift(all, orphans);
           await refuseLint(tx, all);
           await refuseMisfits(tx, all);
@@ -113,7 +113,7 @@ export async function up(db: Database, migrations: Migration[], opts: UpOptions 
     return report;
   }
   await db.withAdvisoryLock(MIGRATION_LOCK_KEY, opts.lockWaitMs, async () => {
-    const { work: all, orphans } = await views(db, migrations, opts.only);
+    const { work: all, orphans } = await views(db, migrations, opts.only, opts.archived);
     refuseDrift(all, orphans);
     for (const v of all) refuseUnapproved(v, opts);
     if (opts.requireApproval) await refuseStaleApprovals(db, all);

@@ -21,6 +21,8 @@ export interface RunOptions {
   retryBaseMs?: number;
   /** Called as each step finishes (or is retried), for progress output. */
   onProgress?: (e: ProgressEvent) => void;
+  /** Ids of the project's archived migration folders (`migrations/archive/`): applied migrations there are not missing. */
+  archived?: readonly string[];
   /** Start `n` extra backfill workers (other processes) for a backfill step; the CLI spawns them. */
   startBackfillWorkers?: (migrationId: string, stepId: string) => Promise<() => Promise<void>>;
 }

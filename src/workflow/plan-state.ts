@@ -156,23 +156,24 @@ export function viewOf(migration: Migration, record: MigrationRecord | undefined
 
 /**
  * Drift of applied migrations whose folders are gone (one with nothing applied
- * left no trace worth keeping). Archived ones live in the archive folder, so
- * they are not missing; a contracted one may be a cleanup that stopped after
- * archiving its folder, which running cleanup again finishes.
+ * left no trace worth keeping). A migration archived here (phase archived) or
+ * whose folder is in the archive (`archived`: archived in another environment,
+ * or a cleanup that stopped after moving it) is not missing.
  */
-export function missingFolders(state: { migrations: Map<string, MigrationRecord>; applied: Map<string, AppliedStep[]> }, migrations: Migration[]): Drift[] {
-  const ids = new Set(migrations.map((m) => m.id));
+export function missingFolders(
+  state: { migrations: Map<string, MigrationRecord>; applied: Map<string, AppliedStep[]> },
+  migrations: Migration[],
+  archived: readonly string[] = [],
+): Drift[] {
+  const ids = new Set([...migrations.map((m) => m.id), ...archived]);
   return [...state.applied]
     .filter(([id, steps]) => steps.length > 0 && !ids.has(id) && state.migrations.get(id)?.phase !== 'archived')
-    .map(([id, steps]) => {
-      const cleanup = state.migrations.get(id)?.phase === 'contracted' ? ` (if a cleanup stopped after archiving it, \`ferry cleanup ${id}\` finishes it)` : '';
-      return {
-        migrationId: id,
-        kind: 'missing-folder' as const,
-        acknowledgeable: false,
-        problem: `migration ${id} has ${steps.length} applied step(s) but its folder ${id} is missing from the migrations folder${cleanup}`,
-      };
-    });
+    .map(([id, steps]) => ({
+      migrationId: id,
+      kind: 'missing-folder' as const,
+      acknowledgeable: false,
+      problem: `migration ${id} has ${steps.length} applied step(s) but its folder ${id} is missing from the migrations folder`,
+    }));
 }
 
 /** The fix for a set of drift problems: restore, acknowledge, or forget, as each allows. */

@@ -1,7 +1,7 @@
 import type { Database } from '../db/database.js';
 import { FerryError } from '../errors.js';
 import type { Migration, Step } from '../migration/loader.js';
-import { ensureState, readState } from '../migration/state.js';
+import { type AppliedStep, ensureState, readState } from '../migration/state.js';
 import type { RunReport, UpOptions } from './apply.js';
 import { MIGRATION_LOCK_KEY, rehearseStepInTransaction, revertStep } from './execute.js';
 import { currentPhase, findTransition, type Phase, transition } from './lifecycle.js';
@@ -67,6 +67,22 @@ export function stepsToRollBack(m: Migration, appliedIds: Set<string>, to: strin
 }
 
 /**
+ * Refuse `down` without an id when a later applied migration's folder is in the
+ * archive: the latest migration is not among those it can see, so it would
+ * roll back an earlier one instead.
+ */
+function refuseSkippingArchived(state: { applied: Map<string, AppliedStep[]> }, migrations: Migration[], chosen: Migration): void {
+  const known = new Set(migrations.map((x) => x.id));
+  const later = [...state.applied].filter(([x, steps]) => steps.length > 0 && !known.has(x) && x > chosen.id).map(([x]) => x);
+  if (later.length === 0) return;
+  throw new FerryError(
+    'E_GATE',
+    `the latest applied migration is ${later.at(-1)} (archived), not ${chosen.id}; down without an id would skip it`,
+    `name the migration to roll back: \`ferry down ${chosen.id}\``,
+  );
+}
+
+/**
  * Roll back the applied steps of one migration (the latest applied one when
  * `id` is undefined) in reverse order, each with its record, under the lock.
  */
@@ -74,9 +90,10 @@ export async function down(db: Database, migrations: Migration[], id: string | u
   const report: RunReport = { dryRun: Boolean(opts.dryRun), steps: [], transitions: [] };
   const plan = async () => {
     const state = await readState(db);
-    refuseDrift([], missingFolders(state, migrations));
+    refuseDrift([], missingFolders(state, migrations, opts.archived));
     const m = id === undefined ? [...migrations].reverse().find((x) => (state.applied.get(x.id)?.length ?? 0) > 0) : migrations.find((x) => x.id === id);
     if (!m) return undefined;
+    if (id === undefined) refuseSkippingArchived(state, migrations, m);
     const v = viewOf(m, state.migrations.get(m.id), state.applied.get(m.id) ?? []);
     refuseDrift([v]);
     const applied = new Map(v.applied.map((a) => [a.stepId, a]));

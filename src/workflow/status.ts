@@ -31,7 +31,11 @@ export interface MigrationStatus {
 }
 
 /** Every migration with its phase, applied steps and drift; reads only. */
-export async function migrationStatus(db: Queryable, migrations: Migration[]): Promise<{ migrations: MigrationStatus[]; drift: Drift[] }> {
+export async function migrationStatus(
+  db: Queryable,
+  migrations: Migration[],
+  opts: { archived?: readonly string[] } = {},
+): Promise<{ migrations: MigrationStatus[]; drift: Drift[] }> {
   const state = await readState(db);
   const backfills = state.migrations.size > 0 ? await backfillProgress(db) : [];
   const latest = state.migrations.size > 0 ? await latestResults(db) : new Map<string, CheckResult[]>();
@@ -66,6 +70,6 @@ export async function migrationStatus(db: Queryable, migrations: Migration[]): P
       dataErrors: checks.checks.reduce((n, c) => n + c.dataErrors, 0),
     };
   });
-  const orphans = missingFolders(state, migrations);
+  const orphans = missingFolders(state, migrations, opts.archived);
   return { migrations: list, drift: [...list.flatMap((s) => s.drift), ...orphans] };
 }

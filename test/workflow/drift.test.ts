@@ -107,6 +107,23 @@ forEachDriver('drift', (suite) => {
     expect((await runFerry(p.root, ['down'])).code).toBe(0);
   });
 
+  it('a folder archived by another environment is not missing: status and up go on, down without an id refuses to skip it', async () => {
+    const target = await suite.fresh();
+    const p = await twoApplied(target);
+    // What cleanup in another environment leaves: the folder moved to migrations/archive/YYYYMM/.
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(join(p.root, 'migrations', 'archive', '202612'), { recursive: true });
+    renameSync(join(p.root, 'migrations', '0002_add'), join(p.root, 'migrations', 'archive', '202612', '0002_add'));
+    expect((await runFerry(p.root, ['status'])).code).toBe(0);
+    expect((await runFerry(p.root, ['up'])).code).toBe(0);
+    const before = await snapshot(target);
+    const down = await runFerry(p.root, ['down']);
+    expect(down.code).toBe(9);
+    expect(down.stderr).toContain('the latest applied migration is 0002_add (archived), not 0001_base');
+    expect(down.stderr).toContain('ferry down 0001_base');
+    expect(await snapshot(target)).toBe(before);
+  });
+
   it('an edited pointOfNoReturn is drift that cannot be acknowledged; down refuses and rolls nothing back', async () => {
     const target = await suite.fresh();
     const p = await twoApplied(target);

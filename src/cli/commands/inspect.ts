@@ -21,7 +21,7 @@ export function registerInspectCommands(program: Command, globals: () => GlobalO
     .addHelpText('after', '\nExamples:\n  ferry status\n  ferry status --env production --json')
     .action(async () => {
       await withDatabase(globals(), undefined, 'status', async (ctx) => {
-        const s = await migrationStatus(ctx.db, ctx.migrations);
+        const s = await migrationStatus(ctx.db, ctx.migrations, { archived: ctx.run.archived ?? [] });
         ctx.out.line(`${pc.bold('target')} ${ctx.db.target} ${pc.dim(`(env ${ctx.conn.env})`)}`);
         if (s.migrations.length === 0) ctx.out.line('no migrations yet: `ferry new <name> --type … --strategy …`');
         for (const m of s.migrations) {
