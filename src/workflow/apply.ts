@@ -38,7 +38,12 @@ class DryRunRollback extends Error {}
  * The views of the migrations `up` works on (all of them, or `only` one) and
  * the drift of applied migrations whose folders are gone, which stops any run.
  */
-async function views(db: Queryable, migrations: Migration[], only?: string, archived?: readonly string[]): Promise<{ work: MigrationView[]; orphans: Drift[] }> {
+async function views(
+  db: Queryable,
+  migrations: Migration[],
+  only?: string,
+  archived?: readonly string[],
+): Promise<{ work: MigrationView[]; orphans: Drift[] }> {
   const state = await readState(db);
   const chosen = migrations.filter((m) => only === undefined || m.id === only);
   if (only !== undefined && chosen.length === 0)
