@@ -42,7 +42,7 @@ export interface DefinedStep {
   operation?: { op: string; part: string };
 }
 
-/** A step's definition until the whole migration is loaded and the loader computes it. */
+/** A step's definition while it is being read, before it is complete. */
 export const NOT_DEFINED_YET: StepDefinition = { body: '', rollback: '', verify: '' };
 
 /** The rollback a step would run now, in the form it is recorded in. */

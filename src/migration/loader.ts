@@ -96,8 +96,7 @@ function loadStep(
       source = text;
     }
     step.backfill = s;
-    step.checksum = checksumOf('backfill', JSON.stringify(s), source);
-    return step;
+    return finished(step, checksumOf('backfill', JSON.stringify(s), source), source);
   }
   if (s.kind === 'ts') {
     const file = join(dir, s.module);
@@ -108,8 +107,7 @@ function loadStep(
     const source = readMigrationFile(file, problems);
     if (source === undefined) return undefined;
     step.module = file;
-    step.checksum = checksumOf('ts', String(s.transaction), source);
-    return step;
+    return finished(step, checksumOf('ts', String(s.transaction), source), source);
   }
   const files = {
     forward: s.forward ?? `${s.id}.up.sql`,
@@ -145,7 +143,13 @@ function loadStep(
     }
     if (!ok) return undefined;
   }
-  step.checksum = checksumOf('sql', String(s.transaction), step.forward.text);
+  return finished(step, checksumOf('sql', String(s.transaction), step.forward.text));
+}
+
+/** A step once all of it is read: its forward checksum and its definition (`source`: the module it runs, if any). */
+function finished(step: Step, checksum: string, source?: string): Step {
+  step.checksum = checksum;
+  step.definition = stepDefinition(source === undefined ? step : { ...step, moduleSource: source });
   return step;
 }
 
@@ -214,7 +218,6 @@ export async function loadMigration(dir: string, id: string, opts: LoadOptions =
       problems.push(...manifestCheckProblems(m.file, dir, parsed.data));
       for (const step of loaded) if (step.backfill) problems.push(...(await backfillExpressionProblems(id, step, m.file)));
       if (problems.length === 0) {
-        for (const s of loaded) s.definition = stepDefinition({ ...s, ...(s.module ? { moduleSource: readMigrationFile(s.module, problems) ?? '' } : {}) });
         const definition = manifestDefinition(m.raw);
         const checksum = migrationChecksum(definition, parsed.data.pointOfNoReturn, loaded);
         return { id, dir, manifest: parsed.data, steps: loaded, definition, checksum, ...(opts.cache ? { cacheDir: opts.cache.dir } : {}) };

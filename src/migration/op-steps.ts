@@ -4,7 +4,7 @@ import { OPERATIONS, operationNamed } from '../operations/index.js';
 import type { OpPart } from '../operations/types.js';
 import { formatIssues } from '../project/config.js';
 import { checksumOf } from './checksum.js';
-import { NOT_DEFINED_YET } from './definition.js';
+import { NOT_DEFINED_YET, stepDefinition } from './definition.js';
 import type { SqlScript, Step } from './loader.js';
 import { SqlSyntaxError, splitStatements } from './sql-script.js';
 
@@ -68,8 +68,7 @@ function stepOfPart(
       return undefined;
     }
     base.backfill = { ...parsed.data, id };
-    base.checksum = checksumOfStep(base, JSON.stringify(base.backfill));
-    return base;
+    return finished(base, JSON.stringify(base.backfill));
   }
   const file = `${mfile}#${id}`;
   // A part may run nothing forward and exist only for its rollback (e.g. a VALIDATE in a transaction of its own).
@@ -89,13 +88,14 @@ function stepOfPart(
     const script = scriptOf(file, statements, problems, `${where} ${dirn}`);
     if (script) base[dirn] = script;
   }
-  base.checksum = checksumOfStep(base, forward.text);
-  return base;
+  return finished(base, forward.text);
 }
 
-/** A compiled step's checksum: what it applies, and how (an edited operation is drift once applied). */
-function checksumOfStep(step: Step, body: string): string {
-  return checksumOf('op', step.kind, String(step.transaction), body);
+/** A compiled step once complete: its checksum (what it applies, and how: an edited operation is drift once applied) and its definition. */
+function finished(step: Step, body: string): Step {
+  step.checksum = checksumOf('op', step.kind, String(step.transaction), body);
+  step.definition = stepDefinition(step);
+  return step;
 }
 
 /**

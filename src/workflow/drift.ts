@@ -2,7 +2,7 @@ import type { Database } from '../db/database.js';
 import { FerryError } from '../errors.js';
 import { rollbackOf } from '../migration/definition.js';
 import type { Migration } from '../migration/loader.js';
-import { appendEvent, forgetMigration, readState, rerecordDefinition, rerecordStep, stateExists } from '../migration/state.js';
+import { appendEvent, forgetMigration, readState, rerecordDefinition, rerecordStep } from '../migration/state.js';
 import { MIGRATION_LOCK_KEY } from './execute.js';
 import { type Drift, driftHint, viewOf } from './plan-state.js';
 
@@ -32,7 +32,6 @@ function requireReason(reason: string, command: string): void {
 export async function acknowledgeEdits(db: Database, m: Migration, opts: DriftActionOptions): Promise<Acknowledgement> {
   requireReason(opts.reason, 'acknowledge');
   return db.withAdvisoryLock(MIGRATION_LOCK_KEY, opts.lockWaitMs, async () => {
-    if (!(await stateExists(db))) return { migrationId: m.id, acknowledged: [] };
     const state = await readState(db);
     const v = viewOf(m, state.migrations.get(m.id), state.applied.get(m.id) ?? []);
     const refused = v.drift.filter((d) => !d.acknowledgeable);

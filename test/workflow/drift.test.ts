@@ -7,7 +7,8 @@ import { readEvents, readState } from '../../src/migration/state.js';
 import { guardFacts } from '../../src/workflow/recorded.js';
 import { stepsToRollBack } from '../../src/workflow/rollback.js';
 import { forEachDriver, type TestTarget } from '../helpers/databases.js';
-import { migrationsOf, observable } from '../helpers/engine.js';
+import { migrationsOf } from '../helpers/engine.js';
+import { fingerprint } from '../helpers/fingerprint.js';
 import { createProject, runFerry, runFerryJson, type TestProject } from '../helpers/project.js';
 
 const NO_STACK = /\n\s+at .+:\d+:\d+/;
@@ -29,15 +30,6 @@ async function twoApplied(target: TestTarget, extra: Record<string, unknown> = {
   return p;
 }
 
-async function snapshot(target: TestTarget): Promise<string> {
-  const db = await target.open();
-  try {
-    return await observable(db, true);
-  } finally {
-    await db.close();
-  }
-}
-
 function editJson(p: TestProject, id: string, change: (m: Record<string, unknown>) => void): void {
   const file = p.file(id, 'migration.json');
   const m = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
@@ -49,7 +41,7 @@ forEachDriver('drift', (suite) => {
   it('a deleted folder of the latest applied migration: down and up refuse (exit 8), name it, and roll nothing back', async () => {
     const target = await suite.fresh();
     const p = await twoApplied(target);
-    const before = await snapshot(target);
+    const before = await fingerprint(target);
     renameSync(join(p.root, 'migrations', '0002_add'), join(p.root, 'elsewhere'));
     for (const args of [['down'], ['up'], ['down', '0001_base'], ['up', '0001_base']]) {
       const r = await runFerry(p.root, args);
@@ -61,13 +53,13 @@ forEachDriver('drift', (suite) => {
     }
     const j = await runFerryJson<{ error: { code: string } }>(p.root, ['down']);
     expect(j.json.error.code).toBe('E_DRIFT');
-    expect(await snapshot(target)).toBe(before);
+    expect(await fingerprint(target)).toBe(before);
   });
 
   it('an empty migrations folder, or none at all, with applied migrations: up and down report drift (exit 8)', async () => {
     const target = await suite.fresh();
     const p = await twoApplied(target);
-    const before = await snapshot(target);
+    const before = await fingerprint(target);
     rmSync(join(p.root, 'migrations'), { recursive: true });
     for (const args of [['up'], ['down'], ['status']]) expect((await runFerry(p.root, args)).code, `no folder: ${args}`).toBe(8);
     writeFileSync(join(p.root, 'ferry.config.json'), readFileSync(join(p.root, 'ferry.config.json'), 'utf8'));
@@ -79,7 +71,7 @@ forEachDriver('drift', (suite) => {
       expect(r.stderr).toContain('0001_base');
       expect(r.stderr).toContain('0002_add');
     }
-    expect(await snapshot(target)).toBe(before);
+    expect(await fingerprint(target)).toBe(before);
   });
 
   it('ferry forget removes a missing migration on purpose, logged with its steps and reason; then the rest runs again', async () => {
@@ -116,18 +108,18 @@ forEachDriver('drift', (suite) => {
     renameSync(join(p.root, 'migrations', '0002_add'), join(p.root, 'migrations', 'archive', '202612', '0002_add'));
     expect((await runFerry(p.root, ['status'])).code).toBe(0);
     expect((await runFerry(p.root, ['up'])).code).toBe(0);
-    const before = await snapshot(target);
+    const before = await fingerprint(target);
     const down = await runFerry(p.root, ['down']);
     expect(down.code).toBe(9);
     expect(down.stderr).toContain('the latest applied migration is 0002_add (archived), not 0001_base');
     expect(down.stderr).toContain('ferry down 0001_base');
-    expect(await snapshot(target)).toBe(before);
+    expect(await fingerprint(target)).toBe(before);
   });
 
   it('an edited pointOfNoReturn is drift that cannot be acknowledged; down refuses and rolls nothing back', async () => {
     const target = await suite.fresh();
     const p = await twoApplied(target);
-    const before = await snapshot(target);
+    const before = await fingerprint(target);
     editJson(p, '0002_add', (m) => {
       m.pointOfNoReturn = null;
     });
@@ -140,7 +132,7 @@ forEachDriver('drift', (suite) => {
     const ack = await runFerry(p.root, ['acknowledge', '0002_add', '--reason', 'I know better']);
     expect(ack.code).toBe(8);
     expect(ack.stderr).toContain('cannot be acknowledged');
-    expect(await snapshot(target)).toBe(before);
+    expect(await fingerprint(target)).toBe(before);
   });
 
   it('down obeys the point of no return and the irreversible steps recorded at apply time, not the files', async () => {
@@ -215,11 +207,11 @@ forEachDriver('drift', (suite) => {
     const s = await runFerryJson<{ drift: { kind: string }[] }>(p.root, ['status']);
     expect(s.json.drift.map((d) => d.kind).sort()).toEqual(['manifest-edited', 'verify-edited']);
     writeFileSync(p.file('0002_add', 'add-c.up.sql'), 'ALTER TABLE t ADD COLUMN c bigint;');
-    const before = await snapshot(target);
+    const before = await fingerprint(target);
     const refused = await runFerry(p.root, ['acknowledge', '0002_add', '--reason', 'x']);
     expect(refused.code).toBe(8);
     expect(refused.stderr).toContain('step add-c was edited after it was applied');
-    expect(await snapshot(target)).toBe(before);
+    expect(await fingerprint(target)).toBe(before);
     writeFileSync(p.file('0002_add', 'add-c.up.sql'), 'ALTER TABLE t ADD COLUMN c int;');
     const ok = await runFerryJson<{ acknowledged: { kind: string }[] }>(p.root, ['acknowledge', 'add', '--reason', 'verify is looser, summary reworded']);
     expect(ok.json.acknowledged.map((d) => d.kind).sort()).toEqual(['manifest-edited', 'verify-edited']);
