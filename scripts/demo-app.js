@@ -10,14 +10,22 @@ const FIRST = ['Ada', 'Grace', 'Zoë', 'José', 'Søren', 'Björk'];
 const LAST = ['Lovelace', 'Hopper', 'Brontë', 'Álvarez', 'Kierkegaard'];
 const pick = (a, i) => a[i % a.length];
 
-/** Start version 1 or 2 of the application on `db`; `stop()` ends the loop and returns what it did. */
-export function startApp(db, version, { maxId = 300_000 } = {}) {
-  const stats = { version, reads: 0, updates: 0, inserts: 0, failures: [], insertedIds: [] };
-  const path = version === 1 ? 'ferry_v1_users, public' : 'ferry_v2_users, public';
+/**
+ * Start version 1 or 2 of the application on `db`, or — given ferry's SDK `flags` instead of a
+ * version — the version that asks flag `flag` per user: the new shape when the flag is on for
+ * that user, with a default of `false` like most code writes it. `stop()` ends the loop and
+ * returns what it did.
+ */
+export function startApp(db, versionOrFlags, { maxId = 300_000, flag = 'split-full-name' } = {}) {
+  const byFlag = typeof versionOrFlags !== 'number';
+  const stats = { version: byFlag ? 'flag' : versionOrFlags, reads: 0, updates: 0, inserts: 0, newPath: 0, failures: [], insertedIds: [] };
   let running = true;
   const loop = (async () => {
     for (let i = 1; running; i++) {
       const id = 1 + ((i * 7919) % maxId);
+      const version = byFlag ? (versionOrFlags.isEnabled(flag, `user-${id}`, false) ? 2 : 1) : versionOrFlags;
+      if (version === 2) stats.newPath++;
+      const path = version === 1 ? 'ferry_v1_users, public' : 'ferry_v2_users, public';
       try {
         await db.transaction(async (tx) => {
           await tx.query("SELECT set_config('search_path', $1, true)", [path]);
@@ -74,5 +82,6 @@ export function startApp(db, version, { maxId = 300_000 } = {}) {
 /** One line for the demo's output. */
 export function describeApp(s) {
   const failed = s.failures.length === 0 ? '0 failed' : `${s.failures.length} FAILED (first: ${s.failures[0]})`;
+  if (s.version === 'flag') return `flag-reading app: ${s.reads} requests (${s.newPath} on the new path), ${s.updates} updates, ${s.inserts} inserts — ${failed}`;
   return `app v${s.version}: ${s.reads} reads, ${s.updates} updates, ${s.inserts} inserts — ${failed}`;
 }
