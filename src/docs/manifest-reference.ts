@@ -44,7 +44,15 @@ export function fieldRows(s: JsonSchema, prefix = '', stop: readonly string[] = 
     const path = `${prefix}${name}`;
     const seen = rows.find((r) => r.path === path);
     // Variants of a union may share a field under different types: list every type once.
-    if (seen && !seen.type.split(' | ').includes(typeOf(value))) seen.type = `${seen.type} | ${typeOf(value)}`;
+    if (seen && !seen.type.split(' | ').includes(typeOf(value))) {
+      // A discriminator (`kind`) says what each of its values means.
+      if (value.const !== undefined && typeof value.description === 'string') {
+        const bare = (d: string) => d.replace(/\.$/, '');
+        const first = seen.type.includes(' | ') ? seen.description : `${seen.type}: ${bare(seen.description)}`;
+        seen.description = `${first}; ${typeOf(value)}: ${bare(value.description)}`;
+      }
+      seen.type = `${seen.type} | ${typeOf(value)}`;
+    }
     if (!seen) {
       rows.push({
         path,
@@ -173,7 +181,7 @@ export function manifestReference(): string {
     ...stepTables,
     '## Checks',
     'Each check is one object of `checks`, told apart by `kind` (see [verify.md](verify.md)).',
-    ...checks.map(({ name, schema }) => `### ${name}\n\n${fieldTable(fieldRows(schema, '', ['assertions']))}`),
+    ...checks.map(({ name, schema }) => `### ${name}\n\n${fieldTable(fieldRows(schema))}`),
     COMPAT,
     '## ferry.config.json',
     fieldTable(fieldRows(configJsonSchema())),

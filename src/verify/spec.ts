@@ -58,13 +58,31 @@ export const countSpecSchema = z.object({ source: countSideSchema, target: count
 /** A count check. */
 export type CountSpec = z.infer<typeof countSpecSchema>;
 
+const assertionSchema = z.string().optional().describe("The object's schema; default the search path (public).");
+const assertionTable = z.string().min(1).describe('The table.');
+const assertionColumn = z.string().min(1).describe('The column.');
+
 /** A schema assertion checked against the catalog of one database. */
 export const schemaAssertionSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('column-exists'), schema: z.string().optional(), table: z.string().min(1), column: z.string().min(1) }),
-  z.object({ kind: z.literal('column-gone'), schema: z.string().optional(), table: z.string().min(1), column: z.string().min(1) }),
-  z.object({ kind: z.literal('index-valid'), schema: z.string().optional(), index: z.string().min(1) }),
-  z.object({ kind: z.literal('constraint-validated'), schema: z.string().optional(), table: z.string().min(1), constraint: z.string().min(1) }),
-  z.object({ kind: z.literal('no-invalid-constraints'), schema: z.string().optional(), table: z.string().min(1) }),
+  z.object({ kind: z.literal('column-exists').describe('The column exists.'), schema: assertionSchema, table: assertionTable, column: assertionColumn }),
+  z.object({
+    kind: z.literal('column-gone').describe('The column no longer exists.'),
+    schema: assertionSchema,
+    table: assertionTable,
+    column: assertionColumn,
+  }),
+  z.object({
+    kind: z.literal('index-valid').describe('The index exists and is valid (usable by the planner).'),
+    schema: assertionSchema,
+    index: z.string().min(1).describe('The index.'),
+  }),
+  z.object({
+    kind: z.literal('constraint-validated').describe('The constraint exists and is validated.'),
+    schema: assertionSchema,
+    table: assertionTable,
+    constraint: z.string().min(1).describe('The constraint.'),
+  }),
+  z.object({ kind: z.literal('no-invalid-constraints').describe('No constraint of the table is NOT VALID.'), schema: assertionSchema, table: assertionTable }),
 ]);
 /** A schema assertion. */
 export type SchemaAssertion = z.infer<typeof schemaAssertionSchema>;
