@@ -1,4 +1,5 @@
 import { configJsonSchema, type JsonSchema, MANIFEST_SCHEMA_FILE, manifestJsonSchema } from '../migration/json-schema.js';
+import { table } from './markdown.js';
 
 /** One row of a field table: a field's path, type, whether it is required, its default and description. */
 export interface FieldRow {
@@ -76,18 +77,11 @@ function childRows(s: JsonSchema, path: string, stop: readonly string[], rows: F
   for (const v of variants) childRows(v, path, stop, rows, forms > 1);
 }
 
-const cell = (s: string) => s.replaceAll('|', '\\|').replaceAll('\n', ' ');
-
 /** A Markdown field table of `rows`. */
 export function fieldTable(rows: readonly FieldRow[]): string {
-  return [
-    '| field | type | required | default | meaning |',
-    '|---|---|---|---|---|',
-    ...rows.map(
-      (r) =>
-        `| \`${r.path}\` | ${cell(r.type)} | ${r.required === 'variant' ? 'in its form' : r.required ? 'yes' : 'no'} | ${r.default ? `\`${cell(r.default)}\`` : ''} | ${cell(r.description)} |`,
-    ),
-  ].join('\n');
+  const required = (r: FieldRow) => (r.required === 'variant' ? 'in its form' : r.required ? 'yes' : 'no');
+  const body = rows.map((r) => [`\`${r.path}\``, r.type, required(r), r.default ? `\`${r.default}\`` : '', r.description]);
+  return table(['field', 'type', 'required', 'default', 'meaning'], body).join('\n');
 }
 
 /** The variants of a union of objects told apart by `kind` (and `op`), with their heading names. */

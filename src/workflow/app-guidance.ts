@@ -1,3 +1,4 @@
+import { table } from '../docs/markdown.js';
 import { PHASES, type Phase, TRANSITIONS } from './lifecycle.js';
 
 /**
@@ -132,12 +133,11 @@ export function guidanceLines(g: AppGuidance): [string, string] {
 
 /** The Markdown table of every phase's guidance, in lifecycle order (docs/lifecycle.md embeds it). */
 export function guidanceTable(): string {
-  const cell = (s: string) => s.replaceAll('|', '\\|');
   const rows = PHASES.map((p) => {
     const g = APP_GUIDANCE[p];
-    return `| \`${p}\` | ${cell(g.now)} | ${cell(g.apps)} | ${cell(g.nextGate)} | ${cell(g.before)} |`;
+    return [`\`${p}\``, g.now, g.apps, g.nextGate, g.before];
   });
-  return ['| phase | now | application versions | next gate | before the next step |', '|---|---|---|---|---|', ...rows].join('\n');
+  return table(['phase', 'now', 'application versions', 'next gate', 'before the next step'], rows).join('\n');
 }
 
 /** Who or what moves a migration along one transition of the lifecycle, and the gate it must pass. */
@@ -189,10 +189,9 @@ export const TRANSITION_GUIDE: Readonly<Record<string, TransitionGuide>> = {
 
 /** The Markdown table of the lifecycle's transitions: action, from, to, who moves it and the gate (docs/lifecycle.md embeds it). */
 export function transitionTable(): string {
-  const cell = (s: string) => s.replaceAll('|', '\\|');
   const rows = TRANSITIONS.map((t) => {
     const g = TRANSITION_GUIDE[t.action] ?? { by: '—', gate: '—' };
-    return `| ${t.action} | ${t.from.map((p) => `\`${p}\``).join(', ')} | \`${t.to}\` | ${cell(g.by)} | ${cell(g.gate)} |`;
+    return [t.action, t.from.map((p) => `\`${p}\``).join(', '), `\`${t.to}\``, g.by, g.gate];
   });
-  return ['| action | from | to | moved by | gate |', '|---|---|---|---|---|', ...rows].join('\n');
+  return table(['action', 'from', 'to', 'moved by', 'gate'], rows).join('\n');
 }
