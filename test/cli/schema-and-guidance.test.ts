@@ -29,6 +29,10 @@ describe('ferry schema', () => {
     expect(JSON.parse(readFileSync(join(dir, 'out/migration.schema.json'), 'utf8'))).toEqual(manifestJsonSchema());
     expect(await ok(dir, ['schema', '--config', '--output', 'config.schema.json'])).toContain('wrote config.schema.json');
     expect(JSON.parse(readFileSync(join(dir, 'config.schema.json'), 'utf8'))).toEqual(configJsonSchema());
+    const help = await ok(dir, ['schema', '--help']);
+    expect(help).toContain('Usage: ferry schema');
+    expect(help).toContain('Examples:');
+    expect((await runFerry(dir, ['schema', '--outptu', 'x.json'])).code).toBe(2);
   });
 
   it('ferry init and ferry new write migrations/migration.schema.json, and the new manifest names it as "$schema" and loads', async () => {
