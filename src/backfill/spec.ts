@@ -9,41 +9,49 @@ const ident = z.string().min(1).max(63);
  */
 export const backfillStepSchema = z
   .strictObject({
-    id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be lowercase letters, digits, "-" or "_" (at most 63), starting with a letter or digit'),
-    kind: z.literal('backfill'),
-    description: z.string().optional(),
-    /** Table to fill: `users` or `schema.users`. */
-    table: z.string().regex(/^[^.\s]+(\.[^.\s]+)?$/, 'must be a table name, optionally schema-qualified (schema.table)'),
-    /** Key columns to walk in order (never OFFSET); default: the table's primary key. */
-    key: z.array(ident).min(1).optional(),
-    /** Column → SQL expression over the row's current columns, e.g. `{"first_name": "split_part(full_name, ' ', 1)"}`. */
-    set: z.record(ident, z.string().min(1)).optional(),
-    /** A TypeScript/JavaScript module exporting `transform(row)` → the new column values; instead of `set`. */
-    module: z.string().min(1).optional(),
-    /** SQL predicate true for rows still to do, e.g. `first_name IS NULL`. */
-    where: z.string().min(1),
-    /** Column → SQL expression that undoes the fill on `down` (e.g. NULL); without it, down leaves the values. */
-    rollback: z.record(ident, z.string().min(1)).optional(),
-    /** Batch size adapted toward `targetBatchMs`, within [min, max]. */
+    id: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be lowercase letters, digits, "-" or "_" (at most 63), starting with a letter or digit')
+      .describe('Step id, unique in the migration: lowercase letters, digits, "-" or "_", at most 63, starting with a letter or digit.'),
+    kind: z.literal('backfill').describe('"backfill": fill existing rows in keyset batches beside live traffic (docs/backfill.md).'),
+    description: z.string().optional().describe('For humans: what the step does.'),
+    table: z
+      .string()
+      .regex(/^[^.\s]+(\.[^.\s]+)?$/, 'must be a table name, optionally schema-qualified (schema.table)')
+      .describe('Table to fill: `users` or `schema.users`.'),
+    key: z.array(ident).min(1).optional().describe("Key columns walked in order (never OFFSET); default the table's primary key, else a unique NOT NULL key."),
+    set: z
+      .record(ident, z.string().min(1))
+      .optional()
+      .describe('Column → SQL expression over the row\'s current columns, e.g. {"first_name": "split_part(full_name, \' \', 1)"}; give `set` or `module`.'),
+    module: z.string().min(1).optional().describe('A TypeScript/JavaScript module exporting `transform(row)` → the new column values; instead of `set`.'),
+    where: z.string().min(1).describe('SQL predicate true for rows still to do, e.g. `first_name IS NULL`; the backfill ends when no row matches.'),
+    rollback: z
+      .record(ident, z.string().min(1))
+      .optional()
+      .describe('Column → SQL expression that undoes the fill on `down` (e.g. NULL); without it, down leaves the values.'),
     batchSize: z
-      .strictObject({ initial: z.number().int().min(1).default(1000), min: z.number().int().min(1).default(100), max: z.number().int().min(1).default(50_000) })
-      .default({ initial: 1000, min: 100, max: 50_000 }),
-    targetBatchMs: z.number().int().min(1).default(200),
-    /** Sleep this fraction of each batch's duration between batches. */
-    sleepRatio: z.number().min(0).max(100).default(0.2),
-    /** Health thresholds; crossing one backs off (see docs). */
+      .strictObject({
+        initial: z.number().int().min(1).default(1000).describe('Rows in the first batch.'),
+        min: z.number().int().min(1).default(100).describe('Smallest batch.'),
+        max: z.number().int().min(1).default(50_000).describe('Largest batch.'),
+      })
+      .default({ initial: 1000, min: 100, max: 50_000 })
+      .describe('Batch size, adapted toward `targetBatchMs` within [min, max].'),
+    targetBatchMs: z.number().int().min(1).default(200).describe('How long one batch should take, in milliseconds.'),
+    sleepRatio: z.number().min(0).max(100).default(0.2).describe("Sleep this fraction of each batch's duration between batches."),
     throttle: z
       .strictObject({
-        maxLockWaiters: z.number().int().min(0).default(0),
-        maxXminAgeSeconds: z.number().min(0).default(300),
-        maxReplayLagSeconds: z.number().min(0).default(10),
+        maxLockWaiters: z.number().int().min(0).default(0).describe('Back off while more sessions than this wait for a lock on the table.'),
+        maxXminAgeSeconds: z.number().min(0).default(300).describe('Back off while the oldest transaction is older than this (seconds).'),
+        maxReplayLagSeconds: z.number().min(0).default(10).describe('Back off while a replica lags more than this (seconds).'),
         maxWalBytesPerSecond: z
           .number()
           .min(0)
-          .default(64 * 1024 * 1024),
-        /** Back off when a batch takes this many times the recent median. */
-        latencyTrendFactor: z.number().min(1).default(3),
-        pauseOnAutovacuum: z.boolean().default(true),
+          .default(64 * 1024 * 1024)
+          .describe('Back off while WAL is written faster than this (bytes per second).'),
+        latencyTrendFactor: z.number().min(1).default(3).describe('Back off when a batch takes this many times the recent median.'),
+        pauseOnAutovacuum: z.boolean().default(true).describe('Back off while a vacuum (autovacuum or manual) runs on the table.'),
       })
       .default({
         maxLockWaiters: 0,
@@ -52,11 +60,11 @@ export const backfillStepSchema = z
         maxWalBytesPerSecond: 64 * 1024 * 1024,
         latencyTrendFactor: 3,
         pauseOnAutovacuum: true,
-      }),
-    /** Key ranges for parallel workers. */
-    ranges: z.number().int().min(1).max(1024).default(16),
-    transaction: z.literal(true).default(true),
-    irreversible: z.boolean().default(false),
+      })
+      .describe('Live health thresholds; crossing one backs the backfill off (docs/backfill.md).'),
+    ranges: z.number().int().min(1).max(1024).default(16).describe('Key ranges the table is split into for parallel workers.'),
+    transaction: z.literal(true).default(true).describe('Always true: each batch is one short transaction with its checkpoint.'),
+    irreversible: z.boolean().default(false).describe('The fill cannot be undone; `down` stops before it.'),
   })
   .refine((s) => (s.set === undefined) !== (s.module === undefined), {
     message: 'give either set (SQL expressions) or module (a TypeScript transform), not both',

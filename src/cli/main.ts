@@ -12,6 +12,7 @@ import { registerLintCommand } from './commands/lint.js';
 import { registerProjectCommands } from './commands/project.js';
 import { registerRolloutCommands } from './commands/rollout.js';
 import { registerRunCommands } from './commands/run.js';
+import { registerSchemaCommand } from './commands/schema.js';
 import { registerTicketCommands } from './commands/tickets.js';
 import type { GlobalOptions } from './context.js';
 import { EXIT_CODES } from './exit-codes.js';
@@ -72,6 +73,7 @@ export function buildProgram(json = false): Command {
   registerDocumentCommands(program, globals);
   registerCleanupCommands(program, globals);
   registerTicketCommands(program, globals);
+  registerSchemaCommand(program, globals);
   program.hook('postAction', (_program, command) => syncPhaseTickets(globals(), command));
   for (const c of allCommands(program)) {
     c.exitOverride((err) => {

@@ -23,37 +23,52 @@ export const DEFAULT_PHASE_DURATIONS: Record<Exclude<WorkflowPhase, 'rollout' | 
 
 /** The manifest's `plan`: what `ferry plan` renders beside the live data volume; every field has a default. */
 export const planSchema = z.strictObject({
-  /** Systems and people the change reaches; the data volume is measured, never written here. */
   scope: z
     .strictObject({
-      systems: z.array(z.string().min(1)).default([]),
-      users: z.string().default(''),
+      systems: z.array(z.string().min(1)).default([]).describe('Systems (services, jobs, consumers) the change reaches.'),
+      users: z.string().default('').describe('Who notices the change, and how many.'),
     })
-    .prefault({}),
-  /** Planned duration per workflow phase; rollout defaults to the sum of the stage holds, cleanup to the deprecation period. */
-  timeline: z.partialRecord(z.enum(WORKFLOW_PHASES), duration).default({}),
+    .prefault({})
+    .describe('Systems and people the change reaches; the data volume is measured by `ferry plan`, never written here.'),
+  timeline: z
+    .partialRecord(z.enum(WORKFLOW_PHASES), duration)
+    .default({})
+    .describe(
+      'Planned duration per workflow phase (plan, preparation, rollout, cleanup), like "2d"; defaults: plan 2d, preparation 3d, rollout the sum of the stage holds, cleanup the deprecation period.',
+    ),
   risks: z
     .array(
       z.strictObject({
-        risk: z.string().min(1),
-        likelihood: level,
-        impact: level,
-        mitigation: z.string().min(1),
+        risk: z.string().min(1).describe('What could go wrong.'),
+        likelihood: level.describe('low, medium or high.'),
+        impact: level.describe('low, medium or high.'),
+        mitigation: z.string().min(1).describe('What keeps it small.'),
       }),
     )
-    .default([]),
-  /** Criteria for success; one with a `proof` is ticked in the report when the event log proves that fact. */
-  successCriteria: z.array(z.union([z.string().min(1), z.strictObject({ text: z.string().min(1), proof: z.enum(PROOFS).optional() })])).default([]),
-  /** When to roll back, besides the decision matrix's red. */
-  rollbackCriteria: z.array(z.string().min(1)).default([]),
-  /** Roles that must each approve before planned → approved. */
+    .default([])
+    .describe('The risk register the plan shows.'),
+  successCriteria: z
+    .array(
+      z.union([
+        z.string().min(1),
+        z.strictObject({
+          text: z.string().min(1).describe('The criterion.'),
+          proof: z.enum(PROOFS).optional().describe('The recorded fact that proves it; the report ticks the box only when the event log shows it.'),
+        }),
+      ]),
+    )
+    .default([])
+    .describe('Criteria for success: a text, or {text, proof}; one with a proof is ticked in the report when the event log proves that fact.'),
+  rollbackCriteria: z.array(z.string().min(1)).default([]).describe("When to roll back, besides the decision matrix's red."),
   approvals: z
     .array(z.string().trim().min(1))
     .min(1, 'name at least one approving role')
     .refine((r) => new Set(r.map((x) => x.toLowerCase())).size === r.length, 'roles must be unique')
-    .default([...DEFAULT_APPROVAL_ROLES]),
-  /** How long after reaching 100 % cleanup must wait (the old shape's deprecation period). */
-  deprecationPeriod: duration.default(DEFAULT_DEPRECATION_PERIOD),
+    .default([...DEFAULT_APPROVAL_ROLES])
+    .describe('Roles that must each approve (`ferry approve <id> --as ROLE`) before planned → approved; unique, case-insensitively.'),
+  deprecationPeriod: duration
+    .default(DEFAULT_DEPRECATION_PERIOD)
+    .describe('How long after reaching 100 % cleanup must wait (the old shape\'s deprecation period), like "90d"; `cleanup --force --reason` skips it.'),
 });
 
 /** A validated plan with defaults. */

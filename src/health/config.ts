@@ -14,30 +14,22 @@ const promql = z.string().min(1, 'must not be empty');
  * (`ferry_requests_total`, `ferry_errors_total`, `ferry_latency_seconds`, `ferry_data_errors_total`).
  */
 export const prometheusSchema = z.strictObject({
-  /** Base URL of the Prometheus server, e.g. `http://prometheus:9090`. */
-  url: z.url(),
-  /** Error rate of one cohort as a fraction (0.01 = 1 %). */
-  errorRate: promql.optional(),
-  /** p99 latency of one cohort, in seconds. */
-  latencyP99: promql.optional(),
-  /** Requests of one cohort in the window; without it, "no data" is an error-rate query without a value. */
-  requests: promql.optional(),
-  /** Shadow-comparison mismatches of one cohort in the window (added to the verification checks' data errors). */
-  dataErrors: promql.optional(),
-  /** How long one query may take; default "10s". */
-  timeout: duration('timeout').optional(),
+  url: z.url().describe('Base URL of the Prometheus server, e.g. `http://prometheus:9090`.'),
+  errorRate: promql.optional().describe('PromQL: error rate of one cohort as a fraction (0.01 = 1 %); placeholders {{flag}}, {{cohort}}, {{window}}.'),
+  latencyP99: promql.optional().describe('PromQL: p99 latency of one cohort, in seconds.'),
+  requests: promql.optional().describe('PromQL: requests of one cohort in the window; without it, "no data" is an error-rate query without a value.'),
+  dataErrors: promql.optional().describe("PromQL: shadow-comparison mismatches of one cohort in the window (added to the verification checks' data errors)."),
+  timeout: duration('timeout').optional().describe('How long one query may take; default "10s".'),
 });
 
 /** The manifest's `health` field: thresholds, how often and over how long the controller judges, and an optional Prometheus source. */
 export const healthSchema = z.strictObject({
-  /** Overrides of the decision matrix's defaults. */
-  thresholds: thresholdsSchema.optional(),
-  /** How often the controller evaluates health; default "30s". */
-  interval: duration('interval').optional(),
-  /** The sliding window a matrix covers (never reaching before the stage began); default "5min". */
-  window: duration('window').optional(),
-  /** Judge on Prometheus instead of the SDK's metrics in the database. */
-  prometheus: prometheusSchema.optional(),
+  thresholds: thresholdsSchema.optional().describe("Overrides of the decision matrix's defaults."),
+  interval: duration('interval').optional().describe('How often the controller evaluates health, like "30s" (the default).'),
+  window: duration('window').optional().describe('The sliding window a matrix covers (never reaching before the stage began); default "5min".'),
+  prometheus: prometheusSchema
+    .optional()
+    .describe("Judge on Prometheus instead of the SDK's metrics in the database; queries default to the SDK's exported metrics."),
 });
 
 /** The manifest's `health` field as written. */

@@ -27,14 +27,21 @@ export const DEFAULT_THRESHOLDS: Thresholds = {
   minRequests: 100,
 };
 
-const band = z.strictObject({ yellow: z.number().min(0), red: z.number().min(0) }).refine((b) => b.yellow <= b.red, 'yellow must not exceed red');
+const band = z
+  .strictObject({
+    yellow: z.number().min(0).describe('Yellow from this value on (green below it).'),
+    red: z.number().min(0).describe('Red above this value; at least `yellow`.'),
+  })
+  .refine((b) => b.yellow <= b.red, 'yellow must not exceed red');
 
 /** A manifest's `health.thresholds`: any subset of the defaults to override. */
 export const thresholdsSchema = z.strictObject({
-  errorRate: band.optional(),
-  latencyP99Increase: band.optional(),
-  dataErrors: band.optional(),
-  minRequests: z.number().int().min(1).optional(),
+  errorRate: band.optional().describe('Error rate of the new cohort, as a fraction; default yellow 0.001 (0.1 %), red 0.01 (1 %).'),
+  latencyP99Increase: band
+    .optional()
+    .describe("p99 latency of the new cohort over the old cohort's, as a fraction; default yellow 0.1 (+10 %), red 0.5 (+50 %)."),
+  dataErrors: band.optional().describe('Data errors (failed shadow comparisons and verification differences); default yellow 1, red 5.'),
+  minRequests: z.number().int().min(1).optional().describe('Fewer requests than this in a cohort\'s window is "no data"; default 100.'),
 });
 
 /** The defaults with a manifest's overrides applied. */

@@ -16,6 +16,15 @@ export type MigrationType = (typeof MIGRATION_TYPES)[number];
 export type Strategy = (typeof STRATEGIES)[number];
 
 const stepId = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be lowercase letters, digits, "-" or "_" (at most 63), starting with a letter or digit');
+const stepIdField = stepId.describe(
+  'Step id, unique in the migration: lowercase letters, digits, "-" or "_", at most 63, starting with a letter or digit. Names the step\'s files.',
+);
+const description = z.string().optional().describe('For humans: what the step does.');
+const transaction = z
+  .boolean()
+  .default(true)
+  .describe('False for statements PostgreSQL refuses inside a transaction block (CREATE INDEX CONCURRENTLY …); such a step holds exactly one statement.');
+const irreversible = z.boolean().default(false).describe('The step cannot be undone: it needs no rollback, and `down` stops before it.');
 
 const relPath = z
   .string()
@@ -23,21 +32,23 @@ const relPath = z
   .refine((p) => !p.startsWith('/') && !p.split(/[\\/]/).includes('..'), 'must be a path inside the migration folder');
 
 const sqlStep = z.strictObject({
-  id: stepId,
-  kind: z.literal('sql'),
-  description: z.string().optional(),
-  /** False for statements PostgreSQL refuses inside a transaction (CREATE INDEX CONCURRENTLY …). */
-  transaction: z.boolean().default(true),
-  /** Files, relative to the migration folder; default `<id>.up.sql`, `<id>.down.sql`, `<id>.verify.sql`. */
-  forward: relPath.optional(),
-  rollback: relPath.optional(),
-  verify: relPath.optional(),
-  /** Run before retrying a non-transactional step that was interrupted; default `<id>.cleanup.sql` when present. */
-  cleanup: relPath.optional(),
-  /** A step that cannot be undone has no rollback file; `down` stops before it. */
-  irreversible: z.boolean().default(false),
-  /** `contract`: a cleanup step that removes the old shape; `up` leaves it to `ferry contract`, after verification. */
-  phase: z.enum(['expand', 'contract']).default('expand'),
+  id: stepIdField,
+  kind: z.literal('sql').describe('"sql" (the default when `kind` is left out): SQL files forward, rollback, verify.'),
+  description,
+  transaction,
+  forward: relPath.optional().describe('Forward SQL file, relative to the migration folder (no absolute path, no ".."); default `<id>.up.sql`.'),
+  rollback: relPath.optional().describe('Rollback SQL file that undoes exactly the forward SQL; default `<id>.down.sql` (required unless `irreversible`).'),
+  verify: relPath
+    .optional()
+    .describe('Verify SQL file: each query returns no rows, or rows whose first column is true; default `<id>.verify.sql` when present.'),
+  cleanup: relPath
+    .optional()
+    .describe('Run before retrying a step outside a transaction that was interrupted (e.g. drop an INVALID index); default `<id>.cleanup.sql` when present.'),
+  irreversible,
+  phase: z
+    .enum(['expand', 'contract'])
+    .default('expand')
+    .describe('"contract": a step that removes the old shape; `ferry up` leaves it to `ferry contract`, after verification, and it is never rolled back.'),
 });
 
 /**
@@ -45,20 +56,24 @@ const sqlStep = z.strictObject({
  * they are checked against the operation's schema when the migration loads.
  */
 const opStep = z.looseObject({
-  id: stepId,
-  kind: z.literal('op'),
-  op: z.string().min(1),
-  description: z.string().optional(),
+  id: stepIdField,
+  kind: z.literal('op').describe('"op": a zero-downtime operation; ferry generates its SQL, rollback and verify (docs/operations.md).'),
+  op: z
+    .string()
+    .min(1)
+    .describe(
+      'The operation: add-column, drop-column, rename-column, split-column, merge-columns, change-type, add-index, add-foreign-key, add-unique, create-table, rename-table or raw-sql; its other fields are those of the operation (docs/operations.md).',
+    ),
+  description,
 });
 
 const tsStep = z.strictObject({
-  id: stepId,
-  kind: z.literal('ts'),
-  description: z.string().optional(),
-  transaction: z.boolean().default(true),
-  /** A TypeScript or JavaScript module exporting `forward`, `rollback` and optionally `verify`. */
-  module: relPath,
-  irreversible: z.boolean().default(false),
+  id: stepIdField,
+  kind: z.literal('ts').describe('"ts": a TypeScript or JavaScript module.'),
+  description,
+  transaction,
+  module: relPath.describe('The .ts or .js module exporting `forward`, `rollback` and optionally `verify`, relative to the migration folder.'),
+  irreversible,
 });
 
 /** Steps without a `kind` are SQL steps. */
@@ -69,38 +84,50 @@ function defaultKind(v: unknown): unknown {
 /** The manifest schema: `migration.json` (or the default export of `migration.ts`). */
 export const manifestSchema = z
   .strictObject({
-    $schema: z.string().optional(),
-    title: z.string().min(1, 'must not be empty'),
-    summary: z.string().min(1, 'must not be empty'),
-    type: z.enum(MIGRATION_TYPES),
-    strategy: z.enum(STRATEGIES),
-    /** The feature flag that switches applications to the new path. */
+    $schema: z
+      .string()
+      .optional()
+      .describe('The JSON Schema of this file, for editors (`ferry schema --output migrations/migration.schema.json`); ignored by ferry.'),
+    title: z.string().min(1, 'must not be empty').describe("Short name; stored with the migration's record in the database."),
+    summary: z.string().min(1, 'must not be empty').describe('What changes, for whom, and why.'),
+    type: z.enum(MIGRATION_TYPES).describe('The kind of change; the linter compares it with what the SQL does. Shown by `ferry status`.'),
+    strategy: z.enum(STRATEGIES).describe('How the change reaches users. Shown by `ferry status` and the plan.'),
     flag: z
       .string()
       .regex(/^[a-z0-9][a-z0-9._-]{0,127}$/, 'must be lowercase letters, digits, ".", "-" or "_"')
-      .optional(),
-    /** The flag's stage schedule; default 5, 25, 50, 75, 100 %, each held 24 h. */
-    rollout: rolloutScheduleSchema.optional(),
-    /** Health gates of the rollout: matrix thresholds, evaluation interval and window, optional Prometheus source (`ferry health`, `ferry rollout run`). */
-    health: healthSchema.optional(),
-    /** Linter settings for this migration (see `ferry lint`). */
+      .optional()
+      .describe(
+        'The feature flag that switches applications to the new path (lowercase letters, digits, ".", "-", "_"). `ferry rollout` moves it through the stages, `ferry health` compares its cohorts, checks with a cohort bucket by it; at contract it graduates (on for everyone) and cleanup leaves a graduated tombstone.',
+      ),
+    rollout: rolloutScheduleSchema.optional().describe("The flag's stage schedule (needs `flag`); default 5, 25, 50, 75, 100 %, each held 24 h."),
+    health: healthSchema
+      .optional()
+      .describe(
+        'Health gates of the rollout (needs `flag`): decision-matrix thresholds, evaluation interval and window, optional Prometheus source (`ferry health`, `ferry rollout <id> run`).',
+      ),
     lint: z
       .strictObject({
-        /** Rules switched off for every statement of this migration. */
-        disable: z.array(z.string().min(1)).default([]),
-        /** Error-level findings accepted after review, as `rule` or `step:rule`; `ferry up` refuses the others. */
-        acknowledge: z.array(z.string().min(1)).default([]),
+        disable: z.array(z.string().min(1)).default([]).describe('Rule names switched off for every statement of this migration.'),
+        acknowledge: z
+          .array(z.string().min(1))
+          .default([])
+          .describe('Error-level findings accepted after review, as `rule` or `step:rule`; `ferry up` refuses the others (exit 15).'),
       })
-      .default({ disable: [], acknowledge: [] }),
-    /** Data checks `ferry verify --full` runs (count, diff, checksum, schema); rolled-out → verified needs all of them passing. */
-    checks: declaredChecksSchema.default([]),
-    /** The plan `ferry plan` renders: scope, timeline, risks, criteria, approving roles, deprecation period (all defaulted). */
-    plan: planSchema.prefault({}),
-    /** The step after which `down` can no longer undo the migration. */
-    pointOfNoReturn: stepId.nullable().default(null),
+      .default({ disable: [], acknowledge: [] })
+      .describe('Linter settings for this migration (`ferry lint`, docs/lint.md).'),
+    checks: declaredChecksSchema
+      .default([])
+      .describe(
+        "Data checks `ferry verify --full` runs (count, diff, checksum, schema), names unique. rolled-out → verified, and verified → contracted, need every check's latest result passing.",
+      ),
+    plan: planSchema
+      .prefault({})
+      .describe('The plan `ferry plan` renders: scope, timeline, risks, criteria, approving roles, deprecation period; every part defaulted.'),
+    pointOfNoReturn: stepId.nullable().default(null).describe('A step id, or null. Once that step is applied, `down` will not undo it or anything before it.'),
     steps: z
       .array(z.preprocess(defaultKind, z.discriminatedUnion('kind', [sqlStep, tsStep, backfillStepSchema, opStep])))
-      .min(1, 'a migration needs at least one step'),
+      .min(1, 'a migration needs at least one step')
+      .describe('The steps, in order; at least one, ids unique. A step without `kind` is an SQL step.'),
   })
   .superRefine((m, ctx) => {
     const seen = new Set<string>();

@@ -9,14 +9,17 @@ const VOLATILE = /\b(random|clock_timestamp|timeofday|gen_random_uuid|uuid_gener
 
 const schema = z
   .strictObject({
-    table: tableName,
-    column: columnName,
-    type: sqlType,
-    /** Default expression for new rows and, unless NULL, existing ones. */
-    default: sqlExpression.optional(),
-    notNull: z.boolean().default(false),
-    /** The default gives each row its own value (detected for the common functions): existing rows are then filled by a backfill. */
-    volatile: z.boolean().optional(),
+    table: tableName.describe('The table: `users` or `schema.users`.'),
+    column: columnName.describe('The new column.'),
+    type: sqlType.describe('Its SQL type, e.g. `text` or `varchar(100)`.'),
+    default: sqlExpression.optional().describe('Default expression (SQL) for new rows and, unless NULL, existing ones.'),
+    notNull: z.boolean().default(false).describe('NOT NULL, done safely: nullable, backfill, CHECK … NOT VALID, VALIDATE, SET NOT NULL; needs `default`.'),
+    volatile: z
+      .boolean()
+      .optional()
+      .describe(
+        'The default gives each row its own value (detected for common functions; set true for your own): existing rows are then filled by a backfill.',
+      ),
   })
   .refine((s) => !s.notNull || s.default !== undefined, { message: 'a NOT NULL column needs a default for the existing rows', path: ['default'] });
 

@@ -10,15 +10,19 @@ export const ON_DELETE_ACTIONS = ['no action', 'restrict', 'cascade', 'set null'
 /** The fields of an `add-foreign-key` step. */
 export const addForeignKeySchema = z
   .strictObject({
-    table: tableNameSchema,
-    name: identifierSchema,
-    columns: z.array(identifierSchema).min(1),
-    references: z.strictObject({
-      table: tableNameSchema,
-      /** Columns with a primary key or unique constraint on the referenced table. */
-      columns: z.array(identifierSchema).min(1),
-    }),
-    onDelete: z.enum(ON_DELETE_ACTIONS).optional(),
+    table: tableNameSchema.describe('The referencing table.'),
+    name: identifierSchema.describe("The constraint's name."),
+    columns: z.array(identifierSchema).min(1).describe('The referencing columns.'),
+    references: z
+      .strictObject({
+        table: tableNameSchema.describe('The referenced table.'),
+        columns: z
+          .array(identifierSchema)
+          .min(1)
+          .describe('Columns with a primary key or unique constraint on the referenced table, in the order of `columns`.'),
+      })
+      .describe('The referenced table and its columns.'),
+    onDelete: z.enum(ON_DELETE_ACTIONS).optional().describe('What happens to referencing rows when the referenced row is deleted; default NO ACTION.'),
   })
   .refine((s) => s.columns.length === s.references.columns.length, 'columns and references.columns must have the same length');
 

@@ -10,15 +10,13 @@ export const INDEX_METHODS = ['btree', 'hash', 'gist', 'spgist', 'gin', 'brin'] 
 /** The fields of an `add-index` step: key `columns`, or one key `expression` (SQL, e.g. `lower(email)`). */
 export const addIndexSchema = z
   .strictObject({
-    table: tableNameSchema,
-    /** The index's name; it lives in the table's schema. */
-    name: identifierSchema,
-    columns: z.array(identifierSchema).min(1).optional(),
-    expression: z.string().trim().min(1).optional(),
-    using: z.enum(INDEX_METHODS).optional(),
-    unique: z.boolean().optional(),
-    /** Partial index predicate, as SQL: `deleted_at IS NULL`. */
-    where: z.string().trim().min(1).optional(),
+    table: tableNameSchema.describe('The table: `users` or `schema.users`.'),
+    name: identifierSchema.describe("The index's name; it lives in the table's schema."),
+    columns: z.array(identifierSchema).min(1).optional().describe('Key columns; give `columns` or `expression`.'),
+    expression: z.string().trim().min(1).optional().describe('One key expression as SQL, e.g. `lower(email)`; instead of `columns`.'),
+    using: z.enum(INDEX_METHODS).optional().describe('Index access method; default btree.'),
+    unique: z.boolean().optional().describe('A unique index.'),
+    where: z.string().trim().min(1).optional().describe('Partial index predicate, as SQL: `deleted_at IS NULL`.'),
   })
   .refine((s) => (s.columns === undefined) !== (s.expression === undefined), 'give either columns or expression, not both');
 

@@ -8,10 +8,9 @@ import { relationNameProblems, tableProblems } from './virtual-schema.js';
 /** The fields of an `add-unique` step. */
 export const addUniqueSchema = z
   .strictObject({
-    table: tableNameSchema,
-    /** The constraint's name, also the name of the index behind it. */
-    name: identifierSchema,
-    columns: z.array(identifierSchema).min(1),
+    table: tableNameSchema.describe('The table: `users` or `schema.users`.'),
+    name: identifierSchema.describe("The constraint's name, also the name of the index behind it."),
+    columns: z.array(identifierSchema).min(1).describe('The columns that must be unique together.'),
   })
   .refine((s) => new Set(s.columns).size === s.columns.length, 'columns must not repeat');
 

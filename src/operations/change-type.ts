@@ -26,14 +26,11 @@ import type { Operation } from './types.js';
 import { addColumns, canonicalType, tableProblems } from './virtual-schema.js';
 
 const schema = z.strictObject({
-  table: tableName,
-  column: columnName,
-  /** The new type. */
-  type: sqlType,
-  /** Expression over the row computing the new value from the old column, e.g. `amount::bigint`. */
-  using: sqlExpression,
-  /** Expression computing the old value from the new one, which it reads under the column's own name. */
-  reverse: sqlExpression,
+  table: tableName.describe('The table: `users` or `schema.users`.'),
+  column: columnName.describe('The column whose type changes.'),
+  type: sqlType.describe('The new SQL type.'),
+  using: sqlExpression.describe('Expression over the row computing the new value from the old column, e.g. `amount::bigint`.'),
+  reverse: sqlExpression.describe("Expression computing the old value from the new one, which it reads under the column's own name."),
   compat: compatField,
 });
 

@@ -10,13 +10,24 @@ export { boundedName, type TableRef, tableName, tableRef } from './names.js';
 export const columnName = identifier;
 
 /** An SQL type as the migration author writes it (`bigint`, `varchar(100)`, `numeric(12,2)[]`); no statement separators. */
-export const sqlType = z.string().regex(/^[A-Za-z_][\w\s.,()"[\]]*$/, 'must be an SQL type name such as bigint or varchar(100)');
+export const sqlType = z
+  .string()
+  .regex(/^[A-Za-z_][\w\s.,()"[\]]*$/, 'must be an SQL type name such as bigint or varchar(100)')
+  .describe('An SQL type, e.g. `text`, `bigint` or `varchar(100)`.');
 
 /** One SQL expression of the migration author's own code, over the row's columns. */
-export const sqlExpression = z.string().min(1);
+export const sqlExpression = z.string().min(1).describe("An SQL expression over the row's columns.");
 
 /** Optional names of the schemas that hold the old-shape and new-shape views. */
-export const compatField = z.strictObject({ old: columnName.optional(), new: columnName.optional() }).optional();
+export const compatField = z
+  .strictObject({
+    old: columnName.optional().describe('Schema of the old-shape view; default `ferry_v1_<table>`.'),
+    new: columnName.optional().describe('Schema of the new-shape view; default `ferry_v2_<table>`.'),
+  })
+  .optional()
+  .describe(
+    'Names of the schemas holding the old- and new-shape views. The views list the table\'s columns as they are when the views are created: a column added later does not appear in them until they are recreated (docs/manifest.md, "Compat views freeze the column list").',
+  );
 
 /** The `compat` field of a spec: where the versioned views go. */
 export type CompatNames = z.output<typeof compatField>;

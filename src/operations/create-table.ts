@@ -6,23 +6,23 @@ import { applyStatement } from './sql-effects.js';
 import type { Operation, SqlPart } from './types.js';
 
 const columnSchema = z.strictObject({
-  name: identifierSchema,
-  /** The column's type as SQL: `bigint`, `varchar(100)`, `timestamptz`. */
-  type: z.string().trim().min(1),
-  /** Defaults to true, except for primary key columns. */
-  nullable: z.boolean().optional(),
-  /** Default expression as SQL: `now()`, `'pending'`. */
-  default: z.string().trim().min(1).optional(),
-  /** Part of the (possibly composite) primary key. */
-  primaryKey: z.boolean().optional(),
+  name: identifierSchema.describe("The column's name."),
+  type: z.string().trim().min(1).describe("The column's type as SQL: `bigint`, `varchar(100)`, `timestamptz`."),
+  nullable: z.boolean().optional().describe('Defaults to true, except for primary key columns.'),
+  default: z.string().trim().min(1).optional().describe("Default expression as SQL: `now()`, `'pending'`."),
+  primaryKey: z.boolean().optional().describe('Part of the (possibly composite) primary key.'),
 });
 
 /** The fields of a `create-table` step: structured `columns`, or a raw `definition` (the SQL between the parentheses). */
 export const createTableSchema = z
   .strictObject({
-    table: tableNameSchema,
-    columns: z.array(columnSchema).min(1).optional(),
-    definition: z.string().trim().min(1).optional(),
+    table: tableNameSchema.describe('The new table: `name` or `schema.name`.'),
+    columns: z
+      .array(columnSchema)
+      .min(1)
+      .optional()
+      .describe('Structured columns {name, type, nullable?, default?, primaryKey?}; give `columns` or `definition`.'),
+    definition: z.string().trim().min(1).optional().describe('The SQL between the parentheses of CREATE TABLE; instead of `columns`.'),
   })
   .refine((s) => (s.columns === undefined) !== (s.definition === undefined), 'give either columns or definition, not both')
   .refine((s) => new Set((s.columns ?? []).map((c) => c.name)).size === (s.columns ?? []).length, 'column names must be unique');

@@ -17,8 +17,8 @@ import type { Operation } from './types.js';
 import { tableProblems } from './virtual-schema.js';
 
 const schema = z.strictObject({
-  table: tableName,
-  column: columnName,
+  table: tableName.describe('The table: `users` or `schema.users`.'),
+  column: columnName.describe('The column dropped at contract; until then the new-shape view hides it.'),
   compat: compatField,
 });
 

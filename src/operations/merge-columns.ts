@@ -20,13 +20,12 @@ import { addColumns, canonicalType, tableProblems } from './virtual-schema.js';
 
 const schema = z
   .strictObject({
-    table: tableName,
-    /** The columns merged into one. */
-    columns: z.array(columnName).min(1),
-    /** The new column: its name, type and the expression computing it from the old columns. */
-    into: z.strictObject({ name: columnName, type: sqlType, expr: sqlExpression }),
-    /** Each old column and the expression over the new column that rebuilds it. */
-    split: z.record(columnName, sqlExpression),
+    table: tableName.describe('The table: `users` or `schema.users`.'),
+    columns: z.array(columnName).min(1).describe('The columns merged into one (dropped at contract).'),
+    into: z
+      .strictObject({ name: columnName.describe("The new column's name."), type: sqlType, expr: sqlExpression })
+      .describe('The new column: {name, type, expr}, expr computing it from the old columns.'),
+    split: z.record(columnName, sqlExpression).describe('Each old column → the expression over the new column that rebuilds it.'),
     compat: compatField,
   })
   .refine((s) => s.columns.every((c) => c in s.split) && Object.keys(s.split).every((c) => s.columns.includes(c)), {

@@ -10,16 +10,21 @@ const sql = z.string().trim().min(1);
  * `transaction: false`, `forward` must be exactly one statement (CREATE INDEX CONCURRENTLY …).
  */
 export const rawSqlSchema = z.strictObject({
-  forward: sql,
-  rollback: sql,
-  /** A query returning one row whose first column is true when `forward` took effect. */
-  verify: sql.optional(),
-  /** Default true: the statements run in one transaction. */
-  transaction: z.boolean().optional(),
-  /** Run before retrying a non-transactional `forward` that failed or was interrupted. */
-  cleanup: sql.optional(),
-  /** The locks `forward` takes, as the user describes them; ferry cannot work them out from arbitrary SQL. */
-  locks: z.array(z.strictObject({ relation: tableNameSchema, mode: z.enum(LOCK_MODES), held: z.string().trim().min(1) })).optional(),
+  forward: sql.describe('The SQL `up` runs; with `transaction: false` exactly one statement.'),
+  rollback: sql.describe('The SQL that undoes `forward` exactly.'),
+  verify: sql.optional().describe('A query returning one row whose first column is true when `forward` took effect.'),
+  transaction: z.boolean().optional().describe('Default true: the statements run in one transaction.'),
+  cleanup: sql.optional().describe('Run before retrying a non-transactional `forward` that failed or was interrupted.'),
+  locks: z
+    .array(
+      z.strictObject({
+        relation: tableNameSchema.describe('The table (or index) locked.'),
+        mode: z.enum(LOCK_MODES).describe("PostgreSQL's lock mode name, e.g. AccessExclusiveLock."),
+        held: z.string().trim().min(1).describe('How long it is held, in words: "catalog only, milliseconds".'),
+      }),
+    )
+    .optional()
+    .describe('The locks `forward` takes, {relation, mode, held}, as you describe them; ferry cannot work them out from arbitrary SQL.'),
 });
 
 /** A `raw-sql` step's spec. */

@@ -17,11 +17,9 @@ import type { Operation } from './types.js';
 import { tableProblems } from './virtual-schema.js';
 
 const schema = z.strictObject({
-  table: tableName,
-  /** The column's current name. */
-  from: columnName,
-  /** Its new name. */
-  to: columnName,
+  table: tableName.describe('The table: `users` or `schema.users`.'),
+  from: columnName.describe("The column's current name."),
+  to: columnName.describe('Its new name.'),
   compat: compatField,
 });
 

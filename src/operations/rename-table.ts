@@ -7,8 +7,10 @@ import { tableProblems } from './virtual-schema.js';
 /** The fields of a `rename-table` step; `to` stays in `from`'s schema (it may repeat that schema, not name another). */
 export const renameTableSchema = z
   .strictObject({
-    from: tableNameSchema,
-    to: tableNameSchema,
+    from: tableNameSchema.describe('The table: `users` or `schema.users`.'),
+    to: tableNameSchema.describe(
+      'Its new name, in the same schema (it may repeat that schema, not name another); a view under the old name stays until contract.',
+    ),
   })
   .refine((s) => !s.to.includes('.') || tableRef(s.to).schema === tableRef(s.from).schema, {
     message: 'a table is renamed within its schema: `to` must name the same schema as `from`, or none',

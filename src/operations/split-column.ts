@@ -19,13 +19,13 @@ import type { Operation } from './types.js';
 import { addColumns, canonicalType, tableProblems } from './virtual-schema.js';
 
 const schema = z.strictObject({
-  table: tableName,
-  /** The column split up. */
-  column: columnName,
-  /** Each new column: its type and the expression computing it from the old column(s). */
-  into: z.record(columnName, z.strictObject({ type: sqlType, expr: sqlExpression })).refine((m) => Object.keys(m).length > 0, 'name at least one new column'),
-  /** The expression over the new columns that rebuilds the old column. */
-  merge: sqlExpression,
+  table: tableName.describe('The table: `users` or `schema.users`.'),
+  column: columnName.describe('The column split up (dropped at contract).'),
+  into: z
+    .record(columnName, z.strictObject({ type: sqlType, expr: sqlExpression }))
+    .refine((m) => Object.keys(m).length > 0, 'name at least one new column')
+    .describe('Each new column → {type, expr}: its SQL type and the expression computing it from the old column(s).'),
+  merge: sqlExpression.describe('The expression over the new columns that rebuilds the old column (for old-shape readers).'),
   compat: compatField,
 });
 

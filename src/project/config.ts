@@ -10,30 +10,38 @@ const duration = z.string().regex(/^\d+(ms|s|min)$/, 'must be a duration like "5
 
 const environmentSchema = z
   .strictObject({
-    /** postgres:// URL of a server; absent means embedded PGlite in `dataDir`. */
-    url: z.string().optional(),
-    /** Name of an environment variable holding the whole URL (wins over `url`). */
-    urlEnv: z.string().optional(),
-    /** Name of an environment variable holding the password. */
-    passwordEnv: z.string().optional(),
-    /** PGlite data directory, relative to the project; default `.ferry/local`. */
-    dataDir: z.string().optional(),
-    /** Whether `up` needs an approved migration; default false for embedded, true for servers. */
-    requireApproval: z.boolean().optional(),
+    url: z.string().optional().describe('postgres:// URL of a server; without `url`/`urlEnv` the environment is embedded PGlite in `dataDir`.'),
+    urlEnv: z
+      .string()
+      .optional()
+      .describe('Name of an environment variable holding the whole URL; wins over `url`, and must be set when the environment is used.'),
+    passwordEnv: z.string().optional().describe('Name of an environment variable holding the password (keep passwords out of the file).'),
+    dataDir: z.string().optional().describe('PGlite data directory, relative to the project; default `.ferry/local`. Excludes `url`.'),
+    requireApproval: z.boolean().optional().describe('`up` refuses planned migrations until `ferry approve`; default false embedded, true for servers.'),
   })
-  .refine((e) => !(e.url && e.dataDir), { message: 'set either url (a server) or dataDir (embedded), not both' });
+  .refine((e) => !(e.url && e.dataDir), { message: 'set either url (a server) or dataDir (embedded), not both' })
+  .describe('One database: a server (`url` / `urlEnv`) or embedded PGlite (`dataDir`).');
 
-const configSchema = z.strictObject({
-  $schema: z.string().optional(),
-  migrationsDir: z.string().default('migrations'),
-  defaultEnv: z.string().default('local'),
-  environments: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/), environmentSchema).default({ local: {} }),
-  /** lock_timeout for each step's transaction. */
-  lockTimeout: duration.default('3s'),
-  /** How many times a step that hit lock_timeout is retried (with doubling backoff). */
-  lockRetries: z.number().int().min(0).max(50).default(5),
-  /** How long a runner waits for another runner's migration lock. */
-  lockWait: duration.default('30s'),
+/** The schema of `ferry.config.json` (`ferry schema --config` prints it as JSON Schema). */
+export const configSchema = z.strictObject({
+  $schema: z.string().optional().describe('The JSON Schema of this file, for editors; ignored by ferry.'),
+  migrationsDir: z.string().default('migrations').describe('Folder of migration folders, relative to the project.'),
+  defaultEnv: z.string().default('local').describe('Environment used without `--env`.'),
+  environments: z
+    .record(z.string().regex(/^[A-Za-z0-9_-]+$/), environmentSchema)
+    .default({ local: {} })
+    .describe('Named environments (letters, digits, "-", "_"), each one database.'),
+  lockTimeout: duration.default('3s').describe('`lock_timeout` of every step\'s transaction, like "500ms", "3s" or "2min".'),
+  lockRetries: z
+    .number()
+    .int()
+    .min(0)
+    .max(50)
+    .default(5)
+    .describe('Retries (doubling backoff from 250 ms) after a lock timeout, deadlock or serialization failure.'),
+  lockWait: duration
+    .default('30s')
+    .describe("How long a runner waits for another runner's lock before it names the holder and gives up (`--lock-wait` overrides it)."),
 });
 
 /** A parsed `ferry.config.json`. */

@@ -1,8 +1,9 @@
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { phaseTicketTexts } from '../docs/ticket.js';
 import { FerryError } from '../errors.js';
 import { MIGRATION_NAME_RULE, migrationNameProblem } from '../migration/ids.js';
+import { configJsonSchema, MANIFEST_SCHEMA_FILE, manifestJsonSchema, schemaText } from '../migration/json-schema.js';
 import type { ManifestInput, MigrationType, Strategy } from '../migration/manifest.js';
 import { CONFIG_FILE, type Project } from './config.js';
 import { entryExists, readTextFile, UnreadableFile } from './text-file.js';
@@ -32,12 +33,23 @@ export function initProject(dir: string): string[] {
   const ignored = entryExists(gitignore) ? readGitignore(gitignore) : '';
   mkdirSync(join(dir, 'migrations'), { recursive: true });
   writeFileSync(file, `${JSON.stringify(defaultConfig(), null, 2)}\n`);
-  const written = [file, join(dir, 'migrations/')];
+  const written = [file, join(dir, 'migrations/'), writeSchema(join(dir, 'migrations', MANIFEST_SCHEMA_FILE), 'manifest')];
   if (!/^\.ferry\/?$/m.test(ignored)) {
     appendFileSync(gitignore, `${ignored && !ignored.endsWith('\n') ? '\n' : ''}.ferry/\n`);
     written.push(gitignore);
   }
   return written;
+}
+
+/**
+ * Write the JSON Schema of `migration.json` (or, with `config`, of
+ * `ferry.config.json`) to `file`, creating its folder; returns the path.
+ * Editors complete and check a manifest whose `$schema` points at it.
+ */
+export function writeSchema(file: string, which: 'manifest' | 'config'): string {
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, schemaText(which === 'manifest' ? manifestJsonSchema() : configJsonSchema()));
+  return file;
 }
 
 function readGitignore(file: string): string {
@@ -63,7 +75,8 @@ export interface NewMigrationOptions {
 
 /**
  * Write a new migration folder `<timestamp>_<name>` with a manifest and one
- * step's forward, rollback and verify files to fill in.
+ * step's forward, rollback and verify files to fill in; the manifest's
+ * `$schema` names `migrations/migration.schema.json`, which is (re)written too.
  */
 export function newMigration(project: Project, opts: NewMigrationOptions): { id: string; dir: string; files: string[]; tickets: string[] } {
   const problem = migrationNameProblem(opts.name);
@@ -73,6 +86,7 @@ export function newMigration(project: Project, opts: NewMigrationOptions): { id:
   if (entryExists(dir)) throw new FerryError('E_USAGE', `${dir} already exists`, 'pick another name');
   mkdirSync(dir, { recursive: true });
   const manifest: ManifestInput = {
+    $schema: `../${MANIFEST_SCHEMA_FILE}`,
     title: opts.name.replace(/[_-]+/g, ' '),
     summary: 'What changes, for whom, and why.',
     type: opts.type,
@@ -115,6 +129,8 @@ export function newMigration(project: Project, opts: NewMigrationOptions): { id:
       "-- verify: each query must return no rows, or rows whose first column is true, e.g.\n-- SELECT count(*) = 1 FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'first_name';\n",
   };
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  // The schema the new manifest's "$schema" names, kept current with this ferry.
+  writeSchema(join(project.migrationsDir, MANIFEST_SCHEMA_FILE), 'manifest');
   const tickets = phaseTicketTexts(id, manifest.title).map(
     (t) =>
       createTicket(project.root, { title: t.title, type: 'task', body: t.body, migration: id, phase: t.phase, ...(opts.now ? { now: opts.now } : {}) }).file,

@@ -51,11 +51,22 @@ export const rolloutScheduleSchema = z
     stages: z
       .array(
         z.strictObject({
-          percent: z.number().refine((n) => isPercentage(n, 0.01), 'must be a percentage from 0.01 to 100 with at most two decimals'),
-          hold: z.string().refine((h) => parseHold(h) !== undefined, 'must be a duration of at least one second, like "30s", "15min", "24h" or "2d"'),
+          percent: z
+            .number()
+            .refine((n) => isPercentage(n, 0.01), 'must be a percentage from 0.01 to 100 with at most two decimals')
+            .describe('The share of units on the new path in this stage: a number from 0.01 to 100, at most two decimals (12.5 is 12.5 %).'),
+          hold: z
+            .string()
+            .refine((h) => parseHold(h) !== undefined, 'must be a duration of at least one second, like "30s", "15min", "24h" or "2d"')
+            .describe(
+              'How long the stage is held before the next: whole numbers with units s, m or min, h, d, concatenated without spaces ("30s", "15min", "24h", "1h30m", "2d"); at least one second.',
+            ),
         }),
       )
-      .min(1, 'a rollout needs at least one stage'),
+      .min(1, 'a rollout needs at least one stage')
+      .describe(
+        'The stages in order, e.g. [{"percent": 5, "hold": "24h"}, {"percent": 25, "hold": "24h"}, …, {"percent": 100, "hold": "24h"}]: percentages strictly increasing, the last exactly 100. The first stage is the canary, the stages between are rolling, 100 % is rolled-out.',
+      ),
   })
   .superRefine((r, ctx) => {
     r.stages.forEach((s, i) => {

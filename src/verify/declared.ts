@@ -8,7 +8,8 @@ import { countSideSchema, keyedSpecSchema, schemaAssertionSchema, tableSideSchem
 const envField = z
   .string()
   .regex(/^[A-Za-z0-9_-]+$/, 'must name an environment of ferry.config.json')
-  .optional();
+  .optional()
+  .describe("An environment of ferry.config.json this side is read from; default the migration's own database.");
 
 const checkName = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be lowercase letters, digits, "-" or "_" (at most 63), starting with a letter or digit');
 
@@ -25,43 +26,74 @@ const countSide = z.union([tableSide, z.strictObject({ ...countSideSchema.option
 export const declaredCohortSchema = z.union([
   z.literal('current'),
   z.strictObject({
-    flag: z.string().min(1).optional(),
-    /** The column (same name on both sides) holding the unit id; default the key when it is one column. */
-    unitColumn: z.string().min(1).optional(),
-    percent: z.union([z.literal('current'), z.number().min(0).max(100)]).default('current'),
+    flag: z.string().min(1).optional().describe("The flag whose cohort is compared; default the manifest's `flag`."),
+    unitColumn: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('The column (same name on both sides) holding the unit id the flag buckets by; default the key when it is one column.'),
+    percent: z
+      .union([z.literal('current'), z.number().min(0).max(100)])
+      .default('current')
+      .describe('The cohort\'s percentage, or "current" (the rollout\'s current percentage).'),
   }),
 ]);
 /** A cohort as declared in a manifest. */
 export type DeclaredCohort = z.output<typeof declaredCohortSchema>;
 
-const common = { name: checkName, description: z.string().optional() };
+const common = {
+  name: checkName.describe("The check's name, unique in the migration (`ferry verify <id> --check NAME`)."),
+  description: z.string().optional().describe('For humans: what the check proves.'),
+};
+const cohort = declaredCohortSchema
+  .optional()
+  .describe('Limit the check to the units of a rollout cohort: "current" (the manifest\'s flag at its current percentage) or {flag, unitColumn, percent}.');
 const keyed = {
   ...common,
-  source: tableSide,
-  target: tableSide,
+  source: tableSide.describe('The source table, optionally narrowed by `where`, in `env` when given.'),
+  target: tableSide.describe('The target table, optionally narrowed by `where`, in `env` when given.'),
   key: keyedSpecSchema.shape.key,
   columns: keyedSpecSchema.shape.columns,
-  cohort: declaredCohortSchema.optional(),
+  cohort,
 };
 
 /** A check as declared in a manifest's `checks` (what `ferry verify --full` runs). */
 export const declaredCheckSchema = z.discriminatedUnion('kind', [
-  z.strictObject({ ...common, kind: z.literal('count'), source: countSide, target: countSide, cohort: declaredCohortSchema.optional() }),
   z.strictObject({
-    ...keyed,
-    kind: z.literal('diff'),
-    /** Differing keys reported with both values (all are counted). Default 20. */
-    limit: z.number().int().min(0).max(10_000).optional(),
+    ...common,
+    kind: z.literal('count').describe('"count": the row counts of both sides are equal.'),
+    source: countSide.describe('A table {table, schema?, where?, env?} or a query {query, env?} whose rows are counted.'),
+    target: countSide.describe('A table {table, schema?, where?, env?} or a query {query, env?} whose rows are counted.'),
+    cohort,
   }),
   z.strictObject({
     ...keyed,
-    kind: z.literal('checksum'),
-    /** Source rows per top-level chunk (the unit of progress and resume). Default 10,000. */
-    chunkRows: z.number().int().min(1).optional(),
-    /** Differences whose values are fetched and reported; more are only counted. Default 100. */
-    maxDifferences: z.number().int().min(0).max(100_000).optional(),
+    kind: z.literal('diff').describe('"diff": join both tables of ONE database on the key and compare the columns row by row.'),
+    limit: z.number().int().min(0).max(10_000).optional().describe('Differing keys reported with both values (all are counted); default 20.'),
   }),
-  z.strictObject({ ...common, kind: z.literal('schema'), env: envField, assertions: z.array(schemaAssertionSchema).min(1, 'a schema check needs assertions') }),
+  z.strictObject({
+    ...keyed,
+    kind: z.literal('checksum').describe('"checksum": hash key ranges inside each database (across databases too) and bisect the ranges that differ.'),
+    chunkRows: z.number().int().min(1).optional().describe('Source rows per top-level chunk (the unit of progress and resume); default 10,000.'),
+    maxDifferences: z
+      .number()
+      .int()
+      .min(0)
+      .max(100_000)
+      .optional()
+      .describe('Differences whose values are fetched and reported; more are only counted. Default 100.'),
+  }),
+  z.strictObject({
+    ...common,
+    kind: z.literal('schema').describe('"schema": assertions about the catalog of one database.'),
+    env: envField.describe("The environment of ferry.config.json whose catalog is checked; default the migration's own database."),
+    assertions: z
+      .array(schemaAssertionSchema)
+      .min(1, 'a schema check needs assertions')
+      .describe(
+        'Each {kind, …}: column-exists / column-gone {table, column}, index-valid {index}, constraint-validated {table, constraint}, no-invalid-constraints {table}; each with an optional schema.',
+      ),
+  }),
 ]);
 /** One declared check. */
 export type DeclaredCheck = z.output<typeof declaredCheckSchema>;

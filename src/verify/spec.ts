@@ -2,10 +2,9 @@ import { z } from 'zod';
 
 /** A table on one side of a comparison, optionally narrowed by the user's own SQL condition. */
 export const tableSideSchema = z.object({
-  table: z.string().min(1),
-  schema: z.string().min(1).optional(),
-  /** An SQL condition over the table's columns, written by the user (e.g. `deleted_at IS NULL`). */
-  where: z.string().min(1).optional(),
+  table: z.string().min(1).describe('The table.'),
+  schema: z.string().min(1).optional().describe("The table's schema; default the search path (public)."),
+  where: z.string().min(1).optional().describe("An SQL condition over the table's columns that narrows the rows compared (e.g. `deleted_at IS NULL`)."),
 });
 /** A table on one side of a comparison. */
 export type TableSide = z.infer<typeof tableSideSchema>;
@@ -17,7 +16,11 @@ export type TableSide = z.infer<typeof tableSideSchema>;
  */
 export const columnMappingSchema = z.union([
   z.string().min(1),
-  z.object({ name: z.string().min(1), source: z.string().min(1).optional(), target: z.string().min(1).optional() }),
+  z.object({
+    name: z.string().min(1).describe("The compared column's name in reports (and the column of both sides unless an expression is given)."),
+    source: z.string().min(1).optional().describe('SQL expression on the source side; default the column `name`.'),
+    target: z.string().min(1).optional().describe('SQL expression on the target side; default the column `name`.'),
+  }),
 ]);
 /** One compared column, by name or by per-side expressions. */
 export type ColumnMapping = z.infer<typeof columnMappingSchema>;
@@ -36,17 +39,17 @@ export type Cohort = z.infer<typeof cohortSchema>;
 export const keyedSpecSchema = z.object({
   source: tableSideSchema,
   target: tableSideSchema,
-  /** Key columns, the same names on both sides; together unique on each side. */
-  key: z.array(z.string().min(1)).min(1),
-  /** Compared columns, in a fixed order (the key is always compared too). */
-  columns: z.array(columnMappingSchema),
+  key: z.array(z.string().min(1)).min(1).describe('Key columns, the same names on both sides; together unique on each side.'),
+  columns: z
+    .array(columnMappingSchema)
+    .describe('Compared columns, in order (the key is always compared too): a name, or {name, source, target} with an SQL expression per side.'),
   cohort: cohortSchema.optional(),
 });
 /** A keyed comparison of two tables. */
 export type KeyedSpec = z.infer<typeof keyedSpecSchema>;
 
 /** One side of a count: a (filtered) table or an SQL query whose rows are counted. */
-export const countSideSchema = z.union([tableSideSchema, z.object({ query: z.string().min(1) })]);
+export const countSideSchema = z.union([tableSideSchema, z.object({ query: z.string().min(1).describe('An SQL query whose rows are counted.') })]);
 /** One side of a count. */
 export type CountSide = z.infer<typeof countSideSchema>;
 
@@ -55,13 +58,31 @@ export const countSpecSchema = z.object({ source: countSideSchema, target: count
 /** A count check. */
 export type CountSpec = z.infer<typeof countSpecSchema>;
 
+const assertionSchema = z.string().optional().describe("The object's schema; default the search path (public).");
+const assertionTable = z.string().min(1).describe('The table.');
+const assertionColumn = z.string().min(1).describe('The column.');
+
 /** A schema assertion checked against the catalog of one database. */
 export const schemaAssertionSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('column-exists'), schema: z.string().optional(), table: z.string().min(1), column: z.string().min(1) }),
-  z.object({ kind: z.literal('column-gone'), schema: z.string().optional(), table: z.string().min(1), column: z.string().min(1) }),
-  z.object({ kind: z.literal('index-valid'), schema: z.string().optional(), index: z.string().min(1) }),
-  z.object({ kind: z.literal('constraint-validated'), schema: z.string().optional(), table: z.string().min(1), constraint: z.string().min(1) }),
-  z.object({ kind: z.literal('no-invalid-constraints'), schema: z.string().optional(), table: z.string().min(1) }),
+  z.object({ kind: z.literal('column-exists').describe('The column exists.'), schema: assertionSchema, table: assertionTable, column: assertionColumn }),
+  z.object({
+    kind: z.literal('column-gone').describe('The column no longer exists.'),
+    schema: assertionSchema,
+    table: assertionTable,
+    column: assertionColumn,
+  }),
+  z.object({
+    kind: z.literal('index-valid').describe('The index exists and is valid (usable by the planner).'),
+    schema: assertionSchema,
+    index: z.string().min(1).describe('The index.'),
+  }),
+  z.object({
+    kind: z.literal('constraint-validated').describe('The constraint exists and is validated.'),
+    schema: assertionSchema,
+    table: assertionTable,
+    constraint: z.string().min(1).describe('The constraint.'),
+  }),
+  z.object({ kind: z.literal('no-invalid-constraints').describe('No constraint of the table is NOT VALID.'), schema: assertionSchema, table: assertionTable }),
 ]);
 /** A schema assertion. */
 export type SchemaAssertion = z.infer<typeof schemaAssertionSchema>;

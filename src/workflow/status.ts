@@ -2,6 +2,7 @@ import { type BackfillProgress, backfillProgress } from '../backfill/index.js';
 import type { Queryable } from '../db/database.js';
 import type { Migration } from '../migration/loader.js';
 import { readState } from '../migration/state.js';
+import { type AppGuidance, guidanceOf } from './app-guidance.js';
 import { type CheckResult, latestResults, resultsFor } from './check-results.js';
 import { type Drift, missingFolders, viewOf } from './plan-state.js';
 
@@ -28,18 +29,24 @@ export interface MigrationStatus {
   checksPending: string[];
   /** Differing rows and failed assertions of those latest results (the health matrix's data errors). */
   dataErrors: number;
+  /** What the application may run now, the next gate and what it must do before the next step (docs/lifecycle.md). */
+  guidance: AppGuidance & { phase: string };
 }
 
-/** Every migration with its phase, applied steps and drift; reads only. */
+/**
+ * Every migration with its phase, applied steps and drift; reads only. With
+ * `only`, just those migrations are listed (drift of the others is still found by `up`/`down`).
+ */
 export async function migrationStatus(
   db: Queryable,
   migrations: Migration[],
-  opts: { archived?: readonly string[] } = {},
+  opts: { archived?: readonly string[]; only?: readonly string[] } = {},
 ): Promise<{ migrations: MigrationStatus[]; drift: Drift[] }> {
   const state = await readState(db);
   const backfills = state.migrations.size > 0 ? await backfillProgress(db) : [];
   const latest = state.migrations.size > 0 ? await latestResults(db) : new Map<string, CheckResult[]>();
-  const list = migrations.map((m): MigrationStatus => {
+  const shown = opts.only ? migrations.filter((m) => opts.only?.includes(m.id)) : migrations;
+  const list = shown.map((m): MigrationStatus => {
     const v = viewOf(m, state.migrations.get(m.id), state.applied.get(m.id) ?? []);
     const byStep = new Map(v.applied.map((a) => [a.stepId, a]));
     const checks = resultsFor(m, latest.get(m.id) ?? []);
@@ -68,8 +75,9 @@ export async function migrationStatus(
       checks: checks.checks,
       checksPending: checks.pending,
       dataErrors: checks.checks.reduce((n, c) => n + c.dataErrors, 0),
+      guidance: guidanceOf(v.record?.phase ?? null, m.id),
     };
   });
-  const orphans = missingFolders(state, migrations, opts.archived);
+  const orphans = opts.only ? [] : missingFolders(state, migrations, opts.archived);
   return { migrations: list, drift: [...list.flatMap((s) => s.drift), ...orphans] };
 }

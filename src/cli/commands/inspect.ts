@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { FerryError } from '../../errors.js';
 import { readEvents } from '../../migration/state.js';
+import { guidanceLines } from '../../workflow/app-guidance.js';
 import type { CheckMode } from '../../workflow/check-results.js';
 import { projectDatabases } from '../../workflow/environments.js';
 import { driftHint } from '../../workflow/plan-state.js';
@@ -17,11 +18,16 @@ import { withMigration } from '../target.js';
 export function registerInspectCommands(program: Command, globals: () => GlobalOptions): void {
   program
     .command('status')
-    .description('every migration: its phase, applied steps and drift')
-    .addHelpText('after', '\nExamples:\n  ferry status\n  ferry status --env production --json')
-    .action(async () => {
-      await withDatabase(globals(), undefined, 'status', async (ctx) => {
-        const s = await migrationStatus(ctx.db, ctx.migrations, { archived: ctx.run.archived ?? [] });
+    .description('every migration (or one): its phase, applied steps, drift, and what the application may run now')
+    .argument('[id]', 'migration id; default: all')
+    .addHelpText(
+      'after',
+      "\nEach migration shows its phase's line of docs/lifecycle.md: what is live now, the next gate, what the\napplication must do before the next step, and which application versions may run.\n\nExamples:\n  ferry status\n  ferry status split_full_name\n  ferry status --env production --json",
+    )
+    .action(async (id: string | undefined) => {
+      await withDatabase(globals(), id, 'status', async (ctx) => {
+        const only = id === undefined ? {} : { only: ctx.selected.map((m) => m.id) };
+        const s = await migrationStatus(ctx.db, ctx.migrations, { archived: ctx.run.archived ?? [], ...only });
         ctx.out.line(`${pc.bold('target')} ${ctx.db.target} ${pc.dim(`(env ${ctx.conn.env})`)}`);
         if (s.migrations.length === 0) ctx.out.line('no migrations yet: `ferry new <name> --type … --strategy …`');
         for (const m of s.migrations) {
@@ -34,6 +40,7 @@ export function registerInspectCommands(program: Command, globals: () => GlobalO
           for (const b of m.backfills) ctx.out.line(`  ${backfillLine(b)}`);
           for (const c of m.checks) ctx.out.line(`  ${checkLines(c, 5).join('\n  ')}`);
           if (m.checksPending.length) ctx.out.line(pc.dim(`    checks not run: ${m.checksPending.join(', ')} (\`ferry verify ${m.id} --full\`)`));
+          if (id !== undefined || (m.phase !== null && m.phase !== 'archived')) for (const l of guidanceLines(m.guidance)) ctx.out.line(pc.dim(`    ${l}`));
         }
         for (const d of s.drift.filter((x) => x.kind === 'missing-folder')) ctx.out.line(`${pc.red('drift')} ${d.problem}`);
         ctx.out.result(s);

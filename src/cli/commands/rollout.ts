@@ -16,6 +16,7 @@ import {
   setRolloutByHand,
   stagesOf,
 } from '../../rollout/index.js';
+import { guidanceLines, guidanceOf } from '../../workflow/app-guidance.js';
 import { MIGRATION_LOCK_KEY } from '../../workflow/execute.js';
 import { currentPhase, transition } from '../../workflow/lifecycle.js';
 import { type CommandContext, type GlobalOptions, withDatabase } from '../context.js';
@@ -207,6 +208,8 @@ async function status(g: GlobalOptions, id: string): Promise<void> {
       const who = c.owner ? `run by ${c.owner}, heartbeat ${formatHold(c.heartbeatAgeMs ?? 0)} ago` : 'no controller running';
       out.line(`  controller: ${c.state} (${who}); last ${c.lastColour ?? '—'} → ${c.lastAction ?? '—'}${c.reason ? pc.dim(`  ${c.reason}`) : ''}`);
     }
-    out.result({ ...s, controller: c ?? null });
+    const guidance = guidanceOf(s.phase, s.migrationId);
+    for (const l of guidanceLines(guidance)) out.line(pc.dim(`  ${l}`));
+    out.result({ ...s, controller: c ?? null, guidance });
   });
 }
