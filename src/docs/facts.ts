@@ -1,6 +1,6 @@
 import type { MigrationEvent } from '../migration/state.js';
-import { countDataErrors } from '../verify/data-errors.js';
 import { holdAt, type Stage } from '../rollout/schedule.js';
+import { countDataErrors } from '../verify/data-errors.js';
 import { DEFAULT_PHASE_DURATIONS, type Proof, planDurationMs, WORKFLOW_PHASES, type WorkflowPhase } from './plan-spec.js';
 import type { DocState } from './state.js';
 
