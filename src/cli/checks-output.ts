@@ -1,6 +1,6 @@
 import cliProgress from 'cli-progress';
 import pc from 'picocolors';
-import type { RowDifference } from '../verify/index.js';
+import type { DataErrorCount, RowDifference } from '../verify/index.js';
 import type { CheckResult } from '../workflow/check-results.js';
 import type { CheckProgress } from '../workflow/checks.js';
 
@@ -22,6 +22,12 @@ export function checkFigures(r: CheckResult): string {
       if (r.kind === 'diff') return `${n(f.differenceCount)} differing row(s)${cohort}${cost}`;
       return `source ${n(f.sourceRows)} rows, target ${n(f.targetRows)} rows, ${n(f.chunks)} chunks${f.chunksSkipped ? ` (${n(f.chunksSkipped)} resumed)` : ''}, ${n(f.differenceCount)} difference(s)${cohort}${cost}`;
   }
+}
+
+/** The data-error total as the health matrix judges it, and the per-check sum when rows were found by several checks. */
+export function dataErrorsLine(d: DataErrorCount): string {
+  const twice = d.perCheckSum > d.total ? ` (${n(d.perCheckSum)} by check: rows found by several checks of one table count once)` : '';
+  return `data errors: ${n(d.total)}${twice}`;
 }
 
 const show = (v: string | null | undefined) => (v === null || v === undefined ? 'NULL' : JSON.stringify(v));

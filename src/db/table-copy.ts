@@ -117,13 +117,22 @@ export async function copyOut(db: Queryable, qualified: string, columns: readonl
 /** Load COPY text-format rows into a table (each value cast from text by its column's type), in batches. */
 export async function copyIn(db: Queryable, qualified: string, columns: readonly SavedColumn[], text: string, batch = 1000): Promise<number> {
   const lines = text.split('\n').filter((l) => l.length > 0);
-  const list = columns.map((c) => quoteIdent(c.name)).join(', ');
-  const casts = columns.map((c, i) => `(r->>${i})::${c.type}`).join(', ');
-  for (let i = 0; i < lines.length; i += batch) {
-    const values = lines.slice(i, i + batch).map(parseCopyLine);
-    await db.query(`INSERT INTO ${qualified} (${list}) OVERRIDING SYSTEM VALUE SELECT ${casts} FROM json_array_elements($1::json) r`, [JSON.stringify(values)]);
-  }
+  for (let i = 0; i < lines.length; i += batch) await insertRows(db, qualified, columns, lines.slice(i, i + batch).map(parseCopyLine));
   return lines.length;
+}
+
+/** Insert rows given as text values (one per column of `columns`, null for NULL) in one statement, each value cast by its column's type. */
+export async function insertRows(
+  db: Queryable,
+  qualified: string,
+  columns: readonly SavedColumn[],
+  rows: readonly (readonly (string | null)[])[],
+): Promise<void> {
+  if (rows.length === 0) return;
+  const list = columns.map((c) => quoteIdent(c.name)).join(', ');
+  // Types come from format_type in the catalog.
+  const casts = columns.map((c, i) => `(r->>${i})::${c.type}`).join(', ');
+  await db.query(`INSERT INTO ${qualified} (${list}) OVERRIDING SYSTEM VALUE SELECT ${casts} FROM json_array_elements($1::json) r`, [JSON.stringify(rows)]);
 }
 
 /** Move a table's identity and serial sequences past its highest value after a load. */

@@ -1,5 +1,6 @@
 import type { MigrationEvent } from '../migration/state.js';
 import { holdAt, type Stage } from '../rollout/schedule.js';
+import { countDataErrors } from '../verify/data-errors.js';
 import { DEFAULT_PHASE_DURATIONS, type Proof, planDurationMs, WORKFLOW_PHASES, type WorkflowPhase } from './plan-spec.js';
 import type { DocState } from './state.js';
 
@@ -132,9 +133,9 @@ export function lastRehearsal(events: MigrationEvent[]): { at: Date; ok: boolean
   return { at: e.at, ok: d.ok === true, reason: e.reason ?? '', copy: d.copy ?? null };
 }
 
-/** Data errors found by the latest result of each check. */
+/** Data errors found by the latest result of each check, each differing row of a table once (see `countDataErrors`). */
 export function dataErrorsOf(s: Pick<DocState, 'checks'>): number {
-  return s.checks.reduce((n, c) => n + c.dataErrors, 0);
+  return countDataErrors(s.checks).total;
 }
 
 /** Whether the recorded state proves `proof`, and the fact that does (for the report's checklist). */

@@ -21,6 +21,7 @@
  */
 export { type ChecksumOptions, type ChecksumProgress, type ChecksumResult, type ChecksumRunOptions, checksum, checksumTables } from './checksum.js';
 export { type CountResult, countRows } from './count.js';
+export { countDataErrors, type DataErrorCount, type DataErrorSource, type TableDataErrors } from './data-errors.js';
 export { type DiffOptions, type DiffResult, diffRows } from './diff.js';
 export { fingerprint, type TableFingerprint } from './fingerprint.js';
 export { normalised, rowHash, type ValueType } from './normalize.js';

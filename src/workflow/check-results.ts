@@ -2,6 +2,7 @@ import type { Database, Queryable } from '../db/database.js';
 import type { Migration } from '../migration/loader.js';
 import { ensureState, stateExists, stateTableExists } from '../migration/state.js';
 import { STATE_SCHEMA_VERSIONS } from '../migration/state-schema.js';
+import { countDataErrors } from '../verify/data-errors.js';
 import { type CheckKind, declarationHash } from '../verify/declared.js';
 import { MIGRATION_LOCK_KEY } from './execute.js';
 import type { GateContext } from './lifecycle.js';
@@ -20,7 +21,7 @@ export interface CheckResult {
   figures: Record<string, unknown>;
   /** The first differing rows (both sides' values), or the failed schema assertions. */
   differences: unknown[];
-  /** Differing rows (or failed assertions) found; what the health matrix counts. */
+  /** Differing rows (or failed assertions) this check found; the health matrix counts rows found by several checks once (`countDataErrors`). */
   dataErrors: number;
   /** Why the check could not run (a missing table …); such a check fails. */
   error: string | null;
@@ -125,12 +126,13 @@ export function resultsFor(m: Migration, latest: readonly CheckResult[]): { chec
 }
 
 /**
- * Data errors of a migration for the health matrix: the differing rows (and
- * failed assertions) of the latest result of each of its checks; 0 before any ran.
+ * Data errors of a migration for the health matrix: the distinct differing rows
+ * per table (a row two checks found counts once) of the latest result of each
+ * of its checks, plus each failed assertion and count difference; 0 before any ran.
  */
 export async function dataErrors(db: Queryable, migrationId: string): Promise<number> {
   const latest = (await latestResults(db, { migrationId })).get(migrationId) ?? [];
-  return latest.reduce((n, r) => n + r.dataErrors, 0);
+  return countDataErrors(latest).total;
 }
 
 /** Record which checks `m` declares now, so the verify gate (which reads only the database) knows what to require. */

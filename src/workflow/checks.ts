@@ -10,6 +10,7 @@ import {
   type ChecksumProgress,
   type Cohort,
   checksumTables,
+  countDataErrors,
   countRows,
   diffRows,
   dropRun,
@@ -53,6 +54,7 @@ export interface ChecksRun {
   mode: CheckMode;
   results: CheckResult[];
   ok: boolean;
+  /** Distinct differing rows per table, plus failed assertions and count differences (a row two checks found counts once). */
   dataErrors: number;
 }
 
@@ -244,6 +246,8 @@ export async function runChecks(m: Migration, opts: RunChecksOptions): Promise<C
       kind: c.kind,
       mode,
       ...outcome,
+      // The compared table, so rows that several checks of one table find count once (countDataErrors).
+      ...(c.kind === 'diff' || c.kind === 'checksum' ? { figures: { ...outcome.figures, table: comparedTable(c) } } : {}),
       error,
       declaration: declarationHash(c),
       startedAt,
@@ -261,7 +265,7 @@ export async function runChecks(m: Migration, opts: RunChecksOptions): Promise<C
     results.push(result);
   }
   const ok = results.every((r) => r.ok);
-  const dataErrors = results.reduce((n, r) => n + r.dataErrors, 0);
+  const dataErrors = countDataErrors(results).total;
   const failed = results.filter((r) => !r.ok).map((r) => r.check);
   await appendEvent(home, {
     migrationId: m.id,
@@ -274,6 +278,12 @@ export async function runChecks(m: Migration, opts: RunChecksOptions): Promise<C
     },
   });
   return { migrationId: m.id, mode: opts.mode, results, ok, dataErrors };
+}
+
+/** The table a keyed check compares, as the key of its differing rows: the target side, with its environment and schema when declared. */
+function comparedTable(c: Extract<DeclaredCheck, { kind: 'diff' | 'checksum' }>): string {
+  const t = c.target;
+  return `${t.env === undefined ? '' : `${t.env}:`}${t.schema === undefined ? '' : `${t.schema}.`}${t.table}`;
 }
 
 /** Drop a finished run's chunk records (its result is stored) from whichever database held them. */

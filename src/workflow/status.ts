@@ -2,6 +2,7 @@ import { type BackfillProgress, backfillProgress } from '../backfill/index.js';
 import type { Queryable } from '../db/database.js';
 import type { Migration } from '../migration/loader.js';
 import { readState } from '../migration/state.js';
+import { countDataErrors } from '../verify/data-errors.js';
 import { type AppGuidance, guidanceOf } from './app-guidance.js';
 import { type CheckResult, latestResults, resultsFor } from './check-results.js';
 import { type Drift, missingFolders, viewOf } from './plan-state.js';
@@ -74,7 +75,7 @@ export async function migrationStatus(
       backfills: backfills.filter((b) => b.migrationId === m.id),
       checks: checks.checks,
       checksPending: checks.pending,
-      dataErrors: checks.checks.reduce((n, c) => n + c.dataErrors, 0),
+      dataErrors: countDataErrors(checks.checks).total,
       guidance: guidanceOf(v.record?.phase ?? null, m.id),
     };
   });

@@ -3,6 +3,7 @@ import { isFerryError } from '../errors.js';
 import type { Migration } from '../migration/loader.js';
 import { appendEvent, readState, stateExists, stateTableExists } from '../migration/state.js';
 import { kindOf } from '../migration/step-kinds.js';
+import { countDataErrors, type DataErrorCount } from '../verify/data-errors.js';
 import { type CheckResult, ensureCheckState, latestResults, resultsFor, syncDeclaredChecks } from './check-results.js';
 import { type ChecksRun, type RunChecksOptions, runChecks } from './checks.js';
 import { transition } from './lifecycle.js';
@@ -34,6 +35,8 @@ export interface MigrationVerification {
   checks: CheckResult[];
   /** Declared checks with no result for their current declaration yet. */
   checksPending: string[];
+  /** The checks' data errors, each differing row of a table once (`total`), with the per-check sum and the figures per table. */
+  dataErrors: DataErrorCount;
   /** When the migration is rolled out but stays so: why the verify gate refused. */
   notVerified?: string;
 }
@@ -135,6 +138,7 @@ export async function verifyMigrations(db: Database, migrations: Migration[], op
       complete,
       checks: checks.checks,
       checksPending: checks.pending,
+      dataErrors: countDataErrors(checks.checks),
     };
     out.push(result);
     if (opts.record && v.record && (await stateExists(db))) {

@@ -7,7 +7,7 @@ import { projectDatabases } from '../../workflow/environments.js';
 import { driftHint } from '../../workflow/plan-state.js';
 import { migrationStatus } from '../../workflow/status.js';
 import { type MigrationVerification, verifyMigrations } from '../../workflow/verify.js';
-import { checkLines, checkProgressDisplay } from '../checks-output.js';
+import { checkLines, checkProgressDisplay, dataErrorsLine } from '../checks-output.js';
 import { type CommandContext, type GlobalOptions, withDatabase } from '../context.js';
 import { wholeNumber } from '../numbers.js';
 import { pc, phaseLabel } from '../output.js';
@@ -165,6 +165,7 @@ function printVerification(ctx: CommandContext, r: MigrationVerification, status
     for (const f of s.failures) ctx.out.line(`      ${pc.red(f)}`);
   }
   for (const c of r.checks) for (const l of checkLines(c)) ctx.out.line(l);
+  if (r.dataErrors.total > 0) ctx.out.line(`  ${pc.red(dataErrorsLine(r.dataErrors))}`);
   if (r.checksPending.length) ctx.out.line(pc.dim(`  checks not run: ${r.checksPending.join(', ')} (\`ferry verify ${r.migrationId} --full\`)`));
   if (r.verified) ctx.out.line(`  ${pc.magenta('phase')} rolled-out → ${pc.bold('verified')}`);
   if (r.notVerified) ctx.out.line(`  ${pc.yellow('not verified:')} ${r.notVerified}`);

@@ -4,9 +4,11 @@ import { ensureMigrationRecord, ensureState } from '../../migration/state.js';
 import { approvalStatus, recordApproval, roleOf } from '../../workflow/approvals.js';
 import { MIGRATION_LOCK_KEY } from '../../workflow/execute.js';
 import { currentPhase, transition } from '../../workflow/lifecycle.js';
-import { rehearse } from '../../workflow/rehearse.js';
+import { DEFAULT_SAMPLE_ROWS, rehearse } from '../../workflow/rehearse.js';
 import { type GlobalOptions, withDatabase } from '../context.js';
+import { wholeNumber } from '../numbers.js';
 import { pc } from '../output.js';
+import { rehearsalLines } from '../rehearsal-output.js';
 import { withMigration } from '../target.js';
 
 /** `ferry approve` and `ferry rehearse`: gates before a migration runs for real. */
@@ -66,11 +68,20 @@ export function registerLifecycleCommands(program: Command, globals: () => Globa
     .command('rehearse')
     .description('on a scratch copy: up → verify → down → compare schema → up again; proves the rollback')
     .argument('[id]', 'migration id; default: the latest migration')
+    .option('--sample-rows <n>', 'on a server: copy up to N rows (default 10000) of each table the steps touch, and the rows they reference; 0 = schema only')
+    .option('--all-rows', 'on a server: copy every row of the tables the steps touch')
     .addHelpText(
       'after',
-      '\nThe copy is a copy of the local PGlite data directory (schema and data), or a temporary database\n(pg_dump --schema-only) on the server. The target is not changed; the result is logged.\n\nExample:\n  ferry rehearse split_full_name',
+      "\nThe copy is a copy of the local PGlite data directory (schema and every row), or a temporary database on\nthe server: the schema (pg_dump --schema-only), ferry's state, and a sample of the tables the steps touch\n(read by short plain SELECTs; a table of at most N rows is copied whole). The report says per step how many\nrows its tables held in the rehearsal and in the source, and which steps ran on empty tables. The target is\nnot changed; the result is logged.\n\nExamples:\n  ferry rehearse split_full_name\n  ferry rehearse split_full_name --sample-rows 50000\n  ferry rehearse split_full_name --all-rows --json\n  ferry rehearse split_full_name --sample-rows 0    # schema only",
     )
-    .action(async (id: string | undefined) => {
+    .action(async (id: string | undefined, o: { sampleRows?: string; allRows?: boolean }) => {
+      if (o.allRows && o.sampleRows !== undefined)
+        throw new FerryError('E_USAGE', '--all-rows and --sample-rows ask for different copies', 'give one of them: --all-rows, or --sample-rows N');
+      const sampleRows = o.allRows
+        ? 'all'
+        : o.sampleRows === undefined
+          ? DEFAULT_SAMPLE_ROWS
+          : wholeNumber('--sample-rows', o.sampleRows, { min: 0 }, '--sample-rows 10000');
       await withDatabase(globals(), id, 'rehearse', async (ctx) => {
         const targets = id === undefined ? ctx.migrations.slice(-1) : ctx.selected;
         const reports = [];
@@ -80,13 +91,8 @@ export function registerLifecycleCommands(program: Command, globals: () => Globa
           delete quiet.onProgress;
           const server =
             ctx.conn.driver === 'server' ? { url: ctx.conn.url, ...(ctx.conn.password === undefined ? {} : { password: ctx.conn.password }) } : undefined;
-          const r = await rehearse(ctx.db, m, { ...quiet, lockWaitMs: ctx.lockWaitMs, migrations: ctx.migrations, ...(server ? { server } : {}) });
-          ctx.out.line(pc.dim(`  copy: ${r.copy}`));
-          for (const s of r.stages) {
-            ctx.out.line(`  ${s.ok ? pc.green('✔') : pc.red('✘')} ${s.name}`);
-            for (const d of s.detail) ctx.out.line(`      ${pc.red(d)}`);
-          }
-          ctx.out.line(r.ok ? pc.green('  rehearsal passed: the rollback restores the schema') : pc.red('  rehearsal FAILED'));
+          const r = await rehearse(ctx.db, m, { ...quiet, lockWaitMs: ctx.lockWaitMs, migrations: ctx.migrations, sampleRows, ...(server ? { server } : {}) });
+          for (const l of rehearsalLines(r)) ctx.out.line(l);
           reports.push(r);
         }
         ctx.out.result({ rehearsals: reports, ok: reports.every((r) => r.ok) });
