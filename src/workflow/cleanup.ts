@@ -10,7 +10,7 @@ import { graduateFlag } from '../rollout/flags.js';
 import { formatHold } from '../rollout/schedule.js';
 import { type DumpAccess, listBackups } from './backup.js';
 import { type ContractReport, contract } from './contract.js';
-import { contractStarted, crossingGates, refuseCrossing } from './crossing.js';
+import { contractStarted, crossingGates, notVerified, refuseCrossing } from './crossing.js';
 import { MIGRATION_LOCK_KEY, type RunOptions } from './execute.js';
 import { currentPhase, transition } from './lifecycle.js';
 
@@ -62,13 +62,7 @@ export async function cleanupGates(
 ): Promise<{ phase: string; since: Date | null; periodMs: number; elapsedMs: number }> {
   const phase = (await readState(db)).migrations.get(m.id)?.phase ?? 'planned';
   if (phase === 'archived') throw new FerryError('E_GATE', `migration ${m.id} is already archived`, 'there is nothing left to clean up');
-  if (phase !== 'verified' && phase !== 'contracted') {
-    throw new FerryError(
-      'E_GATE',
-      `cannot clean up ${m.id}: it is ${phase}, and cleanup needs a verified migration`,
-      phase === 'rolled-out' ? `run \`ferry verify ${m.id} --full\` first` : 'finish the rollout and verify it first',
-    );
-  }
+  if (phase !== 'verified' && phase !== 'contracted') throw await notVerified(db, m, phase, 'clean up');
   if (phase === 'verified' && !(await contractStarted(db, m.id))) refuseCrossing(m, await crossingGates(db, m), 'clean up');
   const periodMs = planDurationMs(m.manifest.plan.deprecationPeriod);
   const since = await fullSince(db, m.id);

@@ -7,7 +7,7 @@ import { appendEvent, ensureState, readState } from '../migration/state.js';
 import { graduateFlag } from '../rollout/flags.js';
 import type { RunReport, UpOptions } from './apply.js';
 import { cleanupTargets, type DumpAccess, listBackups, takeBackup } from './backup.js';
-import { CROSSING_EVENT, type CrossingVerdict, contractStarted, crossingGates, refuseCrossing } from './crossing.js';
+import { CROSSING_EVENT, type CrossingVerdict, contractStarted, crossingGates, notVerified, refuseCrossing } from './crossing.js';
 import { applyStep, MIGRATION_LOCK_KEY, rehearseStepInTransaction } from './execute.js';
 import { currentPhase, transition } from './lifecycle.js';
 import { refuseDrift, viewOf } from './plan-state.js';
@@ -87,13 +87,7 @@ export async function contract(db: Database, m: Migration, opts: ContractOptions
     if (phase === 'contracted' || phase === 'archived') {
       if (v.contractPending.length === 0) return;
     } else if (phase !== 'verified') {
-      throw new FerryError(
-        'E_GATE',
-        `migration ${m.id} is ${phase}; contract removes the old shape for good, so it needs a verified migration`,
-        phase === 'rolled-out'
-          ? `run \`ferry verify ${m.id} --full\`: when every check passes it moves to verified`
-          : `finish the rollout (\`ferry rollout ${m.id} status\`), verify it, then contract`,
-      );
+      throw await notVerified(db, m, phase, 'contract');
     }
     if (v.pending.length > 0) {
       throw new FerryError(
