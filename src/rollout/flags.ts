@@ -49,9 +49,7 @@ function flagsExist(db: Queryable): Promise<boolean> {
 
 /** Whether `ferry.flags` has the graduation columns (state version 9); read-only commands must not upgrade it. */
 async function hasGraduation(db: Queryable): Promise<boolean> {
-  const { rows } = await db.query(
-    `SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('ferry.flags') AND attname = 'graduated_at' AND NOT attisdropped`,
-  );
+  const { rows } = await db.query(`SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('ferry.flags') AND attname = 'graduated_at' AND NOT attisdropped`);
   return rows.length > 0;
 }
 
@@ -120,7 +118,8 @@ export async function writeFlag(
   opts: { migrationId: string | null; actor: string; reason?: string },
 ): Promise<FlagChange> {
   const before = await readFlag(tx, key, true);
-  if (before?.graduatedAt && effectivePercentage(value) < 100) throw graduatedRefusal(before, `set ${value.enabled ? formatPercentage(value.percentage) : 'off'}`);
+  if (before?.graduatedAt && effectivePercentage(value) < 100)
+    throw graduatedRefusal(before, `set ${value.enabled ? formatPercentage(value.percentage) : 'off'}`);
   const migrationId = before?.migrationId ?? opts.migrationId;
   await tx.query(
     `INSERT INTO ferry.flags (key, enabled, percentage, migration_id, updated_by) VALUES ($1, $2, $3, $4, $5)

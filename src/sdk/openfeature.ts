@@ -68,7 +68,12 @@ export class FerryProvider implements Provider {
     return {
       value,
       variant: value ? 'new' : 'old',
-      reason: flag.graduated === true ? StandardResolutionReasons.STATIC : flag.enabled ? StandardResolutionReasons.TARGETING_MATCH : StandardResolutionReasons.DISABLED,
+      reason:
+        flag.graduated === true
+          ? StandardResolutionReasons.STATIC
+          : flag.enabled
+            ? StandardResolutionReasons.TARGETING_MATCH
+            : StandardResolutionReasons.DISABLED,
       flagMetadata: {
         graduated: flag.graduated === true,
         tombstone: flag.tombstone === true,

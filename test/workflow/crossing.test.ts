@@ -29,9 +29,9 @@ async function refused(p: TestProject, args: string[], code: number, ...messages
 }
 
 const columnsOf = (db: Database) =>
-  db.query<{ c: string }>(`SELECT column_name AS c FROM information_schema.columns WHERE table_name = 'users' ORDER BY ordinal_position`).then((r) =>
-    r.rows.map((x) => x.c),
-  );
+  db
+    .query<{ c: string }>(`SELECT column_name AS c FROM information_schema.columns WHERE table_name = 'users' ORDER BY ordinal_position`)
+    .then((r) => r.rows.map((x) => x.c));
 const count = async (db: Database, sql: string) => Number((await db.query<{ n: string }>(sql)).rows[0]?.n);
 /** What contract and cleanup may change: the columns, the backups, the events, the flag. */
 const fingerprint = async (db: Database) => ({

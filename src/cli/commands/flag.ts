@@ -9,8 +9,7 @@ export { ensureStateCurrent } from '../../workflow/flags.js';
 
 const owners = (migrations: Migration[], key: string) => migrations.filter((m) => m.manifest.flag === key);
 const show = (f: { enabled: boolean; percentage: number }) => (f.enabled ? formatPercentage(f.percentage) : 'off');
-const graduation = (f: { graduatedAt: Date | null; tombstone: boolean }) =>
-  f.tombstone ? '  graduated (tombstone)' : f.graduatedAt ? '  graduated' : '';
+const graduation = (f: { graduatedAt: Date | null; tombstone: boolean }) => (f.tombstone ? '  graduated (tombstone)' : f.graduatedAt ? '  graduated' : '');
 
 /** `ferry flag set|list|get|remove`: the flags applications read, and the quick rollback. */
 export function registerFlagCommands(program: Command, globals: () => GlobalOptions): void {
@@ -35,7 +34,11 @@ export function registerFlagCommands(program: Command, globals: () => GlobalOpti
     .action(async (key: string, text: string, o: { reason?: string }) => {
       const value = parseFlagValue(text);
       await withDatabase(globals(), undefined, 'flag set', async (ctx) => {
-        const change = await setFlag(ctx.db, ctx.migrations, key, value, { actor: ctx.actor, lockWaitMs: ctx.lockWaitMs, ...(o.reason ? { reason: o.reason } : {}) });
+        const change = await setFlag(ctx.db, ctx.migrations, key, value, {
+          actor: ctx.actor,
+          lockWaitMs: ctx.lockWaitMs,
+          ...(o.reason ? { reason: o.reason } : {}),
+        });
         const from = change.from ? show(change.from) : 'absent';
         ctx.out.line(`${pc.magenta('flag')} ${key}: ${from} → ${pc.bold(show(value))}${change.quickRollback ? pc.yellow('  (quick rollback)') : ''}`);
         if (change.migrationId) ctx.out.line(pc.dim(`  recorded in the log of ${change.migrationId}`));
@@ -70,7 +73,9 @@ export function registerFlagCommands(program: Command, globals: () => GlobalOpti
         const value = f ?? { enabled: false, percentage: 0 };
         const result: Record<string, unknown> = { flag: key, stored: f !== undefined, enabled: value.enabled, percentage: value.percentage };
         if (f) Object.assign(result, { graduatedAt: f.graduatedAt, tombstone: f.tombstone });
-        ctx.out.line(`${pc.bold(key)}: ${show(value)}${f ? pc.dim(`  (${f.migrationId ?? 'no migration'}, v${f.version})${graduation(f)}`) : pc.dim('  (not set yet)')}`);
+        ctx.out.line(
+          `${pc.bold(key)}: ${show(value)}${f ? pc.dim(`  (${f.migrationId ?? 'no migration'}, v${f.version})${graduation(f)}`) : pc.dim('  (not set yet)')}`,
+        );
         if (o.unit !== undefined) {
           const bucket = bucketOf(key, o.unit);
           const isIn = inRollout(bucket, effectivePercentage(value));
@@ -92,7 +97,11 @@ export function registerFlagCommands(program: Command, globals: () => GlobalOpti
     .option('--reason <text>', "why, for the migration's log")
     .action(async (key: string, o: { reason?: string }) => {
       await withDatabase(globals(), undefined, 'flag remove', async (ctx) => {
-        const change = await removeFlag(ctx.db, ctx.migrations, key, { actor: ctx.actor, lockWaitMs: ctx.lockWaitMs, ...(o.reason ? { reason: o.reason } : {}) });
+        const change = await removeFlag(ctx.db, ctx.migrations, key, {
+          actor: ctx.actor,
+          lockWaitMs: ctx.lockWaitMs,
+          ...(o.reason ? { reason: o.reason } : {}),
+        });
         ctx.out.line(`${pc.magenta('flag')} ${key} removed${change.migrationId ? pc.dim(` (recorded in the log of ${change.migrationId})`) : ''}`);
         ctx.out.result({ flag: key, removed: true, change });
       });

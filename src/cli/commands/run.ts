@@ -6,9 +6,9 @@ import { down } from '../../workflow/rollback.js';
 import { type GlobalOptions, withDatabase } from '../context.js';
 import { wholeNumber } from '../numbers.js';
 import { type Output, pc } from '../output.js';
+import { dumpAccess } from '../target.js';
 import { workerStarter } from './backfill.js';
 import { backupDir, backupLine } from './cleanup.js';
-import { dumpAccess } from '../target.js';
 
 function summarise(out: Output, report: RunReport, nothing: string): void {
   for (const t of report.transitions) out.line(`${pc.magenta('phase')} ${t.migrationId}: ${t.from} → ${pc.bold(t.to)}`);
