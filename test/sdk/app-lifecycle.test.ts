@@ -141,5 +141,5 @@ forEachDriver('an application on the SDK through contract and cleanup', (suite) 
     expect(totals.newPath).toBeGreaterThan(100);
     expect(totals.warnings).toHaveLength(1);
     expect(totals.warnings[0]).toContain(`"${FLAG}" graduated with ${SPLIT}`);
-  });
+  }, 600_000);
 });

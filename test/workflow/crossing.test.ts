@@ -118,7 +118,7 @@ forEachDriver('crossing the point of no return', (suite) => {
     expect(await withDb(target, (db) => count(db, 'SELECT count(*)::text AS n FROM ferry.backups'))).toBe(1);
     const tomb = await runFerryJson<{ enabled: boolean; tombstone: boolean }>(p.root, ['flag', 'get', 'split-names']);
     expect(tomb.json).toMatchObject({ enabled: true, tombstone: true });
-  });
+  }, 600_000);
 
   it('health red (SDK metrics in ferry.metrics) blocks contract and cleanup --force; nothing changes', async () => {
     const target = await suite.fresh();
