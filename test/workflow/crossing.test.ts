@@ -145,12 +145,17 @@ forEachDriver('crossing the point of no return', (suite) => {
     expect(before.columns).toContain('full_name');
   });
 
-  it('an unresolved quick rollback (flag off after verified) blocks contract', async () => {
+  it('an unresolved quick rollback (flag off after verified) blocks contract; a backup taken since verification is reused', async () => {
     const target = await suite.fresh();
     const p = await verifiedSplit(target);
     await ok(p, ['flag', 'set', 'split-names', 'false']);
     await refused(p, ['contract', SPLIT], 9, 'flag split-names is off', 'ferry flag set split-names true');
     await ok(p, ['flag', 'set', 'split-names', 'true']);
-    expect(await ok(p, ['contract', SPLIT])).toContain('verified → contracted');
+    // A backup taken since verification (as by a contract killed right after its backup) is reused, not taken twice.
+    await ok(p, ['backup', SPLIT]);
+    const contracted = await ok(p, ['contract', SPLIT]);
+    expect(contracted).toContain('since verification');
+    expect(contracted).toContain('verified → contracted');
+    expect(await withDb(target, (db) => count(db, 'SELECT count(*)::text AS n FROM ferry.backups'))).toBe(1);
   });
 });
