@@ -23,9 +23,11 @@ export { APP_GUIDANCE, type AppGuidance, guidanceFor, guidanceOf, TRANSITION_GUI
 export { baseline, type RunReport, type UpOptions, up } from './workflow/apply.js';
 export { dataErrors } from './workflow/check-results.js';
 export { runChecks } from './workflow/checks.js';
-export { contract } from './workflow/contract.js';
+export { type ContractOptions, type ContractReport, contract, recentBackup } from './workflow/contract.js';
+export { type CrossingVerdict, crossingGates, unresolvedRollback } from './workflow/crossing.js';
 export { type Acknowledgement, acknowledgeEdits, type Forgotten, forget } from './workflow/drift.js';
 export type { ProgressEvent, RunOptions, StepReport } from './workflow/execute.js';
+export { type FlagOptions, removeFlag, setFlag } from './workflow/flags.js';
 export { addGate, type Gate, PHASES, type Phase, TRANSITIONS, transition } from './workflow/lifecycle.js';
 export type { Drift, DriftKind } from './workflow/plan-state.js';
 export { DEFAULT_SAMPLE_ROWS, type RehearsalReport, type RehearseOptions, rehearse } from './workflow/rehearse.js';

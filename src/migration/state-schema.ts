@@ -265,4 +265,13 @@ export const STATE_SCHEMA_VERSIONS: readonly string[] = [
   COMMENT ON COLUMN ferry.migrations.definition IS 'checksum of each manifest field (but steps) when the first step was applied, or as last acknowledged; NULL while none is applied';
   COMMENT ON COLUMN ferry.migrations.point_of_no_return IS 'the point of no return recorded with the definition; down obeys it, whatever the manifest says now';
   `,
+  // 9: flags graduate. At contract a migration's flag is on for everyone for good (graduated_at); cleanup keeps
+  // its row as a tombstone instead of deleting it, so an SDK still asking for it answers true, not its default.
+  `
+  ALTER TABLE ferry.flags
+    ADD COLUMN graduated_at timestamptz,
+    ADD COLUMN tombstone    boolean NOT NULL DEFAULT false;
+  COMMENT ON COLUMN ferry.flags.graduated_at IS 'when the flag graduated (its migration contracted): on for everyone, whatever default the code passes; it can no longer be lowered';
+  COMMENT ON COLUMN ferry.flags.tombstone IS 'the migration was cleaned up: the row stays so SDKs answer true (and warn that the if can go)';
+  `,
 ];

@@ -12,6 +12,10 @@ export interface Flag extends FlagValue {
   updatedAt: Date;
   /** Bumped on every change; SDK snapshots compare it. */
   version: number;
+  /** When the flag graduated (its migration contracted): on for everyone for good; null before (or before state version 9). */
+  graduatedAt: Date | null;
+  /** Its migration was cleaned up; the row stays so SDKs still answer true. */
+  tombstone: boolean;
 }
 
 /** One change of a flag, as written to the migration's log (event kind `flag`). */
@@ -22,6 +26,8 @@ export interface FlagChange {
   to: FlagValue | null;
   /** The flag was switched off: everyone back on the old path at once. */
   quickRollback: boolean;
+  /** The flag graduated (on for everyone for good), or became a tombstone, with this change. */
+  graduated?: 'graduated' | 'tombstone';
 }
 
 const toFlag = (r: Record<string, unknown>): Flag => ({
@@ -32,6 +38,8 @@ const toFlag = (r: Record<string, unknown>): Flag => ({
   updatedBy: r.updated_by as string,
   updatedAt: new Date(r.updated_at as string),
   version: Number(r.version),
+  graduatedAt: r.graduated_at ? new Date(r.graduated_at as string) : null,
+  tombstone: r.tombstone === true,
 });
 
 /** Whether `ferry.flags` exists yet (read-only commands must not create it). */
@@ -39,25 +47,33 @@ function flagsExist(db: Queryable): Promise<boolean> {
   return stateTableExists(db, 'flags');
 }
 
+/** Whether `ferry.flags` has the graduation columns (state version 9); read-only commands must not upgrade it. */
+async function hasGraduation(db: Queryable): Promise<boolean> {
+  const { rows } = await db.query(`SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('ferry.flags') AND attname = 'graduated_at' AND NOT attisdropped`);
+  return rows.length > 0;
+}
+
 const FLAG_COLUMNS = 'key, enabled, percentage::text AS percentage, migration_id, updated_by, updated_at, version';
+const columnsOf = async (db: Queryable) => `${FLAG_COLUMNS}${(await hasGraduation(db)) ? ', graduated_at, tombstone' : ''}`;
 
 /** Every flag, by key; empty when ferry never ran on this database. */
 export async function listFlags(db: Queryable): Promise<Flag[]> {
   if (!(await flagsExist(db))) return [];
-  const { rows } = await db.query(`SELECT ${FLAG_COLUMNS} FROM ferry.flags ORDER BY key`);
+  const { rows } = await db.query(`SELECT ${await columnsOf(db)} FROM ferry.flags ORDER BY key`);
   return rows.map(toFlag);
 }
 
 /** One flag, or undefined when it is not stored; `forUpdate` locks its row until the transaction ends. */
 export async function readFlag(db: Queryable, key: string, forUpdate = false): Promise<Flag | undefined> {
   if (!(await flagsExist(db))) return undefined;
-  const { rows } = await db.query(`SELECT ${FLAG_COLUMNS} FROM ferry.flags WHERE key = $1${forUpdate ? ' FOR UPDATE' : ''}`, [key]);
+  const { rows } = await db.query(`SELECT ${await columnsOf(db)} FROM ferry.flags WHERE key = $1${forUpdate ? ' FOR UPDATE' : ''}`, [key]);
   return rows[0] ? toFlag(rows[0]) : undefined;
 }
 
 function describeChange(c: FlagChange): string {
   const show = (v: FlagValue | null) => (v === null ? 'absent' : v.enabled ? formatPercentage(v.percentage) : 'off');
-  return `flag ${c.key}: ${show(c.from)} → ${show(c.to)}${c.quickRollback ? ' (quick rollback: everyone back on the old path)' : ''}`;
+  const grad = c.graduated === 'graduated' ? ' (graduated: on for everyone for good)' : c.graduated === 'tombstone' ? ' (graduated tombstone)' : '';
+  return `flag ${c.key}: ${show(c.from)} → ${show(c.to)}${c.quickRollback ? ' (quick rollback: everyone back on the old path)' : ''}${grad}`;
 }
 
 async function logChange(tx: Queryable, c: FlagChange, actor: string, reason: string | undefined): Promise<void> {
@@ -75,14 +91,25 @@ async function logChange(tx: Queryable, c: FlagChange, actor: string, reason: st
       enabledTo: c.to?.enabled ?? null,
       ...(c.quickRollback ? { quickRollback: true } : {}),
       ...(c.to === null ? { removed: true } : {}),
+      ...(c.graduated ? { graduated: c.graduated } : {}),
     },
   });
+}
+
+/** E_POINT_OF_NO_RETURN for lowering (or removing) a graduated flag: its migration dropped the old path. */
+export function graduatedRefusal(f: Flag, what: string): FerryError {
+  return new FerryError(
+    'E_POINT_OF_NO_RETURN',
+    `cannot ${what} flag ${f.key}: it graduated when ${f.migrationId ?? 'its migration'} was contracted, so the old path it would send units to (a dropped column) is gone`,
+    `it stays on for everyone; remove the flag check from the code. To go back, write a new migration (or restore a backup with \`ferry restore\`)`,
+  );
 }
 
 /**
  * Set a flag (creating it for `migrationId` if new) and append the change to the
  * migration's log, in the caller's transaction. Switching an enabled flag off is
- * recorded as the quick rollback.
+ * recorded as the quick rollback. A graduated flag can only stay on for everyone
+ * (E_POINT_OF_NO_RETURN otherwise).
  */
 export async function writeFlag(
   tx: Queryable,
@@ -91,6 +118,8 @@ export async function writeFlag(
   opts: { migrationId: string | null; actor: string; reason?: string },
 ): Promise<FlagChange> {
   const before = await readFlag(tx, key, true);
+  if (before?.graduatedAt && effectivePercentage(value) < 100)
+    throw graduatedRefusal(before, `set ${value.enabled ? formatPercentage(value.percentage) : 'off'}`);
   const migrationId = before?.migrationId ?? opts.migrationId;
   await tx.query(
     `INSERT INTO ferry.flags (key, enabled, percentage, migration_id, updated_by) VALUES ($1, $2, $3, $4, $5)
@@ -105,10 +134,48 @@ export async function writeFlag(
   return change;
 }
 
-/** Delete a stored flag and log it; E_NOT_FOUND when there is no such flag. The caller checks the migrations still need it. */
+/**
+ * Graduate a flag at contract: on for everyone for good (created so if missing),
+ * logged as a flag event. `tombstone` (at cleanup) marks it as left only for
+ * SDKs that still ask. Idempotent: nothing is written when it already is so.
+ */
+export async function graduateFlag(
+  tx: Queryable,
+  key: string,
+  opts: { migrationId: string; actor: string; tombstone?: boolean; reason?: string },
+): Promise<FlagChange | null> {
+  const before = await readFlag(tx, key, true);
+  const tombstone = opts.tombstone ?? false;
+  // Never back from a tombstone to a plain graduated flag.
+  if (before?.graduatedAt && before.enabled && before.percentage === 100 && (before.tombstone || !tombstone)) return null;
+  await tx.query(
+    `INSERT INTO ferry.flags (key, enabled, percentage, migration_id, updated_by, graduated_at, tombstone) VALUES ($1, true, 100, $2, $3, now(), $4)
+     ON CONFLICT (key) DO UPDATE SET enabled = true, percentage = 100, migration_id = coalesce(ferry.flags.migration_id, EXCLUDED.migration_id),
+       updated_by = EXCLUDED.updated_by, updated_at = now(), version = ferry.flags.version + 1,
+       graduated_at = coalesce(ferry.flags.graduated_at, EXCLUDED.graduated_at), tombstone = EXCLUDED.tombstone`,
+    [key, opts.migrationId, opts.actor, tombstone],
+  );
+  const change: FlagChange = {
+    key,
+    migrationId: before?.migrationId ?? opts.migrationId,
+    from: before ? { enabled: before.enabled, percentage: before.percentage } : null,
+    to: { enabled: true, percentage: 100 },
+    quickRollback: false,
+    graduated: tombstone ? 'tombstone' : 'graduated',
+  };
+  await logChange(tx, change, opts.actor, opts.reason);
+  return change;
+}
+
+/**
+ * Delete a stored flag and log it; E_NOT_FOUND when there is no such flag, and
+ * E_POINT_OF_NO_RETURN for a graduated one (SDKs would answer their default, the
+ * dropped path). The caller checks the migrations still need it.
+ */
 export async function deleteFlag(tx: Queryable, key: string, opts: { actor: string; reason?: string }): Promise<FlagChange> {
   const before = await readFlag(tx, key, true);
   if (!before) throw unknownFlag(key, []);
+  if (before.graduatedAt) throw graduatedRefusal(before, 'remove');
   await tx.query('DELETE FROM ferry.flags WHERE key = $1', [key]);
   const change: FlagChange = {
     key,

@@ -32,6 +32,11 @@ export interface FlagsOptions {
   connectTimeoutMs?: number;
   /** Canary/baseline metrics of `observe` and `record`, flushed to `ferry.metrics`; `false` keeps them in memory only (for `/metrics`). */
   metrics?: MetricsOptions | false;
+  /**
+   * Called once per flag key when code asks for a graduated tombstone (its migration
+   * was cleaned up: the flag is on for good and the `if` can go); default `console.warn`.
+   */
+  onWarning?: (message: string, flag: { key: string; migrationId: string | null }) => void;
 }
 
 /** How fresh the snapshot is: `connected` (listening), `polling`, `stale` (database away or snapshot too old), `connecting` (no snapshot yet). */
@@ -58,7 +63,11 @@ export interface FlagsChange {
 
 /** An application's view of ferry's flags: answers from memory, kept fresh in the background, never throws when the database is away. */
 export interface Flags {
-  /** Whether `key` is on for `unitId`: enabled and the unit's bucket below percentage × 100. Unknown flag → `defaultValue` (false). No I/O. */
+  /**
+   * Whether `key` is on for `unitId`: enabled and the unit's bucket below percentage × 100.
+   * A graduated flag (its migration contracted) is true for everyone, whatever `defaultValue`;
+   * its tombstone (after cleanup) too, with a one-time warning. Unknown flag → `defaultValue` (false). No I/O.
+   */
   isEnabled(key: string, unitId: string, defaultValue?: boolean): boolean;
   /** The unit's sticky bucket (0..9999) for `key`, whether or not the flag exists. */
   bucket(key: string, unitId: string): number;
@@ -120,6 +129,7 @@ class FlagsClient implements Flags {
   private fail: ((err: unknown) => void) | undefined;
   private readonly loop: Promise<void>;
   private readonly metrics: MetricsRecorder;
+  private readonly warned = new Set<string>();
 
   constructor(
     private readonly source: FlagsSource,
@@ -180,6 +190,7 @@ class FlagsClient implements Flags {
   isEnabled(key: string, unitId: string, defaultValue = false): boolean {
     const f = this.snapshot.get(key);
     if (f === undefined) return defaultValue;
+    if (f.state.tombstone === true && !this.warned.has(key)) this.warnTombstone(f.state);
     const t = f.threshold;
     if (t <= 0) return false;
     if (t >= BUCKETS) return true;
@@ -371,6 +382,16 @@ class FlagsClient implements Flags {
       } catch {
         // A listener's failure is the application's; it must not stop the refresh loop.
       }
+    }
+  }
+
+  private warnTombstone(flag: FlagState): void {
+    this.warned.add(flag.key);
+    const message = `[ferry] flag "${flag.key}" graduated${flag.migrationId ? ` with ${flag.migrationId}` : ''} and its migration was cleaned up: it is on for everyone for good, so the code asking for it (and its old path) can be removed`;
+    try {
+      (this.opts.onWarning ?? ((msg: string) => console.warn(msg)))(message, { key: flag.key, migrationId: flag.migrationId });
+    } catch {
+      // A failing logger must not fail the application's request.
     }
   }
 

@@ -22,7 +22,8 @@ export interface FerryProviderOptions {
  * An OpenFeature server provider over a ferry {@link Flags} client: boolean
  * flags only, `targetingKey` as the unit, variant `new` (on) or `old` (off),
  * the unit's bucket and the flag's percentage in the flag metadata. It answers
- * through the SDK's own `isEnabled` and `bucket`, so both always agree.
+ * through the SDK's own `isEnabled` and `bucket`, so both always agree: a
+ * graduated flag (or its tombstone) is `true` (reason STATIC), whatever the default.
  */
 export class FerryProvider implements Provider {
   /** Identifies the provider to OpenFeature. */
@@ -67,8 +68,15 @@ export class FerryProvider implements Provider {
     return {
       value,
       variant: value ? 'new' : 'old',
-      reason: flag.enabled ? StandardResolutionReasons.TARGETING_MATCH : StandardResolutionReasons.DISABLED,
+      reason:
+        flag.graduated === true
+          ? StandardResolutionReasons.STATIC
+          : flag.enabled
+            ? StandardResolutionReasons.TARGETING_MATCH
+            : StandardResolutionReasons.DISABLED,
       flagMetadata: {
+        graduated: flag.graduated === true,
+        tombstone: flag.tombstone === true,
         bucket,
         percentage: flag.percentage,
         enabled: flag.enabled,

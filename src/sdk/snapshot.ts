@@ -13,12 +13,16 @@ export interface FlagState {
   version: number;
   migrationId: string | null;
   updatedAt: Date | null;
+  /** Its migration contracted: on for everyone for good, whatever default the code passes (absent: false). */
+  graduated?: boolean;
+  /** Its migration was cleaned up; code still asking for it can drop the `if` (the SDK warns once). */
+  tombstone?: boolean;
 }
 
 /**
  * A flag prepared for evaluation: the hash state of `key + ":"` and the bucket
- * threshold (`enabled ? round(percentage × 100) : 0`), so a check is one hash of
- * the unit id and one comparison — the same rule as `inRollout`.
+ * threshold (`enabled ? round(percentage × 100) : 0`, everyone when graduated),
+ * so a check is one hash of the unit id and one comparison — the same rule as `inRollout`.
  */
 export interface CompiledFlag {
   readonly state: FlagState;
@@ -31,7 +35,7 @@ export type Snapshot = ReadonlyMap<string, CompiledFlag>;
 
 /** Prepare one flag for the hot path. */
 export function compileFlag(state: FlagState): CompiledFlag {
-  const threshold = state.enabled ? Math.min(BUCKETS, Math.max(0, Math.round(state.percentage * 100))) : 0;
+  const threshold = state.graduated === true ? BUCKETS : state.enabled ? Math.min(BUCKETS, Math.max(0, Math.round(state.percentage * 100))) : 0;
   return { state, prefix: flagPrefixState(state.key), threshold };
 }
 
@@ -42,6 +46,8 @@ interface FlagRow {
   version: string;
   migration_id: string | null;
   updated_at: Date | string | null;
+  graduated_at: string | null;
+  tombstone: boolean | null;
 }
 
 /** SQLSTATEs meaning "ferry's flags are not installed here yet": undefined_table, invalid_schema_name. */
@@ -50,12 +56,16 @@ const NOT_INSTALLED = new Set(['42P01', '3F000']);
 /**
  * Read every flag with one SELECT (needs only read access). A database without
  * schema `ferry` or table `ferry.flags` yet has no flags: an empty snapshot.
+ * The graduation columns (state version 9) are read through `to_jsonb` of the
+ * row, so the same query works against an older ferry state (no graduation).
  */
 export async function loadSnapshot(db: Queryable, previous: Snapshot): Promise<Snapshot> {
   let rows: FlagRow[];
   try {
     ({ rows } = await db.query<FlagRow>(
-      `SELECT key, enabled, percentage::float8 AS percentage, version::text AS version, migration_id, updated_at FROM ferry.flags`,
+      `SELECT key, enabled, percentage::float8 AS percentage, version::text AS version, migration_id, updated_at,
+              to_jsonb(f) ->> 'graduated_at' AS graduated_at, (to_jsonb(f) ->> 'tombstone')::boolean AS tombstone
+         FROM ferry.flags f`,
     ));
   } catch (err) {
     if (NOT_INSTALLED.has(sqlState(err) ?? '')) return new Map();
@@ -70,6 +80,8 @@ export async function loadSnapshot(db: Queryable, previous: Snapshot): Promise<S
       version: Number(r.version),
       migrationId: r.migration_id,
       updatedAt: r.updated_at === null ? null : new Date(r.updated_at),
+      graduated: r.graduated_at !== null && r.graduated_at !== undefined,
+      tombstone: r.tombstone === true,
     };
     const old = previous.get(r.key);
     // Keep the compiled entry when nothing that matters changed, so unchanged flags cost nothing.
@@ -79,7 +91,7 @@ export async function loadSnapshot(db: Queryable, previous: Snapshot): Promise<S
 }
 
 function sameFlag(a: FlagState, b: FlagState): boolean {
-  return a.enabled === b.enabled && a.percentage === b.percentage && a.version === b.version;
+  return a.enabled === b.enabled && a.percentage === b.percentage && a.version === b.version && a.graduated === b.graduated && a.tombstone === b.tombstone;
 }
 
 /** Keys added, removed or changed between two snapshots, sorted. */

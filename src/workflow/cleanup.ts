@@ -1,17 +1,16 @@
 import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Database } from '../db/database.js';
-import { findTable } from '../db/table-copy.js';
 import { planDurationMs } from '../docs/plan-spec.js';
 import type { BackupRecord } from '../docs/state.js';
 import { FerryError } from '../errors.js';
 import { ARCHIVE_DIR, type Migration } from '../migration/loader.js';
 import { appendEvent, ensureState, readEvents, readState } from '../migration/state.js';
-import { deleteFlag, readFlag } from '../rollout/flags.js';
+import { graduateFlag } from '../rollout/flags.js';
 import { formatHold } from '../rollout/schedule.js';
-import type { RunReport } from './apply.js';
-import { cleanupTargets, type DumpAccess, takeBackup } from './backup.js';
-import { contract } from './contract.js';
+import { type DumpAccess, listBackups } from './backup.js';
+import { type ContractReport, contract } from './contract.js';
+import { contractStarted, crossingGates, notVerified, refuseCrossing } from './crossing.js';
 import { MIGRATION_LOCK_KEY, type RunOptions } from './execute.js';
 import { currentPhase, transition } from './lifecycle.js';
 
@@ -34,9 +33,11 @@ export interface CleanupReport {
   migrationId: string;
   forced: string | null;
   deprecation: { since: string | null; periodMs: number; elapsedMs: number };
-  backup: (BackupRecord & { skipped: string[] }) | null;
-  contract: RunReport;
-  flagRemoved: string | null;
+  /** The backup contract took (or relied on) before crossing; when cleanup resumes after contract, the migration's latest backup (`reused`). */
+  backup: (BackupRecord & { skipped: string[]; reused: boolean }) | null;
+  contract: ContractReport;
+  /** The flag left as a graduated tombstone (SDKs still asking get true, and a warning). */
+  flagTombstone: string | null;
   archivedTo: string;
   transitions: { from: string; to: string }[];
 }
@@ -49,8 +50,10 @@ async function fullSince(db: Database, id: string): Promise<Date | null> {
 
 /**
  * Check cleanup's gates without changing anything: the migration is verified
- * (or contracted, resuming an interrupted cleanup) and its deprecation period,
- * counted from reaching 100 %, has passed unless forced with a reason.
+ * (or contracted, resuming an interrupted cleanup); a verified one passes the
+ * crossing gates of contract (checks, health, no unresolved rollback; `--force`
+ * does not skip them); and its deprecation period, counted from reaching 100 %,
+ * has passed unless forced with a reason.
  */
 export async function cleanupGates(
   db: Database,
@@ -59,13 +62,8 @@ export async function cleanupGates(
 ): Promise<{ phase: string; since: Date | null; periodMs: number; elapsedMs: number }> {
   const phase = (await readState(db)).migrations.get(m.id)?.phase ?? 'planned';
   if (phase === 'archived') throw new FerryError('E_GATE', `migration ${m.id} is already archived`, 'there is nothing left to clean up');
-  if (phase !== 'verified' && phase !== 'contracted') {
-    throw new FerryError(
-      'E_GATE',
-      `cannot clean up ${m.id}: it is ${phase}, and cleanup needs a verified migration`,
-      phase === 'rolled-out' ? `run \`ferry verify ${m.id} --full\` first` : 'finish the rollout and verify it first',
-    );
-  }
+  if (phase !== 'verified' && phase !== 'contracted') throw await notVerified(db, m, phase, 'clean up');
+  if (phase === 'verified' && !(await contractStarted(db, m.id))) refuseCrossing(m, await crossingGates(db, m), 'clean up');
   const periodMs = planDurationMs(m.manifest.plan.deprecationPeriod);
   const since = await fullSince(db, m.id);
   const elapsedMs = since ? (opts.now ?? new Date()).getTime() - since.getTime() : 0;
@@ -92,9 +90,10 @@ function archiveFolder(m: Migration, migrationsDir: string, now: Date): string {
 }
 
 /**
- * Clean up a verified migration after its deprecation period: take a backup of
- * what it drops, run its contract steps (the point of no return), remove its
- * flag, archive its folder and move it contracted → archived. Each part is
+ * Clean up a verified migration after its deprecation period: contract it (its
+ * crossing gates, a backup of what it drops, its contract steps: the point of
+ * no return, its flag graduated), leave the flag as a graduated tombstone,
+ * archive its folder and move it contracted → archived. Each part is
  * resumable: run it again after a failure and it finishes the rest.
  */
 export async function cleanup(db: Database, m: Migration, opts: CleanupOptions): Promise<CleanupReport> {
@@ -118,22 +117,36 @@ export async function cleanup(db: Database, m: Migration, opts: CleanupOptions):
     forced: opts.force?.reason ?? null,
     deprecation: { since: gates.since?.toISOString() ?? null, periodMs: gates.periodMs, elapsedMs: gates.elapsedMs },
     backup: null,
-    contract: { dryRun: false, steps: [], transitions: [] },
-    flagRemoved: null,
+    contract: { dryRun: false, steps: [], transitions: [], backup: null, crossing: null, flagGraduated: null },
+    flagTombstone: null,
     archivedTo: m.dir,
     transitions: [],
   };
-  let present = 0;
-  for (const t of cleanupTargets(m)) if (await findTable(db, t)) present++;
-  if (present > 0) {
-    report.backup = await takeBackup(db, m, { dir: opts.backupDir, actor, now, ...(opts.access ? { access: opts.access } : {}) });
+  // Contract takes the backup (one per crossing): cleanup never takes a second.
+  report.contract = await contract(db, m, {
+    ...opts.run,
+    lockWaitMs: opts.lockWaitMs,
+    backup: { dir: opts.backupDir, ...(opts.access ? { access: opts.access } : {}) },
+    now,
+  });
+  report.backup = report.contract.backup;
+  if (!report.backup && gates.phase !== 'verified') {
+    const last = (await listBackups(db, m.id)).at(-1);
+    if (last) report.backup = { ...last, skipped: [], reused: true };
   }
-  report.contract = await contract(db, m, { ...opts.run, lockWaitMs: opts.lockWaitMs });
   report.transitions.push(...report.contract.transitions);
   await db.withAdvisoryLock(MIGRATION_LOCK_KEY, opts.lockWaitMs, async () => {
-    if (m.manifest.flag && (await readFlag(db, m.manifest.flag))) {
-      await db.transaction((tx) => deleteFlag(tx, m.manifest.flag as string, { actor, reason: `cleanup of ${m.id}: the old path is gone, so is its flag` }));
-      report.flagRemoved = m.manifest.flag;
+    const flag = m.manifest.flag;
+    if (flag) {
+      const change = await db.transaction((tx) =>
+        graduateFlag(tx, flag, {
+          migrationId: m.id,
+          actor,
+          tombstone: true,
+          reason: `cleanup of ${m.id}: flag ${flag} stays as a graduated tombstone, so code still asking for it gets true (and a warning that the if can go)`,
+        }),
+      );
+      if (change) report.flagTombstone = flag;
     }
     report.archivedTo = archiveFolder(m, opts.migrationsDir, now);
     await db.transaction(async (tx) => {

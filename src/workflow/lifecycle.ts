@@ -2,6 +2,7 @@ import type { Queryable } from '../db/database.js';
 import { FerryError } from '../errors.js';
 import { appendEvent } from '../migration/state.js';
 import { checksPass } from './check-results.js';
+import { crossingGate } from './crossing.js';
 
 /** The phases of one migration's life (DESIGN.md, "Lifecycle of one migration"). */
 export const PHASES = [
@@ -64,7 +65,9 @@ export const TRANSITIONS: readonly Transition[] = [
   { action: 'pause', from: ['canary', 'rolling'], to: 'paused', gates: [] },
   { action: 'resume', from: ['paused'], to: 'canary', gates: [] },
   { action: 'verify', from: ['rolled-out'], to: 'verified', gates: [checksPass] },
-  { action: 'contract', from: ['verified'], to: 'contracted', gates: [] },
+  // A failing verify run after verified: back to rolled-out until a passing `verify --full` moves it again.
+  { action: 'verify-failed', from: ['verified'], to: 'rolled-out', gates: [] },
+  { action: 'contract', from: ['verified'], to: 'contracted', gates: [crossingGate] },
   { action: 'archive', from: ['contracted'], to: 'archived', gates: [] },
   { action: 'rollback', from: BEFORE_CONTRACT, to: 'rolled-back', gates: [] },
 ];

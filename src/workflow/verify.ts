@@ -6,7 +6,8 @@ import { kindOf } from '../migration/step-kinds.js';
 import { countDataErrors, type DataErrorCount } from '../verify/data-errors.js';
 import { type CheckResult, ensureCheckState, latestResults, resultsFor, syncDeclaredChecks } from './check-results.js';
 import { type ChecksRun, type RunChecksOptions, runChecks } from './checks.js';
-import { transition } from './lifecycle.js';
+import { contractStarted } from './crossing.js';
+import { currentPhase, transition } from './lifecycle.js';
 import { viewOf } from './plan-state.js';
 
 /** The verify result of one step. */
@@ -39,6 +40,8 @@ export interface MigrationVerification {
   dataErrors: DataErrorCount;
   /** When the migration is rolled out but stays so: why the verify gate refused. */
   notVerified?: string;
+  /** Set when this failing run moved a verified migration back to rolled-out (verify-failed): why. */
+  unverified?: string;
 }
 
 /** Options of {@link verifyMigrations}. */
@@ -85,11 +88,28 @@ async function moveToVerified(db: Database, m: Migration, opts: VerifyOptions): 
 }
 
 /**
+ * A failing run after verified: move the migration back to rolled-out
+ * (verify-failed), so contract and cleanup wait until a passing `verify --full`
+ * moves it to verified again. Not once a contract step is applied (the point of
+ * no return is crossed; the checks may compare what is gone). Returns the reason, or undefined.
+ */
+async function moveBackToRolledOut(db: Database, m: Migration, actor: string, failed: string[]): Promise<string | undefined> {
+  if (await contractStarted(db, m.id)) return undefined;
+  const reason = `verify failed after verified (${failed.join(', ')}): back to rolled-out until \`ferry verify ${m.id} --full\` passes`;
+  return db.transaction(async (tx) => {
+    if ((await currentPhase(tx, m.id)) !== 'verified') return undefined;
+    await transition(tx, m.id, 'rolled-out', { actor, reason, details: { action: 'verify-failed', failed } });
+    return reason;
+  });
+}
+
+/**
  * Run the verify checks of every applied step of `migrations`, each in a
  * read-only transaction that is rolled back, so verification changes nothing;
  * with `checks`, also run their declared data checks (results stored). With
  * `record`, a rolled-out migration moves to verified when its gates hold
- * (every declared check's latest `--full` result passes).
+ * (every declared check's latest `--full` result passes), and a verified one
+ * whose run fails moves back to rolled-out.
  */
 export async function verifyMigrations(db: Database, migrations: Migration[], opts: VerifyOptions): Promise<MigrationVerification[]> {
   const ran = new Map<string, ChecksRun>();
@@ -150,7 +170,13 @@ export async function verifyMigrations(db: Database, migrations: Migration[], op
         reason: ok ? `verify passed (${steps.filter((s) => s.result === 'pass').length} checks)` : `verify failed: ${failed.join(', ')}`,
         details: { steps, checks: checks.checks.map((c) => ({ name: c.check, ok: c.ok, dataErrors: c.dataErrors })), checksPending: checks.pending },
       });
-      if (complete && v.record.phase === 'rolled-out') {
+      if (!ok && v.record.phase === 'verified') {
+        const back = await moveBackToRolledOut(db, m, opts.actor, failed);
+        if (back) {
+          result.phase = 'rolled-out';
+          result.unverified = back;
+        }
+      } else if (complete && v.record.phase === 'rolled-out') {
         const refused = await moveToVerified(db, m, opts);
         if (refused) result.notVerified = refused;
         else {

@@ -110,13 +110,13 @@ forEachDriver('documents and gates through the CLI', (suite) => {
     expect(await eventsOf(p, SPLIT)).toBe(before);
     const cleaned = await runFerryJson<{
       backup: { objects: { table: string; rows: number }[] };
-      flagRemoved: string;
+      flagTombstone: string;
       archivedTo: string;
       transitions: { to: string }[];
     }>(p.root, ['cleanup', SPLIT, '--force', '--reason', 'test: no old client left']);
     expect(cleaned.code, cleaned.stderr).toBe(0);
     expect(cleaned.json.backup.objects).toEqual([expect.objectContaining({ table: 'public.users', rows: 500 })]);
-    expect(cleaned.json.flagRemoved).toBe('split-names');
+    expect(cleaned.json.flagTombstone).toBe('split-names');
     expect(cleaned.json.transitions.map((t) => t.to)).toEqual(['contracted', 'archived']);
     expect(cleaned.json.archivedTo).toMatch(new RegExp(`migrations/archive/\\d{6}/${SPLIT}$`));
     expect(existsSync(join(p.root, 'migrations', SPLIT))).toBe(false);

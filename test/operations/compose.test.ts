@@ -391,7 +391,7 @@ forEachDriver('several operations on one table in one migration', (suite) => {
         );
         const [again] = await verifyMigrations(db, ms, { actor: 'test', record: true });
         expect(again).toMatchObject({ ok: true, verified: true });
-        await contract(db, m, testRun);
+        await contract(db, m, { ...testRun, backup: { dir: mkdtempSync(join(tmpdir(), 'ferry-backups-')) } });
 
         const after = await snapshotSchema(db);
         const columns = Object.fromEntries(Object.entries(after.tables['shop.orders']?.columns ?? {}).map(([n, c]) => [n, [c.type, c.notNull]]));

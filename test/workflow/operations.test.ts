@@ -1,4 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import type { Database } from '../../src/db/database.js';
@@ -120,7 +121,7 @@ forEachDriver('operations in a migration', (suite) => {
       expect(dry.steps.map((s) => s.stepId)).toEqual(['split-name.drop-old-column']);
       expect(await columnsOf(db)).toEqual(['id', 'full_name', 'first_name', 'last_name']);
 
-      const done = await contract(db, split as NonNullable<typeof split>, testRun);
+      const done = await contract(db, split as NonNullable<typeof split>, { ...testRun, backup: { dir: join(tmpdir(), `ferry-backups-${SPLIT}`) } });
       expect(done.transitions).toEqual([{ migrationId: SPLIT, from: 'verified', to: 'contracted' }]);
       expect(await columnsOf(db)).toEqual(['id', 'first_name', 'last_name']);
       const leftovers = await db.query<{ n: number }>(

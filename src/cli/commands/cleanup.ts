@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import type { BackupRecord } from '../../docs/state.js';
 import { FerryError } from '../../errors.js';
 import { cleanupTargets, restoreBackup, takeBackup } from '../../workflow/backup.js';
 import { cleanup } from '../../workflow/cleanup.js';
@@ -8,7 +9,16 @@ import { type GlobalOptions, withDatabase } from '../context.js';
 import { pc } from '../output.js';
 import { dumpAccess, withMigration } from '../target.js';
 
-const backupDir = (root: string, dir: string | undefined) => (dir ? join(process.cwd(), dir) : join(root, '.ferry', 'backups'));
+/** Where backups go: `--dir` (from the working directory), else `.ferry/backups` in the project. */
+export const backupDir = (root: string, dir: string | undefined) => (dir ? join(process.cwd(), dir) : join(root, '.ferry', 'backups'));
+
+/** The line of the backup guarding a crossing: taken now, or a recent one relied on. */
+export function backupLine(b: BackupRecord & { reused: boolean }): string {
+  const what = b.objects.map((t) => `${t.table} ${t.rows} rows`).join(', ');
+  return b.reused
+    ? `${pc.green('backup')} ${b.id} (${b.method}, taken ${b.createdAt.slice(0, 19).replace('T', ' ')} UTC, since verification): ${what}`
+    : `${pc.green('backup')} ${b.id} (${b.method}): ${what}`;
+}
 
 /** `ferry backup`, `ferry restore` and `ferry cleanup`: the last phase of the workflow, guarded by a backup. */
 export function registerCleanupCommands(program: Command, globals: () => GlobalOptions): void {
@@ -69,14 +79,14 @@ export function registerCleanupCommands(program: Command, globals: () => GlobalO
 
   program
     .command('cleanup')
-    .description('after the deprecation period: backup, contract steps (the point of no return), flag removal, archive')
+    .description('after the deprecation period: contract (gates, backup, contract steps: the point of no return), flag tombstone, archive')
     .argument('<id>', 'migration id')
     .option('--force', 'clean up before the deprecation period has passed (needs --reason)')
     .option('--reason <text>', 'why cleanup is forced; recorded in the log')
     .option('--dir <path>', 'where to write the backup (default: .ferry/backups in the project)')
     .addHelpText(
       'after',
-      '\nRefused unless the migration is verified and its deprecation period (plan.deprecationPeriod,\ndefault 90d, counted from reaching 100 %) has passed. Takes a backup first, then runs the\ncontract steps, removes the flag, moves the folder to migrations/archive/YYYYMM/ and the\nmigration contracted → archived. Run it again to finish an interrupted cleanup.\n\nExamples:\n  ferry cleanup split_full_name\n  ferry cleanup split_full_name --force --reason "no client on the old API since the v3 release"',
+      '\nRefused unless the migration is verified, passes the gates of `ferry contract` (every check\'s\nlatest result passes, health not red, no unresolved rollback) and its deprecation period\n(plan.deprecationPeriod, default 90d, counted from reaching 100 %) has passed. --force skips\nonly the deprecation period, never failing data. Contract takes the backup (cleanup never a\nsecond), runs the contract steps and graduates the flag; cleanup then keeps the flag as a\ngraduated tombstone, moves the folder to migrations/archive/YYYYMM/ and the migration\ncontracted → archived. Run it again to finish an interrupted cleanup.\n\nExamples:\n  ferry cleanup split_full_name\n  ferry cleanup split_full_name --force --reason "no client on the old API since the v3 release"',
     )
     .action(async (id: string, o: { force?: boolean; reason?: string; dir?: string }) => {
       if (o.force && !o.reason?.trim())
@@ -93,9 +103,10 @@ export function registerCleanupCommands(program: Command, globals: () => GlobalO
           ...(o.force && o.reason ? { force: { reason: o.reason } } : {}),
         });
         if (r.forced) ctx.out.line(pc.yellow(`forced before the deprecation period passed: ${r.forced}`));
-        if (r.backup)
-          ctx.out.line(`${pc.green('backup')} ${r.backup.id} (${r.backup.method}): ${r.backup.objects.map((t) => `${t.table} ${t.rows} rows`).join(', ')}`);
-        if (r.flagRemoved) ctx.out.line(`${pc.magenta('flag')} ${r.flagRemoved} removed`);
+        if (r.backup) ctx.out.line(backupLine(r.backup));
+        for (const s of r.contract.steps) ctx.out.line(`${pc.green('contract')} ${s.migrationId}/${s.stepId}`);
+        if (r.contract.flagGraduated) ctx.out.line(`${pc.magenta('flag')} ${r.contract.flagGraduated} graduated: on for everyone for good`);
+        if (r.flagTombstone) ctx.out.line(`${pc.magenta('flag')} ${r.flagTombstone} kept as a graduated tombstone (SDKs still asking get true, and a warning)`);
         ctx.out.line(`${pc.green('archived')} ${m.id} → ${r.archivedTo}`);
         for (const t of r.transitions) ctx.out.line(`${pc.magenta('phase')} ${m.id}: ${t.from} → ${pc.bold(t.to)}`);
         ctx.out.result(r);

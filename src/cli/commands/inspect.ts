@@ -169,4 +169,5 @@ function printVerification(ctx: CommandContext, r: MigrationVerification, status
   if (r.checksPending.length) ctx.out.line(pc.dim(`  checks not run: ${r.checksPending.join(', ')} (\`ferry verify ${r.migrationId} --full\`)`));
   if (r.verified) ctx.out.line(`  ${pc.magenta('phase')} rolled-out → ${pc.bold('verified')}`);
   if (r.notVerified) ctx.out.line(`  ${pc.yellow('not verified:')} ${r.notVerified}`);
+  if (r.unverified) ctx.out.line(`  ${pc.magenta('phase')} verified → ${pc.bold('rolled-out')}: ${r.unverified}`);
 }

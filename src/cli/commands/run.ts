@@ -6,7 +6,9 @@ import { down } from '../../workflow/rollback.js';
 import { type GlobalOptions, withDatabase } from '../context.js';
 import { wholeNumber } from '../numbers.js';
 import { type Output, pc } from '../output.js';
+import { dumpAccess } from '../target.js';
 import { workerStarter } from './backfill.js';
+import { backupDir, backupLine } from './cleanup.js';
 
 function summarise(out: Output, report: RunReport, nothing: string): void {
   for (const t of report.transitions) out.line(`${pc.magenta('phase')} ${t.migrationId}: ${t.from} → ${pc.bold(t.to)}`);
@@ -67,14 +69,19 @@ export function registerRunCommands(program: Command, globals: () => GlobalOptio
     .description('remove the old shape of a verified migration (its contract steps): the point of no return')
     .argument('<id>', 'migration id')
     .option('--dry-run', 'run inside a transaction that is rolled back; print SQL, changes and locks')
+    .option('--dir <path>', 'where to write the backup (default: .ferry/backups in the project)')
     .addHelpText(
       'after',
-      '\nRuns the contract-phase steps (operations\' contract parts, and SQL steps with "phase": "contract"),\nthen moves the migration verified → contracted. Refused before it is verified.\n\nExamples:\n  ferry contract split_full_name --dry-run\n  ferry contract split_full_name --env production',
+      '\nRefused (E_GATE, nothing changed) unless it is verified, every declared check\'s latest result\npasses (and ran with --full), health is not red and no rollback is unresolved. Takes a backup of\nwhat it drops (unless one was taken since verification), runs the contract-phase steps\n(operations\' contract parts, and SQL steps with "phase": "contract"), graduates the flag (on for\neveryone for good) and moves the migration verified → contracted.\n\nExamples:\n  ferry contract split_full_name --dry-run\n  ferry contract split_full_name --env production',
     )
-    .action(async (id: string, o: { dryRun?: boolean }) => {
+    .action(async (id: string, o: { dryRun?: boolean; dir?: string }) => {
       await withDatabase(globals(), id, 'contract', async (ctx) => {
         const m = ctx.selected[0] as NonNullable<(typeof ctx.selected)[0]>;
-        const report = await contract(ctx.db, m, { ...ctx.run, lockWaitMs: ctx.lockWaitMs, dryRun: Boolean(o.dryRun) });
+        const access = dumpAccess(ctx);
+        const backup = { dir: backupDir(ctx.project.root, o.dir), ...(access ? { access } : {}) };
+        const report = await contract(ctx.db, m, { ...ctx.run, lockWaitMs: ctx.lockWaitMs, dryRun: Boolean(o.dryRun), backup });
+        if (report.backup) ctx.out.line(backupLine(report.backup));
+        if (report.flagGraduated) ctx.out.line(`${pc.magenta('flag')} ${report.flagGraduated} graduated: on for everyone for good`);
         summarise(ctx.out, report, 'nothing to contract');
       });
     });

@@ -1,0 +1,88 @@
+import type { Database } from '../db/database.js';
+import { FerryError } from '../errors.js';
+import type { Migration } from '../migration/loader.js';
+import { ensureState, stateExists } from '../migration/state.js';
+import { STATE_SCHEMA_VERSIONS } from '../migration/state-schema.js';
+import { deleteFlag, type Flag, type FlagChange, graduatedRefusal, listFlags, readFlag, unknownFlag, writeFlag } from '../rollout/flags.js';
+import type { FlagValue } from '../rollout/percentage.js';
+import { MIGRATION_LOCK_KEY } from './execute.js';
+import { transition } from './lifecycle.js';
+
+/** Phases in which a migration no longer needs its flag to be removable (graduated flags never are). */
+const COMPLETE = new Set(['verified', 'contracted', 'archived']);
+
+/** Options of {@link setFlag} and {@link removeFlag}. */
+export interface FlagOptions {
+  actor: string;
+  /** Why, for the migration's log. */
+  reason?: string;
+  /** How long to wait for the migration lock when ferry's state needs an upgrade. */
+  lockWaitMs: number;
+}
+
+/** Create or upgrade ferry's state, taking the migration lock only when there is something to do (the kill switch must not wait behind a backfill). */
+export async function ensureStateCurrent(db: Database, lockWaitMs: number): Promise<void> {
+  if (await stateExists(db)) {
+    const { rows } = await db.query<{ v: number | null }>('SELECT max(version) AS v FROM ferry.state_version');
+    if ((rows[0]?.v ?? 0) >= STATE_SCHEMA_VERSIONS.length) return;
+  }
+  await db.withAdvisoryLock(MIGRATION_LOCK_KEY, lockWaitMs, () => ensureState(db));
+}
+
+const owners = (migrations: readonly Migration[], key: string) => migrations.filter((m) => m.manifest.flag === key);
+
+/** Every flag key known: stored, or named by a migration's manifest. */
+export function knownFlags(migrations: readonly Migration[], stored: readonly Flag[]): string[] {
+  return [...new Set([...stored.map((f) => f.key), ...migrations.flatMap((m) => m.manifest.flag ?? [])])].sort();
+}
+
+/**
+ * `ferry flag set`: set a flag stored or named by a migration, logged in its
+ * migration's log. Switching it off is the quick rollback and pauses a running
+ * rollout. A graduated flag (its migration contracted) cannot go below 100 %:
+ * E_POINT_OF_NO_RETURN, since it would send units to a dropped column.
+ */
+export async function setFlag(db: Database, migrations: readonly Migration[], key: string, value: FlagValue, opts: FlagOptions): Promise<FlagChange> {
+  const stored = await readFlag(db, key);
+  const owner = owners(migrations, key).at(-1);
+  if (!stored && !owner) throw unknownFlag(key, knownFlags(migrations, await listFlags(db)));
+  await ensureStateCurrent(db, opts.lockWaitMs);
+  return db.transaction(async (tx) => {
+    const reason = opts.reason ?? (value.enabled ? undefined : `quick rollback: flag ${key} switched off, everyone back on the old path`);
+    const c = await writeFlag(tx, key, value, { migrationId: owner?.id ?? null, actor: opts.actor, ...(reason ? { reason } : {}) });
+    // A switched-off rollout is halted: pause it so `rollout advance` cannot carry on regardless.
+    if (c.quickRollback && c.migrationId) {
+      const { rows } = await tx.query<{ phase: string }>('SELECT phase FROM ferry.migrations WHERE id = $1 FOR UPDATE', [c.migrationId]);
+      const phase = rows[0]?.phase;
+      if (phase === 'canary' || phase === 'rolling') await transition(tx, c.migrationId, 'paused', { actor: opts.actor, reason: reason ?? 'quick rollback' });
+    }
+    return c;
+  });
+}
+
+/**
+ * `ferry flag remove`: delete a flag once every migration naming it is verified,
+ * contracted or archived (E_GATE before). A graduated flag is never removed
+ * (E_POINT_OF_NO_RETURN): SDKs would answer their default, the dropped path;
+ * cleanup leaves it as a tombstone instead.
+ */
+export async function removeFlag(db: Database, migrations: readonly Migration[], key: string, opts: FlagOptions): Promise<FlagChange> {
+  const f = await readFlag(db, key);
+  if (!f) throw unknownFlag(key, knownFlags(migrations, await listFlags(db)));
+  if (f.graduatedAt) throw graduatedRefusal(f, 'remove');
+  return db.transaction(async (tx) => {
+    const needs: string[] = [];
+    for (const m of owners(migrations, key)) {
+      const { rows } = await tx.query<{ phase: string }>('SELECT phase FROM ferry.migrations WHERE id = $1 FOR SHARE', [m.id]);
+      const phase = rows[0]?.phase ?? 'planned';
+      if (!COMPLETE.has(phase)) needs.push(`${m.id} (${phase})`);
+    }
+    if (needs.length)
+      throw new FerryError(
+        'E_GATE',
+        `cannot remove flag ${key}: ${needs.length === 1 ? 'migration' : 'migrations'} ${needs.join(', ')} still ${needs.length === 1 ? 'needs' : 'need'} it`,
+        `a flag can go once every migration naming it is verified, contracted or archived; to turn it off now use \`ferry flag set ${key} false\``,
+      );
+    return deleteFlag(tx, key, { actor: opts.actor, ...(opts.reason ? { reason: opts.reason } : {}) });
+  });
+}
