@@ -173,6 +173,10 @@ export const TRANSITION_GUIDE: Readonly<Record<string, TransitionGuide>> = {
     by: '`ferry verify <id> --full`',
     gate: "every applied step's verify SQL passes and every declared check's latest result passes, with a --full run for its current declaration",
   },
+  'verify-failed': {
+    by: '`ferry verify <id>` (any mode) whose run fails after verified',
+    gate: '— (no contract step applied yet); a passing `ferry verify <id> --full` moves it back to verified',
+  },
   contract: {
     by: '`ferry contract <id>` (or `ferry cleanup <id>`)',
     gate: "verified; every declared check's latest result passes; health not red; no unresolved rollback; contract takes a backup first; the flag graduates",
