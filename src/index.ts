@@ -14,7 +14,7 @@ export { defineMigration, type Manifest, type ManifestInput, MIGRATION_TYPES, ST
 export { ParseCache, projectParseCache } from './migration/parse-cache.js';
 export { readEvents, readState } from './migration/state.js';
 export type { StepContext, StepModule } from './migration/step-kinds.js';
-export { OPERATIONS, type Operation, type OpPart, operationNamed } from './operations/index.js';
+export { droppedByStatements, OPERATIONS, type Operation, type OpPart, operationNamed, type RollbackLoss } from './operations/index.js';
 export { loadProject, resolveConnection } from './project/config.js';
 export { baseline, type RunReport, type UpOptions, up } from './workflow/apply.js';
 export { dataErrors } from './workflow/check-results.js';
@@ -25,6 +25,8 @@ export type { ProgressEvent, RunOptions, StepReport } from './workflow/execute.j
 export { addGate, type Gate, PHASES, type Phase, TRANSITIONS, transition } from './workflow/lifecycle.js';
 export type { Drift, DriftKind } from './workflow/plan-state.js';
 export { type RehearsalReport, rehearse } from './workflow/rehearse.js';
-export { type DownOptions, down } from './workflow/rollback.js';
+export { type DownOptions, type DownReport, down } from './workflow/rollback.js';
+export { countRollbackLoss, type LossCount, lossName, refuseDataLoss, stepRollbackLoss } from './workflow/data-loss.js';
+export { type RestoredValues, restoreRollbackValues, type SavedCopy, type SavedValues, saveRollbackValues } from './workflow/rollback-copy.js';
 export { migrationStatus } from './workflow/status.js';
 export { verifyMigrations } from './workflow/verify.js';

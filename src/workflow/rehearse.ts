@@ -39,7 +39,8 @@ export async function rehearse(
   const stages: RehearsalStage[] = [];
   const { migrations: project = [m], ...rest } = opts;
   const all = project.some((x) => x.id === m.id) ? project : [...project, m];
-  const runOpts = { ...rest, actor: `${opts.actor} (rehearsal)`, requireApproval: false, envNote: 'in a rehearsal', only: m.id };
+  // On the scratch copy, values down drops are the copy's own: nothing to refuse or save.
+  const runOpts = { ...rest, actor: `${opts.actor} (rehearsal)`, requireApproval: false, envNote: 'in a rehearsal', only: m.id, dataLoss: 'ignore' as const };
   const stage = async (name: string, fn: () => Promise<string[] | undefined>): Promise<boolean> => {
     try {
       const problems = (await fn()) ?? [];
