@@ -20,13 +20,13 @@ export { baseline, type RunReport, type UpOptions, up } from './workflow/apply.j
 export { dataErrors } from './workflow/check-results.js';
 export { runChecks } from './workflow/checks.js';
 export { contract } from './workflow/contract.js';
+export { countRollbackLoss, type LossCount, lossName, refuseDataLoss, stepRollbackLoss } from './workflow/data-loss.js';
 export { type Acknowledgement, acknowledgeEdits, type Forgotten, forget } from './workflow/drift.js';
 export type { ProgressEvent, RunOptions, StepReport } from './workflow/execute.js';
 export { addGate, type Gate, PHASES, type Phase, TRANSITIONS, transition } from './workflow/lifecycle.js';
 export type { Drift, DriftKind } from './workflow/plan-state.js';
 export { type RehearsalReport, rehearse } from './workflow/rehearse.js';
 export { type DownOptions, type DownReport, down } from './workflow/rollback.js';
-export { countRollbackLoss, type LossCount, lossName, refuseDataLoss, stepRollbackLoss } from './workflow/data-loss.js';
 export { type RestoredValues, restoreRollbackValues, type SavedCopy, type SavedValues, saveRollbackValues } from './workflow/rollback-copy.js';
 export { migrationStatus } from './workflow/status.js';
 export { verifyMigrations } from './workflow/verify.js';

@@ -19,7 +19,14 @@ function restoreCommands(s: DocState, envFlag: string, contracted: boolean): str
   if (!latest) {
     return contracted
       ? ['No backup of the tables is recorded, so there is nothing ferry can restore; restore from your own database backups.', ...values]
-      : ['No backup has been taken yet. Take one now, while the old shape still exists:', '', '```sh', `ferry backup ${s.migration.id}${envFlag}`, '```', ...values];
+      : [
+          'No backup has been taken yet. Take one now, while the old shape still exists:',
+          '',
+          '```sh',
+          `ferry backup ${s.migration.id}${envFlag}`,
+          '```',
+          ...values,
+        ];
   }
   return [
     `Latest backup \`${latest.id}\` (${latest.method}, ${when(latest.createdAt)}, by ${latest.createdBy}): ${latest.objects.map((o) => `\`${o.table}\` ${count(o.rows)} rows`).join(', ')}.`,

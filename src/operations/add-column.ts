@@ -125,7 +125,10 @@ export const addColumn: Operation<AddColumnSpec> = {
   rollbackLoss: (s, part) => {
     if (part !== 'add-column') return [];
     const col = quoteIdent(s.column);
-    const where = s.default === undefined || isVolatile(s) ? `${col} IS NOT NULL` : `${col} IS NOT NULL AND ${col}::text IS DISTINCT FROM ((${s.default})::${s.type})::text`;
+    const where =
+      s.default === undefined || isVolatile(s)
+        ? `${col} IS NOT NULL`
+        : `${col} IS NOT NULL AND ${col}::text IS DISTINCT FROM ((${s.default})::${s.type})::text`;
     return [{ table: s.table, column: s.column, where }];
   },
 };

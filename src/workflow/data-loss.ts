@@ -2,8 +2,8 @@ import type { Database, Queryable } from '../db/database.js';
 import { findTable, type TableRef } from '../db/table-copy.js';
 import { FerryError, sqlState } from '../errors.js';
 import type { Step } from '../migration/loader.js';
-import { droppedByStatements } from '../operations/rollback-loss.js';
 import { operationNamed } from '../operations/index.js';
+import { droppedByStatements } from '../operations/rollback-loss.js';
 import type { RollbackLoss } from '../operations/types.js';
 
 /** How long counting the rows one rollback would lose may run before ferry gives up (a plain SELECT; it blocks no writer). */
@@ -56,7 +56,12 @@ export async function countRollbackLoss(db: Database, steps: readonly Step[], lo
   const out: LossCount[] = [];
   const count = async (tx: Queryable) => {
     await tx.query('SET TRANSACTION READ ONLY');
-    await tx.query('SELECT set_config($1, $2, true), set_config($3, $4, true)', ['lock_timeout', `${lockTimeoutMs}ms`, 'statement_timeout', `${LOSS_COUNT_TIMEOUT_MS}ms`]);
+    await tx.query('SELECT set_config($1, $2, true), set_config($3, $4, true)', [
+      'lock_timeout',
+      `${lockTimeoutMs}ms`,
+      'statement_timeout',
+      `${LOSS_COUNT_TIMEOUT_MS}ms`,
+    ]);
     for (const step of steps) {
       for (const loss of stepRollbackLoss(step)) {
         const t = await lossTarget(tx, loss);

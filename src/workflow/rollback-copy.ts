@@ -240,7 +240,11 @@ export async function restoreRollbackValues(db: Database, file: RollbackCopyFile
   const texts = file.values.map((o) => {
     const text = readFileSync(join(location, o.file), 'utf8');
     if (md5(text) !== o.md5) {
-      throw new FerryError('E_VERIFY', `${o.file} of backup ${file.id} changed since it was saved (md5 differs)`, 'nothing was changed; restore the file or put the values back by hand');
+      throw new FerryError(
+        'E_VERIFY',
+        `${o.file} of backup ${file.id} changed since it was saved (md5 differs)`,
+        'nothing was changed; restore the file or put the values back by hand',
+      );
     }
     return text;
   });

@@ -4,11 +4,11 @@ import { FerryError } from '../errors.js';
 import type { Migration, Step } from '../migration/loader.js';
 import { type AppliedStep, ensureState, readState } from '../migration/state.js';
 import type { RunReport, UpOptions } from './apply.js';
+import { countRollbackLoss, type LossCount, lossName, refuseDataLoss } from './data-loss.js';
 import { MIGRATION_LOCK_KEY, rehearseStepInTransaction, revertStep } from './execute.js';
 import { currentPhase, findTransition, type Phase, transition } from './lifecycle.js';
 import { missingFolders, refuseDrift, viewOf } from './plan-state.js';
 import { asApplied, type GuardFacts, guardFacts } from './recorded.js';
-import { countRollbackLoss, type LossCount, lossName, refuseDataLoss } from './data-loss.js';
 import { type SavedCopy, saveRollbackValues } from './rollback-copy.js';
 
 /** Options of `down`. */

@@ -66,14 +66,17 @@ forEachDriver('down --accept-data-loss killed between the save and the drop', (s
     const copies = await sql<{ id: string; location: string; objects: string }>(target, ROLLBACK_COPIES);
     expect(copies.map((c) => c.id)).toEqual([first[0]?.id]);
     const [object] = JSON.parse(copies[0]?.objects ?? '[]') as { file: string; rows: number }[];
-    const lines = readFileSync(join(copies[0]?.location ?? '', object?.file ?? ''), 'utf8').trim().split('\n');
+    const lines = readFileSync(join(copies[0]?.location ?? '', object?.file ?? ''), 'utf8')
+      .trim()
+      .split('\n');
     const keys = lines.map((l) => (JSON.parse(l) as string[])[0]);
     expect(object?.rows).toBe(378);
     expect(lines).toHaveLength(378);
     expect(new Set(keys).size).toBe(378);
     expect(
-      (await sql<{ n: number }>(target, `SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'preferences'`))[0]
-        ?.n,
+      (
+        await sql<{ n: number }>(target, `SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'preferences'`)
+      )[0]?.n,
     ).toBe(0);
 
     expect((await runFerry(p.root, ['up', PREFS])).code).toBe(0);

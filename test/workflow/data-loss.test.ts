@@ -25,7 +25,10 @@ function usersWithPreferences(p: TestProject, extra: Record<string, unknown>[] =
       down: 'DROP TABLE users;',
     },
   ]);
-  writeMigration(p, PREFS, [{ id: 'prefs', kind: 'op', op: 'add-column', table: 'users', column: 'preferences', type: 'jsonb', default: `'{}'::jsonb` }, ...extra]);
+  writeMigration(p, PREFS, [
+    { id: 'prefs', kind: 'op', op: 'add-column', table: 'users', column: 'preferences', type: 'jsonb', default: `'{}'::jsonb` },
+    ...extra,
+  ]);
 }
 
 async function sql<R = Record<string, unknown>>(target: TestTarget, text: string): Promise<R[]> {

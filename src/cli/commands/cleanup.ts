@@ -64,7 +64,9 @@ export function registerCleanupCommands(program: Command, globals: () => GlobalO
         ctx.out.line(`${pc.green('restored')} ${r.backupId}`);
         for (const t of r.tables) ctx.out.line(`  ${t.table}: ${t.rows} rows, md5 ${t.md5.slice(0, 12)} matches the backup${t.replaced ? ' (replaced)' : ''}`);
         for (const v of r.values ?? []) {
-          ctx.out.line(`  ${lossName(v)}: ${v.restored} of ${v.saved} saved rows restored${v.notRestored ? ` (${v.notRestored} ${v.column === undefined ? 'already there' : 'no longer in the table'})` : ''}`);
+          ctx.out.line(
+            `  ${lossName(v)}: ${v.restored} of ${v.saved} saved rows restored${v.notRestored ? ` (${v.notRestored} ${v.column === undefined ? 'already there' : 'no longer in the table'})` : ''}`,
+          );
         }
         for (const t of r.triggersNotRestored) ctx.out.line(pc.yellow(`  not restored (recreate it if still wanted): ${t}`));
         ctx.out.result(r);

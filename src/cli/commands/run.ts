@@ -69,7 +69,8 @@ export function registerRunCommands(program: Command, globals: () => GlobalOptio
           const what = `${lossName(l)}: ${l.rows} row${l.rows === 1 ? '' : 's'} of values the old shape cannot regenerate (step ${l.stepId})`;
           ctx.out.line(`${pc.yellow('data loss')} ${what}${report.dryRun ? '; down needs --accept-data-loss, and saves them first' : ''}`);
         }
-        if (report.saved) ctx.out.line(`${pc.green('saved')} in backup ${pc.bold(report.saved.id)} → restore with \`ferry restore ${report.saved.id}\` after \`ferry up\``);
+        if (report.saved)
+          ctx.out.line(`${pc.green('saved')} in backup ${pc.bold(report.saved.id)} → restore with \`ferry restore ${report.saved.id}\` after \`ferry up\``);
         summarise(ctx.out, report, 'nothing to roll back');
       });
     });
