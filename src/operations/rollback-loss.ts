@@ -1,4 +1,4 @@
-import { quoteIdent } from '../db/quote.js';
+import { quoteIdent, quoteLiteral, quoteQualified } from '../db/quote.js';
 import { droppedRelations } from '../lint/context.js';
 import { alterCommands, body, rangeVar, relationName } from '../lint/tree.js';
 import type { ParsedStatement } from './sql-effects.js';
@@ -7,8 +7,9 @@ import type { RollbackLoss } from './types.js';
 /**
  * What hand-written rollback SQL drops, counted conservatively: every row of a
  * table it drops (`DROP TABLE`), and every non-null value of a column it drops
- * (`ALTER TABLE … DROP COLUMN`). ferry cannot tell whether the old shape could
- * regenerate them, so it assumes it cannot.
+ * (`ALTER TABLE … DROP COLUMN`) other than the value `ADD COLUMN … DEFAULT`
+ * gave the rows there at the time (the catalog's `attmissingval`). ferry cannot
+ * tell whether the old shape could regenerate the others, so it assumes it cannot.
  */
 export function droppedByStatements(statements: readonly ParsedStatement[]): RollbackLoss[] {
   const out: RollbackLoss[] = [];
@@ -22,7 +23,13 @@ export function droppedByStatements(statements: readonly ParsedStatement[]): Rol
       if (!rv) continue;
       for (const c of alterCommands(n)) {
         if (c.subtype === 'AT_DropColumn' && typeof c.name === 'string') {
-          out.push({ table: relationName(rv), column: c.name, where: `${quoteIdent(c.name)} IS NOT NULL` });
+          const table = quoteLiteral(quoteQualified(...(rv.schemaname ? [rv.schemaname] : []), rv.relname));
+          const added = `(SELECT (a.attmissingval::text::text[])[1] FROM pg_attribute a WHERE a.attrelid = to_regclass(${table}) AND a.attname = ${quoteLiteral(c.name)})`;
+          out.push({
+            table: relationName(rv),
+            column: c.name,
+            where: `${quoteIdent(c.name)} IS NOT NULL AND ${quoteIdent(c.name)}::text IS DISTINCT FROM ${added}`,
+          });
         }
       }
     }
