@@ -1,20 +1,12 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { forEachDriver, type TestTarget } from '../helpers/databases.js';
+import { forEachDriver } from '../helpers/databases.js';
 import { startFerry } from '../helpers/process.js';
 import { createProject, runFerry, runFerryJson } from '../helpers/project.js';
+import { rowsOf as sql } from '../helpers/rows.js';
 
 const PREFS = '0002_prefs';
-
-async function sql<R = Record<string, unknown>>(target: TestTarget, text: string): Promise<R[]> {
-  const db = await target.open();
-  try {
-    return (await db.query<R>(text)).rows;
-  } finally {
-    await db.close();
-  }
-}
 
 const PREFERENCES = `SELECT id::int AS id, preferences::text AS p FROM users ORDER BY id`;
 const ROLLBACK_COPIES = `SELECT id, location, objects::text AS objects FROM ferry.backups WHERE objects @> '[{"purpose": "rollback"}]'::jsonb`;

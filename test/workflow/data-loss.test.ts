@@ -4,6 +4,7 @@ import { expect, it } from 'vitest';
 import { transition } from '../../src/workflow/lifecycle.js';
 import { forEachDriver, type TestTarget } from '../helpers/databases.js';
 import { createProject, runFerry, runFerryJson, type TestProject } from '../helpers/project.js';
+import { rowsOf as sql } from '../helpers/rows.js';
 
 const USERS = '0001_users';
 const PREFS = '0002_prefs';
@@ -29,15 +30,6 @@ function usersWithPreferences(p: TestProject, extra: Record<string, unknown>[] =
     { id: 'prefs', kind: 'op', op: 'add-column', table: 'users', column: 'preferences', type: 'jsonb', default: `'{}'::jsonb` },
     ...extra,
   ]);
-}
-
-async function sql<R = Record<string, unknown>>(target: TestTarget, text: string): Promise<R[]> {
-  const db = await target.open();
-  try {
-    return (await db.query<R>(text)).rows;
-  } finally {
-    await db.close();
-  }
 }
 
 /** The new app writes preferences for 378 of the 500 users. */
