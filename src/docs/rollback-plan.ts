@@ -42,7 +42,8 @@ function restoreCommands(s: DocState, envFlag: string, contracted: boolean): str
 /** What a full `down` would lose now, and what that means for the command. */
 function lossLines(s: DocState, envFlag: string): string[] {
   const loss = s.rollbackLoss;
-  if (loss === undefined) return [];
+  if (loss === undefined)
+    return ['', `_Not counted: the rows \`down\` would lose could not be counted now; \`ferry down ${s.migration.id} --dry-run${envFlag}\` counts them._`];
   if (loss.length === 0) return ['', `Rolling back now loses no value the old shape cannot regenerate (counted ${when(s.now)}).`];
   return [
     '',

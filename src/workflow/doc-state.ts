@@ -2,6 +2,7 @@ import { backfillProgress } from '../backfill/progress.js';
 import { sizeWithoutWaiting } from '../db/catalog.js';
 import type { Database, Queryable } from '../db/database.js';
 import type { DocState, HealthRecord, StatementLock, TableVolume } from '../docs/state.js';
+import { isFerryError } from '../errors.js';
 import { thresholdsOf } from '../health/thresholds.js';
 import { lintMigration, readLintCatalog } from '../lint/index.js';
 import { analyseStatement } from '../lint/locks.js';
@@ -157,17 +158,26 @@ export async function loadDocState(
     stages: stagesOf(m.manifest.rollout),
     thresholds: thresholdsFor(m),
     health: healthRecords(events),
-    ...(opts.countLoss ? { rollbackLoss: await lossOfFullDown(db, m, state.applied.get(m.id) ?? [], state.migrations.get(m.id)?.phase) } : {}),
+    ...(opts.countLoss ? await lossOfFullDown(db, m, state.applied.get(m.id) ?? [], state.migrations.get(m.id)?.phase) : {}),
   };
 }
 
-/** The rows a full `down` of `m` would lose now; nothing while no step is applied or once the migration is contracted (down cannot run). */
-async function lossOfFullDown(db: Database, m: Migration, applied: AppliedStep[], phase: string | undefined): Promise<LossCount[]> {
-  if (phase === 'contracted' || phase === 'archived') return [];
+/**
+ * The rows a full `down` of `m` would lose now; nothing while no step is applied or once the migration is
+ * contracted (down cannot run); not counted (the plan says so) when the count timed out.
+ */
+async function lossOfFullDown(db: Database, m: Migration, applied: AppliedStep[], phase: string | undefined): Promise<{ rollbackLoss?: LossCount[] }> {
+  if (phase === 'contracted' || phase === 'archived') return { rollbackLoss: [] };
   const byId = new Map(applied.map((a) => [a.stepId, a]));
   const steps = m.steps
     .filter((s) => s.phase !== 'contract' && byId.has(s.id))
     .reverse()
     .map((s) => asApplied(s, byId.get(s.id)));
-  return steps.length ? countRollbackLoss(db, steps, LOSS_LOCK_TIMEOUT_MS) : [];
+  if (steps.length === 0) return { rollbackLoss: [] };
+  try {
+    return { rollbackLoss: await countRollbackLoss(db, steps, LOSS_LOCK_TIMEOUT_MS) };
+  } catch (err) {
+    if (isFerryError(err, 'E_LOCKED')) return {};
+    throw err;
+  }
 }
