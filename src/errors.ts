@@ -20,6 +20,7 @@ export type FerryErrorCode =
   | 'E_HEALTH_YELLOW'
   | 'E_HEALTH_RED'
   | 'E_HEALTH_NO_DATA'
+  | 'E_DATA_LOSS'
   | 'E_INTERNAL';
 
 /** An error meant for a human: what went wrong (`message`) and how to fix it (`hint`). */

@@ -16,7 +16,7 @@ export { defineMigration, type Manifest, type ManifestInput, MIGRATION_TYPES, ST
 export { ParseCache, projectParseCache } from './migration/parse-cache.js';
 export { readEvents, readState } from './migration/state.js';
 export type { StepContext, StepModule } from './migration/step-kinds.js';
-export { OPERATIONS, type Operation, type OpPart, operationNamed } from './operations/index.js';
+export { droppedByStatements, OPERATIONS, type Operation, type OpPart, operationNamed, type RollbackLoss } from './operations/index.js';
 export { loadProject, resolveConnection } from './project/config.js';
 export { countDataErrors, type DataErrorCount, type DataErrorSource } from './verify/data-errors.js';
 export { APP_GUIDANCE, type AppGuidance, guidanceFor, guidanceOf, TRANSITION_GUIDE, type TransitionGuide } from './workflow/app-guidance.js';
@@ -25,6 +25,7 @@ export { dataErrors } from './workflow/check-results.js';
 export { runChecks } from './workflow/checks.js';
 export { type ContractOptions, type ContractReport, contract, recentBackup } from './workflow/contract.js';
 export { type CrossingVerdict, crossingGates, unresolvedRollback } from './workflow/crossing.js';
+export { countRollbackLoss, type LossCount, lossName, refuseDataLoss, stepRollbackLoss } from './workflow/data-loss.js';
 export { type Acknowledgement, acknowledgeEdits, type Forgotten, forget } from './workflow/drift.js';
 export type { ProgressEvent, RunOptions, StepReport } from './workflow/execute.js';
 export { type FlagOptions, removeFlag, setFlag } from './workflow/flags.js';
@@ -32,6 +33,7 @@ export { addGate, type Gate, PHASES, type Phase, TRANSITIONS, transition } from 
 export type { Drift, DriftKind } from './workflow/plan-state.js';
 export { DEFAULT_SAMPLE_ROWS, type RehearsalReport, type RehearseOptions, rehearse } from './workflow/rehearse.js';
 export type { RehearsalData, RehearsalStepData, TouchedTable } from './workflow/rehearse-data.js';
-export { type DownOptions, down } from './workflow/rollback.js';
+export { type DownOptions, type DownReport, down } from './workflow/rollback.js';
+export { type RestoredValues, restoreRollbackValues, type SavedCopy, type SavedValues, saveRollbackValues } from './workflow/rollback-copy.js';
 export { migrationStatus } from './workflow/status.js';
 export { verifyMigrations } from './workflow/verify.js';

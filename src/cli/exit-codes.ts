@@ -20,4 +20,5 @@ export const EXIT_CODES: Record<FerryErrorCode, number> = {
   E_HEALTH_YELLOW: 16,
   E_HEALTH_RED: 17,
   E_HEALTH_NO_DATA: 18,
+  E_DATA_LOSS: 19,
 };

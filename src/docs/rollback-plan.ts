@@ -2,11 +2,31 @@ import { lastRehearsal } from './facts.js';
 import { count, pct, table, when } from './markdown.js';
 import type { DocState } from './state.js';
 
-/** The exact commands of the full tier: restore the latest backup, or take one first. */
-function restoreCommands(s: DocState, envFlag: string): string[] {
-  const latest = s.backups.at(-1);
+const lossName = (l: { table: string; column?: string | undefined }) => (l.column === undefined ? `table \`${l.table}\`` : `\`${l.table}.${l.column}\``);
+
+/** The exact commands of the full tier: restore the latest backup of whole tables, or take one first. */
+function restoreCommands(s: DocState, envFlag: string, contracted: boolean): string[] {
+  const latest = s.backups.filter((b) => b.purpose !== 'rollback').at(-1);
+  const saved = s.backups.filter((b) => b.purpose === 'rollback');
+  const values = saved.length
+    ? [
+        '',
+        'Values `down --accept-data-loss` saved before dropping them (put back with `ferry restore <id>` once `ferry up` has re-added their column or table):',
+        '',
+        ...saved.map((b) => `- \`${b.id}\` (${when(b.createdAt)}): ${b.objects.map((o) => `${lossName(o)} ${count(o.rows)} rows`).join(', ')}`),
+      ]
+    : [];
   if (!latest) {
-    return ['No backup has been taken yet. Take one now, while the old shape still exists:', '', '```sh', `ferry backup ${s.migration.id}${envFlag}`, '```'];
+    return contracted
+      ? ['No backup of the tables is recorded, so there is nothing ferry can restore; restore from your own database backups.', ...values]
+      : [
+          'No backup has been taken yet. Take one now, while the old shape still exists:',
+          '',
+          '```sh',
+          `ferry backup ${s.migration.id}${envFlag}`,
+          '```',
+          ...values,
+        ];
   }
   return [
     `Latest backup \`${latest.id}\` (${latest.method}, ${when(latest.createdAt)}, by ${latest.createdBy}): ${latest.objects.map((o) => `\`${o.table}\` ${count(o.rows)} rows`).join(', ')}.`,
@@ -15,6 +35,49 @@ function restoreCommands(s: DocState, envFlag: string): string[] {
     `ferry restore ${latest.id}${envFlag}            # refuses if the tables still exist`,
     `ferry restore ${latest.id} --replace${envFlag}  # replaces them with the backed-up copy`,
     '```',
+    ...values,
+  ];
+}
+
+/** What a full `down` would lose now, and what that means for the command. */
+function lossLines(s: DocState, envFlag: string): string[] {
+  const loss = s.rollbackLoss;
+  if (loss === undefined)
+    return ['', `_Not counted: the rows \`down\` would lose could not be counted now; \`ferry down ${s.migration.id} --dry-run${envFlag}\` counts them._`];
+  if (loss.length === 0) return ['', `Rolling back now loses no value the old shape cannot regenerate (counted ${when(s.now)}).`];
+  return [
+    '',
+    `**Data loss:** rolling back now drops values the old shape cannot regenerate (counted ${when(s.now)}):`,
+    '',
+    ...table(
+      ['step', 'drops', 'rows with such values'],
+      loss.map((l) => [l.stepId, lossName(l), count(l.rows)]),
+    ),
+    '',
+    `\`ferry down\` refuses these (exit 19) unless \`--accept-data-loss\`, which first saves them into a backup; after \`ferry up\`, \`ferry restore <backup-id>${envFlag}\` puts them back.`,
+  ];
+}
+
+/** The plan of a contracted or archived migration: only what is still possible, and why. */
+function contractedPlan(s: DocState, envFlag: string): string[] {
+  const m = s.migration;
+  const crossed = s.events.filter((e) => e.toPhase === 'contracted').at(-1);
+  return [
+    `## Only the full rollback remains`,
+    '',
+    `The migration is ${s.phase}: its contract steps removed the old shape${crossed ? ` on ${when(crossed.at)}` : ''}, so the point of no return is passed.`,
+    '',
+    m.manifest.flag
+      ? `- **No quick rollback:** the flag \`${m.manifest.flag}\` graduated at contract; turning it off would send every request to the old shape, which no longer exists.`
+      : '- **No quick rollback:** this migration has no flag, and the old shape no longer exists.',
+    '- **No standard rollback:** `ferry down` cannot undo the contract steps, and the steps before them depend on what they removed.',
+    '',
+    '## Full rollback (< 2 h): restore from backup',
+    '',
+    ...restoreCommands(s, envFlag, true),
+    '',
+    'Restore when the data is wrong and cannot be repaired forward; rows written since the backup are lost unless you carry them over.',
+    '',
   ];
 }
 
@@ -22,19 +85,28 @@ function restoreCommands(s: DocState, envFlag: string): string[] {
 export function renderRollbackPlan(s: DocState): string {
   const m = s.migration;
   const envFlag = s.env ? ` --env ${s.env}` : '';
+  const contracted = s.phase === 'contracted' || s.phase === 'archived';
   const applied = new Set(s.applied.map((a) => a.stepId));
-  const downSteps = m.steps.filter((x) => x.phase !== 'contract' && applied.has(x.id)).reverse();
-  const listed = downSteps.length ? downSteps : m.steps.filter((x) => x.phase !== 'contract').reverse();
+  const ponr = m.manifest.pointOfNoReturn;
+  const ponrStep = ponr ? m.steps.find((x) => x.id === ponr) : undefined;
+  const ponrApplied = ponrStep !== undefined && applied.has(ponrStep.id);
+  const undoable = (x: (typeof m.steps)[number]) => x.phase !== 'contract' && (!ponrApplied || x.index > (ponrStep?.index ?? -1));
+  const downSteps = m.steps.filter((x) => undoable(x) && applied.has(x.id)).reverse();
+  const listed = downSteps.length || ponrApplied ? downSteps : m.steps.filter((x) => x.phase !== 'contract').reverse();
   const contractSteps = m.steps.filter((x) => x.phase === 'contract');
   const t = s.thresholds;
   const rehearsal = lastRehearsal(s.events);
-  const ponr = m.manifest.pointOfNoReturn;
-  const lines = [
+  const to = ponrApplied ? ` --to ${ponr}` : '';
+  const header = [
     `# Rollback plan: ${m.manifest.title}`,
     '',
     `- **Migration:** \`${m.id}\` · **Phase:** ${s.phase ?? 'planned'} · **Environment:** ${s.env}`,
     `- **Generated:** ${when(s.now)}`,
     '',
+  ];
+  if (contracted) return [...header, ...contractedPlan(s, envFlag)].join('\n');
+  const lines = [
+    ...header,
     '## 1. Quick rollback (< 5 min): flag off',
     '',
     m.manifest.flag
@@ -44,7 +116,9 @@ export function renderRollbackPlan(s: DocState): string {
     '',
     '## 2. Standard rollback (< 30 min): the down steps',
     '',
-    `Undo the applied steps, last first${downSteps.length ? '' : ' (none is applied yet; this is the order once they are)'}:`,
+    ponrApplied
+      ? `Step \`${ponr}\` (the point of no return) is applied: only the steps after it can be undone, last first${downSteps.length ? '' : ' (none is applied)'}:`
+      : `Undo the applied steps, last first${downSteps.length ? '' : ' (none is applied yet; this is the order once they are)'}:`,
     '',
     ...table(
       ['order', 'step', 'kind', 'undo'],
@@ -59,15 +133,17 @@ export function renderRollbackPlan(s: DocState): string {
             : (x.rollback?.statements.map((st) => st.text.split('\n')[0]).join('; ') ?? '—'),
       ]),
     ),
+    ...lossLines(s, envFlag),
     '',
     '```sh',
-    `ferry down ${m.id} --dry-run${envFlag}   # see the SQL, rows and locks first`,
-    `ferry down ${m.id}${envFlag}`,
+    `ferry down ${m.id}${to} --dry-run${envFlag}   # see the SQL, rows, locks and data loss first`,
+    `ferry down ${m.id}${to}${envFlag}`,
+    ...(s.rollbackLoss?.length ? [`ferry down ${m.id}${to} --accept-data-loss${envFlag}   # saves the values above first, then drops them`] : []),
     '```',
     '',
     '## 3. Full rollback (< 2 h): restore from backup',
     '',
-    ...restoreCommands(s, envFlag),
+    ...restoreCommands(s, envFlag, false),
     '',
     '## Point of no return',
     '',
@@ -77,7 +153,7 @@ export function renderRollbackPlan(s: DocState): string {
     ponr
       ? `The manifest also names step \`${ponr}\`: once it is applied, \`down\` stops before it, because undoing it would lose data.`
       : 'The manifest names no other point of no return.',
-    `Current phase: ${s.phase ?? 'planned'}${s.phase === 'contracted' || s.phase === 'archived' ? ' — **the point of no return is passed; only the full rollback remains**' : ''}.`,
+    `Current phase: ${s.phase ?? 'planned'}.`,
     '',
     '## Decision criteria',
     '',

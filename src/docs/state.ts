@@ -39,7 +39,9 @@ export interface BackupRecord {
   migrationId: string;
   method: 'pg_dump' | 'copy';
   location: string;
-  objects: { table: string; rows: number; md5: string; columns: string[] }[];
+  objects: { table: string; column?: string; rows: number; md5: string; columns: string[] }[];
+  /** `rollback` for the values `down --accept-data-loss` saved before dropping them (restored into re-added columns); absent for whole tables. */
+  purpose?: 'rollback';
   bytes: number;
   createdBy: string;
   createdAt: string;
@@ -82,4 +84,6 @@ export interface DocState {
   thresholds: Thresholds;
   /** Health evaluations per the controller's events; empty when none were recorded (or the controller is not in use). */
   health: HealthRecord[];
+  /** Rows a full `down` would lose now (values the old shape cannot regenerate), per step and column or table; absent when not counted. */
+  rollbackLoss?: { stepId: string; table: string; column?: string; rows: number }[];
 }

@@ -124,4 +124,14 @@ export const addColumn: Operation<AddColumnSpec> = {
   columns: (s) => ({ table: s.table, views: false, hides: [], retypes: [], adds: [s.column] }),
   check: (s, schema) => tableProblems(schema, s.table, { lacks: [s.column] }),
   apply: (s, schema) => addColumns(schema, s.table, [[s.column, { type: canonicalType(s.type), notNull: s.notNull }]]),
+  // Only the new shape writes the column. A value equal to a constant default comes back with `up`; a volatile default's do not.
+  rollbackLoss: (s, part) => {
+    if (part !== 'add-column') return [];
+    const col = quoteIdent(s.column);
+    const where =
+      s.default === undefined || isVolatile(s)
+        ? `${col} IS NOT NULL`
+        : `${col} IS NOT NULL AND ${col}::text IS DISTINCT FROM ((${s.default})::${s.type})::text`;
+    return [{ table: s.table, column: s.column, where }];
+  },
 };

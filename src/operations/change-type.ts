@@ -176,4 +176,6 @@ export const changeType: Operation<ChangeTypeSpec> = {
     return problems;
   },
   apply: (s, schema) => addColumns(schema, s.table, [[shadowColumn(s.column), { type: canonicalType(s.type), notNull: false }]]),
+  // The sync trigger writes every new-shape value back into the old column(s): rolling back loses nothing.
+  rollbackLoss: () => [],
 };

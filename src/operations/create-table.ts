@@ -78,6 +78,8 @@ export const createTable: Operation<CreateTableSpec> = {
     const key = schema.keyOf(spec.table);
     return schema.unknown === undefined && schema.relations.has(key) ? [`${key} already exists`] : [];
   },
+  // The old shape has no such table: every row is lost.
+  rollbackLoss: (spec, part) => (part === 'create-table' ? [{ table: spec.table, where: 'true' }] : []),
   apply(spec, schema) {
     for (const s of splitStatements(`CREATE TABLE ${tableRef(spec.table).sql} (\n  ${body(spec)}\n)`)) applyStatement(schema, s);
   },

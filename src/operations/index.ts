@@ -18,7 +18,8 @@ import { renameTable } from './rename-table.js';
 import { splitColumn } from './split-column.js';
 import type { Operation } from './types.js';
 
-export type { BackfillPart, LockNote, Operation, OpPart, SqlPart } from './types.js';
+export { droppedByStatements } from './rollback-loss.js';
+export type { BackfillPart, LockNote, Operation, OpPart, RollbackLoss, SqlPart } from './types.js';
 export { addColumn, addForeignKey, addIndex, addUnique, changeType, createTable, dropColumn, mergeColumns, rawSql, renameColumn, renameTable, splitColumn };
 
 /** Every operation a manifest can name, in the order the docs list them. */

@@ -91,4 +91,6 @@ export const mergeColumns: Operation<MergeColumnsSpec> = {
   }),
   check: (s, schema) => [...tableProblems(schema, s.table, { has: s.columns, lacks: [s.into.name] }), ...viewProblems(schema, s.table, s.compat)],
   apply: (s, schema) => addColumns(schema, s.table, [[s.into.name, { type: canonicalType(s.into.type), notNull: false }]]),
+  // The sync trigger writes every new-shape value back into the old column(s): rolling back loses nothing.
+  rollbackLoss: () => [],
 };

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { LOCK_MODES } from '../db/catalog-locks.js';
+import { splitStatements } from '../migration/sql-script.js';
 import { tableName as tableNameSchema } from './names.js';
+import { droppedByStatements } from './rollback-loss.js';
 import type { Operation } from './types.js';
 
 const sql = z.string().trim().min(1);
@@ -59,4 +61,5 @@ export const rawSql: Operation<RawSqlSpec> = {
     ];
   },
   contract: () => [],
+  rollbackLoss: (spec) => droppedByStatements(splitStatements(statement(spec.rollback))),
 };

@@ -89,4 +89,6 @@ export const splitColumn: Operation<SplitColumnSpec> = {
       s.table,
       Object.entries(s.into).map(([c, d]) => [c, { type: canonicalType(d.type), notNull: false }]),
     ),
+  // The sync trigger writes every new-shape value back into the old column(s): rolling back loses nothing.
+  rollbackLoss: () => [],
 };

@@ -82,6 +82,21 @@ export interface BackfillPart {
 export type OpPart = SqlPart | BackfillPart;
 
 /**
+ * Values that rolling back one expand part drops and the old shape cannot
+ * regenerate: a column's values, or a whole table's rows when `column` is
+ * absent. `down` counts the rows matching `where`, saves them, and refuses
+ * without `--accept-data-loss` when there are any.
+ */
+export interface RollbackLoss {
+  /** The table, as the manifest (or the SQL) names it: `users` or `app.users`. */
+  table: string;
+  /** The column dropped; absent when the whole table is dropped. */
+  column?: string;
+  /** SQL predicate over the table's rows (identifiers quoted): the rows holding values that would be lost; `true` for every row. */
+  where: string;
+}
+
+/**
  * What an operation does to the columns of its table, in the column names of
  * its own spec. Composition (src/operations/compose.ts) uses it to give several
  * operations on one table one pair of views, one sync trigger and one contract.
@@ -138,4 +153,9 @@ export interface Operation<S> {
   check?(spec: S, schema: VirtualSchema): string[];
   /** Record its effect in `schema`, so later steps are checked against the database as it will be. */
   apply?(spec: S, schema: VirtualSchema): void;
+  /**
+   * What rolling back its expand part `part` drops that the old shape cannot regenerate (see {@link RollbackLoss});
+   * absent or `[]` when its rollback drops nothing the old shape lacks (a column a sync trigger keeps derived from the old one).
+   */
+  rollbackLoss?(spec: S, part: string): RollbackLoss[];
 }

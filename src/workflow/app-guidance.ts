@@ -105,7 +105,7 @@ export const APP_GUIDANCE: Readonly<Record<Phase, AppGuidance>> = {
     before: '—',
   },
   'rolled-back': {
-    now: 'old shape only: the down steps ran; rows the old shape cannot hold were saved to a backup first (down with --accept-data-loss)',
+    now: 'old shape only: the down steps ran; rows the old shape cannot hold were saved to a backup first (`down --accept-data-loss`)',
     apps: 'the old path only (flag off); a new version may stay deployed while its flag is off',
     nextGate: 'after the fix, `ferry up <id>` → expanded again',
     before: 'before up again: fix the cause; restore saved rows with `ferry restore <backup>` if they are needed',
@@ -187,7 +187,7 @@ export const TRANSITION_GUIDE: Readonly<Record<string, TransitionGuide>> = {
   },
   rollback: {
     by: '`ferry down <id>`, or the controller on red errors or data errors',
-    gate: 'not contracted (the point of no return); rows only the new shape holds are counted and saved to a backup, and down refuses without --accept-data-loss when there are any',
+    gate: 'not contracted (the point of no return); rows only the new shape holds are counted and saved to a backup, and down refuses without `--accept-data-loss` when there are any',
   },
 };
 

@@ -10,6 +10,7 @@ import { droppedRelations } from '../lint/context.js';
 import { alterCommands, body, rangeVar, relationName } from '../lint/tree.js';
 import type { Migration } from '../migration/loader.js';
 import { appendEvent, ensureMigrationRecord, ensureState, stateTableExists } from '../migration/state.js';
+import { type RestoredValues, type RollbackCopyFile, restoreRollbackValues } from './rollback-copy.js';
 
 const run = promisify(execFile);
 
@@ -44,14 +45,17 @@ interface SavedTable {
   md5: string;
 }
 
-/** A backup's `backup.json`. */
-interface BackupFile {
-  id: string;
-  migrationId: string;
-  method: 'pg_dump' | 'copy';
-  createdAt: string;
-  tables: SavedTable[];
-}
+/** A backup's `backup.json`: whole tables, or (`kind: 'rollback-copy'`) the values `down` saved before dropping them. */
+type BackupFile =
+  | {
+      id: string;
+      migrationId: string;
+      method: 'pg_dump' | 'copy';
+      kind?: undefined;
+      createdAt: string;
+      tables: SavedTable[];
+    }
+  | RollbackCopyFile;
 
 /** The connection pg_dump needs; absent for PGlite. */
 export interface DumpAccess {
@@ -103,6 +107,7 @@ export async function listBackups(db: Queryable, migrationId?: string): Promise<
     method: r.method as 'pg_dump' | 'copy',
     location: r.location as string,
     objects: JSON.parse(r.objects as string),
+    ...((JSON.parse(r.objects as string) as { purpose?: string }[]).some((o) => o.purpose === 'rollback') ? { purpose: 'rollback' as const } : {}),
     bytes: Number(r.bytes),
     createdBy: r.created_by as string,
     createdAt: r.created_at as string,
@@ -226,11 +231,13 @@ function runnableDump(text: string): { sql: string; triggers: string[] } {
   return { sql, triggers };
 }
 
-/** What a restore did, table by table, and the triggers it did not recreate. */
+/** What a restore did, table by table (or, for values `down` saved, column by column), and the triggers it did not recreate. */
 export interface RestoreReport {
   backupId: string;
   migrationId: string;
   tables: { table: string; rows: number; md5: string; replaced: boolean }[];
+  /** For a rollback copy: the values put back per column or table. */
+  values?: RestoredValues[];
   triggersNotRestored: string[];
 }
 
@@ -238,9 +245,14 @@ export interface RestoreReport {
  * Recreate the tables of a backup and load their data, in one transaction;
  * refused when a table exists unless `replace` (then it is dropped first). Each
  * table's row count and checksum must equal the backup's, or nothing is kept.
+ * A rollback copy (values `down` saved) is put back into the re-added columns instead.
  */
 export async function restoreBackup(db: Database, ref: string, opts: { actor: string; replace: boolean }): Promise<RestoreReport> {
   const { file, location } = await readBackup(db, ref);
+  if (file.kind === 'rollback-copy') {
+    const values = await restoreRollbackValues(db, file, location, opts.actor);
+    return { backupId: file.id, migrationId: file.migrationId, tables: [], values, triggersNotRestored: [] };
+  }
   const existing: string[] = [];
   for (const t of file.tables) if (await findTable(db, t)) existing.push(t.qualified);
   if (existing.length && !opts.replace) {

@@ -2,17 +2,23 @@ import { backfillProgress } from '../backfill/progress.js';
 import { sizeWithoutWaiting } from '../db/catalog.js';
 import type { Database, Queryable } from '../db/database.js';
 import type { DocState, HealthRecord, StatementLock, TableVolume } from '../docs/state.js';
+import { isFerryError } from '../errors.js';
 import { thresholdsOf } from '../health/thresholds.js';
 import { lintMigration, readLintCatalog } from '../lint/index.js';
 import { analyseStatement } from '../lint/locks.js';
 import type { Migration } from '../migration/loader.js';
-import { readEvents, readState } from '../migration/state.js';
+import { type AppliedStep, readEvents, readState } from '../migration/state.js';
 import { preflightProblems } from '../operations/preflight.js';
 import { stagesOf } from '../rollout/schedule.js';
 import { approvalStatus } from './approvals.js';
 import { listBackups } from './backup.js';
 import { latestResults, resultsFor } from './check-results.js';
+import { countRollbackLoss, type LossCount } from './data-loss.js';
 import { viewOf } from './plan-state.js';
+import { asApplied } from './recorded.js';
+
+/** How long the rollback plan waits for a lock to count the rows `down` would lose. */
+const LOSS_LOCK_TIMEOUT_MS = 2000;
 
 /** Tables larger than this (by the planner's estimate) are not counted row by row. */
 const EXACT_COUNT_LIMIT = 1_000_000;
@@ -125,7 +131,7 @@ async function fitOf(db: Queryable, state: Awaited<ReturnType<typeof readState>>
 export async function loadDocState(
   db: Database,
   m: Migration,
-  opts: { env: string; now?: Date; measure?: boolean; migrations?: Migration[] },
+  opts: { env: string; now?: Date; measure?: boolean; countLoss?: boolean; migrations?: Migration[] },
 ): Promise<DocState> {
   const state = await readState(db);
   const known = state.migrations.has(m.id);
@@ -152,5 +158,26 @@ export async function loadDocState(
     stages: stagesOf(m.manifest.rollout),
     thresholds: thresholdsFor(m),
     health: healthRecords(events),
+    ...(opts.countLoss ? await lossOfFullDown(db, m, state.applied.get(m.id) ?? [], state.migrations.get(m.id)?.phase) : {}),
   };
+}
+
+/**
+ * The rows a full `down` of `m` would lose now; nothing while no step is applied or once the migration is
+ * contracted (down cannot run); not counted (the plan says so) when the count timed out.
+ */
+async function lossOfFullDown(db: Database, m: Migration, applied: AppliedStep[], phase: string | undefined): Promise<{ rollbackLoss?: LossCount[] }> {
+  if (phase === 'contracted' || phase === 'archived') return { rollbackLoss: [] };
+  const byId = new Map(applied.map((a) => [a.stepId, a]));
+  const steps = m.steps
+    .filter((s) => s.phase !== 'contract' && byId.has(s.id))
+    .reverse()
+    .map((s) => asApplied(s, byId.get(s.id)));
+  if (steps.length === 0) return { rollbackLoss: [] };
+  try {
+    return { rollbackLoss: await countRollbackLoss(db, steps, LOSS_LOCK_TIMEOUT_MS) };
+  } catch (err) {
+    if (isFerryError(err, 'E_LOCKED')) return {};
+    throw err;
+  }
 }

@@ -99,7 +99,16 @@ export async function rehearse(db: Database, m: Migration, opts: RehearseOptions
         e.report.statements.reduce((n, s) => n + (s.affectedRows ?? 0), 0),
       );
   };
-  const runOpts = { ...rest, onProgress, actor: `${opts.actor} (rehearsal)`, requireApproval: false, envNote: 'in a rehearsal', only: m.id };
+  const runOpts = {
+    ...rest,
+    onProgress,
+    actor: `${opts.actor} (rehearsal)`,
+    requireApproval: false,
+    envNote: 'in a rehearsal',
+    only: m.id,
+    dataLoss: 'ignore' as const,
+  };
+  // (On the scratch copy, values down drops are the copy's own: nothing to refuse or save.)
   let data: RehearsalData = { mode: 'schema', sampleRows: 0, tables: [] };
   const steps: RehearsalStepData[] = [];
   const stage = async (name: string, fn: () => Promise<string[] | undefined>): Promise<boolean> => {

@@ -1,17 +1,34 @@
+import { join } from 'node:path';
 import type { Database } from '../db/database.js';
 import { FerryError } from '../errors.js';
 import type { Migration, Step } from '../migration/loader.js';
 import { type AppliedStep, ensureState, readState } from '../migration/state.js';
 import type { RunReport, UpOptions } from './apply.js';
+import { countRollbackLoss, type LossCount, lossName, refuseDataLoss } from './data-loss.js';
 import { MIGRATION_LOCK_KEY, rehearseStepInTransaction, revertStep } from './execute.js';
 import { currentPhase, findTransition, type Phase, transition } from './lifecycle.js';
 import { missingFolders, refuseDrift, viewOf } from './plan-state.js';
 import { asApplied, type GuardFacts, guardFacts } from './recorded.js';
+import { type SavedCopy, saveRollbackValues } from './rollback-copy.js';
 
 /** Options of `down`. */
 export interface DownOptions extends Omit<UpOptions, 'requireApproval'> {
   /** Roll back the steps after this one; it stays applied. Default: every step. */
   to?: string;
+  /**
+   * When the rollback would drop values the old shape cannot regenerate (see `countRollbackLoss`):
+   * `refuse` (the default, E_DATA_LOSS), `save` them into a rollback copy first and go on
+   * (`--accept-data-loss`), or `ignore` them (a scratch copy, as in a rehearsal).
+   */
+  dataLoss?: 'refuse' | 'save' | 'ignore';
+  /** Where `save` writes the copy; default `.ferry/backups` under the current directory. */
+  backupDir?: string;
+}
+
+/** What `down` did, with the values its rollback drops (counted before anything changed) and where it saved them. */
+export interface DownReport extends RunReport {
+  dataLoss: LossCount[];
+  saved?: SavedCopy;
 }
 
 class DryRunRollback extends Error {}
@@ -85,9 +102,11 @@ function refuseSkippingArchived(state: { applied: Map<string, AppliedStep[]> }, 
 /**
  * Roll back the applied steps of one migration (the latest applied one when
  * `id` is undefined) in reverse order, each with its record, under the lock.
+ * Values the rollback would drop for good are counted first: refused, saved
+ * (then dropped) or ignored as `opts.dataLoss` says.
  */
-export async function down(db: Database, migrations: Migration[], id: string | undefined, opts: DownOptions): Promise<RunReport> {
-  const report: RunReport = { dryRun: Boolean(opts.dryRun), steps: [], transitions: [] };
+export async function down(db: Database, migrations: Migration[], id: string | undefined, opts: DownOptions): Promise<DownReport> {
+  const report: DownReport = { dryRun: Boolean(opts.dryRun), steps: [], transitions: [], dataLoss: [] };
   const plan = async () => {
     const state = await readState(db);
     refuseDrift([], missingFolders(state, migrations, opts.archived));
@@ -107,12 +126,29 @@ export async function down(db: Database, migrations: Migration[], id: string | u
         'restore from backup (the full tier of the rollback plan)',
       );
     }
-    return { m, steps };
+    return { m, steps, applied };
   };
   await db.withAdvisoryLock(MIGRATION_LOCK_KEY, opts.lockWaitMs, async () => {
     await ensureState(db);
     const p = await plan();
     if (!p || p.steps.length === 0) return;
+    const mode = opts.dataLoss ?? 'refuse';
+    if (mode !== 'ignore') report.dataLoss = await countRollbackLoss(db, p.steps, opts.lockTimeoutMs);
+    if (!opts.dryRun && mode === 'refuse') refuseDataLoss(p.m.id, report.dataLoss, `ferry down ${p.m.id}${opts.to ? ` --to ${opts.to}` : ''}`);
+    if (!opts.dryRun && mode === 'save' && report.dataLoss.length > 0) {
+      // Listed in ferry.backups before the first drop: a crash from here on loses nothing, and a rerun refreshes this copy.
+      report.saved = await saveRollbackValues(
+        db,
+        p.m,
+        p.steps.map((step) => ({ step, applied: p.applied.get(step.id) })),
+        report.dataLoss,
+        { dir: opts.backupDir ?? join(process.cwd(), '.ferry', 'backups'), actor: opts.actor },
+      );
+      for (const o of report.saved.objects) {
+        const message = `saved ${o.rows} row${o.rows === 1 ? '' : 's'} of ${lossName(o)} in backup ${report.saved.id} before dropping them`;
+        opts.onProgress?.({ type: 'log', migrationId: p.m.id, stepId: o.stepId, message });
+      }
+    }
     if (opts.dryRun) {
       await db
         .transaction(async (tx) => {

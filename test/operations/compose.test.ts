@@ -377,7 +377,8 @@ forEachDriver('several operations on one table in one migration', (suite) => {
         await writeThroughBothShapes(db, vs);
         const written = await rowsHash(db, 'ferry_v1_shop_orders.orders');
 
-        await down(db, ms, m.id, testRun);
+        // Values written into added columns are lost by design (counted by down: test/workflow/data-loss.test.ts); accepted here.
+        await down(db, ms, m.id, { ...testRun, dataLoss: 'ignore' });
         expect(await schemaOf(target, db)).toEqual(before);
         expect(await rowsHash(db, 'shop.orders')).toBe(written);
 

@@ -82,7 +82,8 @@ forEachDriver('engine', (suite) => {
       expect(again.steps).toEqual([]);
       expect(again.transitions).toEqual([]);
 
-      const rolled = await down(db, ms, id, testRun);
+      // The hand-written split-name rollback drops first_name and last_name: counted as lost (test/workflow/data-loss.test.ts); accepted here.
+      const rolled = await down(db, ms, id, { ...testRun, dataLoss: 'ignore' });
       expect(rolled.steps.map((s) => s.stepId)).toEqual(['preferences-index', 'preferences', 'split-name', 'create-users']);
       expect(await observable(db)).toEqual(before);
       const events = await readEvents(db, id);

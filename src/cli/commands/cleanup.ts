@@ -4,6 +4,7 @@ import type { BackupRecord } from '../../docs/state.js';
 import { FerryError } from '../../errors.js';
 import { cleanupTargets, restoreBackup, takeBackup } from '../../workflow/backup.js';
 import { cleanup } from '../../workflow/cleanup.js';
+import { lossName } from '../../workflow/data-loss.js';
 import { MIGRATION_LOCK_KEY } from '../../workflow/execute.js';
 import { type GlobalOptions, withDatabase } from '../context.js';
 import { pc } from '../output.js';
@@ -58,12 +59,12 @@ export function registerCleanupCommands(program: Command, globals: () => GlobalO
 
   program
     .command('restore')
-    .description('recreate the tables of a backup and load their data; checks row counts and checksums')
+    .description('recreate the tables of a backup and load their data (checks row counts and checksums); or put back the values `down` saved')
     .argument('<backup>', 'backup id (see `ferry backup`) or the path of its folder')
     .option('--replace', 'drop tables that exist and replace them with the backed-up copy (rows written since are lost)')
     .addHelpText(
       'after',
-      '\nThe full rollback tier. Runs in one transaction: if a checksum does not match, nothing is kept.\n\nExamples:\n  ferry restore 20261130T101500Z_split_full_name_k3x9\n  ferry restore 20261130T101500Z_split_full_name_k3x9 --replace --env production',
+      '\nThe full rollback tier. Runs in one transaction: if a checksum does not match, nothing is kept.\nA copy `down --accept-data-loss` saved goes back into its re-added column (UPDATE by key, in\nbatches) or table; run `ferry up` first, restore refuses while they are absent.\n\nExamples:\n  ferry restore 20261130T101500Z_split_full_name_k3x9\n  ferry restore 20261130T101500Z_split_full_name_k3x9 --replace --env production',
     )
     .action(async (ref: string, o: { replace?: boolean }) => {
       await withDatabase(globals(), undefined, 'restore', async (ctx) => {
@@ -72,6 +73,11 @@ export function registerCleanupCommands(program: Command, globals: () => GlobalO
         );
         ctx.out.line(`${pc.green('restored')} ${r.backupId}`);
         for (const t of r.tables) ctx.out.line(`  ${t.table}: ${t.rows} rows, md5 ${t.md5.slice(0, 12)} matches the backup${t.replaced ? ' (replaced)' : ''}`);
+        for (const v of r.values ?? []) {
+          ctx.out.line(
+            `  ${lossName(v)}: ${v.restored} of ${v.saved} saved rows restored${v.notRestored ? ` (${v.notRestored} ${v.column === undefined ? 'already there' : 'no longer in the table'})` : ''}`,
+          );
+        }
         for (const t of r.triggersNotRestored) ctx.out.line(pc.yellow(`  not restored (recreate it if still wanted): ${t}`));
         ctx.out.result(r);
       });

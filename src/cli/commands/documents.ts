@@ -14,6 +14,8 @@ interface DocumentCommand {
   render: (s: DocState) => string;
   /** Whether the document shows the live data volume (row counts and sizes). */
   measure: boolean;
+  /** Whether it shows the rows `down` would lose (values the old shape cannot regenerate). */
+  countLoss?: boolean;
   help: string;
 }
 
@@ -31,6 +33,7 @@ const DOCUMENTS: DocumentCommand[] = [
       'the rollback plan as Markdown: quick (flag off), standard (down steps), full (restore), point of no return, decision criteria, last rehearsal',
     render: renderRollbackPlan,
     measure: false,
+    countLoss: true,
     help: '\nExamples:\n  ferry rollback-plan split_full_name > rollback.md\n  ferry rollback-plan split_full_name --env production --json',
   },
   {
@@ -62,7 +65,7 @@ export function registerDocumentCommands(program: Command, globals: () => Global
       )
       .action(async (id: string) => {
         await withMigration(globals(), id, d.name, async (ctx, m) => {
-          const state = await loadDocState(ctx.db, m, { env: ctx.conn.env, measure: d.measure, migrations: ctx.migrations });
+          const state = await loadDocState(ctx.db, m, { env: ctx.conn.env, measure: d.measure, countLoss: Boolean(d.countLoss), migrations: ctx.migrations });
           const markdown = d.render(state);
           if (ctx.out.json) ctx.out.result({ migrationId: m.id, document: d.name, markdown });
           else process.stdout.write(markdown);

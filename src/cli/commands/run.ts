@@ -1,7 +1,9 @@
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { FerryError } from '../../errors.js';
 import { baseline, type RunReport, up } from '../../workflow/apply.js';
 import { contract } from '../../workflow/contract.js';
+import { lossName } from '../../workflow/data-loss.js';
 import { down } from '../../workflow/rollback.js';
 import { type GlobalOptions, withDatabase } from '../context.js';
 import { wholeNumber } from '../numbers.js';
@@ -53,13 +55,24 @@ export function registerRunCommands(program: Command, globals: () => GlobalOptio
     .argument('[id]', 'migration id; default: the latest migration with applied steps')
     .option('--to <step>', 'roll back the steps after this one; it stays applied')
     .option('--dry-run', 'run inside a transaction that is rolled back; print SQL, changes and locks')
-    .addHelpText('after', '\nExamples:\n  ferry down\n  ferry down split_full_name --to add-columns\n  ferry down split_full_name --dry-run')
-    .action(async (id: string | undefined, o: { to?: string; dryRun?: boolean }) => {
+    .option('--accept-data-loss', 'drop values the old shape cannot regenerate (saved first into a backup `ferry restore` puts back)')
+    .addHelpText(
+      'after',
+      '\nBefore dropping a column or table, down counts the rows holding values the old shape cannot\nregenerate (e.g. written by the new app into an added column) and refuses (exit 19) when\nthere are any, unless --accept-data-loss: then it saves them into .ferry/backups first.\n\nExamples:\n  ferry down\n  ferry down split_full_name --to add-columns\n  ferry down split_full_name --dry-run\n  ferry down add_preferences --accept-data-loss',
+    )
+    .action(async (id: string | undefined, o: { to?: string; dryRun?: boolean; acceptDataLoss?: boolean }) => {
       if (o.to !== undefined && id === undefined) throw new FerryError('E_USAGE', '--to needs a migration id', 'ferry down <id> --to <step>');
       await withDatabase(globals(), id, 'down', async (ctx) => {
         const target = id === undefined ? undefined : ctx.selected[0]?.id;
         const opts = { ...ctx.run, lockWaitMs: ctx.lockWaitMs, dryRun: Boolean(o.dryRun), ...(o.to === undefined ? {} : { to: o.to }) };
-        const report = await down(ctx.db, ctx.migrations, target, opts);
+        const dataLoss = o.acceptDataLoss ? ('save' as const) : ('refuse' as const);
+        const report = await down(ctx.db, ctx.migrations, target, { ...opts, dataLoss, backupDir: join(ctx.project.root, '.ferry', 'backups') });
+        for (const l of report.dataLoss) {
+          const what = `${lossName(l)}: ${l.rows} row${l.rows === 1 ? '' : 's'} of values the old shape cannot regenerate (step ${l.stepId})`;
+          ctx.out.line(`${pc.yellow('data loss')} ${what}${report.dryRun ? '; down needs --accept-data-loss, and saves them first' : ''}`);
+        }
+        if (report.saved)
+          ctx.out.line(`${pc.green('saved')} in backup ${pc.bold(report.saved.id)} → restore with \`ferry restore ${report.saved.id}\` after \`ferry up\``);
         summarise(ctx.out, report, 'nothing to roll back');
       });
     });
