@@ -42,7 +42,7 @@ export async function recentBackup(db: Queryable, m: Migration): Promise<BackupR
     [m.id],
   );
   const since = rows[0]?.at ? new Date(rows[0].at).getTime() : Number.POSITIVE_INFINITY;
-  return (await listBackups(db, m.id)).filter((b) => new Date(b.createdAt).getTime() >= since).at(-1);
+  return (await listBackups(db, m.id)).filter((b) => b.purpose !== 'rollback' && new Date(b.createdAt).getTime() >= since).at(-1);
 }
 
 /** Take (or reuse a recent) backup of what the contract steps drop; null when they drop nothing that is still there. */
