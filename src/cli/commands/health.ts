@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { type Command, Option } from 'commander';
 import { FerryError } from '../../errors.js';
 import {
@@ -28,7 +29,14 @@ export function controllerWorkflow(ctx: CommandContext, m: Migration): Controlle
     locked: (fn) => ctx.db.withAdvisoryLock(MIGRATION_LOCK_KEY, ctx.lockWaitMs, fn),
     dataErrors,
     rollBack: async (to) => {
-      const report = await down(ctx.db, ctx.migrations, m.id, { ...ctx.run, lockWaitMs: ctx.lockWaitMs, ...(to === undefined ? {} : { to }) });
+      // Unattended: values only the new shape holds are saved into a rollback copy (`ferry restore` puts them back), never lost.
+      const report = await down(ctx.db, ctx.migrations, m.id, {
+        ...ctx.run,
+        lockWaitMs: ctx.lockWaitMs,
+        dataLoss: 'save',
+        backupDir: join(ctx.project.root, '.ferry', 'backups'),
+        ...(to === undefined ? {} : { to }),
+      });
       return report.steps.map((s) => s.stepId);
     },
   };
