@@ -22,7 +22,7 @@ export { runChecks } from './workflow/checks.js';
 export { contract } from './workflow/contract.js';
 export { type Acknowledgement, acknowledgeEdits, type Forgotten, forget } from './workflow/drift.js';
 export type { ProgressEvent, RunOptions, StepReport } from './workflow/execute.js';
-export { addGate, type Gate, PHASES, type Phase, TRANSITIONS, transition } from './workflow/lifecycle.js';
+export { addGate, type Gate, type GateRefusal, PHASES, type Phase, TRANSITIONS, transition } from './workflow/lifecycle.js';
 export type { Drift, DriftKind } from './workflow/plan-state.js';
 export { type RehearsalReport, rehearse } from './workflow/rehearse.js';
 export { type DownOptions, down } from './workflow/rollback.js';

@@ -71,6 +71,10 @@ forEachDriver('documents and gates through the CLI', (suite) => {
     await ok(p, ['approve', SPLIT, '--as', 'Tech Lead', '--by', 'Ada']);
     await ok(p, ['approve', SPLIT, '--as', 'Product Owner', '--by', 'Grace']);
     await ok(p, ['rollout', SPLIT, 'advance', '--now', '--reason', 'green']);
+    // The 100 % stage's 1 s hold is judged before the migration is rolled out.
+    while ((await runFerryJson<{ remainingMs: number }>(p.root, ['rollout', SPLIT, 'status'])).json.remainingMs > 0)
+      await new Promise((r) => setTimeout(r, 200));
+    await ok(p, ['rollout', SPLIT, 'advance']);
 
     await refused(p, ['cleanup', SPLIT, '--force', '--reason', 'early'], 9, 'needs a verified migration');
     await ok(p, ['verify', SPLIT, '--full']);
@@ -132,7 +136,7 @@ forEachDriver('documents and gates through the CLI', (suite) => {
     expect(retro).toContain('## 1. What went well?');
     expect(retro).toContain('## 5. What should change in the tools or the process?');
     expect(retro).toContain('500 row(s) in 1 step(s)');
-    expect(retro).toContain('Rollbacks: 0');
+    expect(retro).toContain('Rollbacks during the rollout: 0');
     const after = await ok(p, ['report', SPLIT]);
     expect(after).toContain('- [x] verified');
     expect(after).toContain('cleanup-forced');
