@@ -212,7 +212,11 @@ async function status(g: GlobalOptions, id: string): Promise<void> {
       out.line(`  stage ${s.stage}/${s.stages.length} at ${formatPercentage(s.percentage)}${s.flagEnabled ? '' : pc.yellow('  (flag off: quick rollback)')}`);
       out.line(`  held ${formatHold(s.heldMs)} of ${formatHold(s.holdMs)}${s.remainingMs > 0 ? `, ${formatHold(s.remainingMs)} remaining` : ', hold elapsed'}`);
     }
-    out.line(`  next: ${s.next ? `${formatPercentage(s.next.percent)} (held ${formatHold(s.next.holdMs)})` : 'none, 100 % is the last stage'}`);
+    const last =
+      s.phase === 'canary' || s.phase === 'rolling'
+        ? `rolled-out once the 100 % hold has passed with health not red (\`ferry rollout ${s.migrationId} advance\`)`
+        : 'none, 100 % is the last stage';
+    out.line(`  next: ${s.next ? `${formatPercentage(s.next.percent)} (held ${formatHold(s.next.holdMs)})` : last}`);
     const c = await readController(ctx.db, s.migrationId);
     if (c) {
       const who = c.owner ? `run by ${c.owner}, heartbeat ${formatHold(c.heartbeatAgeMs ?? 0)} ago` : 'no controller running';
