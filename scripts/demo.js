@@ -229,8 +229,10 @@ ferry(['rollout', split, 'set', '5'], 'canary: turn the new path on for a sticky
 ferry(['flag', 'get', 'split-full-name', '--unit', 'user-42'], "a unit's bucket (0..9999) and whether it is in; the SDK and ferry.bucket() in SQL agree");
 for (const stage of ['25', '50', '75', '100']) {
   waitForHold();
-  ferry(['rollout', split, 'advance'], `the 2 s hold has elapsed: advance to ${stage} %${stage === '100' ? ' (rolling → rolled-out)' : ''}`);
+  ferry(['rollout', split, 'advance'], `the 2 s hold has elapsed: advance to ${stage} %`);
 }
+waitForHold();
+ferry(['rollout', split, 'advance'], 'the 100 % hold has passed and health is not red: rolling → rolled-out');
 
 await inProcess('corrupt three rows on purpose', 'a buggy bulk load that bypasses the sync trigger writes wrong first names into three rows', async (db) => {
   await db.transaction(async (tx) => {

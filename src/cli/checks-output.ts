@@ -45,10 +45,15 @@ export function differenceLine(d: RowDifference): string {
   return `${d.kind === 'missing' ? 'missing in target' : 'only in target'} ${key}: ${shown}`;
 }
 
-/** The lines of one check result: a mark, name and figures, then its first `limit` differences. */
+/** When a check result was recorded, as people read it: `2026-12-02 03:20 UTC`. */
+const ranAt = (r: CheckResult) => `${r.finishedAt.slice(0, 16).replace('T', ' ')} UTC`;
+
+/** The lines of one check result: a mark, name, figures and when it ran, then its first `limit` differences. */
 export function checkLines(r: CheckResult, limit = 20): string[] {
   const mark = r.ok ? pc.green('✔ pass') : pc.red('✘ fail');
-  const lines = [`  ${mark}  ${pc.bold(r.check)} ${pc.dim(`${r.kind}${r.mode === 'sample' ? ', sampled' : ''}`)}  ${checkFigures(r)}`];
+  const lines = [
+    `  ${mark}  ${pc.bold(r.check)} ${pc.dim(`${r.kind}${r.mode === 'sample' ? ', sampled' : ''}`)}  ${checkFigures(r)}  ${pc.dim(`ran ${ranAt(r)} by ${r.by}`)}`,
+  ];
   if (r.kind === 'schema') {
     for (const a of r.differences as { detail: string }[]) lines.push(`      ${pc.red(a.detail)}`);
     return lines;
@@ -94,4 +99,32 @@ export function checkProgressDisplay(write: (line: string) => void, tty: boolean
     },
     stop,
   };
+}
+
+/** What `verify --status` says of a migration's declared data checks: which ran (and passed), which never ran. */
+export interface ChecksVerdict {
+  /** Every declared check has a latest result for its current declaration, and it passed. */
+  complete: boolean;
+  passed: string[];
+  failed: string[];
+  neverRan: string[];
+}
+
+/** The verdict on the declared checks, from their latest results and the checks without one. */
+export function checksVerdict(v: { checks: readonly CheckResult[]; checksPending: readonly string[] }): ChecksVerdict {
+  const passed = v.checks.filter((c) => c.ok).map((c) => c.check);
+  const failed = v.checks.filter((c) => !c.ok).map((c) => c.check);
+  return { complete: failed.length === 0 && v.checksPending.length === 0, passed, failed, neverRan: [...v.checksPending] };
+}
+
+/** One line saying which declared checks passed, failed or never ran; empty when the migration declares none. */
+export function checksSummary(v: ChecksVerdict): string {
+  const total = v.passed.length + v.failed.length + v.neverRan.length;
+  if (total === 0) return '';
+  const parts = [
+    `${v.passed.length} of ${total} declared check(s) passed`,
+    ...(v.failed.length ? [pc.red(`failed: ${v.failed.join(', ')}`)] : []),
+    ...(v.neverRan.length ? [pc.yellow(`never ran: ${v.neverRan.join(', ')}`)] : []),
+  ];
+  return `  checks: ${parts.join('; ')}`;
 }

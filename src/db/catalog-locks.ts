@@ -2,8 +2,9 @@ import type { Queryable } from './database.js';
 
 /**
  * A relation-level lock held by the current session. A relation dropped in the
- * same transaction no longer has a name there; `relation` is then
- * `(dropped relation <oid>)` and `oid` lets the caller name it after rolling back.
+ * same transaction no longer has a name there; `relation` is then the name it had
+ * (`public.users (dropped)`) when the caller took {@link relationNames} before, else
+ * `(dropped relation <oid>)`, and `oid` lets the caller name it after rolling back.
  */
 export interface LockHeld {
   /** Schema-qualified relation name (table, index, sequence, view). */
@@ -51,8 +52,9 @@ export function describeLockMode(mode: string): string {
  * relation, strongest mode first. Locks on system catalogs, temporary and TOAST
  * relations and ferry's own schema are left out. Call it inside the open
  * transaction whose locks you want to see (dry-run does, before rolling back).
+ * A relation dropped in the transaction is named from `named` (see {@link relationNames}), taken before the drop.
  */
-export async function locksHeld(tx: Queryable): Promise<LockHeld[]> {
+export async function locksHeld(tx: Queryable, named: ReadonlyMap<number, string> = new Map()): Promise<LockHeld[]> {
   const { rows } = await tx.query<{ oid: number | string; schema: string | null; name: string | null; mode: string }>(
     `SELECT DISTINCT l.relation AS oid, n.nspname AS schema, c.relname AS name, l.mode
        FROM pg_locks l
@@ -64,7 +66,7 @@ export async function locksHeld(tx: Queryable): Promise<LockHeld[]> {
   );
   return rows
     .map((r) => ({
-      relation: r.schema === null || r.name === null ? `(dropped relation ${r.oid})` : `${r.schema}.${r.name}`,
+      relation: r.schema === null || r.name === null ? droppedName(Number(r.oid), named) : `${r.schema}.${r.name}`,
       mode: r.mode,
       oid: Number(r.oid),
     }))
@@ -91,4 +93,23 @@ export function sizeWithoutWaiting(oid: string): string {
       AND l.mode = 'AccessExclusiveLock' AND l.pid <> pg_backend_pid())
     THEN ${pages}::bigint * current_setting('block_size')::bigint
     ELSE pg_total_relation_size(${oid}) END`;
+}
+
+/** A dropped relation by the name it had (from `named`), else by its oid. */
+function droppedName(oid: number, named: ReadonlyMap<number, string>): string {
+  const name = named.get(oid);
+  return name ? `${name} (dropped)` : `(dropped relation ${oid})`;
+}
+
+/**
+ * The schema-qualified name of every relation outside PostgreSQL's and ferry's
+ * schemas, by oid: taken before a step runs, it names what the step drops.
+ */
+export async function relationNames(tx: Queryable): Promise<Map<number, string>> {
+  const { rows } = await tx.query<{ oid: number | string; schema: string; name: string }>(
+    `SELECT c.oid AS oid, n.nspname AS schema, c.relname AS name
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE left(n.nspname, 3) <> 'pg_' AND n.nspname NOT IN ('information_schema', 'ferry')`,
+  );
+  return new Map(rows.map((r) => [Number(r.oid), `${r.schema}.${r.name}`]));
 }

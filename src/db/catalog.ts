@@ -1,7 +1,7 @@
 import type { Queryable } from './database.js';
 
 export { describeChange, diffSchemas, type SchemaChange } from './catalog-diff.js';
-export { describeLockMode, type LockHeld, locksHeld, sizeWithoutWaiting } from './catalog-locks.js';
+export { describeLockMode, type LockHeld, locksHeld, relationNames, sizeWithoutWaiting } from './catalog-locks.js';
 
 /** Schemas that are never part of a snapshot: PostgreSQL's own and ferry's state schema (`pg_*` is always skipped). */
 export const ALWAYS_EXCLUDED_SCHEMAS: readonly string[] = ['information_schema', 'ferry'];

@@ -107,22 +107,88 @@ export function stageRuns(s: Pick<DocState, 'events' | 'stages' | 'now'>): Stage
   });
 }
 
-/** Rollbacks recorded: moves to rolled-back and quick rollbacks (flag switched off). */
+/** Phases in which the rollout had started: a move to rolled-back from one of them undoes the rollout. */
+const ROLLOUT_STARTED: readonly string[] = ['canary', 'rolling', 'paused', 'rolled-out', 'verified'];
+
+/** Rollbacks of the rollout: quick rollbacks (flag switched off) and moves to rolled-back once the canary had started. */
 export function rollbacks(events: MigrationEvent[]): MigrationEvent[] {
   return events.filter(
-    (e) => (e.kind === 'transition' && e.toPhase === 'rolled-back') || (e.kind === 'flag' && (e.details as { quickRollback?: boolean } | null)?.quickRollback),
+    (e) =>
+      (e.kind === 'transition' && e.toPhase === 'rolled-back' && ROLLOUT_STARTED.includes(e.fromPhase ?? '')) ||
+      (e.kind === 'flag' && (e.details as { quickRollback?: boolean } | null)?.quickRollback),
   );
 }
 
-/** Incidents: failed rehearsals, pauses, rollbacks, failed verifications and red health, in log order. */
+/** `down`s before the rollout started (the canary): moves to rolled-back from expanded, backfilled …; not rollout rollbacks. */
+export function downsBeforeRollout(events: MigrationEvent[]): MigrationEvent[] {
+  return events.filter((e) => e.kind === 'transition' && e.toPhase === 'rolled-back' && !ROLLOUT_STARTED.includes(e.fromPhase ?? ''));
+}
+
+/** The colour a health event records (the controller logs `colour`), or null when it names none. */
+function healthColour(e: MigrationEvent): string | null {
+  const d = (e.details ?? {}) as { colour?: unknown; overall?: unknown };
+  const c = d.colour ?? d.overall;
+  return typeof c === 'string' ? c : null;
+}
+
+/** One recorded verification run: the verify SQL of the steps (`verify`) or the declared checks (`checks`), passed or failed. */
+export interface VerificationRun {
+  at: Date;
+  by: string;
+  what: 'verify SQL' | 'checks (full)' | 'checks (sample)';
+  ok: boolean;
+  /** What failed (steps, checks with their data errors), or what passed. */
+  detail: string;
+}
+
+/** The verification run an event records (kinds `verify` and `checks`), or undefined for other events. */
+function runOf(e: MigrationEvent): VerificationRun | undefined {
+  if (e.kind === 'verify') {
+    const d = (e.details ?? {}) as { steps?: { result?: string }[] };
+    const failed = (d.steps ?? []).some((x) => x.result === 'fail');
+    return { at: e.at, by: e.actor, what: 'verify SQL', ok: !failed && !/failed/.test(e.reason ?? ''), detail: e.reason ?? '' };
+  }
+  if (e.kind !== 'checks') return undefined;
+  const d = (e.details ?? {}) as { mode?: string; checks?: { name?: string; ok?: boolean; dataErrors?: number; error?: string | null }[] };
+  const checks = d.checks ?? [];
+  const failed = checks.filter((c) => c.ok === false);
+  const detail = failed.length
+    ? failed.map((c) => `${c.name}: ${c.error ? c.error : `${c.dataErrors ?? 0} data error(s)`}`).join('; ')
+    : `${checks.length} check(s) passed`;
+  return { at: e.at, by: e.actor, what: d.mode === 'sample' ? 'checks (sample)' : 'checks (full)', ok: failed.length === 0, detail };
+}
+
+/** Every verification run in the log, failed ones included, oldest first. */
+export function verificationRuns(events: MigrationEvent[]): VerificationRun[] {
+  return events.flatMap((e) => runOf(e) ?? []);
+}
+
+/** Incidents: failed rehearsals, pauses, rollbacks of the rollout, failed verification runs and red health, in log order (green evaluations are not incidents). */
 export function incidents(s: Pick<DocState, 'events'>): MigrationEvent[] {
+  const rollout = new Set(rollbacks(s.events));
   return s.events.filter((e) => {
     if (e.kind === 'rehearse') return (e.details as { ok?: boolean } | null)?.ok === false;
-    if (e.kind === 'transition') return e.toPhase === 'paused' || e.toPhase === 'rolled-back';
-    if (e.kind === 'flag') return (e.details as { quickRollback?: boolean } | null)?.quickRollback === true;
-    if (e.kind === 'health') return /red/i.test(JSON.stringify(e.details ?? {}));
+    if (e.kind === 'transition') return e.toPhase === 'paused' || rollout.has(e);
+    if (e.kind === 'flag') return rollout.has(e);
+    if (e.kind === 'health') return healthColour(e) === 'red';
+    if (e.kind === 'verify' || e.kind === 'checks') return runOf(e)?.ok === false;
     return /fail/i.test(e.kind);
   });
+}
+
+/** The forced cleanup in the log (event `cleanup-forced`), with its reason; undefined when cleanup was not forced. */
+export function forcedCleanup(events: MigrationEvent[]): MigrationEvent | undefined {
+  return events.filter((e) => e.kind === 'cleanup-forced').at(-1);
+}
+
+/** Steps applied out of all the migration's steps (contract steps included). */
+export function stepCount(s: Pick<DocState, 'migration' | 'applied'>): { applied: number; total: number; contract: number } {
+  const ids = new Set(s.applied.map((a) => a.stepId));
+  return {
+    applied: s.migration.steps.filter((x) => ids.has(x.id)).length,
+    total: s.migration.steps.length,
+    contract: s.migration.steps.filter((x) => x.phase === 'contract').length,
+  };
 }
 
 /** The latest rehearsal in the log, with its date and outcome. */
@@ -146,10 +212,13 @@ export function proven(s: DocState, proof: Proof): { ok: boolean; by: string } {
   };
   switch (proof) {
     case 'applied': {
-      const expandSteps = s.migration.steps.filter((x) => x.phase !== 'contract');
+      // Expand steps are due before the rollout, contract steps once contracted; the count is always of every step.
       const ids = new Set(s.applied.map((a) => a.stepId));
-      const n = expandSteps.filter((x) => ids.has(x.id)).length;
-      return { ok: n === expandSteps.length, by: `${n}/${expandSteps.length} steps applied` };
+      const contracted = rankOf(s.phase) >= rankOf('contracted');
+      const due = s.migration.steps.filter((x) => x.phase !== 'contract' || contracted);
+      const c = stepCount(s);
+      const pending = c.contract && !contracted ? ` (${c.contract} contract step(s) run at cleanup)` : '';
+      return { ok: due.every((x) => ids.has(x.id)), by: `${c.applied}/${c.total} steps applied${pending}` };
     }
     case 'backfilled': {
       if (s.backfills.length === 0) return { ok: s.migration.steps.every((x) => x.kind !== 'backfill'), by: 'no backfill recorded' };

@@ -1,4 +1,15 @@
-import { BUILT_IN_CRITERIA, dataErrorsOf, incidents, proven, rollbacks, stageRuns } from './facts.js';
+import {
+  BUILT_IN_CRITERIA,
+  dataErrorsOf,
+  downsBeforeRollout,
+  forcedCleanup,
+  incidents,
+  proven,
+  rollbacks,
+  stageRuns,
+  stepCount,
+  verificationRuns,
+} from './facts.js';
 import { count, span, table, when } from './markdown.js';
 import { timelineSection } from './plan.js';
 import { successCriteriaOf } from './plan-spec.js';
@@ -46,7 +57,11 @@ function stagesSection(s: DocState): string[] {
 export function renderReport(s: DocState): string {
   const m = s.migration;
   const rb = rollbacks(s.events);
+  const downs = downsBeforeRollout(s.events);
   const inc = incidents(s);
+  const runs = verificationRuns(s.events);
+  const steps = stepCount(s);
+  const forced = forcedCleanup(s.events);
   const criteria = [...BUILT_IN_CRITERIA, ...successCriteriaOf(m.manifest.plan)];
   const lines = [
     `# Migration report: ${m.manifest.title}`,
@@ -57,6 +72,8 @@ export function renderReport(s: DocState): string {
     '## What was migrated',
     '',
     m.manifest.summary,
+    '',
+    `${steps.applied}/${steps.total} steps applied${steps.contract ? ` (${steps.contract} of them contract steps)` : ''}.`,
     '',
     ...table(
       ['step', 'kind', 'phase', 'applied', 'by', 'took'],
@@ -106,9 +123,23 @@ export function renderReport(s: DocState): string {
     '',
     `Data errors in the latest results: ${dataErrorsOf(s)}.`,
     '',
+    `### Verification runs (${runs.filter((r) => !r.ok).length} failed of ${runs.length})`,
+    '',
+    ...table(
+      ['at', 'what', 'by', 'result', 'detail'],
+      runs.map((r) => [when(r.at), r.what, r.by, r.ok ? 'pass' : 'FAIL', r.detail]),
+      '_no verification run recorded_',
+    ),
+    '',
     '## Incidents and rollbacks',
     '',
-    `${rb.length} rollback(s), ${inc.length} incident(s) recorded.`,
+    `${rb.length} rollback(s) during the rollout, ${inc.length} incident(s) recorded.`,
+    ...(downs.length
+      ? [
+          '',
+          `${downs.length} \`down\`(s) before the rollout started (not rollout rollbacks): ${downs.map((e) => `${when(e.at)} from ${e.fromPhase} by ${e.actor}`).join('; ')}.`,
+        ]
+      : []),
     '',
     ...table(
       ['at', 'what', 'by', 'detail'],
@@ -123,6 +154,7 @@ export function renderReport(s: DocState): string {
       s.events.filter((e) => ['backup', 'restore', 'cleanup-forced'].includes(e.kind)).map((e) => [when(e.at), e.kind, e.actor, e.reason ?? '']),
       '_no backup or cleanup recorded yet_',
     ),
+    ...(forced ? ['', `**Cleanup was forced** before the deprecation period passed, by ${forced.actor} on ${when(forced.at)}: ${forced.reason ?? ''}`] : []),
     '',
     '## Success criteria',
     '',

@@ -6,11 +6,11 @@ import { appendEvent, ensureState } from '../migration/state.js';
 import { writeFlag } from '../rollout/flags.js';
 import { formatPercentage } from '../rollout/percentage.js';
 import type { RolloutPhase } from '../rollout/schedule.js';
-import { type Lifecycle, type RolloutTarget, rolloutStatus, setRollout } from '../rollout/stages.js';
-import { assessHealth, type HealthTarget } from './assess.js';
+import { completeRollout, type HealthJudge, type Lifecycle, type RolloutTarget, rolloutStatus, setRollout } from '../rollout/stages.js';
+import { assessHealth, type HealthTarget, sourceFor } from './assess.js';
 import { acquireLease, type ControllerState, fence, heartbeat, readController, releaseLease, saveProgress } from './controller-state.js';
 import { type Action, type Decision, decide } from './decision.js';
-import type { DecisionMatrix } from './matrix.js';
+import { type DecisionMatrix, explain } from './matrix.js';
 import type { MetricSource } from './source.js';
 
 /**
@@ -83,6 +83,17 @@ const sleep = (ms: number, signal?: AbortSignal) =>
     }
     signal?.addEventListener('abort', done, { once: true });
   });
+
+/**
+ * The health judge of `rollout advance` at 100 %: the matrix of the stage (the
+ * manifest's source, plus the checks' data errors); red refuses the move to rolled-out.
+ */
+export function redHealthJudge(t: ControllerTarget, dataErrors: (db: Queryable, migrationId: string) => Promise<number>): HealthJudge {
+  return async (tx) => {
+    const m = await assessHealth(tx, t, sourceFor(tx, t.settings), { checkDataErrors: await dataErrors(tx, t.id) });
+    return m.colour === 'red' ? explain(m) : undefined;
+  };
+}
 
 /** The last applied step `down` must stop at: the point of no return or an irreversible step; undefined: every step can be undone. */
 export function lastSafePoint(t: Pick<ControllerTarget, 'steps' | 'pointOfNoReturn'>, applied: ReadonlySet<string>): string | undefined {
@@ -220,7 +231,7 @@ export async function runController(db: Database, t: ControllerTarget, opts: Con
       } else if (decision.action === 'pause' && !paused) {
         await move(async (tx) => {
           await appendEvent(tx, { migrationId: t.id, actor: opts.actor, kind: 'health', reason: decision.reason, details });
-          // The lifecycle pauses canary and rolling; at 100 % (rolled-out) only the controller holds back.
+          // The lifecycle pauses canary and rolling (100 % included, until its hold is judged); rolled-out is not paused.
           if (phase === 'canary' || phase === 'rolling') await w.transition(tx, t.id, 'paused', { actor: opts.actor, reason: decision.reason, details });
         });
         emit({ type: 'moved', action: 'pause', from: s.percentage, to: s.percentage, reason: decision.reason });
@@ -232,7 +243,11 @@ export async function runController(db: Database, t: ControllerTarget, opts: Con
         return result('rolled-back', s.percentage, decision.reason, steps.steps);
       } else if (decision.action === 'complete') {
         state = 'done';
-        await log('health', decision.reason, details);
+        // Only now, after the 100 % hold was judged green, does the migration become rolled-out.
+        await move(async (tx) => {
+          await appendEvent(tx, { migrationId: t.id, actor: opts.actor, kind: 'health', reason: decision.reason, details });
+          if (phase !== 'rolled-out') await completeRollout(tx, t, { actor: opts.actor, life: w });
+        });
         await save(matrix);
         return result('done', s.percentage, decision.reason);
       } else if (changed) {

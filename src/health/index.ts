@@ -17,6 +17,7 @@ export {
   type ControllerWorkflow,
   decisionDetails,
   lastSafePoint,
+  redHealthJudge,
   runController,
 } from './controller.js';
 export { type ControllerRecord, type ControllerState, readController } from './controller-state.js';

@@ -19,6 +19,8 @@ export {
 } from './schedule.js';
 export {
   advanceRollout,
+  completeRollout,
+  type HealthJudge,
   type Lifecycle,
   type RolloutMove,
   type RolloutRecord,

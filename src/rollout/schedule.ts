@@ -108,9 +108,11 @@ export function holdAt(stages: readonly Stage[], percentage: number): number {
 /** The lifecycle phases a rollout moves through. */
 export type RolloutPhase = 'canary' | 'rolling' | 'rolled-out';
 
-/** Which phase a percentage belongs to: up to the first stage is the canary, 100 % is rolled out, between is rolling. */
+/**
+ * Which phase a percentage belongs to: up to the first stage is the canary, above it rolling (100 % included).
+ * Rolled out is not a percentage: it is reached only once the 100 % stage's hold has passed (see `completeRollout`).
+ */
 export function phaseAt(stages: readonly Stage[], percentage: number): RolloutPhase {
-  if (percentage >= 100) return 'rolled-out';
   return percentage <= (stages[0] as Stage).percent ? 'canary' : 'rolling';
 }
 
@@ -146,7 +148,7 @@ export function phasePath(from: string, percentage: number, t: { id: string; sta
     case 'paused':
       return [to];
     case 'rolled-out':
-      if (to === 'rolled-out') return [];
+      if (percentage >= 100) return [];
       throw refuse('it is already rolled out to 100 %', `to send everyone back to the old path use the quick rollback: \`ferry flag set <flag> false\``);
     default:
       throw refuse(WHY_NOT[from] ?? `it is ${from}`, `see \`ferry status\` and \`ferry log ${t.id}\``);

@@ -47,7 +47,8 @@ export interface RolloutMove {
   fromPercentage: number;
   toPercentage: number;
   phases: { from: string; to: string }[];
-  flagChange: FlagChange;
+  /** Null when the flag was left as it was (the move to rolled-out after the 100 % hold). */
+  flagChange: FlagChange | null;
   early: boolean;
 }
 
@@ -161,14 +162,14 @@ export async function setRolloutByHand(
 }
 
 /**
- * Move a started rollout to its next stage. Refused (E_GATE) before any rollout,
- * while paused, past 100 %, and before the current stage's hold has elapsed
- * unless `now` is given with a reason.
+ * Move a started rollout to its next stage; at 100 %, to rolled-out (see {@link completeRollout}).
+ * Refused (E_GATE) before any rollout, while paused, once rolled out, and before
+ * the current stage's hold has elapsed unless `now` is given with a reason.
  */
 export async function advanceRollout(
   tx: Queryable,
   t: RolloutTarget,
-  opts: { actor: string; now?: { reason: string }; life: Lifecycle },
+  opts: { actor: string; now?: { reason: string }; life: Lifecycle; health?: HealthJudge },
 ): Promise<RolloutMove> {
   flagOf(t);
   const phase = await registeredPhase(tx, t, opts.life);
@@ -186,7 +187,7 @@ export async function advanceRollout(
   if (phase !== 'canary' && phase !== 'rolling') {
     throw new FerryError('E_GATE', `cannot advance ${t.id}: it is ${phase}`, `see \`ferry rollout ${t.id} status\``);
   }
-  if (!next) throw new FerryError('E_GATE', `cannot advance ${t.id}: it is at 100 %, the last stage`, 'there is no stage after 100 %');
+  if (!next) return completeRollout(tx, t, { actor: opts.actor, life: opts.life, ...(opts.health ? { health: opts.health } : {}) });
   const hold = holdAt(t.stages, rec.percentage);
   if (rec.heldMs < hold && !opts.now) {
     throw new FerryError(
@@ -200,6 +201,57 @@ export async function advanceRollout(
     ? `advanced early to ${formatPercentage(next.percent)} after ${formatHold(rec.heldMs)} of ${formatHold(hold)}: ${opts.now?.reason}`
     : `advanced to ${formatPercentage(next.percent)}: the ${formatPercentage(rec.percentage)} stage was held ${formatHold(rec.heldMs)}`;
   return setRollout(tx, t, next.percent, { actor: opts.actor, reason, early, life: opts.life });
+}
+
+/** Why health forbids completing the rollout (it is red), or undefined when it does not; judged in the caller's transaction (see src/health). */
+export type HealthJudge = (tx: Queryable) => Promise<string | undefined>;
+
+/**
+ * At 100 %: move the migration to rolled-out, only once the 100 % stage's hold
+ * has passed and health is not red. The hold cannot be cut short: it is where
+ * health is judged with everyone on the new path. Refused (E_GATE) otherwise.
+ */
+export async function completeRollout(tx: Queryable, t: RolloutTarget, opts: { actor: string; life: Lifecycle; health?: HealthJudge }): Promise<RolloutMove> {
+  const flag = flagOf(t);
+  const phase = await registeredPhase(tx, t, opts.life);
+  const rec = await readRollout(tx, t.id, true);
+  if (!rec || (phase !== 'canary' && phase !== 'rolling'))
+    throw new FerryError('E_GATE', `cannot complete the rollout of ${t.id}: it is ${phase}`, `see \`ferry rollout ${t.id} status\``);
+  if (nextStage(t.stages, rec.percentage))
+    throw new FerryError(
+      'E_GATE',
+      `cannot complete the rollout of ${t.id}: it is at ${formatPercentage(rec.percentage)}, not 100 %`,
+      `advance through the stages: \`ferry rollout ${t.id} advance\``,
+    );
+  const hold = holdAt(t.stages, rec.percentage);
+  if (rec.heldMs < hold)
+    throw new FerryError(
+      'E_GATE',
+      `cannot mark ${t.id} rolled out: the 100 % stage has been held ${formatHold(rec.heldMs)} of ${formatHold(hold)} (${formatHold(hold - rec.heldMs)} remaining)`,
+      `wait for the hold, then \`ferry rollout ${t.id} advance\`; the last hold is where health is judged with everyone on the new path, so it cannot be cut short`,
+    );
+  const red = await opts.health?.(tx);
+  if (red)
+    throw new FerryError(
+      'E_GATE',
+      `cannot mark ${t.id} rolled out: health is red (${red})`,
+      `see \`ferry health ${t.id}\`; roll back with \`ferry flag set ${flag} false\`, or fix it and advance once health is not red`,
+    );
+  const reason = `rolled out: the 100 % stage was held ${formatHold(rec.heldMs)} of ${formatHold(hold)}${opts.health ? ' and health is not red' : ''}`;
+  await opts.life.transition(tx, t.id, 'rolled-out', {
+    actor: opts.actor,
+    reason,
+    details: { flag, percentage: rec.percentage, ...(t.checksum ? { checksum: t.checksum } : {}) },
+  });
+  return {
+    migrationId: t.id,
+    flag,
+    fromPercentage: rec.percentage,
+    toPercentage: rec.percentage,
+    phases: [{ from: phase, to: 'rolled-out' }],
+    flagChange: null,
+    early: false,
+  };
 }
 
 /** Where a migration's rollout stands: phase, stage, flag, time held and remaining, next stage. */

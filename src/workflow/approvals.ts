@@ -2,7 +2,7 @@ import type { Queryable } from '../db/database.js';
 import { FerryError } from '../errors.js';
 import type { Migration } from '../migration/loader.js';
 import { appendEvent, stateExists, stateTableExists } from '../migration/state.js';
-import { addGate, type GateContext } from './lifecycle.js';
+import { addGate, type GateContext, type GateRefusal } from './lifecycle.js';
 
 /** One recorded approval: a role, who gave it, and the migration checksum it was given for. */
 export interface Approval {
@@ -99,20 +99,30 @@ async function checksumNow(ctx: GateContext): Promise<string | undefined> {
 
 const short = (c: string) => c.slice(0, 12);
 
-/** Why the approvals of a migration do not cover its current version, or undefined when they do. */
-async function notApproved(ctx: GateContext): Promise<string | undefined> {
+/** The commands that approve `migrationId` as each of `roles`. */
+const approveCommands = (migrationId: string, roles: readonly string[]) =>
+  roles.length
+    ? roles.map((r) => `\`ferry approve ${migrationId} --as "${r}"\``).join(', ')
+    : `\`ferry approve ${migrationId} --as "<role>"\` for each role of its plan`;
+
+/** Why the approvals of a migration do not cover its current version, with the approve commands that fix it; undefined when they do. */
+async function notApproved(ctx: GateContext): Promise<GateRefusal | undefined> {
   const { tx, migrationId } = ctx;
   const checksum = await checksumNow(ctx);
-  if (!checksum) return `its checksum is unknown; run \`ferry approve ${migrationId} --as "<role>"\` for each role of its plan`;
+  if (!checksum) return { why: 'its checksum is unknown', hint: `run ${approveCommands(migrationId, [])}` };
   const s = await approvalStatus(tx, migrationId, checksum);
   if (s.complete) return undefined;
   if (s.required.length === 0) {
+    const roles = [...new Set(s.stale.map((a) => a.role))];
     return s.stale.length
-      ? `it was edited after its approvals (now ${short(checksum)}, approved ${short(s.stale.at(-1)?.checksum ?? '')}); every role must approve again`
-      : `no role has approved it yet (\`ferry approve ${migrationId} --as "<role>"\`)`;
+      ? {
+          why: `it was edited after its approvals (now ${short(checksum)}, approved ${short(s.stale.at(-1)?.checksum ?? '')}); every role must approve again`,
+          hint: `each role approves again: ${approveCommands(migrationId, roles)}`,
+        }
+      : { why: 'no role has approved it yet', hint: `run ${approveCommands(migrationId, [])}` };
   }
   const edited = s.stale.some((a) => s.missing.includes(a.role)) ? ' (the migration was edited after their earlier approval)' : '';
-  return `still needs approval from ${s.missing.join(', ')}${edited}`;
+  return { why: `still needs approval from ${s.missing.join(', ')}${edited}`, hint: `run ${approveCommands(migrationId, s.missing)}` };
 }
 
 /** Whether this migration was approved through its roles (not by `up` in an environment that requires no approval): its latest move to approved says. */
@@ -131,7 +141,7 @@ async function approvedByRoles(tx: Queryable, migrationId: string): Promise<bool
  * files are now; `up` in an environment that requires no approval says so in the
  * transition's details and passes.
  */
-export async function rolesApproved(ctx: GateContext): Promise<string | undefined> {
+export async function rolesApproved(ctx: GateContext): Promise<GateRefusal | undefined> {
   const d = ctx.details as { approvalRequired?: boolean } | undefined;
   if (d?.approvalRequired === false) return undefined;
   return notApproved(ctx);
@@ -142,10 +152,10 @@ export async function rolesApproved(ctx: GateContext): Promise<string | undefine
  * approved by its roles must still be approved as it is now; an edit since
  * (checksum) stops the rollout until every role approves again.
  */
-export async function approvalsCurrent(ctx: GateContext): Promise<string | undefined> {
+export async function approvalsCurrent(ctx: GateContext): Promise<GateRefusal | undefined> {
   if (!(await approvedByRoles(ctx.tx, ctx.migrationId))) return undefined;
-  const why = await notApproved(ctx);
-  return why ? `its approvals no longer hold: ${why}` : undefined;
+  const refusal = await notApproved(ctx);
+  return refusal ? { why: `its approvals no longer hold: ${refusal.why}`, hint: refusal.hint } : undefined;
 }
 
 /**

@@ -52,30 +52,44 @@ export function touchedTables(m: Migration): Map<string, string[]> {
   return out;
 }
 
-/** Row counts (exact below a million rows, else the planner's estimate) and total sizes of the tables `m` touches. */
+/**
+ * Row counts (exact below a million rows, else the planner's estimate) and total sizes of the tables `m` touches.
+ * Names are resolved as PostgreSQL would (search_path), so `users` and `public.users` are one table, counted once.
+ */
 export async function measureTables(db: Queryable, m: Migration): Promise<TableVolume[]> {
   const out: TableVolume[] = [];
+  const byKey = new Map<string, TableVolume>();
   for (const [table, steps] of touchedTables(m)) {
     const dot = table.indexOf('.');
     const schema = dot > 0 ? table.slice(0, dot) : null;
     const name = dot > 0 ? table.slice(dot + 1) : table;
-    const { rows } = await db.query<{ oid: number | null; qualified: string | null; reltuples: number; bytes: string }>(
+    const { rows } = await db.query<{ oid: number | null; qualified: string | null; reltuples: number; bytes: string; created_in: string | null }>(
       `SELECT c.oid::int AS oid, quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS qualified, c.reltuples::float8 AS reltuples,
-              (${sizeWithoutWaiting('c.oid')})::text AS bytes
-         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.oid = to_regclass(CASE WHEN $1::text IS NULL THEN quote_ident($2) ELSE quote_ident($1) || '.' || quote_ident($2) END)
-          AND c.relkind IN ('r', 'p')`,
+              (${sizeWithoutWaiting('c.oid')})::text AS bytes, current_schema()::text AS created_in
+         FROM (SELECT 1) one
+         LEFT JOIN pg_class c ON c.oid = to_regclass(CASE WHEN $1::text IS NULL THEN quote_ident($2) ELSE quote_ident($1) || '.' || quote_ident($2) END)
+                              AND c.relkind IN ('r', 'p')
+         LEFT JOIN pg_namespace n ON n.oid = c.relnamespace`,
       [schema, name],
     );
     const r = rows[0];
-    if (!r?.qualified) {
-      out.push({ table, exists: false, rows: 0, estimated: false, bytes: 0, steps });
+    // A table that does not exist yet is created where an unqualified name goes: the current schema.
+    const key = r?.oid != null ? `oid ${r.oid}` : `${schema ?? r?.created_in ?? 'public'}.${name}`;
+    const seen = byKey.get(key);
+    if (seen) {
+      for (const st of steps) if (!seen.steps.includes(st)) seen.steps.push(st);
       continue;
     }
-    const estimated = r.reltuples >= EXACT_COUNT_LIMIT;
-    // The name comes from the catalog, quoted by quote_ident.
-    const n = estimated ? r.reltuples : Number((await db.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${r.qualified}`)).rows[0]?.n ?? 0);
-    out.push({ table, exists: true, rows: n, estimated, bytes: Number(r.bytes), steps });
+    let v: TableVolume;
+    if (!r?.qualified) v = { table, exists: false, rows: 0, estimated: false, bytes: 0, steps: [...steps] };
+    else {
+      const estimated = r.reltuples >= EXACT_COUNT_LIMIT;
+      // The name comes from the catalog, quoted by quote_ident.
+      const n = estimated ? r.reltuples : Number((await db.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${r.qualified}`)).rows[0]?.n ?? 0);
+      v = { table, exists: true, rows: n, estimated, bytes: Number(r.bytes), steps: [...steps] };
+    }
+    byKey.set(key, v);
+    out.push(v);
   }
   return out;
 }

@@ -1,5 +1,5 @@
 import type { BackfillProgress } from '../backfill/index.js';
-import { describeChange, describeLockMode, diffSchemas, type LockHeld, locksHeld, snapshotSchema } from '../db/catalog.js';
+import { describeChange, describeLockMode, diffSchemas, type LockHeld, locksHeld, relationNames, snapshotSchema } from '../db/catalog.js';
 import type { Database, Queryable } from '../db/database.js';
 import { quoteQualified } from '../db/quote.js';
 import { FerryError, isFerryError, RETRYABLE_SQLSTATES, sqlState } from '../errors.js';
@@ -300,7 +300,9 @@ export async function rehearseStepInTransaction(
   }
   const log = (message: string) => opts.onProgress?.({ type: 'log', migrationId: m.id, stepId: step.id, message });
   const before = await snapshotSchema(tx);
-  const locksBefore = new Set((await locksHeld(tx)).map((l) => `${l.relation}\0${l.mode}`));
+  const locksBefore = new Set((await locksHeld(tx)).map((l) => `${l.oid}\0${l.mode}`));
+  // Names by oid before the step runs: a relation it drops has no name in the catalog afterwards.
+  const named = await relationNames(tx);
   await tx.query('SAVEPOINT ferry_step');
   let statements: StatementRun[];
   try {
@@ -311,7 +313,7 @@ export async function rehearseStepInTransaction(
     throw stepFailure(m, step, direction, err, opts.lockTimeoutMs, 0);
   }
   await recordDryRunStep(tx, m, step, direction, opts.actor);
-  const locks = (await locksHeld(tx)).filter((l) => !locksBefore.has(`${l.relation}\0${l.mode}`)).map((l) => ({ ...l, blocks: describeLockMode(l.mode) }));
+  const locks = (await locksHeld(tx, named)).filter((l) => !locksBefore.has(`${l.oid}\0${l.mode}`)).map((l) => ({ ...l, blocks: describeLockMode(l.mode) }));
   const changes = diffSchemas(before, await snapshotSchema(tx)).map(describeChange);
   const r: StepReport = { ...base, status: 'dry-run', durationMs: performance.now() - started, statements, changes, locks };
   opts.onProgress?.({ type: 'step', report: r });

@@ -35,8 +35,14 @@ export interface GateContext {
   details?: unknown;
 }
 
-/** A condition a transition needs; returns why it does not hold, or undefined when it does. */
-export type Gate = (ctx: GateContext) => Promise<string | undefined> | string | undefined;
+/** Why a gate refuses a transition, with the exact fix (a command to run) when the gate knows one. */
+export interface GateRefusal {
+  why: string;
+  hint: string;
+}
+
+/** A condition a transition needs; returns why it does not hold (a reason, or a reason with its fix), or undefined when it does. */
+export type Gate = (ctx: GateContext) => Promise<string | GateRefusal | undefined> | string | GateRefusal | undefined;
 
 /** One allowed move between phases, with the gates it must pass. */
 export interface Transition {
@@ -110,8 +116,10 @@ export async function transition(tx: Queryable, migrationId: string, to: Phase, 
     );
   }
   for (const gate of t.gates) {
-    const why = await gate({ tx, migrationId, from, to, actor: opts.actor, details: opts.details });
-    if (why) throw new FerryError('E_GATE', `migration ${migrationId} cannot move from ${from} to ${to}: ${why}`, 'meet the condition above, then retry');
+    const refusal = await gate({ tx, migrationId, from, to, actor: opts.actor, details: opts.details });
+    if (!refusal) continue;
+    const { why, hint } = typeof refusal === 'string' ? { why: refusal, hint: 'meet the condition above, then retry' } : refusal;
+    throw new FerryError('E_GATE', `migration ${migrationId} cannot move from ${from} to ${to}: ${why}`, hint);
   }
   await tx.query('UPDATE ferry.migrations SET phase = $2, updated_at = now() WHERE id = $1', [migrationId, to]);
   await appendEvent(tx, { migrationId, actor: opts.actor, kind: 'transition', from, to, reason: opts.reason, details: opts.details });

@@ -8,7 +8,7 @@ import type { Database } from '../../src/db/database.js';
 import { isFerryError } from '../../src/errors.js';
 import { loadMigration } from '../../src/migration/loader.js';
 import { ensureState } from '../../src/migration/state.js';
-import { setRollout } from '../../src/rollout/stages.js';
+import { completeRollout, setRollout } from '../../src/rollout/stages.js';
 import { up } from '../../src/workflow/apply.js';
 import { contract } from '../../src/workflow/contract.js';
 import { currentPhase, transition } from '../../src/workflow/lifecycle.js';
@@ -384,12 +384,11 @@ forEachDriver('several operations on one table in one migration', (suite) => {
 
         await up(db, ms, testRun);
         const hasBackfill = m.steps.some((s) => s.kind === 'backfill');
-        await db.transaction((tx) =>
-          setRollout(tx, { id: m.id, flag: 'compose', stages: [{ percent: 100, holdMs: 0 }], hasBackfill }, 100, {
-            actor: 'test',
-            life: { currentPhase, transition },
-          }),
-        );
+        await db.transaction(async (tx) => {
+          const t = { id: m.id, flag: 'compose', stages: [{ percent: 100, holdMs: 0 }], hasBackfill };
+          await setRollout(tx, t, 100, { actor: 'test', life: { currentPhase, transition } });
+          await completeRollout(tx, t, { actor: 'test', life: { currentPhase, transition } });
+        });
         const [again] = await verifyMigrations(db, ms, { actor: 'test', record: true });
         expect(again).toMatchObject({ ok: true, verified: true });
         await contract(db, m, { ...testRun, backup: { dir: mkdtempSync(join(tmpdir(), 'ferry-backups-')) } });

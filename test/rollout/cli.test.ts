@@ -105,8 +105,18 @@ forEachDriver('ferry flag / rollout', (suite) => {
     }
     const last = await runFerry(p.root, ['rollout', id, 'advance']);
     expect(last.code, last.stderr).toBe(0);
-    expect(await phase(p, id)).toBe('rolled-out');
+    // 100 % is not rolled out yet: its hold is judged first, then `advance` moves it.
+    expect(await phase(p, id)).toBe('rolling');
     expect(await flagState(p)).toEqual([expect.objectContaining({ enabled: true, percentage: 100 })]);
+    for (;;) {
+      const s = await runFerryJson<{ remainingMs: number; percentage: number }>(p.root, ['rollout', id, 'status']);
+      expect(s.json.percentage).toBe(100);
+      if (s.json.remainingMs === 0) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const complete = await runFerry(p.root, ['rollout', id, 'advance']);
+    expect(complete.code, complete.stderr).toBe(0);
+    expect(await phase(p, id)).toBe('rolled-out');
     const past = await runFerry(p.root, ['rollout', id, 'advance']);
     expect(past.code).toBe(9);
     expect((await runFerry(p.root, ['rollout', id, 'set', '50'])).code).toBe(9);

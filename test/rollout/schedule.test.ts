@@ -82,7 +82,9 @@ describe('rollout schedule and percentages', () => {
     expect(phasePath('expanded', 5, { ...t, hasBackfill: false })).toEqual(['canary']);
     expect(code(() => phasePath('expanded', 5, t))).toBe('E_GATE');
     expect(phasePath('canary', 25, t)).toEqual(['rolling']);
-    expect(phasePath('rolling', 100, t)).toEqual(['rolled-out']);
+    expect(phasePath('rolling', 100, t)).toEqual([]);
+    expect(phasePath('canary', 100, t)).toEqual(['rolling']);
+    expect(phasePath('rolled-out', 100, t)).toEqual([]);
     expect(phasePath('paused', 5, t)).toEqual(['canary']);
     for (const from of ['planned', 'approved', 'backfilling', 'verified', 'rolled-back'])
       expect(

@@ -62,13 +62,14 @@ forEachDriver('rollout set and the stage schedule', (suite) => {
     const forced = await runFerry(p.root, ['rollout', id, 'set', '100', '--now', '--reason', 'hotfix must reach everyone']);
     expect(forced.code, forced.stderr).toBe(0);
     expect(forced.stdout).toContain('(early)');
-    expect(await status(p, id)).toMatchObject({ phase: 'rolled-out', percentage: 100, flagPercentage: 100 });
+    // At 100 % the phase stays rolling until the 100 % hold has been judged.
+    expect(await status(p, id)).toMatchObject({ phase: 'rolling', percentage: 100, flagPercentage: 100 });
     const events = (await runFerryJson<Log>(p.root, ['log', id])).json.events;
     const flag = events.filter((e) => e.kind === 'flag').at(-1);
     expect(flag?.details).toMatchObject({ to: 100 });
     expect(flag?.reason).toMatch(/^set early to 100 % past 5 %, 25 %, 50 %, 75 %, after .* of the 2\.5 % stage's 1h hold: hotfix must reach everyone$/);
     const moved = events.filter((e) => e.kind === 'transition').at(-1);
-    expect(moved).toMatchObject({ toPhase: 'rolled-out', reason: flag?.reason });
+    expect(moved).toMatchObject({ toPhase: 'rolling', reason: flag?.reason });
   });
 
   it('the next stage after its hold needs no reason; past it, or past the first stage before the rollout starts, is refused', async () => {

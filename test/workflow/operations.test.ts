@@ -6,7 +6,7 @@ import type { Database } from '../../src/db/database.js';
 import { isFerryError } from '../../src/errors.js';
 import { loadAll } from '../../src/migration/loader.js';
 import { readState } from '../../src/migration/state.js';
-import { setRollout } from '../../src/rollout/stages.js';
+import { completeRollout, setRollout } from '../../src/rollout/stages.js';
 import { up } from '../../src/workflow/apply.js';
 import { contract } from '../../src/workflow/contract.js';
 import { currentPhase, transition } from '../../src/workflow/lifecycle.js';
@@ -107,12 +107,11 @@ forEachDriver('operations in a migration', (suite) => {
       expect(verified?.verified).toBeUndefined();
 
       expect(await refusal(contract(db, split as NonNullable<typeof split>, testRun))).toBe('E_GATE');
-      await db.transaction((tx) =>
-        setRollout(tx, { id: SPLIT, flag: 'split-names', stages: [{ percent: 100, holdMs: 0 }], hasBackfill: true }, 100, {
-          actor: 'test',
-          life: { currentPhase, transition },
-        }),
-      );
+      await db.transaction(async (tx) => {
+        const t = { id: SPLIT, flag: 'split-names', stages: [{ percent: 100, holdMs: 0 }], hasBackfill: true };
+        await setRollout(tx, t, 100, { actor: 'test', life: { currentPhase, transition } });
+        await completeRollout(tx, t, { actor: 'test', life: { currentPhase, transition } });
+      });
       expect(await phaseOf(db, SPLIT)).toBe('rolled-out');
       const [again] = await verifyMigrations(db, [split as NonNullable<typeof split>], { actor: 'test', record: true });
       expect(again).toMatchObject({ ok: true, complete: true, verified: true, phase: 'verified' });

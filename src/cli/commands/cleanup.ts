@@ -100,8 +100,11 @@ export function registerCleanupCommands(program: Command, globals: () => GlobalO
       if (o.reason !== undefined && !o.force) throw new FerryError('E_USAGE', '--reason only applies with --force', `ferry cleanup ${id} --force --reason "…"`);
       await withMigration(globals(), id, 'cleanup', async (ctx, m) => {
         const access = dumpAccess(ctx);
+        // The contract steps report while they run, after the backup; hold their lines so the output follows that order.
+        const print = ctx.run.onProgress;
+        const held: Parameters<NonNullable<typeof print>>[0][] = [];
         const r = await cleanup(ctx.db, m, {
-          run: ctx.run,
+          run: print ? { ...ctx.run, onProgress: (e) => held.push(e) } : ctx.run,
           lockWaitMs: ctx.lockWaitMs,
           backupDir: backupDir(ctx.project.root, o.dir),
           migrationsDir: ctx.project.migrationsDir,
@@ -110,11 +113,14 @@ export function registerCleanupCommands(program: Command, globals: () => GlobalO
         });
         if (r.forced) ctx.out.line(pc.yellow(`forced before the deprecation period passed: ${r.forced}`));
         if (r.backup) ctx.out.line(backupLine(r.backup));
-        for (const s of r.contract.steps) ctx.out.line(`${pc.green('contract')} ${s.migrationId}/${s.stepId}`);
+        for (const e of held) print?.(e);
+        const phase = (t: { from: string; to: string }) => ctx.out.line(`${pc.magenta('phase')} ${m.id}: ${t.from} → ${pc.bold(t.to)}`);
+        const contracted = r.contract.transitions.length;
+        r.transitions.slice(0, contracted).forEach(phase);
         if (r.contract.flagGraduated) ctx.out.line(`${pc.magenta('flag')} ${r.contract.flagGraduated} graduated: on for everyone for good`);
         if (r.flagTombstone) ctx.out.line(`${pc.magenta('flag')} ${r.flagTombstone} kept as a graduated tombstone (SDKs still asking get true, and a warning)`);
         ctx.out.line(`${pc.green('archived')} ${m.id} → ${r.archivedTo}`);
-        for (const t of r.transitions) ctx.out.line(`${pc.magenta('phase')} ${m.id}: ${t.from} → ${pc.bold(t.to)}`);
+        r.transitions.slice(contracted).forEach(phase);
         ctx.out.result(r);
       });
     });

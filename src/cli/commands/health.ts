@@ -130,12 +130,15 @@ function report(ctx: CommandContext, matrix: DecisionMatrix, decision: Decision,
   out.result({ matrix, decision });
   if (matrix.colour === 'green') return;
   const code = matrix.colour === 'yellow' ? 'E_HEALTH_YELLOW' : matrix.colour === 'red' ? 'E_HEALTH_RED' : 'E_HEALTH_NO_DATA';
-  throw new FerryError(code, `health of ${matrix.migrationId} is ${matrix.colour}: ${decision.reason}`, hintFor(matrix));
+  throw new FerryError(code, `health of ${matrix.migrationId} is ${matrix.colour}: ${decision.reason}`, hintFor(matrix, decision));
 }
 
-function hintFor(m: DecisionMatrix): string {
+/** The fix for a colour that is not green; it follows the decision (red on latency alone pauses, per docs/health.md). */
+function hintFor(m: DecisionMatrix, decision: Decision): string {
   if (m.colour === 'no-data')
     return `send traffic through the SDK's observe()/record() (or lower health.thresholds.minRequests), then run \`ferry health ${m.migrationId}\` again`;
+  if (m.colour === 'red' && decision.action === 'pause')
+    return `red on p99 latency alone is degraded, not severe: \`ferry rollout ${m.migrationId} run\` pauses here and resumes by itself once green again; investigate the latency, or roll back on purpose with \`ferry flag set ${m.flag} false\``;
   if (m.colour === 'yellow')
     return `\`ferry rollout ${m.migrationId} run\` pauses here; investigate, then \`ferry rollout ${m.migrationId} resume\` to accept it`;
   return `roll back: \`ferry flag set ${m.flag} false\` (quick), then \`ferry down ${m.migrationId}\` if data is involved`;

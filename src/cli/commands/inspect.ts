@@ -7,7 +7,7 @@ import { projectDatabases } from '../../workflow/environments.js';
 import { driftHint } from '../../workflow/plan-state.js';
 import { migrationStatus } from '../../workflow/status.js';
 import { type MigrationVerification, verifyMigrations } from '../../workflow/verify.js';
-import { checkLines, checkProgressDisplay, dataErrorsLine } from '../checks-output.js';
+import { type ChecksVerdict, checkLines, checkProgressDisplay, checksSummary, checksVerdict, dataErrorsLine } from '../checks-output.js';
 import { type CommandContext, type GlobalOptions, withDatabase } from '../context.js';
 import { wholeNumber } from '../numbers.js';
 import { pc, phaseLabel } from '../output.js';
@@ -54,7 +54,10 @@ export function registerInspectCommands(program: Command, globals: () => GlobalO
     .command('verify')
     .description("run the verify SQL of applied steps; with --full or --sample, the migration's data checks too")
     .argument('[id]', 'migration id; default: all')
-    .option('--status', 'say whether the migration is complete (all steps applied and verified); the exit code says it too')
+    .option(
+      '--status',
+      'say whether the migration is complete (all steps applied and verified, every declared check run and passed), which checks ran when, and which never ran; the exit code says it too',
+    )
     .option('--full', 'run every declared check: counts, row diffs, full chunked checksums, schema assertions')
     .option('--sample <n>', 'compare N random keys per diff/checksum check instead of everything (does not satisfy the verify gate)')
     .option('--check <name>', 'run only this check (repeatable); implies --full unless --sample is given', (v: string, all: string[] = []) => [...all, v])
@@ -66,14 +69,22 @@ export function registerInspectCommands(program: Command, globals: () => GlobalO
       const mode = checkMode(o);
       await withDatabase(globals(), id, 'verify', async (ctx) => {
         const results = await verifyWithChecks(ctx, mode, o);
-        for (const r of results) printVerification(ctx, r, Boolean(o.status));
-        ctx.out.result({ migrations: results, complete: results.every((r) => r.complete), ok: results.every((r) => r.ok) });
-        const bad = o.status ? results.filter((r) => !r.complete) : results.filter((r) => !r.ok);
+        // Complete means the steps are applied and verify, and every declared data check's latest result passed.
+        const withChecks = results.map((r) => ({ ...r, stepsComplete: r.complete, dataChecks: checksVerdict(r) }));
+        for (const r of withChecks) r.complete = r.stepsComplete && r.dataChecks.complete;
+        for (const r of withChecks) printVerification(ctx, r, Boolean(o.status));
+        ctx.out.result({ migrations: withChecks, complete: withChecks.every((r) => r.complete), ok: withChecks.every((r) => r.ok) });
+        const bad = o.status ? withChecks.filter((r) => !r.complete) : withChecks.filter((r) => !r.ok);
         if (bad.length) {
           const what = o.status ? 'not complete' : 'failed verification';
           const pending = bad.some((r) => r.steps.some((s) => !s.applied && !s.contract));
           const failing = bad.some((r) => !r.ok);
-          const hint = [pending ? 'run `ferry up` to apply the pending steps' : '', failing ? 'fix what the failing checks above show' : '']
+          const unchecked = o.status ? bad.filter((r) => r.dataChecks.neverRan.length) : [];
+          const hint = [
+            pending ? 'run `ferry up` to apply the pending steps' : '',
+            failing ? 'fix what the failing checks above show' : '',
+            unchecked.length ? `run the checks that never ran: ${unchecked.map((r) => `\`ferry verify ${r.migrationId} --full\``).join(', ')}` : '',
+          ]
             .filter(Boolean)
             .join('; ');
           throw new FerryError('E_VERIFY', `${bad.map((r) => r.migrationId).join(', ')} ${what}`, `${hint}, then verify again`);
@@ -151,8 +162,9 @@ async function verifyWithChecks(
 }
 
 /** The human lines of one migration's verification: steps, checks with their differences, the gate. */
-function printVerification(ctx: CommandContext, r: MigrationVerification, status: boolean): void {
-  const head = status ? (r.complete ? pc.green('complete') : pc.yellow('incomplete')) : r.ok ? pc.green('ok') : pc.red('failed');
+function printVerification(ctx: CommandContext, r: MigrationVerification & { stepsComplete: boolean; dataChecks: ChecksVerdict }, status: boolean): void {
+  const why = r.stepsComplete ? ' (steps complete; the data checks are not all run and passed)' : '';
+  const head = status ? (r.complete ? pc.green('complete') : pc.yellow(`incomplete${why}`)) : r.ok ? pc.green('ok') : pc.red('failed');
   ctx.out.line(`${pc.bold(r.migrationId)}  ${head}  ${phaseLabel(r.phase)}`);
   for (const s of r.steps) {
     const mark = {
@@ -167,6 +179,8 @@ function printVerification(ctx: CommandContext, r: MigrationVerification, status
   for (const c of r.checks) for (const l of checkLines(c)) ctx.out.line(l);
   if (r.dataErrors.total > 0) ctx.out.line(`  ${pc.red(dataErrorsLine(r.dataErrors))}`);
   if (r.checksPending.length) ctx.out.line(pc.dim(`  checks not run: ${r.checksPending.join(', ')} (\`ferry verify ${r.migrationId} --full\`)`));
+  const summary = checksSummary(r.dataChecks);
+  if (status && summary) ctx.out.line(summary);
   if (r.verified) ctx.out.line(`  ${pc.magenta('phase')} rolled-out → ${pc.bold('verified')}`);
   if (r.notVerified) ctx.out.line(`  ${pc.yellow('not verified:')} ${r.notVerified}`);
   if (r.unverified) ctx.out.line(`  ${pc.magenta('phase')} verified → ${pc.bold('rolled-out')}: ${r.unverified}`);

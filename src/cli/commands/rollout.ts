@@ -1,6 +1,6 @@
 import { Argument, type Command, Option } from 'commander';
 import { FerryError } from '../../errors.js';
-import { type ControllerEvent, controllerTargetOf, readController, resumeRollout, runController, sourceFor } from '../../health/index.js';
+import { type ControllerEvent, controllerTargetOf, readController, redHealthJudge, resumeRollout, runController, sourceFor } from '../../health/index.js';
 import type { Migration } from '../../migration/loader.js';
 import { ensureState } from '../../migration/state.js';
 import {
@@ -17,6 +17,7 @@ import {
   stagesOf,
 } from '../../rollout/index.js';
 import { guidanceLines, guidanceOf } from '../../workflow/app-guidance.js';
+import { dataErrors } from '../../workflow/check-results.js';
 import { MIGRATION_LOCK_KEY } from '../../workflow/execute.js';
 import { currentPhase, transition } from '../../workflow/lifecycle.js';
 import { type CommandContext, type GlobalOptions, withDatabase } from '../context.js';
@@ -37,9 +38,12 @@ function targetOf(m: Migration): RolloutTarget {
 
 function printMove(ctx: CommandContext, move: RolloutMove): void {
   for (const p of move.phases) ctx.out.line(`${pc.magenta('phase')} ${move.migrationId}: ${p.from} → ${pc.bold(p.to)}`);
-  ctx.out.line(
-    `${pc.magenta('rollout')} ${move.migrationId}: flag ${move.flag} ${formatPercentage(move.fromPercentage)} → ${pc.bold(formatPercentage(move.toPercentage))}${move.early ? pc.yellow('  (early)') : ''}`,
-  );
+  if (move.flagChange)
+    ctx.out.line(
+      `${pc.magenta('rollout')} ${move.migrationId}: flag ${move.flag} ${formatPercentage(move.fromPercentage)} → ${pc.bold(formatPercentage(move.toPercentage))}${move.early ? pc.yellow('  (early)') : ''}`,
+    );
+  else
+    ctx.out.line(`${pc.magenta('rollout')} ${move.migrationId}: flag ${move.flag} stays at ${formatPercentage(move.toPercentage)}; the 100 % hold has passed`);
   ctx.out.result(move);
 }
 
@@ -78,7 +82,7 @@ export function registerRolloutCommands(program: Command, globals: () => GlobalO
     )
     .addHelpText(
       'after',
-      '\nRollout starts from backfilled (or expanded without a backfill step): expanded|backfilled → canary (first stage)\n→ rolling → rolled-out (100 %).\nset goes back freely, or up to the next stage once the hold of the current stage has elapsed; past the next stage\n(or before the hold) it needs --now --reason, recorded in the log, like advance --now.\n\nrun judges health every interval (see `ferry health`): green through a hold → next stage; yellow → paused until\ngreen again or `resume`; red on errors or data errors → quick rollback (flag off), plus `down` to the last safe\npoint when data errors were found; red on latency only → paused. Exits 0 rolled out, 17 rolled back.\n\nExamples:\n  ferry rollout split_full_name set 5\n  ferry rollout split_full_name advance\n  ferry rollout split_full_name advance --now --reason "metrics green, release window closes"\n  ferry rollout split_full_name set 100 --now --reason "hotfix must reach everyone"\n  ferry rollout split_full_name status\n  ferry rollout split_full_name run\n  ferry rollout split_full_name resume --reason "latency explained by a cold cache"',
+      '\nRollout starts from backfilled (or expanded without a backfill step): expanded|backfilled → canary (first stage)\n→ rolling (up to 100 %) → rolled-out, only once the hold of the 100 % stage has passed with health not red\n(`advance` at 100 %, or `run`).\nset goes back freely, or up to the next stage once the hold of the current stage has elapsed; past the next stage\n(or before the hold) it needs --now --reason, recorded in the log, like advance --now.\n\nrun judges health every interval (see `ferry health`): green through a hold → next stage; yellow → paused until\ngreen again or `resume`; red on errors or data errors → quick rollback (flag off), plus `down` to the last safe\npoint when data errors were found; red on latency only → paused. Exits 0 rolled out, 17 rolled back.\n\nExamples:\n  ferry rollout split_full_name set 5\n  ferry rollout split_full_name advance\n  ferry rollout split_full_name advance --now --reason "metrics green, release window closes"\n  ferry rollout split_full_name set 100 --now --reason "hotfix must reach everyone"\n  ferry rollout split_full_name status\n  ferry rollout split_full_name run\n  ferry rollout split_full_name resume --reason "latency explained by a cold cache"',
     )
     .action(async (id: string, action: Action, pctText: string | undefined, o: RolloutOptions) => {
       const g = globals();
@@ -106,7 +110,14 @@ export function registerRolloutCommands(program: Command, globals: () => GlobalO
       if (o.now && !o.reason?.trim())
         throw new FerryError('E_USAGE', 'advance --now needs --reason "…"', 'say why the hold is cut short; it goes into the log');
       return moving(g, id, 'rollout advance', (ctx, t) =>
-        ctx.db.transaction((tx) => advanceRollout(tx, t, { actor: ctx.actor, life, ...(o.now && o.reason ? { now: { reason: o.reason } } : {}) })),
+        ctx.db.transaction((tx) =>
+          advanceRollout(tx, t, {
+            actor: ctx.actor,
+            life,
+            health: redHealthJudge(controllerTargetOf(ctx.selected[0] as Migration), dataErrors),
+            ...(o.now && o.reason ? { now: { reason: o.reason } } : {}),
+          }),
+        ),
       );
     });
 }
@@ -202,7 +213,11 @@ async function status(g: GlobalOptions, id: string): Promise<void> {
       out.line(`  stage ${s.stage}/${s.stages.length} at ${formatPercentage(s.percentage)}${s.flagEnabled ? '' : pc.yellow('  (flag off: quick rollback)')}`);
       out.line(`  held ${formatHold(s.heldMs)} of ${formatHold(s.holdMs)}${s.remainingMs > 0 ? `, ${formatHold(s.remainingMs)} remaining` : ', hold elapsed'}`);
     }
-    out.line(`  next: ${s.next ? `${formatPercentage(s.next.percent)} (held ${formatHold(s.next.holdMs)})` : 'none, 100 % is the last stage'}`);
+    const last =
+      s.phase === 'canary' || s.phase === 'rolling'
+        ? `rolled-out once the 100 % hold has passed with health not red (\`ferry rollout ${s.migrationId} advance\`)`
+        : 'none, 100 % is the last stage';
+    out.line(`  next: ${s.next ? `${formatPercentage(s.next.percent)} (held ${formatHold(s.next.holdMs)})` : last}`);
     const c = await readController(ctx.db, s.migrationId);
     if (c) {
       const who = c.owner ? `run by ${c.owner}, heartbeat ${formatHold(c.heartbeatAgeMs ?? 0)} ago` : 'no controller running';
