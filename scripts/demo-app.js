@@ -82,6 +82,7 @@ export function startApp(db, versionOrFlags, { maxId = 300_000, flag = 'split-fu
 /** One line for the demo's output. */
 export function describeApp(s) {
   const failed = s.failures.length === 0 ? '0 failed' : `${s.failures.length} FAILED (first: ${s.failures[0]})`;
-  if (s.version === 'flag') return `flag-reading app: ${s.reads} requests (${s.newPath} on the new path), ${s.updates} updates, ${s.inserts} inserts — ${failed}`;
+  if (s.version === 'flag')
+    return `flag-reading app: ${s.reads} requests (${s.newPath} on the new path), ${s.updates} updates, ${s.inserts} inserts — ${failed}`;
   return `app v${s.version}: ${s.reads} reads, ${s.updates} updates, ${s.inserts} inserts — ${failed}`;
 }

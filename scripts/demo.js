@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { contract, loadAll, openPglite, up } from '../dist/index.js';
+import { createFlags } from '../dist/sdk/index.js';
 import { describeApp, startApp } from './demo-app.js';
 import { healthDemo } from './demo-health.js';
 
@@ -21,7 +22,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const ferryBin = join(root, 'bin', 'ferry.js');
 const clean = process.argv.includes('--clean');
 const project = mkdtempSync(join(tmpdir(), 'ferry-demo-'));
-const TOTAL = 29;
+const TOTAL = 33;
 let n = 0;
 const bold = (s) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
 const dim = (s) => (process.stdout.isTTY ? `\x1b[2m${s}\x1b[0m` : s);
@@ -134,7 +135,7 @@ const split = newMigration(
       successCriteria: [
         { text: 'every user has first_name and last_name', proof: 'backfilled' },
         { text: 'the split names match full_name for every row', proof: 'verified' },
-        { text: 'no data errors at any stage', proof: 'no-data-errors' },
+        { text: 'no data errors left in the verified data', proof: 'no-data-errors' },
       ],
       rollbackCriteria: ['any red health matrix', 'a failing names-match check'],
       deprecationPeriod: '30d',
@@ -234,6 +235,8 @@ for (const stage of ['25', '50', '75', '100']) {
 waitForHold();
 ferry(['rollout', split, 'advance'], 'the 100 % hold has passed and health is not red: rolling → rolled-out');
 
+ferry(['verify', split, '--full'], "every applied step's verify SQL and the names-match checksum pass: rolled-out → verified");
+
 await inProcess('corrupt three rows on purpose', 'a buggy bulk load that bypasses the sync trigger writes wrong first names into three rows', async (db) => {
   await db.transaction(async (tx) => {
     await tx.query("SET LOCAL session_replication_role = 'replica'");
@@ -242,28 +245,37 @@ await inProcess('corrupt three rows on purpose', 'a buggy bulk load that bypasse
 });
 ferry(
   ['verify', split, '--full'],
-  'the checksum check cuts users into key ranges, hashes each inside the database, bisects the ranges that differ and names exactly the three rows',
-  {
-    expect: 12,
-  },
+  'the checksum check cuts users into key ranges, hashes each inside the database, bisects the ranges that differ and names exactly the three rows; a failing run after verified moves the migration back: verified → rolled-out',
+  { expect: 12 },
+);
+ferry(
+  ['contract', split],
+  "refused (exit 9), nothing changed: the names-match check's latest result failed, and full_name — the only source to repair the three rows from — must not be dropped",
+  { expect: 9 },
 );
 await inProcess('repair the three rows', 'recompute them from full_name', async (db) => {
   await db.query("UPDATE users SET first_name = split_part(full_name, ' ', 1) WHERE first_name = 'Corrupted'");
 });
-ferry(['verify', split, '--full'], 'every check passes now: rolled-out → verified');
+ferry(['verify', split, '--full'], 'every check passes again: rolled-out → verified');
 
 await inProcess(
-  'contract while app v2 runs',
-  'app v1 is retired; app v2 keeps reading and writing while ferry contract drops the views, the trigger and full_name (the point of no return)',
+  'contract while app v2 and the flag-reading app run',
+  'app v1 is retired; app v2 and the version that asks the flag per user (default false) keep reading and writing while ferry contract checks its gates, backs up users, drops the views, the trigger and full_name (the point of no return) and graduates the flag',
   async (db) => {
+    const flags = createFlags({ db }, { mode: 'poll', pollIntervalMs: 200, metrics: false });
+    await flags.ready();
     const v2 = startApp(db, 2);
+    const byFlag = startApp(db, flags);
     await new Promise((r) => setTimeout(r, 300));
-    const report = await contract(db, await loadSplit(), runOpts);
+    const report = await contract(db, await loadSplit(), { ...runOpts, backup: { dir: join(project, '.ferry', 'backups') } });
     await new Promise((r) => setTimeout(r, 300));
-    const s2 = await v2.stop();
+    const [s2, sf] = [await v2.stop(), await byFlag.stop()];
+    await flags.close();
+    if (report.backup) console.log(`  backup ${report.backup.id}: ${report.backup.objects.map((o) => `${o.table} ${o.rows} rows`).join(', ')}`);
     console.log(`  ferry contract: ${report.steps.map((s) => s.stepId).join(', ')}; ${report.transitions.map((t) => `${t.from} → ${t.to}`).join(', ')}`);
-    console.log(`  ${describeApp(s2)}`);
-    if (s2.failures.length > 0) throw new Error('an application statement failed');
+    if (report.flagGraduated) console.log(`  flag ${report.flagGraduated} graduated: on for everyone for good, whatever default the code passes`);
+    console.log(`  ${describeApp(s2)}\n  ${describeApp(sf)}`);
+    if (s2.failures.length + sf.failures.length > 0) throw new Error('an application statement failed');
   },
 );
 
@@ -281,13 +293,31 @@ ferry(
 );
 ferry(
   ['cleanup', split, '--force', '--reason', 'demo: the 90-day deprecation period cannot pass in a demo'],
-  'backup of users, the contract (already done above), flag removed, folder archived to migrations/archive/YYYYMM/, contracted → archived',
+  'the contract (already done above, with its backup — no second one), the flag kept as a graduated tombstone, folder archived to migrations/archive/YYYYMM/, contracted → archived',
+);
+await inProcess(
+  'the flag-reading app after cleanup',
+  'the flag is a graduated tombstone: the SDK answers true even though the code passes false as its default, and warns once that the `if` can go',
+  async (db) => {
+    const warnings = [];
+    const flags = createFlags({ db }, { mode: 'poll', pollIntervalMs: 200, metrics: false, onWarning: (message) => warnings.push(message) });
+    await flags.ready();
+    const app = startApp(db, flags);
+    await new Promise((r) => setTimeout(r, 1000));
+    const s = await app.stop();
+    await flags.close();
+    console.log(`  ${describeApp(s)}`);
+    for (const w of warnings) console.log(`  SDK warning: ${w}`);
+    if (s.failures.length > 0) throw new Error('an application statement failed after cleanup');
+    if (s.newPath !== s.reads) throw new Error(`${s.reads - s.newPath} requests went to the old path after cleanup`);
+    if (warnings.length !== 1) throw new Error(`expected one graduation warning, got ${warnings.length}`);
+  },
 );
 ferry(['retro', split], "the retrospective's five questions with this migration's numbers");
 
 console.log(`\n${bold('demo passed')} — ${n} steps, each as expected.`);
 console.log(
-  'shown: init, new, lint, up (one migration), up --dry-run, expand + backfill with two app versions running, status, verify --status --full, rehearse, down, up again, rollout 5 → 25 → 50 → 75 → 100 %, flag get, verify --full finding corrupted rows by bisection, contract with the new app running, health gates promoting and rolling back, log, report, cleanup, retro',
+  'shown: init, new, lint, up (one migration), up --dry-run, expand + backfill with two app versions running, status, verify --status --full, rehearse, down, up again, rollout 5 → 25 → 50 → 75 → 100 %, flag get, verify --full finding corrupted rows by bisection (verified → rolled-out), contract refused on failing data, contract with backup and flag graduation while the apps run, health gates promoting and rolling back, log, report, cleanup leaving a graduated tombstone, retro, the flag-reading app still serving after cleanup',
 );
 if (clean) {
   rmSync(project, { recursive: true, force: true });

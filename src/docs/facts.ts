@@ -1,6 +1,7 @@
 import type { MigrationEvent } from '../migration/state.js';
 import { holdAt, type Stage } from '../rollout/schedule.js';
 import { countDataErrors } from '../verify/data-errors.js';
+import { when } from './markdown.js';
 import { DEFAULT_PHASE_DURATIONS, type Proof, planDurationMs, WORKFLOW_PHASES, type WorkflowPhase } from './plan-spec.js';
 import type { DocState } from './state.js';
 
@@ -236,7 +237,12 @@ export function proven(s: DocState, proof: Proof): { ok: boolean; by: string } {
     case 'no-data-errors': {
       if (s.checks.length === 0) return { ok: false, by: 'no check results recorded' };
       const n = dataErrorsOf(s);
-      return { ok: n === 0 && s.checksPending.length === 0, by: `${n} data error(s) in the latest results of ${s.checks.length} check(s)` };
+      // The latest results say where the data is now; earlier failing runs are part of the record and are said too.
+      const earlier = verificationRuns(s.events).filter((r) => !r.ok && r.what.startsWith('checks'));
+      const history = earlier.length
+        ? `; ${earlier.length} earlier failing run(s), the last on ${when(earlier.at(-1)?.at ?? s.now)}: ${earlier.at(-1)?.detail}`
+        : '';
+      return { ok: n === 0 && s.checksPending.length === 0, by: `${n} data error(s) in the latest results of ${s.checks.length} check(s)${history}` };
     }
     case 'no-rollbacks': {
       const n = rollbacks(s.events).length;

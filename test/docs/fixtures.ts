@@ -1,6 +1,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { TestProject } from '../helpers/project.js';
+import { expect } from 'vitest';
+import type { TestTarget } from '../helpers/databases.js';
+import { createProject, runFerry, type TestProject } from '../helpers/project.js';
 
 /** The split migration's id in these tests. */
 export const SPLIT = '0002_split_full_name';
@@ -65,4 +67,24 @@ export function splitManifest(plan: Record<string, unknown> = {}): Record<string
       },
     ],
   };
+}
+
+async function ferryOk(p: TestProject, args: string[]): Promise<string> {
+  const r = await runFerry(p.root, args);
+  expect(r.code, `ferry ${args.join(' ')}\n${r.stdout}\n${r.stderr}`).toBe(0);
+  return r.stdout;
+}
+
+/** A project with the split migration taken through the CLI to verified: up, rollout to 100 %, the 100 % hold judged, verify --full. */
+export async function verifiedSplit(target: TestTarget): Promise<TestProject> {
+  const p = createProject(target);
+  splitProject(p);
+  await ferryOk(p, ['up']);
+  await ferryOk(p, ['rollout', SPLIT, 'set', '50']);
+  await ferryOk(p, ['rollout', SPLIT, 'advance', '--now', '--reason', 'test']);
+  // 100 % becomes rolled-out once its hold (1 s) has passed and been judged.
+  await new Promise((r) => setTimeout(r, 1100));
+  await ferryOk(p, ['rollout', SPLIT, 'advance']);
+  expect(await ferryOk(p, ['verify', SPLIT, '--full'])).toContain('rolled-out → verified');
+  return p;
 }

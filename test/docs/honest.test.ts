@@ -123,14 +123,15 @@ forEachDriver('honest documents and output', (suite) => {
     await holdElapsed(p);
     await ok(p, ['rollout', SPLIT, 'advance']);
     await ok(p, ['verify', SPLIT, '--full']);
-    // Cleanup prints in the order things happened: forced, backup, contract step, → contracted, flag, archive, → archived.
+    // Cleanup prints in the order things happened: forced, backup, contract step, → contracted, flag graduated, tombstone, archive, → archived.
     const cleanup = await ok(p, ['cleanup', SPLIT, '--force', '--reason', 'test: no old client left']);
     const order = [
       'forced before the deprecation period',
       'backup ',
       `${SPLIT}/split-name.drop-old-column`,
       'verified → contracted',
-      'flag split-names removed',
+      'flag split-names graduated',
+      'flag split-names kept as a graduated tombstone',
       'archived ',
       'contracted → archived',
     ];

@@ -9,11 +9,11 @@ import type { Migration } from '../../src/migration/loader.js';
 import { createFlags } from '../../src/sdk/index.js';
 import { cleanup } from '../../src/workflow/cleanup.js';
 import { contract } from '../../src/workflow/contract.js';
-import { SPLIT, splitProject } from '../docs/fixtures.js';
-import { forEachDriver, type TestTarget } from '../helpers/databases.js';
+import { SPLIT, verifiedSplit } from '../docs/fixtures.js';
+import { forEachDriver } from '../helpers/databases.js';
 import { migrationsOf, testRun } from '../helpers/engine.js';
 import { until } from '../helpers/process.js';
-import { createProject, runFerry, type TestProject } from '../helpers/project.js';
+import { runFerry, type TestProject } from '../helpers/project.js';
 
 const APP = fileURLToPath(new URL('./reader-app.mjs', import.meta.url));
 const FLAG = 'split-names';
@@ -31,17 +31,6 @@ async function ok(p: TestProject, args: string[]): Promise<string> {
   const r = await runFerry(p.root, args);
   expect(r.code, `ferry ${args.join(' ')}\n${r.stdout}\n${r.stderr}`).toBe(0);
   return r.stdout;
-}
-
-/** The split migration taken through the CLI to verified. */
-async function verifiedSplit(target: TestTarget): Promise<TestProject> {
-  const p = createProject(target);
-  splitProject(p);
-  await ok(p, ['up']);
-  await ok(p, ['rollout', SPLIT, 'set', '50']);
-  await ok(p, ['rollout', SPLIT, 'advance', '--now', '--reason', 'test']);
-  await ok(p, ['verify', SPLIT, '--full']);
-  return p;
 }
 
 const hasFullName = async (db: Database) =>

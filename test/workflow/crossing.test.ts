@@ -1,9 +1,9 @@
 import { expect, it } from 'vitest';
 import type { Database } from '../../src/db/database.js';
 import { createFlags } from '../../src/sdk/index.js';
-import { SPLIT, splitProject } from '../docs/fixtures.js';
+import { SPLIT, verifiedSplit } from '../docs/fixtures.js';
 import { forEachDriver, type TestTarget } from '../helpers/databases.js';
-import { createProject, runFerry, runFerryJson, type TestProject } from '../helpers/project.js';
+import { runFerry, runFerryJson, type TestProject } from '../helpers/project.js';
 
 /** Run `fn` on a session of its own, closed after (PGlite allows one process at a time, the CLI is another). */
 async function withDb<T>(target: TestTarget, fn: (db: Database) => Promise<T>): Promise<T> {
@@ -47,17 +47,6 @@ async function setFirstNames(db: Database, sql: string): Promise<void> {
     await tx.query('SET LOCAL session_replication_role = replica');
     await tx.exec(sql);
   });
-}
-
-/** The split migration, taken through the CLI to verified: up, rollout to 100 %, verify --full. */
-async function verifiedSplit(target: TestTarget): Promise<TestProject> {
-  const p = createProject(target);
-  splitProject(p);
-  await ok(p, ['up']);
-  await ok(p, ['rollout', SPLIT, 'set', '50']);
-  await ok(p, ['rollout', SPLIT, 'advance', '--now', '--reason', 'test']);
-  expect(await ok(p, ['verify', SPLIT, '--full'])).toContain('rolled-out → verified');
-  return p;
 }
 
 forEachDriver('crossing the point of no return', (suite) => {
