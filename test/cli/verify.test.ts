@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { Database } from '../../src/db/database.js';
 import { openServer } from '../../src/db/server.js';
 import { corruptPeople, PEOPLE, peopleMigration, peopleOldSql } from '../helpers/checks.js';
-import { createServerDatabase, forEachDriver, serverAvailable, type TestTarget } from '../helpers/databases.js';
+import { createServerDatabase, forEachDriver, serverAvailable, type TestTarget, withDb } from '../helpers/databases.js';
 import { startFerry, until } from '../helpers/process.js';
 import { createProject, runFerry, runFerryJson } from '../helpers/project.js';
 
@@ -25,16 +24,6 @@ interface StatusJson {
 
 const keys = (c: CheckJson | undefined) => new Set(c?.differences.map((d) => d.key.id));
 const envOf = (t: TestTarget) => (t.kind === 'server' ? { url: t.url, requireApproval: false } : { dataDir: t.dataDir });
-
-/** Run `fn` on a session of `target` and close it (PGlite allows one process at a time). */
-async function withDb<T>(target: TestTarget, fn: (db: Database) => Promise<T>): Promise<T> {
-  const db = await target.open();
-  try {
-    return await fn(db);
-  } finally {
-    await db.close();
-  }
-}
 
 forEachDriver('ferry verify --full', (suite) => {
   it('passes on equal data; names exactly the corrupted keys with exit 12; stores the results and shows them in status', async () => {

@@ -1,6 +1,6 @@
 import { expect, it } from 'vitest';
 import { appendEvent } from '../../src/migration/state.js';
-import { forEachDriver, type TestTarget } from '../helpers/databases.js';
+import { forEachDriver, type TestTarget, withDb } from '../helpers/databases.js';
 import { createProject, runFerry, runFerryJson, type TestProject } from '../helpers/project.js';
 import { SPLIT, splitProject } from './fixtures.js';
 
@@ -8,15 +8,6 @@ async function ok(p: TestProject, args: string[]): Promise<string> {
   const r = await runFerry(p.root, args);
   expect(r.code, `ferry ${args.join(' ')}\n${r.stdout}\n${r.stderr}`).toBe(0);
   return r.stdout;
-}
-
-async function withDb<T>(target: TestTarget, fn: (db: Awaited<ReturnType<TestTarget['open']>>) => Promise<T>): Promise<T> {
-  const db = await target.open();
-  try {
-    return await fn(db);
-  } finally {
-    await db.close();
-  }
 }
 
 /** Three wrong first names written past the sync trigger, as a buggy bulk load would. */

@@ -75,6 +75,16 @@ export interface TestTarget {
   dataDir?: string;
 }
 
+/** Run `fn` on a session of its own on `target`, closed after (PGlite allows one process at a time, and the CLI is another). */
+export async function withDb<T>(target: TestTarget, fn: (db: Database) => Promise<T>): Promise<T> {
+  const db = await target.open();
+  try {
+    return await fn(db);
+  } finally {
+    await db.close();
+  }
+}
+
 /** The driver matrix every engine test runs on. */
 export interface DriverSuite {
   kind: DriverKind;

@@ -2,18 +2,8 @@ import { expect, it } from 'vitest';
 import type { Database } from '../../src/db/database.js';
 import { createFlags } from '../../src/sdk/index.js';
 import { SPLIT, verifiedSplit } from '../docs/fixtures.js';
-import { forEachDriver, type TestTarget } from '../helpers/databases.js';
+import { forEachDriver, withDb } from '../helpers/databases.js';
 import { runFerry, runFerryJson, type TestProject } from '../helpers/project.js';
-
-/** Run `fn` on a session of its own, closed after (PGlite allows one process at a time, the CLI is another). */
-async function withDb<T>(target: TestTarget, fn: (db: Database) => Promise<T>): Promise<T> {
-  const db = await target.open();
-  try {
-    return await fn(db);
-  } finally {
-    await db.close();
-  }
-}
 
 async function ok(p: TestProject, args: string[]): Promise<string> {
   const r = await runFerry(p.root, args);
