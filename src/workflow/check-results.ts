@@ -6,7 +6,7 @@ import { countDataErrors } from '../verify/data-errors.js';
 import { type CheckKind, declarationHash } from '../verify/declared.js';
 import type { CheckMode, CheckResult } from '../verify/result.js';
 import { MIGRATION_LOCK_KEY } from './execute.js';
-import type { GateContext } from './lifecycle.js';
+import type { GateContext } from './gate.js';
 
 export type { CheckMode, CheckResult } from '../verify/result.js';
 
