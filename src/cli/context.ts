@@ -62,7 +62,7 @@ export async function prepare(g: GlobalOptions, id: string | undefined): Promise
 }
 
 /** Open the environment's database of a prepared command; a failure to connect is E_CONNECT with the fix. */
-export async function openFor(base: Omit<CommandContext, 'db'>, purpose: string): Promise<Database> {
+export async function openFor(base: Pick<CommandContext, 'conn' | 'lockWaitMs'>, purpose: string): Promise<Database> {
   try {
     return await openConnection(base.conn, { lockWaitMs: base.lockWaitMs, purpose });
   } catch (err) {
