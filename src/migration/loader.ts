@@ -19,6 +19,11 @@ export type { Migration, SqlScript, Step } from './loaded.js';
 export interface LoadOptions {
   /** Parsed SQL kept by content (the CLI uses the project's `.ferry/cache`); without it every script is parsed. */
   cache?: ParseCache;
+  /**
+   * The environment names of the project's ferry.config.json: every `env` a declared check names must be one of them
+   * (the CLI passes its loaded config's). Without it those names are not checked when the migration is loaded.
+   */
+  environments?: readonly string[];
 }
 
 function loadStep(
@@ -166,7 +171,7 @@ export async function loadMigration(dir: string, id: string, opts: LoadOptions =
     if (!parsed.success) problems.push(...formatIssues(m.file, parsed.error.issues));
     else {
       const loaded = orderedSteps(dir, m.file, parsed.data, problems, opts);
-      problems.push(...manifestCheckProblems(m.file, dir, parsed.data));
+      problems.push(...manifestCheckProblems(m.file, parsed.data, opts.environments));
       for (const step of loaded) if (step.backfill) problems.push(...(await backfillExpressionProblems(id, step, m.file)));
       if (problems.length === 0) {
         const definition = manifestDefinition(m.raw);
@@ -198,12 +203,12 @@ export function listArchived(migrationsDir: string): { id: string; dir: string }
 }
 
 /** Load an archived migration by id (or its name without the timestamp); undefined when none is archived under it. */
-export async function loadArchived(migrationsDir: string, id: string): Promise<Migration | undefined> {
+export async function loadArchived(migrationsDir: string, id: string, opts: LoadOptions = {}): Promise<Migration | undefined> {
   const all = listArchived(migrationsDir);
   const hit =
     all.find((a) => a.id === id) ??
     (all.filter((a) => a.id.replace(/^\d+_/, '') === id).length === 1 ? all.find((a) => a.id.replace(/^\d+_/, '') === id) : undefined);
-  return hit ? loadMigration(hit.dir, hit.id) : undefined;
+  return hit ? loadMigration(hit.dir, hit.id, opts) : undefined;
 }
 
 /**

@@ -5,12 +5,11 @@ import { FerryError } from '../../errors.js';
 import { findingPlace } from '../../lint/gate.js';
 import { type Finding, type LintCatalog, type LintReport, lintMigration, lintSql, readLintCatalog, refusedFindings } from '../../lint/index.js';
 import { loadAll, type Migration } from '../../migration/loader.js';
-import { projectParseCache } from '../../migration/parse-cache.js';
 import { SqlSyntaxError } from '../../migration/sql-script.js';
 import { durationMs, loadProject, resolveConnection } from '../../project/config.js';
 import { entryExists, readTextFile, UnreadableFile } from '../../project/text-file.js';
 import { selectMigrations } from '../../workflow/plan-state.js';
-import { checkMigrationArgument, type GlobalOptions, openFor } from '../context.js';
+import { checkMigrationArgument, type GlobalOptions, openFor, projectLoadOptions } from '../context.js';
 import { type Output, pc, processOutput } from '../output.js';
 
 const MARK = { error: pc.red('✘ error'), warning: pc.yellow('▲ warning'), info: pc.cyan('ℹ info') } as const;
@@ -120,7 +119,7 @@ Examples:
         checkMigrationArgument(target);
         const project = loadProject(g.project ?? process.cwd());
         root = project.root;
-        selected.push(...selectMigrations(await loadAll(project.migrationsDir, { cache: projectParseCache(project.root) }), target));
+        selected.push(...selectMigrations(await loadAll(project.migrationsDir, projectLoadOptions(project)), target));
       }
       const env = g.env === undefined ? undefined : await readEnvironmentCatalog(g, g.env);
       const catalog = env?.catalog;
