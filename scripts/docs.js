@@ -3,8 +3,8 @@
 // Run `npm run docs:generate`; test/docs/*.test.ts fail when these files are stale.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { withLifecycleSections } from '../dist/docs/lifecycle-doc.js';
 import { manifestReference } from '../dist/docs/manifest-reference.js';
+import { withLifecycleSections } from '../dist/workflow/lifecycle-doc.js';
 
 const docs = join(import.meta.dirname, '..', 'docs');
 writeFileSync(join(docs, 'manifest.md'), manifestReference());

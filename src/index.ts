@@ -2,7 +2,7 @@
  * ferry's library API: the same building blocks the CLI uses, for scripts and
  * tests that drive migrations from TypeScript.
  */
-export { openConnection } from './db/connect.js';
+export { type DatabaseTarget, openConnection } from './db/connect.js';
 export type { Database, DriverKind, Queryable, QueryResult } from './db/database.js';
 export { openPglite } from './db/pglite.js';
 export { quoteIdent, quoteLiteral, quoteQualified } from './db/quote.js';
@@ -17,7 +17,7 @@ export { ParseCache, projectParseCache } from './migration/parse-cache.js';
 export { readEvents, readState } from './migration/state.js';
 export type { StepContext, StepModule } from './migration/step-kinds.js';
 export { droppedByStatements, OPERATIONS, type Operation, type OpPart, operationNamed, type RollbackLoss } from './operations/index.js';
-export { loadProject, resolveConnection } from './project/config.js';
+export { type Connection, loadProject, resolveConnection } from './project/config.js';
 export { countDataErrors, type DataErrorCount, type DataErrorSource } from './verify/data-errors.js';
 export { APP_GUIDANCE, type AppGuidance, guidanceFor, guidanceOf, TRANSITION_GUIDE, type TransitionGuide } from './workflow/app-guidance.js';
 export { baseline, type RunReport, type UpOptions, up } from './workflow/apply.js';

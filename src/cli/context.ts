@@ -3,7 +3,7 @@ import type { Database } from '../db/database.js';
 import { connectError } from '../db/server.js';
 import { FerryError } from '../errors.js';
 import { isMigrationReference, MIGRATION_ID_RULE } from '../migration/ids.js';
-import { listArchived, loadAll, type Migration } from '../migration/loader.js';
+import { type LoadOptions, listArchived, loadAll, type Migration } from '../migration/loader.js';
 import { projectParseCache } from '../migration/parse-cache.js';
 import { currentActor } from '../migration/state.js';
 import { type Connection, durationMs, loadProject, type Project, resolveConnection } from '../project/config.js';
@@ -41,6 +41,11 @@ export function checkMigrationArgument(id: string | undefined): void {
   throw new FerryError('E_USAGE', `not a migration id: ${JSON.stringify(id)}`, `${MIGRATION_ID_RULE}; the name alone (without the digits) also selects it`);
 }
 
+/** How the CLI loads a project's migrations: with the project's parse cache, declared checks' `env` names checked against its environments. */
+export function projectLoadOptions(project: Project): LoadOptions {
+  return { cache: projectParseCache(project.root), environments: Object.keys(project.config.environments) };
+}
+
 /** Load and validate everything (project, environment, migrations) before touching the database. */
 export async function prepare(g: GlobalOptions, id: string | undefined): Promise<Omit<CommandContext, 'db'>> {
   checkMigrationArgument(id);
@@ -48,7 +53,7 @@ export async function prepare(g: GlobalOptions, id: string | undefined): Promise
   const project = loadProject(g.project ?? process.cwd());
   const conn = resolveConnection(project, g.env);
   const lockWaitMs = durationMs(g.lockWait ?? project.config.lockWait);
-  const migrations = await loadAll(project.migrationsDir, { cache: projectParseCache(project.root) });
+  const migrations = await loadAll(project.migrationsDir, projectLoadOptions(project));
   const selected = selectMigrations(migrations, id);
   const actor = g.by ?? currentActor();
   const run: RunOptions = {
@@ -62,7 +67,7 @@ export async function prepare(g: GlobalOptions, id: string | undefined): Promise
 }
 
 /** Open the environment's database of a prepared command; a failure to connect is E_CONNECT with the fix. */
-export async function openFor(base: Omit<CommandContext, 'db'>, purpose: string): Promise<Database> {
+export async function openFor(base: Pick<CommandContext, 'conn' | 'lockWaitMs'>, purpose: string): Promise<Database> {
   try {
     return await openConnection(base.conn, { lockWaitMs: base.lockWaitMs, purpose });
   } catch (err) {

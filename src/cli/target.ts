@@ -1,15 +1,15 @@
 import { FerryError } from '../errors.js';
-import { loadArchived, type Migration } from '../migration/loader.js';
+import { type LoadOptions, loadArchived, type Migration } from '../migration/loader.js';
 import { selectMigrations } from '../workflow/plan-state.js';
 import { type CommandContext, checkMigrationArgument, type GlobalOptions, openFor, prepare } from './context.js';
 
 /** Find migration `id` among the project's migrations or, failing that, its archived ones (`migrations/archive/YYYYMM/`). */
-export async function resolveMigration(migrations: Migration[], migrationsDir: string, id: string): Promise<Migration> {
+export async function resolveMigration(migrations: Migration[], migrationsDir: string, id: string, opts: LoadOptions = {}): Promise<Migration> {
   try {
     return selectMigrations(migrations, id)[0] as Migration;
   } catch (err) {
     if (!(err instanceof FerryError) || err.code !== 'E_NOT_FOUND') throw err;
-    const archived = await loadArchived(migrationsDir, id);
+    const archived = await loadArchived(migrationsDir, id, opts);
     if (archived) return archived;
     throw err;
   }
@@ -28,7 +28,7 @@ export async function withMigration<T>(
 ): Promise<T> {
   checkMigrationArgument(id);
   const base = await prepare(g, undefined);
-  const m = await resolveMigration(base.migrations, base.project.migrationsDir, id);
+  const m = await resolveMigration(base.migrations, base.project.migrationsDir, id, { environments: Object.keys(base.project.config.environments) });
   validate?.(base, m);
   const db = await openFor(base, purpose);
   try {

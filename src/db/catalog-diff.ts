@@ -1,4 +1,4 @@
-import type { ColumnSnapshot, SchemaSnapshot, SequenceSnapshot, TableSnapshot } from './catalog.js';
+import type { ColumnSnapshot, SchemaSnapshot, SequenceSnapshot, TableSnapshot } from './catalog-snapshot.js';
 import { quoteLiteral } from './quote.js';
 
 /**

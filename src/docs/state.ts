@@ -5,8 +5,29 @@ import type { Classification } from '../lint/types.js';
 import type { Migration } from '../migration/loader.js';
 import type { AppliedStep, MigrationEvent } from '../migration/state.js';
 import type { Stage } from '../rollout/schedule.js';
-import type { ApprovalStatus } from '../workflow/approvals.js';
-import type { CheckResult } from '../workflow/check-results.js';
+import type { CheckResult } from '../verify/result.js';
+
+/** One recorded approval: a role, who gave it, and the migration checksum it was given for. */
+export interface Approval {
+  role: string;
+  by: string;
+  checksum: string;
+  at: string;
+  reason: string | null;
+}
+
+/** Where a migration's approvals stand for one checksum. */
+export interface ApprovalStatus {
+  migrationId: string;
+  checksum: string;
+  required: string[];
+  /** Approvals given for this checksum, the latest per role. */
+  approved: Approval[];
+  missing: string[];
+  /** Approvals given for an earlier checksum: the migration was edited after them. */
+  stale: Approval[];
+  complete: boolean;
+}
 
 /** A table a migration touches, measured in the live database. */
 export interface TableVolume {

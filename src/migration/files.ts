@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { createJiti } from 'jiti';
 import { entryExists, fileErrorReason, readFolder, readTextFile, UnreadableFile } from '../project/text-file.js';
 import { MIGRATION_ID_RULE, migrationIdProblem } from './ids.js';
-import type { SqlScript } from './loader.js';
+import type { SqlScript } from './loaded.js';
 import type { ParseCache } from './parse-cache.js';
 import { SqlSyntaxError, splitStatements } from './sql-script.js';
 

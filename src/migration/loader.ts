@@ -5,69 +5,25 @@ import { FerryError } from '../errors.js';
 import { formatIssues } from '../project/config.js';
 import { manifestCheckProblems } from '../verify/declared.js';
 import { checksumOf } from './checksum.js';
-import { manifestDefinition, migrationChecksum, NOT_DEFINED_YET, type StepDefinition, stepDefinition } from './definition.js';
+import { manifestDefinition, migrationChecksum, NOT_DEFINED_YET, stepDefinition } from './definition.js';
 import { ARCHIVE_DIR, archivedFolders, migrationFileExists, migrationFolders, readManifest, readMigrationFile, readScript } from './files.js';
+import type { Migration, Step } from './loaded.js';
 import { type Manifest, type ManifestStep, manifestSchema } from './manifest.js';
 import { compileOperationSteps } from './op-steps.js';
 import type { ParseCache } from './parse-cache.js';
-import { parserReady, type Statement } from './sql-script.js';
+import { parserReady } from './sql-script.js';
 
-/** The SQL of one direction of a step, with its file and its statements. */
-export interface SqlScript {
-  file: string;
-  text: string;
-  statements: Statement[];
-}
-
-/** One step of a loaded migration: everything needed to run, undo and check it. */
-export interface Step {
-  id: string;
-  /** 0-based order in the migration. */
-  index: number;
-  kind: 'sql' | 'ts' | 'backfill';
-  description?: string;
-  transaction: boolean;
-  irreversible: boolean;
-  forward?: SqlScript;
-  rollback?: SqlScript;
-  verify?: SqlScript;
-  cleanup?: SqlScript;
-  /** For `ts` steps and backfill transforms: absolute path of the module. */
-  module?: string;
-  /** For `backfill` steps: what to fill and how. */
-  backfill?: BackfillStepSpec;
-  /** sha256 of what `forward` applies (kept for databases that recorded only this). */
-  checksum: string;
-  /** The checksums of everything the step is: its body, its rollback and its verify; recorded when it is applied. */
-  definition: StepDefinition;
-  /** `contract` for steps that remove the old shape: `up` leaves them to `ferry contract`, after verification. */
-  phase?: 'contract';
-  /**
-   * For steps compiled from an operation (`kind: "op"` in the manifest): which one, the lint rules its SQL handles
-   * safely, the manifest step it comes from and that step's spec as compiled (columns named as stored).
-   */
-  operation?: { op: string; part: string; handles: string[]; step?: string; spec?: unknown };
-}
+export type { Migration, SqlScript, Step } from './loaded.js';
 
 /** How migrations are loaded. */
 export interface LoadOptions {
   /** Parsed SQL kept by content (the CLI uses the project's `.ferry/cache`); without it every script is parsed. */
   cache?: ParseCache;
-}
-
-/** A migration folder, loaded and validated. */
-export interface Migration {
-  /** The folder name, e.g. `20261127093000_split_full_name`. */
-  id: string;
-  dir: string;
-  manifest: Manifest;
-  steps: Step[];
-  /** A checksum of each manifest field as written (but `steps` and `pointOfNoReturn`), recorded when the first step is applied. */
-  definition: Record<string, string>;
-  /** sha256 of the whole definition: every manifest field and every step's definition (the SQL operations compile to included). */
-  checksum: string;
-  /** Where results derived from this migration (its lint report) are kept while it is unchanged; absent without a cache. */
-  cacheDir?: string;
+  /**
+   * The environment names of the project's ferry.config.json: every `env` a declared check names must be one of them
+   * (the CLI passes its loaded config's). Without it those names are not checked when the migration is loaded.
+   */
+  environments?: readonly string[];
 }
 
 function loadStep(
@@ -215,7 +171,7 @@ export async function loadMigration(dir: string, id: string, opts: LoadOptions =
     if (!parsed.success) problems.push(...formatIssues(m.file, parsed.error.issues));
     else {
       const loaded = orderedSteps(dir, m.file, parsed.data, problems, opts);
-      problems.push(...manifestCheckProblems(m.file, dir, parsed.data));
+      problems.push(...manifestCheckProblems(m.file, parsed.data, opts.environments));
       for (const step of loaded) if (step.backfill) problems.push(...(await backfillExpressionProblems(id, step, m.file)));
       if (problems.length === 0) {
         const definition = manifestDefinition(m.raw);
@@ -247,12 +203,12 @@ export function listArchived(migrationsDir: string): { id: string; dir: string }
 }
 
 /** Load an archived migration by id (or its name without the timestamp); undefined when none is archived under it. */
-export async function loadArchived(migrationsDir: string, id: string): Promise<Migration | undefined> {
+export async function loadArchived(migrationsDir: string, id: string, opts: LoadOptions = {}): Promise<Migration | undefined> {
   const all = listArchived(migrationsDir);
   const hit =
     all.find((a) => a.id === id) ??
     (all.filter((a) => a.id.replace(/^\d+_/, '') === id).length === 1 ? all.find((a) => a.id.replace(/^\d+_/, '') === id) : undefined);
-  return hit ? loadMigration(hit.dir, hit.id) : undefined;
+  return hit ? loadMigration(hit.dir, hit.id, opts) : undefined;
 }
 
 /**

@@ -5,7 +5,7 @@ import type { OpPart } from '../operations/types.js';
 import { formatIssues } from '../project/config.js';
 import { checksumOf } from './checksum.js';
 import { NOT_DEFINED_YET, stepDefinition } from './definition.js';
-import type { SqlScript, Step } from './loader.js';
+import type { SqlScript, Step } from './loaded.js';
 import { SqlSyntaxError, splitStatements } from './sql-script.js';
 
 /** A manifest step of kind `op`, before its operation's fields are checked. */

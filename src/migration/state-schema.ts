@@ -1,4 +1,4 @@
-import { BUCKET_SQL } from '../rollout/bucket.js';
+import { BUCKET_SQL } from '../bucket.js';
 
 /**
  * ferry's own tables in the target database (schema `ferry`). Versioned so a

@@ -1,10 +1,11 @@
 import { z } from 'zod';
 import { quoteIdent, quoteLiteral, quoteQualified } from '../db/quote.js';
 import { boundedName, identifier, type TableRef, tableRef } from './names.js';
-import type { LockNote, SqlPart } from './types.js';
+import type { LockNote, SqlPart, SyncTrigger } from './types.js';
 import type { VirtualSchema } from './virtual-schema.js';
 
 export { boundedName, type TableRef, tableName, tableRef } from './names.js';
+export type { SyncTrigger } from './types.js';
 
 /** A column or other identifier as PostgreSQL stores it (unquoted, case kept). */
 export const columnName = identifier;
@@ -145,21 +146,6 @@ export function contractLocks(t: TableRef, schemas: { old: string; new: string }
     { relation: `${schemas.old}.${t.name}`, mode: 'AccessExclusiveLock', held: 'DROP VIEW, until commit; catalog only, milliseconds' },
     { relation: t.display, mode: 'AccessExclusiveLock', held: `${what}; catalog only, milliseconds` },
   ];
-}
-
-/** A two-way sync between the old and the new columns of one operation, kept by a BEFORE trigger while both shapes are live. */
-export interface SyncTrigger {
-  t: TableRef;
-  /** What makes the trigger unique on its table (the column being changed). */
-  key: string;
-  /** The columns of the old shape. */
-  oldColumns: string[];
-  /** Each new column, its type, and the expression computing it from the old shape. */
-  forward: { column: string; type: string; expr: string }[];
-  /** Each old column and the expression computing it from the new shape. */
-  backward: { column: string; expr: string }[];
-  /** The row `backward` expressions read, as a FROM item; default every column of NEW. */
-  backwardRow?: string;
 }
 
 /** The trigger's and its function's names: `ferry_sync_<key>` on the table, `<schema>.ferry_sync_<table>_<key>`. */

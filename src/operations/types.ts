@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { LockMode } from '../db/catalog-locks.js';
-import type { SyncTrigger } from './compat.js';
+import type { TableRef } from './names.js';
 import type { VirtualSchema } from './virtual-schema.js';
 
 /** A table-level lock an operation's statement takes, in PostgreSQL's own mode names (`AccessExclusiveLock` …). */
@@ -158,4 +158,19 @@ export interface Operation<S> {
    * absent or `[]` when its rollback drops nothing the old shape lacks (a column a sync trigger keeps derived from the old one).
    */
   rollbackLoss?(spec: S, part: string): RollbackLoss[];
+}
+
+/** A two-way sync between the old and the new columns of one operation, kept by a BEFORE trigger while both shapes are live. */
+export interface SyncTrigger {
+  t: TableRef;
+  /** What makes the trigger unique on its table (the column being changed). */
+  key: string;
+  /** The columns of the old shape. */
+  oldColumns: string[];
+  /** Each new column, its type, and the expression computing it from the old shape. */
+  forward: { column: string; type: string; expr: string }[];
+  /** Each old column and the expression computing it from the new shape. */
+  backward: { column: string; expr: string }[];
+  /** The row `backward` expressions read, as a FROM item; default every column of NEW. */
+  backwardRow?: string;
 }

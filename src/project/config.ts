@@ -1,5 +1,6 @@
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
+import type { DatabaseTarget } from '../db/connect.js';
 import { FerryError } from '../errors.js';
 import { entryExists, readTextFile, UnreadableFile } from './text-file.js';
 
@@ -57,9 +58,7 @@ export interface Project {
 }
 
 /** How to reach one environment's database, resolved from config and process environment. */
-export type Connection =
-  | { env: string; driver: 'pglite'; dataDir: string; requireApproval: boolean }
-  | { env: string; driver: 'server'; url: string; password?: string; requireApproval: boolean };
+export type Connection = DatabaseTarget & { env: string; requireApproval: boolean };
 
 /** Milliseconds of a config duration ("500ms", "3s", "2min"). */
 export function durationMs(text: string): number {

@@ -1,5 +1,5 @@
 /** Staged rollout: flags with sticky percentages, the stage schedule and the kill switch (issue 5, server side). */
-export { BUCKET_SQL, BUCKETS, bucketOf, inRollout } from './bucket.js';
+export { BUCKET_SQL, BUCKETS, bucketOf, inRollout } from '../bucket.js';
 export { deleteFlag, type Flag, type FlagChange, graduatedRefusal, graduateFlag, listFlags, readFlag, unknownFlag, writeFlag } from './flags.js';
 export { effectivePercentage, type FlagValue, formatPercentage, isPercentage, parseFlagValue, parsePercentage } from './percentage.js';
 export {

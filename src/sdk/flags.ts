@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { BUCKETS } from '../bucket.js';
 import type { Database } from '../db/database.js';
 import { openServer } from '../db/server.js';
-import { BUCKETS } from '../rollout/bucket.js';
 import { bucketFromPrefix, flagPrefixState } from './hash.js';
 import type { Cohort, MetricsOptions, Sample } from './metrics.js';
 import { MetricsRecorder } from './recorder.js';

@@ -3,8 +3,9 @@
  * answered from an in-memory snapshot of `ferry.flags` kept fresh by LISTEN/NOTIFY or polling;
  * and measure the code path behind a flag per cohort (`observe`, `record`) for ferry's health gates.
  */
+
+export { BUCKETS, bucketOf, inRollout } from '../bucket.js';
 export type { Database } from '../db/database.js';
-export { BUCKETS, bucketOf, inRollout } from '../rollout/bucket.js';
 export { LATENCY_BUCKETS_SECONDS } from './exposition.js';
 export { createFlags, type Flags, type FlagsChange, type FlagsOptions, type FlagsSource, type FlagsState, type FlagsStatus } from './flags.js';
 export type { Cohort, MetricsOptions, Sample } from './metrics.js';

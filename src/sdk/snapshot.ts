@@ -1,6 +1,6 @@
+import { BUCKETS } from '../bucket.js';
 import type { Queryable } from '../db/database.js';
 import { sqlState } from '../errors.js';
-import { BUCKETS } from '../rollout/bucket.js';
 import { flagPrefixState } from './hash.js';
 
 /** One flag as the target database holds it in `ferry.flags`. */

@@ -1,7 +1,5 @@
 import { createHash } from 'node:crypto';
-import { join } from 'node:path';
 import { z } from 'zod';
-import { CONFIG_FILE, findProjectRoot, parseConfig, readConfigText } from '../project/config.js';
 import { countSideSchema, keyedSpecSchema, schemaAssertionSchema, tableSideSchema } from './spec.js';
 
 /** An environment of `ferry.config.json` a side is read from; absent means the migration's own database. */
@@ -157,21 +155,17 @@ export function declaredCheckProblems(
   return problems;
 }
 
-/** The environment names of the project around `dir`, or undefined when there is no (valid) config to check against. */
-function projectEnvironments(dir: string): string[] | undefined {
-  const root = findProjectRoot(dir);
-  if (!root) return undefined;
-  try {
-    return Object.keys(parseConfig(readConfigText(join(root, CONFIG_FILE)), CONFIG_FILE).environments);
-  } catch {
-    return undefined; // the config's own problems are reported when it is loaded
-  }
-}
-
-/** {@link declaredCheckProblems} for a manifest in migration folder `dir`, environments from the project's config. */
-export function manifestCheckProblems(file: string, dir: string, manifest: { checks: readonly DeclaredCheck[]; flag?: string | undefined }): string[] {
+/**
+ * {@link declaredCheckProblems} for a manifest. `environments` are the environment names of the project's
+ * ferry.config.json, passed in by whoever loaded the config; undefined leaves the `env` names unchecked.
+ */
+export function manifestCheckProblems(
+  file: string,
+  manifest: { checks: readonly DeclaredCheck[]; flag?: string | undefined },
+  environments: readonly string[] | undefined,
+): string[] {
   if (manifest.checks.length === 0) return [];
-  return declaredCheckProblems(file, manifest.checks, manifest.flag, projectEnvironments(dir));
+  return declaredCheckProblems(file, manifest.checks, manifest.flag, environments);
 }
 
 /** A stable hash of a check's declaration: a stored result counts for the gate only while the manifest still declares the same check. */

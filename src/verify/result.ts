@@ -1,4 +1,5 @@
 import type { Queryable, QueryResult } from '../db/database.js';
+import type { CheckKind } from './declared.js';
 
 /** How much a check asked of the databases: statements sent and rows they returned. */
 export interface QueryStats {
@@ -45,4 +46,30 @@ export function counted(q: Queryable, stats: QueryStats): Queryable {
       return r;
     },
   };
+}
+
+/** How a check was run: everything compared (`--full`), or a random sample of keys (`--sample N`). */
+export type CheckMode = 'full' | 'sample';
+
+/** One stored outcome of one check of one migration (a row of `ferry.verify_results`). */
+export interface CheckResult {
+  migrationId: string;
+  check: string;
+  kind: CheckKind;
+  mode: CheckMode;
+  ok: boolean;
+  /** Row counts, chunks, queries … as the kind reports them. */
+  figures: Record<string, unknown>;
+  /** The first differing rows (both sides' values), or the failed schema assertions. */
+  differences: unknown[];
+  /** Differing rows (or failed assertions) this check found; the health matrix counts rows found by several checks once (`countDataErrors`). */
+  dataErrors: number;
+  /** Why the check could not run (a missing table …); such a check fails. */
+  error: string | null;
+  /** Hash of the declaration it ran; it counts for the gate only while the manifest declares the same. */
+  declaration: string;
+  runId: string | null;
+  startedAt: string;
+  finishedAt: string;
+  by: string;
 }

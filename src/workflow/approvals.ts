@@ -1,30 +1,11 @@
 import type { Queryable } from '../db/database.js';
+import type { Approval, ApprovalStatus } from '../docs/state.js';
 import { FerryError } from '../errors.js';
 import type { Migration } from '../migration/loader.js';
 import { appendEvent, stateExists, stateTableExists } from '../migration/state.js';
 import { addGate, type GateContext, type GateRefusal } from './lifecycle.js';
 
-/** One recorded approval: a role, who gave it, and the migration checksum it was given for. */
-export interface Approval {
-  role: string;
-  by: string;
-  checksum: string;
-  at: string;
-  reason: string | null;
-}
-
-/** Where a migration's approvals stand for one checksum. */
-export interface ApprovalStatus {
-  migrationId: string;
-  checksum: string;
-  required: string[];
-  /** Approvals given for this checksum, the latest per role. */
-  approved: Approval[];
-  missing: string[];
-  /** Approvals given for an earlier checksum: the migration was edited after them. */
-  stale: Approval[];
-  complete: boolean;
-}
+export type { Approval, ApprovalStatus } from '../docs/state.js';
 
 /** The role as the manifest spells it, matched case-insensitively; undefined when the plan names no such role. */
 export function roleOf(m: Migration, role: string): string | undefined {

@@ -5,8 +5,8 @@ import { quoteQualified } from '../db/quote.js';
 import { FerryError } from '../errors.js';
 import type { Migration, Step } from '../migration/loader.js';
 import { removeApplied } from '../migration/state.js';
-import { announceStep, type RunOptions, type StepReport } from './execute.js';
 import { recordStep } from './recorded.js';
+import { announceStep, type RunOptions, type StepReport } from './step-report.js';
 
 /** The engine's view of a manifest's backfill step. */
 export function backfillTarget(m: Migration, step: Step): BackfillTarget {

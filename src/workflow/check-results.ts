@@ -4,34 +4,11 @@ import { ensureState, stateExists, stateTableExists } from '../migration/state.j
 import { STATE_SCHEMA_VERSIONS } from '../migration/state-schema.js';
 import { countDataErrors } from '../verify/data-errors.js';
 import { type CheckKind, declarationHash } from '../verify/declared.js';
+import type { CheckMode, CheckResult } from '../verify/result.js';
 import { MIGRATION_LOCK_KEY } from './execute.js';
-import type { GateContext } from './lifecycle.js';
+import type { GateContext } from './gate.js';
 
-/** How a check was run: everything compared (`--full`), or a random sample of keys (`--sample N`). */
-export type CheckMode = 'full' | 'sample';
-
-/** One stored outcome of one check of one migration (a row of `ferry.verify_results`). */
-export interface CheckResult {
-  migrationId: string;
-  check: string;
-  kind: CheckKind;
-  mode: CheckMode;
-  ok: boolean;
-  /** Row counts, chunks, queries … as the kind reports them. */
-  figures: Record<string, unknown>;
-  /** The first differing rows (both sides' values), or the failed schema assertions. */
-  differences: unknown[];
-  /** Differing rows (or failed assertions) this check found; the health matrix counts rows found by several checks once (`countDataErrors`). */
-  dataErrors: number;
-  /** Why the check could not run (a missing table …); such a check fails. */
-  error: string | null;
-  /** Hash of the declaration it ran; it counts for the gate only while the manifest declares the same. */
-  declaration: string;
-  runId: string | null;
-  startedAt: string;
-  finishedAt: string;
-  by: string;
-}
+export type { CheckMode, CheckResult } from '../verify/result.js';
 
 /** Whether ferry's state has the verification tables (state version 5). */
 const hasCheckTables = (db: Queryable) => stateTableExists(db, 'verify_results');

@@ -12,7 +12,7 @@ import { effectivePercentage, formatPercentage } from '../rollout/percentage.js'
 import { readRollout } from '../rollout/stages.js';
 import { declarationHash } from '../verify/declared.js';
 import { checksPass, dataErrors, latestResults } from './check-results.js';
-import type { GateContext } from './lifecycle.js';
+import type { GateContext } from './gate.js';
 
 /** Why a migration may not cross its point of no return (contract, cleanup), with the numbers and the fix. */
 export interface CrossingVerdict {

@@ -1,5 +1,4 @@
-import type { BackfillProgress } from '../backfill/index.js';
-import { describeChange, describeLockMode, diffSchemas, type LockHeld, locksHeld, relationNames, snapshotSchema } from '../db/catalog.js';
+import { describeChange, describeLockMode, diffSchemas, locksHeld, relationNames, snapshotSchema } from '../db/catalog.js';
 import type { Database, Queryable } from '../db/database.js';
 import { quoteQualified } from '../db/quote.js';
 import { FerryError, isFerryError, RETRYABLE_SQLSTATES, sqlState } from '../errors.js';
@@ -8,59 +7,12 @@ import { appendEvent, removeApplied } from '../migration/state.js';
 import { kindOf, StatementError, type StatementRun } from '../migration/step-kinds.js';
 import { applyBackfillStep, describeBackfillInTransaction, revertBackfillStep } from './backfill-step.js';
 import { recordStep } from './recorded.js';
+import { announceStep, type RunOptions, type StepReport } from './step-report.js';
 
 /** The advisory lock every ferry runner takes on the target database ("ferry" in ASCII). */
 export const MIGRATION_LOCK_KEY = 0x6665727279n;
 
-/** How steps are run: who runs them, lock_timeout and retries, dry-run. */
-export interface RunOptions {
-  actor: string;
-  lockTimeoutMs: number;
-  lockRetries: number;
-  /** First backoff after a lock timeout; doubles each retry. */
-  retryBaseMs?: number;
-  /** Called as each step finishes (or is retried), for progress output. */
-  onProgress?: (e: ProgressEvent) => void;
-  /** Ids of the project's archived migration folders (`migrations/archive/`): applied migrations there are not missing. */
-  archived?: readonly string[];
-  /** Start `n` extra backfill workers (other processes) for a backfill step; the CLI spawns them. */
-  startBackfillWorkers?: (migrationId: string, stepId: string) => Promise<() => Promise<void>>;
-}
-
-/** Progress of a run, as it happens. */
-export type ProgressEvent =
-  | { type: 'step'; report: StepReport }
-  | { type: 'retry'; migrationId: string; stepId: string; attempt: number; waitMs: number; reason: string }
-  | { type: 'log'; migrationId: string; stepId: string; message: string }
-  | { type: 'backfill'; progress: BackfillProgress };
-
-/** What happened to one step in one direction. */
-export interface StepReport {
-  migrationId: string;
-  stepId: string;
-  direction: 'forward' | 'rollback';
-  status: 'applied' | 'rolled-back' | 'baseline' | 'dry-run' | 'skipped-in-dry-run' | 'recovered';
-  durationMs: number;
-  retries: number;
-  statements: StatementRun[];
-  /** Dry-run only: the schema changes the step made and the locks it took. */
-  changes?: string[];
-  locks?: (LockHeld & { blocks: string })[];
-  note?: string;
-}
-
-/** Build a step's report (its duration measured from `started`) and hand it to the progress listener. */
-export function announceStep(
-  opts: RunOptions,
-  m: Migration,
-  step: Step,
-  started: number,
-  fields: Omit<StepReport, 'migrationId' | 'stepId' | 'durationMs'>,
-): StepReport {
-  const r: StepReport = { migrationId: m.id, stepId: step.id, durationMs: performance.now() - started, ...fields };
-  opts.onProgress?.({ type: 'step', report: r });
-  return r;
-}
+export { announceStep, type ProgressEvent, type RunOptions, type StepReport } from './step-report.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -3,46 +3,9 @@ import { FerryError } from '../errors.js';
 import { appendEvent } from '../migration/state.js';
 import { checksPass } from './check-results.js';
 import { crossingGate } from './crossing.js';
+import type { Gate, Phase } from './gate.js';
 
-/** The phases of one migration's life (DESIGN.md, "Lifecycle of one migration"). */
-export const PHASES = [
-  'planned',
-  'approved',
-  'expanded',
-  'backfilling',
-  'backfilled',
-  'canary',
-  'rolling',
-  'rolled-out',
-  'verified',
-  'contracted',
-  'archived',
-  'rolled-back',
-  'paused',
-] as const;
-
-/** A lifecycle phase. */
-export type Phase = (typeof PHASES)[number];
-
-/** What the database and the migration look like when a transition is asked for; gates read it. */
-export interface GateContext {
-  tx: Queryable;
-  migrationId: string;
-  from: Phase;
-  to: Phase;
-  actor: string;
-  /** The details the caller gave the transition (e.g. `{ approvalRequired: false }` from `up`). */
-  details?: unknown;
-}
-
-/** Why a gate refuses a transition, with the exact fix (a command to run) when the gate knows one. */
-export interface GateRefusal {
-  why: string;
-  hint: string;
-}
-
-/** A condition a transition needs; returns why it does not hold (a reason, or a reason with its fix), or undefined when it does. */
-export type Gate = (ctx: GateContext) => Promise<string | GateRefusal | undefined> | string | GateRefusal | undefined;
+export { type Gate, type GateContext, type GateRefusal, PHASES, type Phase } from './gate.js';
 
 /** One allowed move between phases, with the gates it must pass. */
 export interface Transition {

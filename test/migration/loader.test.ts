@@ -68,6 +68,22 @@ describe('migration loader', () => {
     ]);
   });
 
+  it('checks the environments declared checks read against the names it is given, not by re-reading ferry.config.json', async () => {
+    const p = createProject(noDb);
+    p.migration('0001_c', [{ id: 'one', up: 'CREATE TABLE a (x int);', down: 'DROP TABLE a;' }], {
+      checks: [{ name: 'rows', kind: 'count', source: { table: 'a', env: 'reporting' }, target: { table: 'a' } }],
+    });
+    const dir = `${p.root}/migrations`;
+    const err = await loadAll(dir, { environments: ['local'] }).catch((e: unknown) => e);
+    if (!isFerryError(err, 'E_MANIFEST')) throw new Error(`expected E_MANIFEST, got ${String(err)}`);
+    expect((err.details as { problems: string[] }).problems).toEqual([
+      expect.stringMatching(/0001_c\/migration\.json: checks\.0\.source\.env: no environment "reporting" in ferry\.config\.json \(known: local\)/),
+    ]);
+    expect((await loadAll(dir, { environments: ['local', 'reporting'] }))[0]?.manifest.checks).toHaveLength(1);
+    // The project's ferry.config.json has no "reporting" either: without names given, nothing is read to check them against.
+    expect(await loadAll(dir)).toHaveLength(1);
+  });
+
   it('loads a TypeScript manifest and a TypeScript step module', async () => {
     const p = createProject(noDb);
     const id = p.migration('0001_ts', [{ id: 'placeholder', up: 'SELECT 1', down: 'SELECT 1' }]);

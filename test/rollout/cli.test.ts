@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import { bucketOf } from '../../src/rollout/bucket.js';
+import { bucketOf } from '../../src/bucket.js';
 import { forEachDriver, type TestTarget } from '../helpers/databases.js';
 import { createProject, runFerry, runFerryJson, type TestProject } from '../helpers/project.js';
 

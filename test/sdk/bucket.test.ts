@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { bucketOf, inRollout } from '../../src/rollout/bucket.js';
+import { bucketOf, inRollout } from '../../src/bucket.js';
 import { bucketFromPrefix, flagPrefixState } from '../../src/sdk/hash.js';
 import { compileFlag } from '../../src/sdk/snapshot.js';
 

@@ -1,9 +1,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { bucketOf, inRollout } from '../../src/bucket.js';
 import type { Database } from '../../src/db/database.js';
 import { openPglite } from '../../src/db/pglite.js';
 import { openServer } from '../../src/db/server.js';
 import { ensureState } from '../../src/migration/state.js';
-import { bucketOf, inRollout } from '../../src/rollout/bucket.js';
 import { createFlags, type Flags } from '../../src/sdk/index.js';
 import { createServerDatabase, serverAvailable } from '../helpers/databases.js';
 import { setFlag } from '../helpers/flags.js';

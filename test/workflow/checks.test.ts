@@ -1,9 +1,9 @@
 import { expect, test } from 'vitest';
+import { bucketOf, inRollout } from '../../src/bucket.js';
 import type { Database } from '../../src/db/database.js';
 import { isFerryError } from '../../src/errors.js';
 import type { Migration } from '../../src/migration/loader.js';
 import { readEvents, readState } from '../../src/migration/state.js';
-import { bucketOf, inRollout } from '../../src/rollout/bucket.js';
 import { stagesOf } from '../../src/rollout/schedule.js';
 import { setRollout } from '../../src/rollout/stages.js';
 import { up } from '../../src/workflow/apply.js';

@@ -1,18 +1,15 @@
 import { existsSync, statSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { openConnection } from '../../db/connect.js';
-import { connectError } from '../../db/server.js';
 import { FerryError } from '../../errors.js';
 import { findingPlace } from '../../lint/gate.js';
 import { type Finding, type LintCatalog, type LintReport, lintMigration, lintSql, readLintCatalog, refusedFindings } from '../../lint/index.js';
 import { loadAll, type Migration } from '../../migration/loader.js';
-import { projectParseCache } from '../../migration/parse-cache.js';
 import { SqlSyntaxError } from '../../migration/sql-script.js';
 import { durationMs, loadProject, resolveConnection } from '../../project/config.js';
 import { entryExists, readTextFile, UnreadableFile } from '../../project/text-file.js';
 import { selectMigrations } from '../../workflow/plan-state.js';
-import { checkMigrationArgument, type GlobalOptions } from '../context.js';
+import { checkMigrationArgument, type GlobalOptions, openFor, projectLoadOptions } from '../context.js';
 import { type Output, pc, processOutput } from '../output.js';
 
 const MARK = { error: pc.red('✘ error'), warning: pc.yellow('▲ warning'), info: pc.cyan('ℹ info') } as const;
@@ -57,13 +54,7 @@ async function readEnvironmentCatalog(g: GlobalOptions, env: string): Promise<En
   const project = loadProject(g.project ?? process.cwd());
   const conn = resolveConnection(project, env);
   const lockWaitMs = durationMs(g.lockWait ?? project.config.lockWait);
-  let db: Awaited<ReturnType<typeof openConnection>>;
-  try {
-    db = await openConnection(conn, { lockWaitMs, purpose: 'lint' });
-  } catch (err) {
-    if (err instanceof FerryError) throw err;
-    throw connectError(err, conn.driver === 'server' ? conn.url : conn.dataDir);
-  }
+  const db = await openFor({ conn, lockWaitMs }, 'lint');
   try {
     return { env: conn.env, target: db.target, catalog: await readLintCatalog(db) };
   } finally {
@@ -128,7 +119,7 @@ Examples:
         checkMigrationArgument(target);
         const project = loadProject(g.project ?? process.cwd());
         root = project.root;
-        selected.push(...selectMigrations(await loadAll(project.migrationsDir, { cache: projectParseCache(project.root) }), target));
+        selected.push(...selectMigrations(await loadAll(project.migrationsDir, projectLoadOptions(project)), target));
       }
       const env = g.env === undefined ? undefined : await readEnvironmentCatalog(g, g.env);
       const catalog = env?.catalog;

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { lifecycleSections, withLifecycleSections } from '../../src/docs/lifecycle-doc.js';
 import { APP_GUIDANCE, guidanceLines, guidanceOf, TRANSITION_GUIDE } from '../../src/workflow/app-guidance.js';
 import { PHASES, TRANSITIONS } from '../../src/workflow/lifecycle.js';
+import { lifecycleSections, withLifecycleSections } from '../../src/workflow/lifecycle-doc.js';
 
 const PAGE = resolve(import.meta.dirname, '../../docs/lifecycle.md');
 const page = () => readFileSync(PAGE, 'utf8');

@@ -1,3 +1,7 @@
+/**
+ * Sticky bucketing shared by the SDK (src/sdk), the rollout block and the state schema (the SQL twin).
+ * A leaf module: it imports nothing, so the SDK can use it without reaching into src/rollout.
+ */
 /** Buckets per flag: a unit's bucket is 0..9999, so percentages go to 0.01 %. */
 export const BUCKETS = 10_000;
 

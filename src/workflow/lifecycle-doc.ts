@@ -1,4 +1,4 @@
-import { guidanceTable, transitionTable } from '../workflow/app-guidance.js';
+import { guidanceTable, transitionTable } from './app-guidance.js';
 
 /** The generated sections of docs/lifecycle.md, by marker name, from src/workflow/app-guidance.ts. */
 export function lifecycleSections(): Record<string, string> {

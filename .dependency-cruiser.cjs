@@ -1,0 +1,105 @@
+/**
+ * ferry's layering, checked by `npm run lint` (depcruise src --config .dependency-cruiser.cjs).
+ * docs/architecture.md explains the layers in words; keep the two in step.
+ *
+ *   faces (src/cli, src/server)  →  src/workflow  →  building blocks  →  state  →  src/db
+ *   the SDK (src/sdk)  →  src/db, plus the leaf module src/bucket.ts
+ *
+ * Leaf modules (src/errors.ts, src/bucket.ts) may be imported from every layer and import nothing above src/db.
+ * An exception is a path-specific `pathNot` with a comment naming the import and why it is still there;
+ * never widen a rule to make a new import pass.
+ */
+
+const FACES = '^src/(cli|server)/';
+const WORKFLOW = '^src/workflow/';
+const BLOCKS = '^src/(operations|lint|backfill|rollout|health|verify|docs|project|migration)/';
+// The state store. It lives in src/migration/ for now; src/state/ is where it is moving.
+const STATE = '^src/(migration/state[^/]*\\.ts$|state/)';
+const DB = '^src/db/';
+const LEAVES = '^src/(errors|bucket)\\.ts$';
+
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-circular',
+      severity: 'error',
+      comment: 'Modules import one way: a cycle means a shared type or function belongs in a module both can import.',
+      from: { path: '^src/' },
+      to: { circular: true },
+    },
+    {
+      name: 'workflow-not-faces',
+      severity: 'error',
+      comment: 'src/workflow is the library every face calls; it never imports a face (src/cli, src/server).',
+      from: { path: WORKFLOW },
+      to: { path: FACES },
+    },
+    {
+      name: 'blocks-not-up',
+      severity: 'error',
+      comment: 'A building block never imports the workflow or a face: move the shared piece down into the block (or below).',
+      from: { path: BLOCKS, pathNot: STATE },
+      to: { path: [WORKFLOW, FACES] },
+    },
+    {
+      name: 'state-not-up',
+      severity: 'error',
+      comment: 'The state store imports only itself, src/db and the leaf modules.',
+      from: { path: STATE },
+      to: {
+        path: '^src/',
+        pathNot: [
+          STATE,
+          DB,
+          LEAVES,
+          // Known exception: state.ts records StepDefinition / RecordedRollback (types only) from the manifest
+          // definitions. Goes away when the state store moves to src/state/ with its own row types.
+          '^src/migration/definition\\.ts$',
+        ],
+      },
+    },
+    {
+      name: 'db-not-up',
+      severity: 'error',
+      comment: 'src/db imports only src/db, src/errors.ts and node/npm modules: it knows nothing of the layers above.',
+      from: { path: DB },
+      to: { path: '^src/', pathNot: [DB, '^src/errors\\.ts$'] },
+    },
+    {
+      name: 'sdk-only-db',
+      severity: 'error',
+      comment: 'The SDK ships inside applications: it imports only src/sdk, src/db, src/errors.ts and src/bucket.ts.',
+      from: { path: '^src/sdk/' },
+      to: { path: '^src/', pathNot: ['^src/sdk/', DB, LEAVES] },
+    },
+    {
+      name: 'leaves-are-leaves',
+      severity: 'error',
+      comment: 'src/errors.ts and src/bucket.ts are imported from every layer, so they import nothing from src.',
+      from: { path: LEAVES },
+      to: { path: '^src/' },
+    },
+    {
+      name: 'cli-commands-no-db',
+      severity: 'error',
+      comment: 'A CLI command parses, calls one library function and renders: no SQL, no connections, so no src/db import.',
+      from: { path: '^src/cli/commands/' },
+      to: { path: DB },
+    },
+    {
+      name: 'nothing-imports-faces',
+      severity: 'error',
+      comment: 'Only a face imports a face: the library (src/index.ts) and every layer below stay usable without the CLI.',
+      from: { path: '^src/', pathNot: FACES },
+      to: { path: FACES },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    // Type-only imports count: a wrong-way `import type` couples the layers just the same.
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default'] },
+  },
+};
