@@ -8,6 +8,7 @@ export default defineConfig({
     testTimeout: 300_000,
     hookTimeout: 300_000,
     pool: 'forks',
-    maxWorkers: 2,
+    // Most of a CLI test is spent waiting on a child process or a hold: a third worker keeps both cores busy.
+    maxWorkers: 3,
   },
 });
