@@ -13,7 +13,7 @@ export type { CheckMode, CheckResult } from '../verify/result.js';
 /** Whether ferry's state has the verification tables (state version 5). */
 const hasCheckTables = (db: Queryable) => stateTableExists(db, 'verify_results');
 
-/** Create or upgrade ferry's state when it lacks the verification tables, under the migration lock. */
+/** Create or upgrade ferry's state when it is behind this ferry's version, taking the migration lock only then (the kill switch must not wait behind a backfill). */
 export async function ensureCheckState(db: Database, lockWaitMs: number): Promise<void> {
   if (await stateExists(db)) {
     const { rows } = await db.query<{ v: number | null }>('SELECT max(version) AS v FROM ferry.state_version');

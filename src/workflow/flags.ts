@@ -1,11 +1,9 @@
 import type { Database } from '../db/database.js';
 import { FerryError } from '../errors.js';
 import type { Migration } from '../migration/loader.js';
-import { ensureState, stateExists } from '../migration/state.js';
-import { STATE_SCHEMA_VERSIONS } from '../migration/state-schema.js';
 import { deleteFlag, type Flag, type FlagChange, graduatedRefusal, listFlags, readFlag, unknownFlag, writeFlag } from '../rollout/flags.js';
 import type { FlagValue } from '../rollout/percentage.js';
-import { MIGRATION_LOCK_KEY } from './execute.js';
+import { ensureCheckState } from './check-results.js';
 import { transition } from './lifecycle.js';
 
 /** Phases in which a migration no longer needs its flag to be removable (graduated flags never are). */
@@ -18,15 +16,6 @@ export interface FlagOptions {
   reason?: string;
   /** How long to wait for the migration lock when ferry's state needs an upgrade. */
   lockWaitMs: number;
-}
-
-/** Create or upgrade ferry's state, taking the migration lock only when there is something to do (the kill switch must not wait behind a backfill). */
-export async function ensureStateCurrent(db: Database, lockWaitMs: number): Promise<void> {
-  if (await stateExists(db)) {
-    const { rows } = await db.query<{ v: number | null }>('SELECT max(version) AS v FROM ferry.state_version');
-    if ((rows[0]?.v ?? 0) >= STATE_SCHEMA_VERSIONS.length) return;
-  }
-  await db.withAdvisoryLock(MIGRATION_LOCK_KEY, lockWaitMs, () => ensureState(db));
 }
 
 const owners = (migrations: readonly Migration[], key: string) => migrations.filter((m) => m.manifest.flag === key);
@@ -46,7 +35,7 @@ export async function setFlag(db: Database, migrations: readonly Migration[], ke
   const stored = await readFlag(db, key);
   const owner = owners(migrations, key).at(-1);
   if (!stored && !owner) throw unknownFlag(key, knownFlags(migrations, await listFlags(db)));
-  await ensureStateCurrent(db, opts.lockWaitMs);
+  await ensureCheckState(db, opts.lockWaitMs);
   return db.transaction(async (tx) => {
     const reason = opts.reason ?? (value.enabled ? undefined : `quick rollback: flag ${key} switched off, everyone back on the old path`);
     const c = await writeFlag(tx, key, value, { migrationId: owner?.id ?? null, actor: opts.actor, ...(reason ? { reason } : {}) });

@@ -5,8 +5,6 @@ import { knownFlags, removeFlag, setFlag } from '../../workflow/flags.js';
 import { type GlobalOptions, withDatabase } from '../context.js';
 import { pc } from '../output.js';
 
-export { ensureStateCurrent } from '../../workflow/flags.js';
-
 const owners = (migrations: Migration[], key: string) => migrations.filter((m) => m.manifest.flag === key);
 const show = (f: { enabled: boolean; percentage: number }) => (f.enabled ? formatPercentage(f.percentage) : 'off');
 const graduation = (f: { graduatedAt: Date | null; tombstone: boolean }) => (f.tombstone ? '  graduated (tombstone)' : f.graduatedAt ? '  graduated' : '');
