@@ -101,7 +101,7 @@ async function main() {
   // The built engine and driver; `npm run bench` builds them first.
   const { runBackfill, backfillStepSchema } = await import('../dist/backfill/index.js');
   const { openServer } = await import('../dist/db/server.js');
-  const { ensureState } = await import('../dist/migration/state.js');
+  const { ensureState } = await import('../dist/state/store.js');
 
   const dbName = `ferry_backfill_bench_${randomBytes(4).toString('hex')}`;
   const admin = new pg.Client({ connectionString: SERVER });

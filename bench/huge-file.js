@@ -42,7 +42,7 @@ async function phases(projectDir) {
   const { loadAll } = await import('../dist/migration/loader.js');
   const { projectParseCache } = await import('../dist/migration/parse-cache.js');
   const { lintMigration } = await import('../dist/lint/index.js');
-  const { parserReady } = await import('../dist/migration/sql-script.js');
+  const { parserReady } = await import('../dist/db/sql-script.js');
   await parserReady();
   const migrationsDir = join(projectDir, 'migrations');
   const time = (fn) => {

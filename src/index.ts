@@ -14,15 +14,14 @@ export { configJsonSchema, type JsonSchema, manifestJsonSchema } from './migrati
 export { type LoadOptions, loadAll, loadMigration, type Migration, type Step } from './migration/loader.js';
 export { defineMigration, type Manifest, type ManifestInput, MIGRATION_TYPES, STRATEGIES } from './migration/manifest.js';
 export { ParseCache, projectParseCache } from './migration/parse-cache.js';
-export { readEvents, readState } from './migration/state.js';
-export type { StepContext, StepModule } from './migration/step-kinds.js';
+export type { StepContext, StepModule } from './migration/step-runners.js';
 export { droppedByStatements, OPERATIONS, type Operation, type OpPart, operationNamed, type RollbackLoss } from './operations/index.js';
 export { type Connection, loadProject, resolveConnection } from './project/config.js';
+export { readEvents, readState } from './state/store.js';
 export { countDataErrors, type DataErrorCount, type DataErrorSource } from './verify/data-errors.js';
 export { APP_GUIDANCE, type AppGuidance, guidanceFor, guidanceOf, TRANSITION_GUIDE, type TransitionGuide } from './workflow/app-guidance.js';
 export { baseline, type RunReport, type UpOptions, up } from './workflow/apply.js';
-export { dataErrors } from './workflow/check-results.js';
-export { runChecks } from './workflow/checks.js';
+export { dataErrors } from './workflow/check-store.js';
 export { type ContractOptions, type ContractReport, contract, recentBackup } from './workflow/contract.js';
 export { type CrossingVerdict, crossingGates, unresolvedRollback } from './workflow/crossing.js';
 export { countRollbackLoss, type LossCount, lossName, refuseDataLoss, stepRollbackLoss } from './workflow/data-loss.js';
@@ -35,5 +34,6 @@ export { DEFAULT_SAMPLE_ROWS, type RehearsalReport, type RehearseOptions, rehear
 export type { RehearsalData, RehearsalStepData, TouchedTable } from './workflow/rehearse-data.js';
 export { type DownOptions, type DownReport, down } from './workflow/rollback.js';
 export { type RestoredValues, restoreRollbackValues, type SavedCopy, type SavedValues, saveRollbackValues } from './workflow/rollback-copy.js';
+export { runChecks } from './workflow/run-checks.js';
 export { migrationStatus } from './workflow/status.js';
 export { verifyMigrations } from './workflow/verify.js';

@@ -1,6 +1,6 @@
 import type { Database, Queryable } from '../db/database.js';
 import { FerryError } from '../errors.js';
-import { appendEvent } from '../migration/state.js';
+import { appendEvent } from '../state/store.js';
 import { backfillProgress, backfillStateExists } from './progress.js';
 import type { BackfillProgress, BackfillState } from './types.js';
 

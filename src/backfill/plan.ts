@@ -1,8 +1,8 @@
 import { parseSync } from 'libpg-query';
 import type { Queryable } from '../db/database.js';
 import { quoteIdent, quoteQualified } from '../db/quote.js';
+import { parserReady } from '../db/sql-script.js';
 import { FerryError } from '../errors.js';
-import { parserReady } from '../migration/sql-script.js';
 import type { BackfillTarget } from './types.js';
 
 /** One column of the key the backfill walks, with its SQL type as the catalog spells it. */

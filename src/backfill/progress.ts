@@ -1,5 +1,5 @@
 import type { Queryable } from '../db/database.js';
-import { stateTableExists } from '../migration/state.js';
+import { stateTableExists } from '../state/store.js';
 import type { BackfillProgress, BackfillState } from './types.js';
 
 interface ProgressRow {

@@ -1,8 +1,8 @@
 import cliProgress from 'cli-progress';
 import pc from 'picocolors';
 import type { DataErrorCount, RowDifference } from '../verify/index.js';
-import type { CheckResult } from '../workflow/check-results.js';
-import type { CheckProgress } from '../workflow/checks.js';
+import type { CheckResult } from '../workflow/check-store.js';
+import type { CheckProgress } from '../workflow/run-checks.js';
 
 const n = (v: unknown) => (typeof v === 'number' ? v.toLocaleString('en-US') : String(v ?? '?'));
 

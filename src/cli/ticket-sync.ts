@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import { openConnection } from '../db/connect.js';
 import { firstReaching, PHASE_END_RANK } from '../docs/facts.js';
-import { readEvents } from '../migration/state.js';
 import { loadProject, resolveConnection } from '../project/config.js';
 import { closePhaseTickets, listTickets } from '../project/tickets.js';
+import { readEvents } from '../state/store.js';
 import type { GlobalOptions } from './context.js';
 import { pc, processOutput } from './output.js';
 

@@ -1,5 +1,5 @@
-import type { MigrationEvent } from '../migration/state.js';
 import { holdAt, type Stage } from '../rollout/schedule.js';
+import type { MigrationEvent } from '../state/store.js';
 import { countDataErrors } from '../verify/data-errors.js';
 import { when } from './markdown.js';
 import { DEFAULT_PHASE_DURATIONS, type Proof, planDurationMs, WORKFLOW_PHASES, type WorkflowPhase } from './plan-spec.js';

@@ -3,8 +3,8 @@ import type { DriverKind } from '../db/database.js';
 import type { Thresholds } from '../health/thresholds.js';
 import type { Classification } from '../lint/types.js';
 import type { Migration } from '../migration/loader.js';
-import type { AppliedStep, MigrationEvent } from '../migration/state.js';
 import type { Stage } from '../rollout/schedule.js';
+import type { AppliedStep, MigrationEvent } from '../state/store.js';
 import type { CheckResult } from '../verify/result.js';
 
 /** One recorded approval: a role, who gave it, and the migration checksum it was given for. */

@@ -1,6 +1,6 @@
 import type { Queryable } from '../db/database.js';
 import { FerryError } from '../errors.js';
-import { stateTableExists } from '../migration/state.js';
+import { stateTableExists } from '../state/store.js';
 
 /** What a controller is doing: judging a stage (`running`), waiting for traffic, `paused`, finished (`done`, `rolled-back`), or `stopped` by a signal. */
 export type ControllerState = 'running' | 'waiting' | 'paused' | 'rolled-back' | 'done' | 'stopped';

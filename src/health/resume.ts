@@ -1,8 +1,8 @@
 import type { Queryable } from '../db/database.js';
 import { FerryError } from '../errors.js';
-import { appendEvent } from '../migration/state.js';
 import { formatPercentage } from '../rollout/percentage.js';
 import { type Lifecycle, type RolloutMove, type RolloutTarget, readRollout, setRollout } from '../rollout/stages.js';
+import { appendEvent } from '../state/store.js';
 import { readController, setState } from './controller-state.js';
 
 /**

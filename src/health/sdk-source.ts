@@ -1,7 +1,7 @@
 import { decodeFromCompressedBase64 } from 'hdr-histogram-js';
 import type { Queryable } from '../db/database.js';
-import { stateTableExists } from '../migration/state.js';
 import { type Cohort, newLatencyHistogram } from '../sdk/metrics.js';
+import { stateTableExists } from '../state/store.js';
 import type { CohortFigures, MetricSource, Window } from './source.js';
 
 /** Counts and merged latency histogram of one cohort in a window, as the SDK's processes flushed them. */

@@ -1,5 +1,5 @@
+import type { Statement } from '../db/sql-script.js';
 import type { MigrationType } from '../migration/manifest.js';
-import type { Statement } from '../migration/sql-script.js';
 import type { ScriptState } from './context.js';
 import { droppedRelations } from './context.js';
 import { alterCommands, type Node, rangeVar } from './tree.js';

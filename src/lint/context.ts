@@ -1,4 +1,4 @@
-import type { Statement } from '../migration/sql-script.js';
+import type { Statement } from '../db/sql-script.js';
 import type { CatalogIndex, CatalogTable, LintCatalog } from './catalog.js';
 import { KnownRelations } from './relations.js';
 import {

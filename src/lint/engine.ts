@@ -1,4 +1,4 @@
-import type { Statement } from '../migration/sql-script.js';
+import type { Statement } from '../db/sql-script.js';
 import { changeOf } from './classify.js';
 import type { ScriptState } from './context.js';
 import { disabledByComments } from './disable.js';

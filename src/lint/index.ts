@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { parserReady, splitStatements } from '../db/sql-script.js';
 import type { Migration } from '../migration/loader.js';
 import type { Manifest } from '../migration/manifest.js';
-import { parserReady, splitStatements } from '../migration/sql-script.js';
 import { cachedReport } from './cache.js';
 import type { LintCatalog } from './catalog.js';
 import { classify, type StepFacts } from './classify.js';
@@ -10,6 +10,7 @@ import { ScriptState } from './context.js';
 import { lintStatements, TYPE_MISMATCH } from './engine.js';
 import type { Finding, LintReport, StatementReport } from './types.js';
 
+export { SqlSyntaxError } from '../db/sql-script.js';
 export { type CatalogColumn, type CatalogIndex, type CatalogTable, describeSize, type LintCatalog, readLintCatalog } from './catalog.js';
 export { RULES, ruleInfo, TYPE_MISMATCH } from './engine.js';
 export { analyseStatement } from './locks.js';

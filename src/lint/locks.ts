@@ -1,5 +1,5 @@
 import { describeLockMode } from '../db/catalog-locks.js';
-import type { Statement } from '../migration/sql-script.js';
+import type { Statement } from '../db/sql-script.js';
 import { droppedRelations, volatileDefault } from './context.js';
 import { alterCommands, asList, body, columnConstraints, hasOption, type Node, type RangeVar, rangeVar, relationName, unwrap } from './tree.js';
 import { LOCK_MODES, type LockMode, type LockTaken, type Rewrite } from './types.js';

@@ -1,29 +1,8 @@
+import type { RecordedRollback, StepDefinition } from '../state/store.js';
 import { canonicalJson } from '../verify/declared.js';
 import { checksumOf } from './checksum.js';
 
-/**
- * What an applied step is, split by what may change after it ran: `body` is
- * everything that made its effect (kind, transaction, forward SQL, module,
- * backfill, irreversible, phase) and can never change; `rollback` and
- * `verify` (with the cleanup script) may be fixed, but only through a
- * recorded acknowledgement.
- */
-export interface StepDefinition {
-  body: string;
-  rollback: string;
-  verify: string;
-}
-
-/**
- * The rollback of a step as it was when the step was applied, kept in the
- * database so `down` runs what was reviewed with the step, not what the file
- * says today.
- */
-export type RecordedRollback =
-  | { kind: 'sql'; file: string; text: string }
-  | { kind: 'none' }
-  | { kind: 'backfill'; rollback: Record<string, string> | null }
-  | { kind: 'module' };
+export type { RecordedRollback, StepDefinition } from '../state/store.js';
 
 /** The parts of a loaded step its definition is computed from (structurally a loader `Step`). */
 export interface DefinedStep {

@@ -1,11 +1,11 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createJiti } from 'jiti';
+import { SqlSyntaxError, splitStatements } from '../db/sql-script.js';
 import { entryExists, fileErrorReason, readFolder, readTextFile, UnreadableFile } from '../project/text-file.js';
 import { MIGRATION_ID_RULE, migrationIdProblem } from './ids.js';
 import type { SqlScript } from './loaded.js';
 import type { ParseCache } from './parse-cache.js';
-import { SqlSyntaxError, splitStatements } from './sql-script.js';
 
 /** The manifest file names a migration folder may hold, in order of preference. */
 export const MANIFEST_FILES = ['migration.json', 'migration.ts', 'migration.js'];

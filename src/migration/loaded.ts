@@ -1,9 +1,9 @@
 import type { BackfillStepSpec } from '../backfill/spec.js';
+import type { Statement } from '../db/sql-script.js';
 import type { StepDefinition } from './definition.js';
 import type { Manifest } from './manifest.js';
-import type { Statement } from './sql-script.js';
 
-// The shapes of a loaded migration: what src/migration/loader.ts builds and its helpers (files.ts, op-steps.ts) fill in.
+// The shapes of a loaded migration: what src/migration/loader.ts builds and its helpers (files.ts, op-compile.ts) fill in.
 // Types only, so the helpers import them one way; loader.ts re-exports them.
 
 /** The SQL of one direction of a step, with its file and its statements. */

@@ -1,6 +1,7 @@
 import { join, relative } from 'node:path';
 import { checkExpression } from '../backfill/plan.js';
 import type { BackfillStepSpec } from '../backfill/spec.js';
+import { parserReady } from '../db/sql-script.js';
 import { FerryError } from '../errors.js';
 import { formatIssues } from '../project/config.js';
 import { manifestCheckProblems } from '../verify/declared.js';
@@ -9,9 +10,8 @@ import { manifestDefinition, migrationChecksum, NOT_DEFINED_YET, stepDefinition 
 import { ARCHIVE_DIR, archivedFolders, migrationFileExists, migrationFolders, readManifest, readMigrationFile, readScript } from './files.js';
 import type { Migration, Step } from './loaded.js';
 import { type Manifest, type ManifestStep, manifestSchema } from './manifest.js';
-import { compileOperationSteps } from './op-steps.js';
+import { compileOperationSteps } from './op-compile.js';
 import type { ParseCache } from './parse-cache.js';
-import { parserReady } from './sql-script.js';
 
 export type { Migration, SqlScript, Step } from './loaded.js';
 

@@ -3,7 +3,7 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync,
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { type Statement, type StatementSpan, splitStatementsWithSpans, statementsFromSpans } from './sql-script.js';
+import { type Statement, type StatementSpan, splitStatementsWithSpans, statementsFromSpans } from '../db/sql-script.js';
 
 /**
  * The version of what an entry holds and of how ferry cuts statements; bump it

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { quoteIdent } from '../db/quote.js';
-import { splitStatements } from '../migration/sql-script.js';
+import { splitStatements } from '../db/sql-script.js';
 import { identifier as identifierSchema, relationIsSql, tableName as tableNameSchema, tableRef } from './names.js';
 import { applyStatement } from './sql-effects.js';
 import type { Operation, SqlPart } from './types.js';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { LOCK_MODES } from '../db/catalog-locks.js';
-import { splitStatements } from '../migration/sql-script.js';
+import { splitStatements } from '../db/sql-script.js';
 import { tableName as tableNameSchema } from './names.js';
 import { droppedByStatements } from './rollback-loss.js';
 import type { Operation } from './types.js';

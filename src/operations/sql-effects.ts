@@ -1,7 +1,7 @@
 import { alterCommands, asList, asNode, columnConstraints, type Node, names, type RangeVar, rangeVar, rangeVarOfNames, unwrap } from '../lint/tree.js';
 import { canonicalType, type RelationKind, type VirtualColumn, type VirtualSchema, type VirtualTable } from './virtual-schema.js';
 
-/** A statement as the loader parsed it (see src/migration/sql-script.ts). */
+/** A statement as the loader parsed it (see src/db/sql-script.ts). */
 export interface ParsedStatement {
   node: string;
   tree: Record<string, unknown>;

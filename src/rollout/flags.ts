@@ -1,6 +1,6 @@
 import type { Queryable } from '../db/database.js';
 import { FerryError } from '../errors.js';
-import { appendEvent, stateTableExists } from '../migration/state.js';
+import { appendEvent, stateTableExists } from '../state/store.js';
 import { effectivePercentage, type FlagValue, formatPercentage } from './percentage.js';
 
 /** A feature flag as stored in `ferry.flags`. */

@@ -1,6 +1,6 @@
 import type { Queryable } from '../db/database.js';
 import { FerryError } from '../errors.js';
-import { stateExists, stateTableExists } from '../migration/state.js';
+import { stateExists, stateTableExists } from '../state/store.js';
 import { type FlagChange, readFlag, writeFlag } from './flags.js';
 import { effectivePercentage, type FlagValue, formatPercentage } from './percentage.js';
 import { formatHold, holdAt, nextStage, phasePath, type RolloutPhase, type Stage, stageIndexAt } from './schedule.js';

@@ -2,7 +2,7 @@ import type { Queryable } from '../db/database.js';
 import type { Approval, ApprovalStatus } from '../docs/state.js';
 import { FerryError } from '../errors.js';
 import type { Migration } from '../migration/loader.js';
-import { appendEvent, stateExists, stateTableExists } from '../migration/state.js';
+import { appendEvent, stateExists, stateTableExists } from '../state/store.js';
 import { addGate, type GateContext, type GateRefusal } from './lifecycle.js';
 
 export type { Approval, ApprovalStatus } from '../docs/state.js';

@@ -4,7 +4,7 @@ import type { Database, Queryable } from '../db/database.js';
 import { quoteQualified } from '../db/quote.js';
 import { FerryError } from '../errors.js';
 import type { Migration, Step } from '../migration/loader.js';
-import { removeApplied } from '../migration/state.js';
+import { removeApplied } from '../state/store.js';
 import { recordStep } from './recorded.js';
 import { announceStep, type RunOptions, type StepReport } from './step-report.js';
 

@@ -9,7 +9,7 @@ import { FerryError } from '../errors.js';
 import { droppedRelations } from '../lint/context.js';
 import { alterCommands, body, rangeVar, relationName } from '../lint/tree.js';
 import type { Migration } from '../migration/loader.js';
-import { appendEvent, ensureMigrationRecord, ensureState, stateTableExists } from '../migration/state.js';
+import { appendEvent, ensureMigrationRecord, ensureState, stateTableExists } from '../state/store.js';
 import { type RestoredValues, type RollbackCopyFile, restoreRollbackValues } from './rollback-copy.js';
 
 const run = promisify(execFile);

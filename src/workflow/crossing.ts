@@ -6,12 +6,12 @@ import { explain } from '../health/matrix.js';
 import { controllerTargetOf } from '../health/target.js';
 import type { Colour } from '../health/thresholds.js';
 import type { Migration } from '../migration/loader.js';
-import { stateTableExists } from '../migration/state.js';
 import { readFlag } from '../rollout/flags.js';
 import { effectivePercentage, formatPercentage } from '../rollout/percentage.js';
 import { readRollout } from '../rollout/stages.js';
+import { stateTableExists } from '../state/store.js';
 import { declarationHash } from '../verify/declared.js';
-import { checksPass, dataErrors, latestResults } from './check-results.js';
+import { checksPass, dataErrors, latestResults } from './check-store.js';
 import type { GateContext } from './gate.js';
 
 /** Why a migration may not cross its point of no return (contract, cleanup), with the numbers and the fix. */

@@ -2,7 +2,7 @@ import type { Database } from '../db/database.js';
 import { FerryError } from '../errors.js';
 import { rollbackOf } from '../migration/definition.js';
 import type { Migration } from '../migration/loader.js';
-import { appendEvent, forgetMigration, readState, rerecordDefinition, rerecordStep } from '../migration/state.js';
+import { appendEvent, forgetMigration, readState, rerecordDefinition, rerecordStep } from '../state/store.js';
 import { MIGRATION_LOCK_KEY } from './execute.js';
 import { type Drift, driftHint, viewOf } from './plan-state.js';
 

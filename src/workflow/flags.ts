@@ -3,7 +3,7 @@ import { FerryError } from '../errors.js';
 import type { Migration } from '../migration/loader.js';
 import { deleteFlag, type Flag, type FlagChange, graduatedRefusal, listFlags, readFlag, unknownFlag, writeFlag } from '../rollout/flags.js';
 import type { FlagValue } from '../rollout/percentage.js';
-import { ensureCheckState } from './check-results.js';
+import { ensureCheckState } from './check-store.js';
 import { transition } from './lifecycle.js';
 
 /** Phases in which a migration no longer needs its flag to be removable (graduated flags never are). */

@@ -1,7 +1,7 @@
 import type { Queryable } from '../db/database.js';
 
 // The phases and the gate contract: what a gate is given and returns. The modules that define gates
-// (check-results.ts, crossing.ts …) import these, and lifecycle.ts imports the gates, so the imports run one way
+// (check-store.ts, crossing.ts …) import these, and lifecycle.ts imports the gates, so the imports run one way
 // (lifecycle.ts re-exports all of it).
 
 /** The phases of one migration's life (DESIGN.md, "Lifecycle of one migration"). */

@@ -1,7 +1,7 @@
 import type { Queryable } from '../db/database.js';
 import { FerryError } from '../errors.js';
-import { appendEvent } from '../migration/state.js';
-import { checksPass } from './check-results.js';
+import { appendEvent } from '../state/store.js';
+import { checksPass } from './check-store.js';
 import { crossingGate } from './crossing.js';
 import type { Gate, Phase } from './gate.js';
 

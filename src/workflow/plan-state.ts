@@ -1,6 +1,6 @@
 import { FerryError } from '../errors.js';
 import type { Migration, Step } from '../migration/loader.js';
-import type { AppliedStep, MigrationRecord } from '../migration/state.js';
+import type { AppliedStep, MigrationRecord } from '../state/store.js';
 
 /** What kind of disagreement between the files and the database a drift is. */
 export type DriftKind =

@@ -1,8 +1,8 @@
 import type { Queryable } from '../db/database.js';
+import { splitStatements } from '../db/sql-script.js';
 import { rollbackOf } from '../migration/definition.js';
 import type { Migration, Step } from '../migration/loader.js';
-import { splitStatements } from '../migration/sql-script.js';
-import { type AppliedStep, type MigrationRecord, recordApplied, recordDefinitionIfNew } from '../migration/state.js';
+import { type AppliedStep, type MigrationRecord, recordApplied, recordDefinitionIfNew } from '../state/store.js';
 
 /**
  * Record `step` of `m` as applied by `actor`, with its definition, its rollback,

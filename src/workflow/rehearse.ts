@@ -4,7 +4,7 @@ import { copyRows, type SampleSize } from '../db/sample-copy.js';
 import { scratchCopy } from '../db/scratch.js';
 import { isFerryError } from '../errors.js';
 import type { Migration, Step } from '../migration/loader.js';
-import { appendEvent, ensureMigrationRecord, ensureState, readState } from '../migration/state.js';
+import { appendEvent, ensureMigrationRecord, ensureState, readState } from '../state/store.js';
 import { up } from './apply.js';
 import { MIGRATION_LOCK_KEY, type ProgressEvent, type RunOptions } from './execute.js';
 import { namedRelations, type RehearsalData, type RehearsalStepData, rehearsalSummary, resolveTables, touchedTables, userTables } from './rehearse-data.js';

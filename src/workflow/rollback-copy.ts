@@ -6,7 +6,7 @@ import { quoteIdent } from '../db/quote.js';
 import { findTable, resetSequences, type SavedColumn, savedColumns, type TableRef } from '../db/table-copy.js';
 import { FerryError } from '../errors.js';
 import type { Migration, Step } from '../migration/loader.js';
-import { type AppliedStep, appendEvent, ensureMigrationRecord, ensureState } from '../migration/state.js';
+import { type AppliedStep, appendEvent, ensureMigrationRecord, ensureState } from '../state/store.js';
 import { type LossCount, lossName, lossTarget, stepRollbackLoss } from './data-loss.js';
 
 /** Rows per UPDATE or INSERT when values are put back. */

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { Database } from '../db/database.js';
 import { FerryError } from '../errors.js';
 import type { Migration, Step } from '../migration/loader.js';
-import { type AppliedStep, ensureState, readState } from '../migration/state.js';
+import { type AppliedStep, ensureState, readState } from '../state/store.js';
 import type { RunReport, UpOptions } from './apply.js';
 import { countRollbackLoss, type LossCount, lossName, refuseDataLoss } from './data-loss.js';
 import { MIGRATION_LOCK_KEY, rehearseStepInTransaction, revertStep } from './execute.js';

@@ -1,10 +1,10 @@
 import { type BackfillProgress, backfillProgress } from '../backfill/index.js';
 import type { Queryable } from '../db/database.js';
 import type { Migration } from '../migration/loader.js';
-import { readState } from '../migration/state.js';
+import { readState } from '../state/store.js';
 import { countDataErrors } from '../verify/data-errors.js';
 import { type AppGuidance, guidanceOf } from './app-guidance.js';
-import { type CheckResult, latestResults, resultsFor } from './check-results.js';
+import { type CheckResult, latestResults, resultsFor } from './check-store.js';
 import { type Drift, missingFolders, viewOf } from './plan-state.js';
 
 /** One line of `ferry status`. */

@@ -1,7 +1,7 @@
 import type { BackfillProgress } from '../backfill/index.js';
 import type { LockHeld } from '../db/catalog.js';
 import type { Migration, Step } from '../migration/loader.js';
-import type { StatementRun } from '../migration/step-kinds.js';
+import type { StatementRun } from '../migration/step-runners.js';
 
 // How steps are run and what a run reports: shared by execute.ts and backfill-step.ts, which execute.ts calls
 // (execute.ts re-exports all of it).

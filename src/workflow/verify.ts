@@ -1,14 +1,14 @@
 import type { Database } from '../db/database.js';
 import { isFerryError } from '../errors.js';
 import type { Migration } from '../migration/loader.js';
-import { appendEvent, readState, stateExists, stateTableExists } from '../migration/state.js';
-import { kindOf } from '../migration/step-kinds.js';
+import { kindOf } from '../migration/step-runners.js';
+import { appendEvent, readState, stateExists, stateTableExists } from '../state/store.js';
 import { countDataErrors, type DataErrorCount } from '../verify/data-errors.js';
-import { type CheckResult, ensureCheckState, latestResults, resultsFor, syncDeclaredChecks } from './check-results.js';
-import { type ChecksRun, type RunChecksOptions, runChecks } from './checks.js';
+import { type CheckResult, ensureCheckState, latestResults, resultsFor, syncDeclaredChecks } from './check-store.js';
 import { contractStarted } from './crossing.js';
 import { currentPhase, transition } from './lifecycle.js';
 import { viewOf } from './plan-state.js';
+import { type ChecksRun, type RunChecksOptions, runChecks } from './run-checks.js';
 
 /** The verify result of one step. */
 export interface StepVerification {

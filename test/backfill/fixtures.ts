@@ -1,6 +1,6 @@
 import { type BackfillStepSpec, type BackfillTarget, backfillStepSchema } from '../../src/backfill/index.js';
 import type { Database } from '../../src/db/database.js';
-import { ensureState } from '../../src/migration/state.js';
+import { ensureState } from '../../src/state/store.js';
 
 /** The issue's example: fill first_name / last_name from full_name; `touched` counts how often a row was transformed. */
 export const SPLIT_NAME = {

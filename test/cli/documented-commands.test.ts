@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { buildProgram } from '../../src/cli/main.js';
-import { ensureState } from '../../src/migration/state.js';
+import { ensureState } from '../../src/state/store.js';
 import { ensureVerifyState } from '../../src/verify/state.js';
 import { forEachDriver } from '../helpers/databases.js';
 

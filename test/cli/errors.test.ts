@@ -1,7 +1,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { stateExists } from '../../src/migration/state.js';
+import { stateExists } from '../../src/state/store.js';
 import { createServerDatabase, forEachDriver, SERVER_URL, serverAvailable, type TestTarget } from '../helpers/databases.js';
 import { createProject, runFerry, runFerryJson, type TestProject } from '../helpers/project.js';
 

@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import { appendEvent } from '../../src/migration/state.js';
+import { appendEvent } from '../../src/state/store.js';
 import { forEachDriver, type TestTarget, withDb } from '../helpers/databases.js';
 import { createProject, runFerry, runFerryJson, type TestProject } from '../helpers/project.js';
 import { SPLIT, splitProject } from './fixtures.js';

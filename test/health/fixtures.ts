@@ -2,8 +2,8 @@ import { afterAll } from 'vitest';
 import type { Database } from '../../src/db/database.js';
 import { openServer } from '../../src/db/server.js';
 import { assessHealth, type HealthTarget, healthSettingsOf, readController, SdkMetricSource } from '../../src/health/index.js';
-import { readEvents } from '../../src/migration/state.js';
 import { createFlags, type Flags } from '../../src/sdk/index.js';
+import { readEvents } from '../../src/state/store.js';
 import { createServerDatabase, type TestTarget } from '../helpers/databases.js';
 import { createProject, runFerryJson, type TestProject } from '../helpers/project.js';
 

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { sdkTotals } from '../../src/health/index.js';
-import { ensureState } from '../../src/migration/state.js';
+import { ensureState } from '../../src/state/store.js';
 import { serverAvailable } from '../helpers/databases.js';
 import { setFlag } from '../helpers/flags.js';
 import { cleanups, serverTarget } from './fixtures.js';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { assessHealth, healthSettingsOf, PrometheusSource, SdkMetricSource } from '../../src/health/index.js';
-import { ensureState } from '../../src/migration/state.js';
+import { ensureState } from '../../src/state/store.js';
 import { serverAvailable } from '../helpers/databases.js';
 import { setFlag } from '../helpers/flags.js';
 import { until } from '../helpers/process.js';

@@ -1,7 +1,7 @@
 import { expect, it } from 'vitest';
 import { sdkTotals } from '../../src/health/index.js';
-import { ensureState } from '../../src/migration/state.js';
 import { createFlags } from '../../src/sdk/index.js';
+import { ensureState } from '../../src/state/store.js';
 import { forEachDriver } from '../helpers/databases.js';
 import { setFlag } from '../helpers/flags.js';
 

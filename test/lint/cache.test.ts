@@ -1,11 +1,11 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { scriptsParsedCount } from '../../src/db/sql-script.js';
 import type { LintCatalog } from '../../src/lint/catalog.js';
 import { lintMigration } from '../../src/lint/index.js';
 import { loadAll } from '../../src/migration/loader.js';
 import { projectParseCache } from '../../src/migration/parse-cache.js';
-import { scriptsParsedCount } from '../../src/migration/sql-script.js';
 import { createProject, type TestProject } from '../helpers/project.js';
 
 const noDb = { kind: 'pglite' as const, dataDir: '/unused', open: () => Promise.reject(new Error('no database in lint cache tests')) };

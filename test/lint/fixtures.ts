@@ -1,8 +1,8 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parserReady, type Statement, splitStatements } from '../../src/db/sql-script.js';
 import { loadMigration, type Migration } from '../../src/migration/loader.js';
-import { parserReady, type Statement, splitStatements } from '../../src/migration/sql-script.js';
 
 /** A step for {@link migrationOf}: SQL steps by their forward SQL, other kinds by their manifest fields. */
 export type StepSpec = { id: string; up: string; transaction?: boolean } | ({ id: string; kind: 'backfill' | 'ts' } & Record<string, unknown>);

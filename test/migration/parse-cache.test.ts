@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { parserReady, SqlSyntaxError, scriptsParsedCount, splitStatements } from '../../src/db/sql-script.js';
 import { loadAll } from '../../src/migration/loader.js';
 import { DEFAULT_MIN_BYTES, PARSER_VERSION, ParseCache, projectParseCache } from '../../src/migration/parse-cache.js';
-import { parserReady, SqlSyntaxError, scriptsParsedCount, splitStatements } from '../../src/migration/sql-script.js';
 import { createProject } from '../helpers/project.js';
 
 const noDb = { kind: 'pglite' as const, dataDir: '/unused', open: () => Promise.reject(new Error('no database in parse cache tests')) };

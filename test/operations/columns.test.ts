@@ -3,7 +3,6 @@ import { diffSchemas, snapshotSchema } from '../../src/db/catalog.js';
 import type { Database } from '../../src/db/database.js';
 import { openServer } from '../../src/db/server.js';
 import { sqlState } from '../../src/errors.js';
-import { ensureState } from '../../src/migration/state.js';
 import { addColumn } from '../../src/operations/add-column.js';
 import { changeType } from '../../src/operations/change-type.js';
 import { dropColumn } from '../../src/operations/drop-column.js';
@@ -11,6 +10,7 @@ import { mergeColumns } from '../../src/operations/merge-columns.js';
 import { renameColumn } from '../../src/operations/rename-column.js';
 import { splitColumn } from '../../src/operations/split-column.js';
 import type { Operation, OpPart } from '../../src/operations/types.js';
+import { ensureState } from '../../src/state/store.js';
 import { createServerDatabase, forEachDriver, serverAvailable } from '../helpers/databases.js';
 import { applyParts, failingChecks, revertParts } from '../helpers/operations.js';
 

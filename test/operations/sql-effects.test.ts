@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parserReady, splitStatements } from '../../src/migration/sql-script.js';
+import { parserReady, splitStatements } from '../../src/db/sql-script.js';
 import { operationNamed } from '../../src/operations/index.js';
 import { applyStatement } from '../../src/operations/sql-effects.js';
 import { canonicalType, tableProblems, VirtualSchema } from '../../src/operations/virtual-schema.js';

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { bucketOf, inRollout } from '../../src/bucket.js';
-import { ensureState } from '../../src/migration/state.js';
+import { ensureState } from '../../src/state/store.js';
 import { forEachDriver } from '../helpers/databases.js';
 
 const someChars = fc.constantFrom('a', 'é', 'ß', '中', '😀', '\u{10ffff}', ':', ' ', '"', '\\', ',', '{');

@@ -1,10 +1,10 @@
 import { StandardResolutionReasons } from '@openfeature/server-sdk';
 import { afterAll, expect, it } from 'vitest';
 import type { Database } from '../../src/db/database.js';
-import { ensureState } from '../../src/migration/state.js';
 import { graduateFlag, readFlag, writeFlag } from '../../src/rollout/flags.js';
 import { createFlags, type Flags } from '../../src/sdk/index.js';
 import { FerryProvider } from '../../src/sdk/openfeature.js';
+import { ensureState } from '../../src/state/store.js';
 import { forEachDriver } from '../helpers/databases.js';
 
 const cleanups: (() => Promise<void>)[] = [];

@@ -1,9 +1,9 @@
 import { ErrorCode, OpenFeature, ProviderEvents, StandardResolutionReasons } from '@openfeature/server-sdk';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openPglite } from '../../src/db/pglite.js';
-import { ensureState } from '../../src/migration/state.js';
 import { createFlags } from '../../src/sdk/index.js';
 import { FerryProvider } from '../../src/sdk/openfeature.js';
+import { ensureState } from '../../src/state/store.js';
 import { setFlag } from '../helpers/flags.js';
 import { until } from '../helpers/process.js';
 

@@ -5,8 +5,8 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { bucketOf, inRollout } from '../../src/bucket.js';
 import { openServer } from '../../src/db/server.js';
-import { ensureState } from '../../src/migration/state.js';
 import { createFlags } from '../../src/sdk/index.js';
+import { ensureState } from '../../src/state/store.js';
 import { createServerDatabase, serverAvailable } from '../helpers/databases.js';
 import { until } from '../helpers/process.js';
 

@@ -1,7 +1,7 @@
 import { beforeAll, expect, test } from 'vitest';
 import { bucketOf, inRollout } from '../../src/bucket.js';
 import type { Database } from '../../src/db/database.js';
-import { ensureState } from '../../src/migration/state.js';
+import { ensureState } from '../../src/state/store.js';
 import { assertSchema, checksum, countRows, diffRows, sampleRows } from '../../src/verify/index.js';
 import { forEachDriver } from '../helpers/databases.js';
 import { createFixture, fixtureSpec, injectDifferences, keysOf } from './fixtures.js';

@@ -1,8 +1,8 @@
 import { expect, it } from 'vitest';
 import type { Database } from '../../src/db/database.js';
 import { isFerryError } from '../../src/errors.js';
-import { appendEvent, ensureState } from '../../src/migration/state.js';
 import { writeFlag } from '../../src/rollout/flags.js';
+import { appendEvent, ensureState } from '../../src/state/store.js';
 import { CROSSING_EVENT } from '../../src/workflow/crossing.js';
 import { transition } from '../../src/workflow/lifecycle.js';
 import { forEachDriver } from '../helpers/databases.js';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isFerryError } from '../../src/errors.js';
 import { loadAll } from '../../src/migration/loader.js';
-import { readEvents, readState } from '../../src/migration/state.js';
+import { readEvents, readState } from '../../src/state/store.js';
 import { guardFacts } from '../../src/workflow/recorded.js';
 import { stepsToRollBack } from '../../src/workflow/rollback.js';
 import { forEachDriver, type TestTarget } from '../helpers/databases.js';

@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { isFerryError } from '../../src/errors.js';
-import { readEvents, readState } from '../../src/migration/state.js';
+import { readEvents, readState } from '../../src/state/store.js';
 import { baseline, up } from '../../src/workflow/apply.js';
 import { rehearse } from '../../src/workflow/rehearse.js';
 import { down } from '../../src/workflow/rollback.js';
@@ -284,23 +284,6 @@ forEachDriver('engine', (suite) => {
   });
 });
 
-describe('event log', () => {
-  it('is append-only', async () => {
-    const { openPglite } = await import('../../src/db/pglite.js');
-    const { ensureState, appendEvent } = await import('../../src/migration/state.js');
-    const db = await openPglite();
-    try {
-      await ensureState(db);
-      await appendEvent(db, { migrationId: 'm', actor: 'a', kind: 'note' });
-      await expect(db.query('UPDATE ferry.events SET actor = $1', ['b'])).rejects.toThrow(/append-only/);
-      await expect(db.query('DELETE FROM ferry.events')).rejects.toThrow(/append-only/);
-      await expect(db.query('TRUNCATE ferry.events')).rejects.toThrow(/append-only/);
-    } finally {
-      await db.close();
-    }
-  });
-});
-
 forEachDriver('engine: special steps', (suite) => {
   it('runs a TypeScript step forward, verifies it and rolls it back', async () => {
     const target = await suite.fresh();
@@ -325,7 +308,7 @@ forEachDriver('engine: special steps', (suite) => {
     );
     writeFileSync(
       p.file(ts, 'initials.ts'),
-      `import type { StepContext } from '${new URL('../../src/migration/step-kinds.js', import.meta.url).pathname}';
+      `import type { StepContext } from '${new URL('../../src/migration/step-runners.js', import.meta.url).pathname}';
        export async function forward({ db, log }: StepContext) {
          const { rows } = await db.query<{ id: number; full_name: string }>('SELECT id, full_name FROM users ORDER BY id');
          for (const r of rows) await db.query('UPDATE users SET initials = $2 WHERE id = $1', [r.id, r.full_name.split(' ').map((w) => w[0]).join('')]);

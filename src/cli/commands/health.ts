@@ -14,7 +14,7 @@ import {
 } from '../../health/index.js';
 import type { Migration } from '../../migration/loader.js';
 import { parseHold, rolloutStatus } from '../../rollout/index.js';
-import { dataErrors } from '../../workflow/check-results.js';
+import { dataErrors } from '../../workflow/check-store.js';
 import { MIGRATION_LOCK_KEY } from '../../workflow/execute.js';
 import { currentPhase, transition } from '../../workflow/lifecycle.js';
 import { down } from '../../workflow/rollback.js';

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { FerryError } from '../../errors.js';
-import { readEvents } from '../../migration/state.js';
+import { readEvents } from '../../state/store.js';
 import { guidanceLines } from '../../workflow/app-guidance.js';
-import type { CheckMode } from '../../workflow/check-results.js';
+import type { CheckMode } from '../../workflow/check-store.js';
 import { projectDatabases } from '../../workflow/environments.js';
 import { driftHint } from '../../workflow/plan-state.js';
 import { migrationStatus } from '../../workflow/status.js';

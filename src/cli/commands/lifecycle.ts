@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { FerryError } from '../../errors.js';
-import { ensureMigrationRecord, ensureState } from '../../migration/state.js';
+import { ensureMigrationRecord, ensureState } from '../../state/store.js';
 import { approvalStatus, recordApproval, roleOf } from '../../workflow/approvals.js';
 import { MIGRATION_LOCK_KEY } from '../../workflow/execute.js';
 import { currentPhase, transition } from '../../workflow/lifecycle.js';

@@ -2,7 +2,6 @@ import { Argument, type Command, Option } from 'commander';
 import { FerryError } from '../../errors.js';
 import { type ControllerEvent, controllerTargetOf, readController, redHealthJudge, resumeRollout, runController, sourceFor } from '../../health/index.js';
 import type { Migration } from '../../migration/loader.js';
-import { ensureState } from '../../migration/state.js';
 import {
   advanceRollout,
   formatHold,
@@ -16,8 +15,9 @@ import {
   setRolloutByHand,
   stagesOf,
 } from '../../rollout/index.js';
+import { ensureState } from '../../state/store.js';
 import { guidanceLines, guidanceOf } from '../../workflow/app-guidance.js';
-import { dataErrors } from '../../workflow/check-results.js';
+import { dataErrors } from '../../workflow/check-store.js';
 import { MIGRATION_LOCK_KEY } from '../../workflow/execute.js';
 import { currentPhase, transition } from '../../workflow/lifecycle.js';
 import { type CommandContext, type GlobalOptions, withDatabase } from '../context.js';

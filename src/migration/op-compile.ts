@@ -1,4 +1,5 @@
 import { backfillStepSchema } from '../backfill/spec.js';
+import { SqlSyntaxError, splitStatements } from '../db/sql-script.js';
 import { composeOperations, type OpStep } from '../operations/compose.js';
 import { OPERATIONS, operationNamed } from '../operations/index.js';
 import type { OpPart } from '../operations/types.js';
@@ -6,7 +7,6 @@ import { formatIssues } from '../project/config.js';
 import { checksumOf } from './checksum.js';
 import { NOT_DEFINED_YET, stepDefinition } from './definition.js';
 import type { SqlScript, Step } from './loaded.js';
-import { SqlSyntaxError, splitStatements } from './sql-script.js';
 
 /** A manifest step of kind `op`, before its operation's fields are checked. */
 export interface OpManifestStep {

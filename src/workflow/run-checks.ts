@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import type { Database } from '../db/database.js';
 import { FerryError } from '../errors.js';
 import type { Migration } from '../migration/loader.js';
-import { appendEvent } from '../migration/state.js';
 import { effectivePercentage, readFlag, readRollout } from '../rollout/index.js';
+import { appendEvent } from '../state/store.js';
 import { canonicalJson, type DeclaredCheck, declarationHash, unitColumnOf } from '../verify/declared.js';
 import {
   assertSchema,
@@ -20,7 +20,7 @@ import {
   type TableSide,
   withSnapshot,
 } from '../verify/index.js';
-import { type CheckMode, type CheckResult, ensureCheckState, finishAttempt, recordResult, startAttempt, syncDeclaredChecks } from './check-results.js';
+import { type CheckMode, type CheckResult, ensureCheckState, finishAttempt, recordResult, startAttempt, syncDeclaredChecks } from './check-store.js';
 import type { CheckDatabases } from './environments.js';
 
 /** How `runChecks` runs a migration's checks. */

@@ -1,7 +1,30 @@
 import { hostname, userInfo } from 'node:os';
 import type { Database, Queryable } from '../db/database.js';
-import type { RecordedRollback, StepDefinition } from './definition.js';
-import { STATE_SCHEMA_VERSIONS } from './state-schema.js';
+import { STATE_SCHEMA_VERSIONS } from './schema.js';
+
+/**
+ * What an applied step is, split by what may change after it ran: `body` is
+ * everything that made its effect (kind, transaction, forward SQL, module,
+ * backfill, irreversible, phase) and can never change; `rollback` and
+ * `verify` (with the cleanup script) may be fixed, but only through a
+ * recorded acknowledgement.
+ */
+export interface StepDefinition {
+  body: string;
+  rollback: string;
+  verify: string;
+}
+
+/**
+ * The rollback of a step as it was when the step was applied, kept in the
+ * database so `down` runs what was reviewed with the step, not what the file
+ * says today.
+ */
+export type RecordedRollback =
+  | { kind: 'sql'; file: string; text: string }
+  | { kind: 'none' }
+  | { kind: 'backfill'; rollback: Record<string, string> | null }
+  | { kind: 'module' };
 
 /** A step recorded as applied in the target database. */
 export interface AppliedStep {

@@ -1,7 +1,7 @@
 import type { Database, Queryable } from '../db/database.js';
 import type { Migration } from '../migration/loader.js';
-import { ensureState, stateExists, stateTableExists } from '../migration/state.js';
-import { STATE_SCHEMA_VERSIONS } from '../migration/state-schema.js';
+import { STATE_SCHEMA_VERSIONS } from '../state/schema.js';
+import { ensureState, stateExists, stateTableExists } from '../state/store.js';
 import { countDataErrors } from '../verify/data-errors.js';
 import { type CheckKind, declarationHash } from '../verify/declared.js';
 import type { CheckMode, CheckResult } from '../verify/result.js';

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parserReady, SqlSyntaxError, splitStatements } from '../../src/migration/sql-script.js';
+import { parserReady, SqlSyntaxError, splitStatements } from '../../src/db/sql-script.js';
 
 const text = fc.string({ unit: fc.constantFrom('a', 'é', '😀', ';', "'", '"', '$', ' ', '\n', '-', '*', '/', 'ß', '中'), maxLength: 20 });
 const tag = fc.constantFrom('', 'x', 'body', 'a1');
