@@ -37,3 +37,4 @@ export { type RestoredValues, restoreRollbackValues, type SavedCopy, type SavedV
 export { runChecks } from './workflow/run-checks.js';
 export { migrationStatus } from './workflow/status.js';
 export { verifyMigrations } from './workflow/verify.js';
+export { dumpAccess, findMigration, loadWorkspace, openWorkspace, projectLoadOptions, type Workspace, type WorkspaceOptions } from './workflow/workspace.js';

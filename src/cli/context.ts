@@ -1,14 +1,11 @@
-import { openConnection } from '../db/connect.js';
 import type { Database } from '../db/database.js';
-import { connectError } from '../db/server.js';
 import { FerryError } from '../errors.js';
 import { isMigrationReference, MIGRATION_ID_RULE } from '../migration/ids.js';
-import { type LoadOptions, listArchived, loadAll, type Migration } from '../migration/loader.js';
-import { projectParseCache } from '../migration/parse-cache.js';
-import { type Connection, durationMs, loadProject, type Project, resolveConnection } from '../project/config.js';
-import { currentActor } from '../state/store.js';
+import type { Migration } from '../migration/loader.js';
+import type { Connection, Project } from '../project/config.js';
 import type { RunOptions } from '../workflow/execute.js';
 import { selectMigrations } from '../workflow/plan-state.js';
+import { loadWorkspace, openWorkspace, projectLoadOptions } from '../workflow/workspace.js';
 import { type Output, processOutput, progressPrinter } from './output.js';
 
 /** Options every command takes. */
@@ -41,40 +38,26 @@ export function checkMigrationArgument(id: string | undefined): void {
   throw new FerryError('E_USAGE', `not a migration id: ${JSON.stringify(id)}`, `${MIGRATION_ID_RULE}; the name alone (without the digits) also selects it`);
 }
 
-/** How the CLI loads a project's migrations: with the project's parse cache, declared checks' `env` names checked against its environments. */
-export function projectLoadOptions(project: Project): LoadOptions {
-  return { cache: projectParseCache(project.root), environments: Object.keys(project.config.environments) };
-}
+/** How the CLI loads a project's migrations (the library's {@link projectLoadOptions}). */
+export { projectLoadOptions };
 
 /** Load and validate everything (project, environment, migrations) before touching the database. */
 export async function prepare(g: GlobalOptions, id: string | undefined): Promise<Omit<CommandContext, 'db'>> {
   checkMigrationArgument(id);
   const out = processOutput(Boolean(g.json));
-  const project = loadProject(g.project ?? process.cwd());
-  const conn = resolveConnection(project, g.env);
-  const lockWaitMs = durationMs(g.lockWait ?? project.config.lockWait);
-  const migrations = await loadAll(project.migrationsDir, projectLoadOptions(project));
-  const selected = selectMigrations(migrations, id);
-  const actor = g.by ?? currentActor();
-  const run: RunOptions = {
-    actor,
-    lockTimeoutMs: durationMs(project.config.lockTimeout),
-    lockRetries: project.config.lockRetries,
-    archived: listArchived(project.migrationsDir).map((a) => a.id),
-  };
-  if (!out.json) run.onProgress = progressPrinter(out);
-  return { project, conn, migrations, selected, out, actor, lockWaitMs, run };
+  const ws = await loadWorkspace({
+    ...(g.project === undefined ? {} : { root: g.project }),
+    ...(g.env === undefined ? {} : { env: g.env }),
+    ...(g.by === undefined ? {} : { actor: g.by }),
+    ...(g.lockWait === undefined ? {} : { lockWait: g.lockWait }),
+  });
+  const selected = selectMigrations(ws.migrations, id);
+  if (!out.json) ws.run.onProgress = progressPrinter(out);
+  return { ...ws, selected, out };
 }
 
 /** Open the environment's database of a prepared command; a failure to connect is E_CONNECT with the fix. */
-export async function openFor(base: Pick<CommandContext, 'conn' | 'lockWaitMs'>, purpose: string): Promise<Database> {
-  try {
-    return await openConnection(base.conn, { lockWaitMs: base.lockWaitMs, purpose });
-  } catch (err) {
-    if (err instanceof FerryError) throw err;
-    throw connectError(err, base.conn.driver === 'server' ? base.conn.url : base.conn.dataDir);
-  }
-}
+export const openFor = (base: Pick<CommandContext, 'conn' | 'lockWaitMs'>, purpose: string): Promise<Database> => openWorkspace(base, purpose);
 
 /** Open the environment's database, run `fn`, and always close it. */
 export async function withDatabase<T>(g: GlobalOptions, id: string | undefined, purpose: string, fn: (ctx: CommandContext) => Promise<T>): Promise<T> {
