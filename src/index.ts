@@ -21,6 +21,16 @@ export { readEvents, readState } from './state/store.js';
 export { countDataErrors, type DataErrorCount, type DataErrorSource } from './verify/data-errors.js';
 export { APP_GUIDANCE, type AppGuidance, guidanceFor, guidanceOf, TRANSITION_GUIDE, type TransitionGuide } from './workflow/app-guidance.js';
 export { baseline, type RunReport, type UpOptions, up } from './workflow/apply.js';
+export {
+  type BackfillOptions,
+  type BackfillResult,
+  backfill,
+  backfillStatus,
+  backfillSteps,
+  controlBackfills,
+  type JoinOptions,
+  joinBackfill,
+} from './workflow/backfill.js';
 export { dataErrors } from './workflow/check-store.js';
 export { type ContractOptions, type ContractReport, contract, recentBackup } from './workflow/contract.js';
 export { type CrossingVerdict, crossingGates, unresolvedRollback } from './workflow/crossing.js';

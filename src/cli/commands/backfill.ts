@@ -1,13 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { type Command, Option } from 'commander';
-import { type BackfillProgress, backfillProgress, controlBackfill, runBackfill } from '../../backfill/index.js';
-import { FerryError, isFerryError } from '../../errors.js';
 import type { Migration } from '../../migration/loader.js';
-import { up } from '../../workflow/apply.js';
-import { backfillTarget } from '../../workflow/backfill-step.js';
+import type { RunReport } from '../../workflow/apply.js';
+import { backfill, backfillStatus, backfillSteps, controlBackfills, joinBackfill } from '../../workflow/backfill.js';
 import type { RunOptions } from '../../workflow/execute.js';
-import { type CommandContext, type GlobalOptions, withDatabase } from '../context.js';
+import { type GlobalOptions, withDatabase } from '../context.js';
 import { wholeNumber } from '../numbers.js';
 import { pc } from '../output.js';
 import { backfillLine } from '../progress.js';
@@ -27,37 +25,6 @@ export function workerStarter(g: GlobalOptions, count: number): RunOptions['star
       await Promise.all(children.map((c) => (c.exitCode !== null ? Promise.resolve() : new Promise((r) => c.once('exit', r)))));
     };
   };
-}
-
-function backfillSteps(m: Migration, stepId: string | undefined) {
-  const steps = m.steps.filter((s) => s.kind === 'backfill' && (stepId === undefined || s.id === stepId));
-  if (steps.length === 0) {
-    throw new FerryError(
-      'E_NOT_FOUND',
-      stepId ? `migration ${m.id} has no backfill step "${stepId}"` : `migration ${m.id} has no backfill step`,
-      'add a step with "kind": "backfill" to its manifest',
-    );
-  }
-  return steps;
-}
-
-async function join(ctx: CommandContext, m: Migration, stepId: string | undefined): Promise<BackfillProgress[]> {
-  const out: BackfillProgress[] = [];
-  for (const step of backfillSteps(m, stepId)) {
-    const deadline = Date.now() + ctx.lockWaitMs;
-    while ((await backfillProgress(ctx.db, m.id, step.id)).length === 0) {
-      if (Date.now() > deadline) {
-        throw new FerryError(
-          'E_NOT_FOUND',
-          `no backfill of ${m.id}/${step.id} has started to join`,
-          `start it with \`ferry backfill ${m.id}\` (or \`ferry up\`) first`,
-        );
-      }
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    out.push(await runBackfill(ctx.db, backfillTarget(m, step), { lockTimeoutMs: ctx.run.lockTimeoutMs, workerId: `${ctx.actor} pid ${process.pid}` }));
-  }
-  return out;
 }
 
 /** `ferry backfill`: run, join, pause, resume or cancel a migration's backfill. */
@@ -88,44 +55,51 @@ export function registerBackfillCommand(program: Command, globals: () => GlobalO
         const g = globals();
         await withDatabase(g, id, 'backfill', async (ctx) => {
           const m = ctx.selected[0] as Migration;
-          const steps = backfillSteps(m, o.step);
+          backfillSteps(m, o.step);
+          const step = o.step === undefined ? {} : { stepId: o.step };
           const action = o.pause ? 'pause' : o.cancel ? 'cancel' : o.resume ? 'resume' : undefined;
           if (action) {
-            for (const s of steps) ctx.out.line(backfillLine(await controlBackfill(ctx.db, m.id, s.id, action, ctx.actor)));
+            for (const p of await controlBackfills(ctx.db, m, action, { ...step, actor: ctx.actor })) ctx.out.line(backfillLine(p));
             if (action !== 'resume') {
-              ctx.out.result({ action, progress: await backfillProgress(ctx.db, m.id, o.step) });
+              ctx.out.result({ action, progress: await backfillStatus(ctx.db, m, o.step) });
               return;
             }
           }
           if (o.status) {
-            const progress = await backfillProgress(ctx.db, m.id, o.step);
+            const progress = await backfillStatus(ctx.db, m, o.step);
             for (const p of progress) ctx.out.line(backfillLine(p));
             if (progress.length === 0) ctx.out.line('no backfill has started yet');
             ctx.out.result({ progress });
             return;
           }
+          const workerId = `${ctx.actor} pid ${process.pid}`;
           if (o.join) {
-            const progress = await join(ctx, m, o.step);
+            const progress = await joinBackfill(ctx.db, m, { ...step, lockWaitMs: ctx.lockWaitMs, lockTimeoutMs: ctx.run.lockTimeoutMs, workerId });
             for (const p of progress) ctx.out.line(backfillLine(p));
             ctx.out.result({ progress });
             return;
           }
-          const last = steps.at(-1)?.id as string;
-          const run = { ...ctx.run, requireApproval: ctx.conn.requireApproval, lockWaitMs: 0, until: last, envNote: `in environment ${ctx.conn.env}` };
+          const run = {
+            ...ctx.run,
+            ...step,
+            workerId,
+            requireApproval: ctx.conn.requireApproval,
+            lockWaitMs: ctx.lockWaitMs,
+            envNote: `in environment ${ctx.conn.env}`,
+          };
           const starter = workerStarter(g, workers - 1);
           if (starter) run.startBackfillWorkers = starter;
-          try {
-            const report = await up(ctx.db, ctx.migrations, { ...run, only: m.id });
-            for (const t of report.transitions) ctx.out.line(`${pc.magenta('phase')} ${t.migrationId}: ${t.from} → ${pc.bold(t.to)}`);
-            ctx.out.result({ report, progress: await backfillProgress(ctx.db, m.id, o.step) });
-          } catch (err) {
-            // Another runner leads this migration: join its backfill as a worker instead.
-            if (!isFerryError(err, 'E_LOCKED') || ctx.db.kind !== 'server') throw err;
+          const r = await backfill(ctx.db, ctx.migrations, m, run);
+          if (r.joined) {
+            // Another runner leads this migration: this process joined its backfill as a worker instead.
             ctx.out.line(pc.dim(`another runner holds the migration lock; joining its backfill as a worker`));
-            const progress = await join(ctx, m, o.step);
-            for (const p of progress) ctx.out.line(backfillLine(p));
-            ctx.out.result({ joined: true, progress });
+            for (const p of r.progress) ctx.out.line(backfillLine(p));
+            ctx.out.result({ joined: true, progress: r.progress });
+            return;
           }
+          const report = r.report as RunReport;
+          for (const t of report.transitions) ctx.out.line(`${pc.magenta('phase')} ${t.migrationId}: ${t.from} → ${pc.bold(t.to)}`);
+          ctx.out.result({ report, progress: r.progress });
         });
       },
     );
