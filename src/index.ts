@@ -46,5 +46,5 @@ export { type DownOptions, type DownReport, down } from './workflow/rollback.js'
 export { type RestoredValues, restoreRollbackValues, type SavedCopy, type SavedValues, saveRollbackValues } from './workflow/rollback-copy.js';
 export { runChecks } from './workflow/run-checks.js';
 export { migrationStatus } from './workflow/status.js';
-export { verifyMigrations } from './workflow/verify.js';
+export { type MigrationVerification, type VerifyActionOptions, verify, verifyMigrations } from './workflow/verify.js';
 export { dumpAccess, findMigration, loadWorkspace, openWorkspace, projectLoadOptions, type Workspace, type WorkspaceOptions } from './workflow/workspace.js';

@@ -1,14 +1,16 @@
 import type { Database } from '../db/database.js';
-import { isFerryError } from '../errors.js';
+import { FerryError, isFerryError } from '../errors.js';
 import type { Migration } from '../migration/loader.js';
 import { kindOf } from '../migration/step-runners.js';
+import type { Connection, Project } from '../project/config.js';
 import { appendEvent, readState, stateExists, stateTableExists } from '../state/store.js';
 import { countDataErrors, type DataErrorCount } from '../verify/data-errors.js';
-import { type CheckResult, ensureCheckState, latestResults, resultsFor, syncDeclaredChecks } from './check-store.js';
+import { type CheckMode, type CheckResult, ensureCheckState, latestResults, resultsFor, syncDeclaredChecks } from './check-store.js';
 import { contractStarted } from './crossing.js';
+import { projectDatabases } from './environments.js';
 import { currentPhase, transition } from './lifecycle.js';
 import { viewOf } from './plan-state.js';
-import { type ChecksRun, type RunChecksOptions, runChecks } from './run-checks.js';
+import { type CheckProgress, type ChecksRun, type RunChecksOptions, runChecks } from './run-checks.js';
 
 /** The verify result of one step. */
 export interface StepVerification {
@@ -193,5 +195,51 @@ export async function verifyMigrations(db: Database, migrations: Migration[], op
 class VerifyDone extends Error {
   constructor(readonly outcome: Awaited<ReturnType<ReturnType<typeof kindOf>['verify']>>) {
     super('verify done');
+  }
+}
+
+/** How `ferry verify` runs: who, the project (checks may name other environments), and the data checks to run. */
+export interface VerifyActionOptions {
+  actor: string;
+  lockWaitMs: number;
+  /** The project and the connection of `db`: a check naming another environment opens it from the project's config. */
+  project: Project;
+  conn: Connection;
+  /** Run the declared data checks too: every key (`full`) or `sampleSize` random keys (`sample`); `only` these names. */
+  checks?: { mode: CheckMode; sampleSize?: number; only?: readonly string[]; onProgress?: (p: CheckProgress) => void };
+}
+
+/**
+ * `ferry verify`: verify `migrations` (steps, and the declared checks when `checks` is given), record the
+ * results and move phases as {@link verifyMigrations} does. Opens the other environments the checks name,
+ * and closes them. E_USAGE when `checks.only` names a check no migration declares.
+ */
+export async function verify(db: Database, migrations: Migration[], opts: VerifyActionOptions): Promise<MigrationVerification[]> {
+  const only = opts.checks?.only;
+  if (only?.length) {
+    const known = new Set(migrations.flatMap((m) => m.manifest.checks.map((c) => c.name)));
+    const unknown = only.filter((c) => !known.has(c));
+    if (unknown.length) {
+      throw new FerryError(
+        'E_USAGE',
+        `no selected migration declares check ${unknown.map((c) => `"${c}"`).join(', ')}`,
+        `declared: ${[...known].join(', ') || 'none'}`,
+      );
+    }
+  }
+  const databases = projectDatabases(opts.project, { conn: opts.conn, db }, { lockWaitMs: opts.lockWaitMs });
+  try {
+    const c = opts.checks;
+    const checks = c && {
+      mode: c.mode,
+      databases,
+      lockWaitMs: opts.lockWaitMs,
+      ...(c.sampleSize === undefined ? {} : { sampleSize: c.sampleSize }),
+      ...(only?.length ? { only } : {}),
+      ...(c.onProgress ? { onProgress: c.onProgress } : {}),
+    };
+    return await verifyMigrations(db, migrations, { actor: opts.actor, record: true, lockWaitMs: opts.lockWaitMs, ...(checks ? { checks } : {}) });
+  } finally {
+    await databases.close();
   }
 }

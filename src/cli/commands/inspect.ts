@@ -3,10 +3,9 @@ import { FerryError } from '../../errors.js';
 import { readEvents } from '../../state/store.js';
 import { guidanceLines } from '../../workflow/app-guidance.js';
 import type { CheckMode } from '../../workflow/check-store.js';
-import { projectDatabases } from '../../workflow/environments.js';
 import { driftHint } from '../../workflow/plan-state.js';
 import { migrationStatus } from '../../workflow/status.js';
-import { type MigrationVerification, verifyMigrations } from '../../workflow/verify.js';
+import { type MigrationVerification, verify } from '../../workflow/verify.js';
 import { type ChecksVerdict, checkLines, checkProgressDisplay, checksSummary, checksVerdict, dataErrorsLine } from '../checks-output.js';
 import { type CommandContext, type GlobalOptions, withDatabase } from '../context.js';
 import { wholeNumber } from '../numbers.js';
@@ -132,32 +131,23 @@ async function verifyWithChecks(
   mode: { mode: CheckMode; size?: number } | undefined,
   o: { check?: string[] },
 ): Promise<MigrationVerification[]> {
-  if (o.check?.length) {
-    const known = new Set(ctx.selected.flatMap((m) => m.manifest.checks.map((c) => c.name)));
-    const unknown = o.check.filter((c) => !known.has(c));
-    if (unknown.length) {
-      throw new FerryError(
-        'E_USAGE',
-        `no selected migration declares check ${unknown.map((c) => `"${c}"`).join(', ')}`,
-        `declared: ${[...known].join(', ') || 'none'}`,
-      );
-    }
-  }
-  const databases = projectDatabases(ctx.project, { conn: ctx.conn, db: ctx.db }, { lockWaitMs: ctx.lockWaitMs });
   const display = checkProgressDisplay((l) => ctx.out.line(l), Boolean(process.stdout.isTTY) && !ctx.out.json);
   try {
     const checks = mode && {
       mode: mode.mode,
-      databases,
-      lockWaitMs: ctx.lockWaitMs,
       ...(mode.size === undefined ? {} : { sampleSize: mode.size }),
       ...(o.check?.length ? { only: o.check } : {}),
       ...(ctx.out.json ? {} : { onProgress: display.update }),
     };
-    return await verifyMigrations(ctx.db, ctx.selected, { actor: ctx.actor, record: true, lockWaitMs: ctx.lockWaitMs, ...(checks ? { checks } : {}) });
+    return await verify(ctx.db, ctx.selected, {
+      actor: ctx.actor,
+      lockWaitMs: ctx.lockWaitMs,
+      project: ctx.project,
+      conn: ctx.conn,
+      ...(checks ? { checks } : {}),
+    });
   } finally {
     display.stop();
-    await databases.close();
   }
 }
 
