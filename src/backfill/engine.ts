@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Database } from '../db/database.js';
 import { FerryError, isFerryError, sqlState } from '../errors.js';
+import { sleep } from '../sleep.js';
 import { type BatchContext, type BatchResult, dataFaultError, findFaultyRow, runBatch } from './batch.js';
 import { nextBatchSize } from './batch-size.js';
 import { type ClaimedRange, claimRange, heartbeat, openRanges, releaseClaims } from './claims.js';
@@ -29,18 +30,6 @@ export interface RunBackfillOptions {
 
 /** Attempts of one batch on lock timeouts / deadlocks / serialisation failures; from the third on, each halves it. */
 const MAX_ATTEMPTS = 10;
-
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    if (ms <= 0 || signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 
 async function readState(db: Database, t: BackfillTarget): Promise<string | undefined> {
   const { rows } = await db.query<{ state: string }>('SELECT state FROM ferry.backfills WHERE migration_id = $1 AND step_id = $2', [t.migrationId, t.stepId]);

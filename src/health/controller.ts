@@ -6,6 +6,7 @@ import { writeFlag } from '../rollout/flags.js';
 import { formatPercentage } from '../rollout/percentage.js';
 import type { RolloutPhase } from '../rollout/schedule.js';
 import { completeRollout, type HealthJudge, type Lifecycle, type RolloutTarget, rolloutStatus, setRollout } from '../rollout/stages.js';
+import { sleep } from '../sleep.js';
 import { appendEvent, ensureState } from '../state/store.js';
 import { assessHealth, type HealthTarget, sourceFor } from './assess.js';
 import { acquireLease, type ControllerState, fence, heartbeat, readController, releaseLease, saveProgress } from './controller-state.js';
@@ -71,18 +72,6 @@ export interface ControllerResult {
   matrix: DecisionMatrix | null;
   stepsRolledBack: string[];
 }
-
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    if (signal?.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 
 /**
  * The health judge of `rollout advance` at 100 %: the matrix of the stage (the
