@@ -1,5 +1,4 @@
 import type { Database, Queryable } from '../db/database.js';
-import { FerryError } from '../errors.js';
 import { type BatchCheckpoint, type ClaimedRange, lockCheckpoint, writeCheckpoint } from './claims.js';
 import { DataFault, isDataError, Rollback, rowJson } from './faults.js';
 import type { BackfillPlan } from './plan.js';
@@ -157,15 +156,4 @@ export async function findFaultyRow(ctx: BatchContext, range: ClaimedRange, limi
       if (!(err instanceof Rollback)) throw err;
     });
   return fault;
-}
-
-/** The error a data fault stops the backfill with: the key, the row, the cause, and how to go on. */
-export function dataFaultError(plan: BackfillPlan, f: DataFault, describe: (key: string[]) => string): FerryError {
-  const t = plan.target;
-  return new FerryError(
-    'E_BACKFILL',
-    `backfill ${t.migrationId}/${t.stepId} stopped at ${plan.tableName} key ${describe(f.key)}: ${f.message}; row: ${f.row}`,
-    'nothing of that batch was written and the rows before it stay done; fix the row or the expression, then run the backfill again (or `ferry backfill <id> --resume`)',
-    { migrationId: t.migrationId, stepId: t.stepId, key: f.key, row: f.row },
-  );
 }

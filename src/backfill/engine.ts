@@ -1,17 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Database } from '../db/database.js';
-import { FerryError, isFerryError, sqlState } from '../errors.js';
-import { type BatchContext, type BatchResult, dataFaultError, findFaultyRow, runBatch } from './batch.js';
+import { type FerryError, isFerryError, sqlState } from '../errors.js';
+import { sleep } from '../sleep.js';
+import { type BatchContext, type BatchResult, findFaultyRow, runBatch } from './batch.js';
 import { nextBatchSize } from './batch-size.js';
 import { type ClaimedRange, claimRange, heartbeat, openRanges, releaseClaims } from './claims.js';
 import { startRun } from './control.js';
+import { batchDataError, batchFailedError, dataFaultError, locksOutlastedError } from './errors.js';
 import { DataFault, isDataError, RETRYABLE } from './faults.js';
 import { HealthMonitor } from './health.js';
 import type { BackfillPlan } from './plan.js';
 import { preparePlan, validateBackfill } from './prepare.js';
 import { backfillProgress } from './progress.js';
-import { describeKey } from './statements.js';
 import { loadTransform } from './transform.js';
 import type { BackfillProgress, BackfillTarget } from './types.js';
 
@@ -30,18 +31,6 @@ export interface RunBackfillOptions {
 /** Attempts of one batch on lock timeouts / deadlocks / serialisation failures; from the third on, each halves it. */
 const MAX_ATTEMPTS = 10;
 
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    if (ms <= 0 || signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-
 async function readState(db: Database, t: BackfillTarget): Promise<string | undefined> {
   const { rows } = await db.query<{ state: string }>('SELECT state FROM ferry.backfills WHERE migration_id = $1 AND step_id = $2', [t.migrationId, t.stepId]);
   return rows[0]?.state;
@@ -58,11 +47,25 @@ async function fail(db: Database, plan: BackfillPlan, err: FerryError): Promise<
   return err;
 }
 
+/** Every range is done: so is the backfill (unless another worker already ended it). */
+async function markDone(db: Database, t: BackfillTarget): Promise<void> {
+  await db.query(`UPDATE ferry.backfills SET state = 'done', updated_at = clock_timestamp() WHERE migration_id = $1 AND step_id = $2 AND state = 'running'`, [
+    t.migrationId,
+    t.stepId,
+  ]);
+}
+
 async function showThrottle(db: Database, t: BackfillTarget, rangeNo: number, throttledBy: string | null): Promise<void> {
   await db.query(
     'UPDATE ferry.backfill_ranges SET throttled_by = $4, updated_at = clock_timestamp() WHERE migration_id = $1 AND step_id = $2 AND range_no = $3',
     [t.migrationId, t.stepId, rangeNo, throttledBy],
   );
+}
+
+/** A batch failed on its data: name the faulty row when one can be found (nothing is written while looking). */
+async function dataError(ctx: BatchContext, range: ClaimedRange, limit: number, err: unknown, state: string | undefined): Promise<FerryError> {
+  const fault = await findFaultyRow(ctx, range, limit);
+  return fault ? dataFaultError(ctx.plan, fault) : batchDataError(ctx.plan, range.rangeNo, err, state);
 }
 
 /** One batch, retried with backoff on lock timeouts and the like, halved after repeated failure; a data error stops the backfill. */
@@ -72,47 +75,17 @@ async function batchWithRetries(ctx: BatchContext, range: ClaimedRange, size: nu
     try {
       return { result: await runBatch(ctx, range, limit, attempt, throttledBy), limit };
     } catch (err) {
-      if (err instanceof DataFault)
-        throw await fail(
-          ctx.db,
-          ctx.plan,
-          dataFaultError(ctx.plan, err, (k) => describeKey(ctx.plan, k)),
-        );
+      if (err instanceof DataFault) throw await fail(ctx.db, ctx.plan, dataFaultError(ctx.plan, err));
       const state = sqlState(err);
       if (state && RETRYABLE.has(state) && attempt + 1 < MAX_ATTEMPTS) {
         if (attempt >= 2) limit = Math.max(1, Math.floor(limit / 2));
         await sleep(Math.min(5000, 50 * 2 ** attempt) * (0.75 + Math.random() * 0.5), signal);
         continue;
       }
-      const t = ctx.plan.target;
-      if (state && RETRYABLE.has(state)) {
-        throw new FerryError(
-          'E_LOCKED',
-          `backfill ${t.migrationId}/${t.stepId}: a batch of range ${range.rangeNo} failed ${MAX_ATTEMPTS} times on locks: ${(err as Error).message} [SQLSTATE ${state}]`,
-          'something holds locks on the table for long; run the backfill again later (it resumes at its checkpoint), or raise lockTimeout in ferry.config.json; pg_locks and pg_stat_activity show who holds the lock',
-          undefined,
-          { cause: err },
-        );
-      }
-      if (isDataError(err)) {
-        const fault = await findFaultyRow(ctx, range, limit);
-        const e = fault
-          ? dataFaultError(ctx.plan, fault, (k) => describeKey(ctx.plan, k))
-          : new FerryError(
-              'E_BACKFILL',
-              `backfill ${t.migrationId}/${t.stepId}: a batch of range ${range.rangeNo} failed: ${(err as Error).message} [SQLSTATE ${state}]`,
-              'nothing of that batch was written; fix the data or the expression and run it again',
-            );
-        throw await fail(ctx.db, ctx.plan, e);
-      }
+      if (state && RETRYABLE.has(state)) throw locksOutlastedError(ctx.plan, range.rangeNo, MAX_ATTEMPTS, err, state);
+      if (isDataError(err)) throw await fail(ctx.db, ctx.plan, await dataError(ctx, range, limit, err, state));
       if (isFerryError(err)) throw err;
-      throw new FerryError(
-        'E_BACKFILL',
-        `backfill ${t.migrationId}/${t.stepId}: a batch of range ${range.rangeNo} failed: ${(err as Error).message}${state ? ` [SQLSTATE ${state}]` : ''}`,
-        'nothing of that batch was written; run the backfill again to resume from its checkpoint',
-        undefined,
-        { cause: err },
-      );
+      throw batchFailedError(ctx.plan, range.rangeNo, err, state);
     }
   }
 }
@@ -165,10 +138,7 @@ export async function runBackfill(db: Database, t: BackfillTarget, opts: RunBack
         range = await claimRange(db, t, ctx.workerId, leaseMs);
         if (!range) {
           if ((await openRanges(db, t)).left === 0) {
-            await db.query(
-              `UPDATE ferry.backfills SET state = 'done', updated_at = clock_timestamp() WHERE migration_id = $1 AND step_id = $2 AND state = 'running'`,
-              [t.migrationId, t.stepId],
-            );
+            await markDone(db, t);
             break;
           }
           // The ranges left are held by other workers: wait, to take over any whose lease expires.

@@ -1,5 +1,6 @@
 import type { Database } from '../db/database.js';
 import { FerryError, sqlState } from '../errors.js';
+import { sleep } from '../sleep.js';
 import { fillRange } from './batch.js';
 import { nextBatchSize } from './batch-size.js';
 import { isDataError, RETRYABLE } from './faults.js';
@@ -13,8 +14,6 @@ export interface RollbackBackfillOptions {
   lockTimeoutMs: number;
   onProgress?: (p: BackfillProgress) => void;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Undo a backfill on `down`: stop its workers (state `cancelled`), apply the

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { FerryError, sqlState } from '../errors.js';
+import { sleep } from '../sleep.js';
 import type { Database, Queryable, QueryResult } from './database.js';
 import { quoteIdent } from './quote.js';
 
@@ -71,8 +72,6 @@ export function connectError(err: unknown, target: string): FerryError {
     { cause: err },
   );
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Describe the sessions holding advisory lock `key`, for "who holds it" messages. */
 async function advisoryHolder(db: Queryable, key: bigint): Promise<string> {

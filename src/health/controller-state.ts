@@ -1,5 +1,6 @@
 import type { Queryable } from '../db/database.js';
 import { FerryError } from '../errors.js';
+import { sleep } from '../sleep.js';
 import { stateTableExists } from '../state/store.js';
 
 /** What a controller is doing: judging a stage (`running`), waiting for traffic, `paused`, finished (`done`, `rolled-back`), or `stopped` by a signal. */
@@ -93,7 +94,7 @@ export async function acquireLease(db: Queryable, migrationId: string, owner: st
         'only one controller runs per migration; stop it, or wait for its lease to expire if it was killed (raise --lock-wait)',
       );
     }
-    await new Promise((r) => setTimeout(r, Math.min(250, Math.max(10, deadline - Date.now()))));
+    await sleep(Math.min(250, Math.max(10, deadline - Date.now())));
   }
 }
 

@@ -5,7 +5,8 @@ import { FerryError } from '../errors.js';
 import { writeFlag } from '../rollout/flags.js';
 import { formatPercentage } from '../rollout/percentage.js';
 import type { RolloutPhase } from '../rollout/schedule.js';
-import { completeRollout, type HealthJudge, type Lifecycle, type RolloutTarget, rolloutStatus, setRollout } from '../rollout/stages.js';
+import { completeRollout, type HealthJudge, type Lifecycle, type RolloutStatus, type RolloutTarget, rolloutStatus, setRollout } from '../rollout/stages.js';
+import { sleep } from '../sleep.js';
 import { appendEvent, ensureState } from '../state/store.js';
 import { assessHealth, type HealthTarget, sourceFor } from './assess.js';
 import { acquireLease, type ControllerState, fence, heartbeat, readController, releaseLease, saveProgress } from './controller-state.js';
@@ -72,18 +73,6 @@ export interface ControllerResult {
   stepsRolledBack: string[];
 }
 
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    if (signal?.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-
 /**
  * The health judge of `rollout advance` at 100 %: the matrix of the stage (the
  * manifest's source, plus the checks' data errors); red refuses the move to rolled-out.
@@ -118,6 +107,129 @@ export function decisionDetails(m: DecisionMatrix, d: Decision, evaluation: numb
   };
 }
 
+/** One controller run: what every action needs besides the evaluation it acts on. */
+interface Run {
+  db: Database;
+  t: ControllerTarget;
+  opts: ControllerOptions;
+  emit: (e: ControllerEvent) => void;
+  /** Append to the migration's event log, outside a move. */
+  log: (kind: string, reason: string, details: unknown) => Promise<void>;
+  /** One change under the migration lock, in one transaction, only while the lease is ours. */
+  move: <T>(fn: (tx: Queryable) => Promise<T>) => Promise<T>;
+}
+
+/** One evaluation: where the rollout stood, the decision on its matrix, and whether colour or action changed since the last. */
+interface Evaluation {
+  status: RolloutStatus;
+  phase: string;
+  paused: boolean;
+  decision: Decision;
+  details: Record<string, unknown>;
+  changed: boolean;
+}
+
+/** An action that ends the run: how, the steps `down` undid, and the event to emit once the controller row is saved. */
+interface Ending {
+  outcome: 'done' | 'rolled-back';
+  stepsRolledBack: string[];
+  event?: ControllerEvent;
+}
+
+/** What the controller does about one kind of decision; an {@link Ending} stops the run. */
+type Act = (run: Run, e: Evaluation) => Promise<Ending | undefined>;
+
+/** Log the decision with its numbers and make `change`, in one move. */
+function moveLogged(run: Run, e: Evaluation, change: (tx: Queryable) => Promise<unknown>): Promise<void> {
+  return run.move(async (tx) => {
+    await appendEvent(tx, { migrationId: run.t.id, actor: run.opts.actor, kind: 'health', reason: e.decision.reason, details: e.details });
+    await change(tx);
+  });
+}
+
+/** Nothing to change now (hold, wait, stay paused): log the decision when colour or action changed. */
+const note: Act = async (run, e) => {
+  if (e.changed) await run.log('health', e.decision.reason, e.details);
+  return undefined;
+};
+
+/** Green through the hold: set the next stage. */
+const promote: Act = async (run, e) => {
+  const s = e.status;
+  if (!s.next) return note(run, e);
+  const to = s.next.percent;
+  await moveLogged(run, e, (tx) =>
+    setRollout(tx, run.t, to, {
+      actor: run.opts.actor,
+      reason: `controller: ${formatPercentage(to)} after a green hold of ${formatPercentage(s.percentage)}`,
+      life: run.opts.workflow,
+    }),
+  );
+  run.emit({ type: 'moved', action: 'promote', from: s.percentage, to, reason: e.decision.reason });
+  return undefined;
+};
+
+/** Green again while paused: resume at the same stage. */
+const resume: Act = async (run, e) => {
+  const s = e.status;
+  await moveLogged(run, e, (tx) =>
+    setRollout(tx, run.t, s.percentage, {
+      actor: run.opts.actor,
+      reason: `controller: resumed at ${formatPercentage(s.percentage)}, health green again`,
+      life: run.opts.workflow,
+    }),
+  );
+  run.emit({ type: 'moved', action: 'resume', from: s.percentage, to: s.percentage, reason: e.decision.reason });
+  return undefined;
+};
+
+/** Yellow, or red but not severe: pause (a rollout already paused stays so, and is only noted). */
+const pause: Act = async (run, e) => {
+  if (e.paused) return note(run, e);
+  await moveLogged(run, e, async (tx) => {
+    // The lifecycle pauses canary and rolling (100 % included, until its hold is judged); rolled-out is not paused.
+    if (e.phase === 'canary' || e.phase === 'rolling')
+      await run.opts.workflow.transition(tx, run.t.id, 'paused', { actor: run.opts.actor, reason: e.decision.reason, details: e.details });
+  });
+  run.emit({ type: 'moved', action: 'pause', from: e.status.percentage, to: e.status.percentage, reason: e.decision.reason });
+  return undefined;
+};
+
+/** Red and severe: the quick rollback, and `down` where data is involved; ends the run. */
+const rollback: Act = async (run, e) => {
+  const { steps, safePoint } = await rollBack(run, e.decision, e.details);
+  const event: ControllerEvent = { type: 'rolled-back', stepsRolledBack: steps, safePoint: safePoint ?? null, reason: e.decision.reason };
+  return { outcome: 'rolled-back', stepsRolledBack: steps, event };
+};
+
+/** Green through the 100 % hold: the migration becomes rolled-out; ends the run. */
+const complete: Act = async (run, e) => {
+  // Only now, after the 100 % hold was judged green, does the migration become rolled-out.
+  await moveLogged(run, e, async (tx) => {
+    if (e.phase !== 'rolled-out') await completeRollout(tx, run.t, { actor: run.opts.actor, life: run.opts.workflow });
+  });
+  return { outcome: 'done', stepsRolledBack: [] };
+};
+
+/** Each action of {@link decide}: what the controller does about it, and the state its row is saved in. */
+const ACTIONS: Record<Action, { act: Act; state: ControllerState }> = {
+  hold: { act: note, state: 'running' },
+  wait: { act: note, state: 'waiting' },
+  promote: { act: promote, state: 'running' },
+  resume: { act: resume, state: 'running' },
+  pause: { act: pause, state: 'paused' },
+  rollback: { act: rollback, state: 'rolled-back' },
+  complete: { act: complete, state: 'done' },
+};
+
+/** Expanded or backfilled, not rolled out yet: set the first stage (the canary). */
+async function startCanary(run: Run, s: RolloutStatus): Promise<void> {
+  const stage = run.t.stages[0] as { percent: number };
+  const reason = `controller: canary at ${formatPercentage(stage.percent)}`;
+  await run.move((tx) => setRollout(tx, run.t, stage.percent, { actor: run.opts.actor, reason, life: run.opts.workflow }));
+  run.emit({ type: 'moved', action: 'start', from: s.percentage, to: stage.percent, reason });
+}
+
 /**
  * Walk a migration's stage schedule: set each stage, judge health every interval,
  * promote after a green hold, pause on yellow (and resume when green again),
@@ -131,18 +243,22 @@ export async function runController(db: Database, t: ControllerTarget, opts: Con
   const owner = `${opts.actor} (${hostname()} pid ${process.pid})`;
   const token = randomUUID();
   const w = opts.workflow;
-  const emit = (e: ControllerEvent) => opts.onEvent?.(e);
+  const run: Run = {
+    db,
+    t,
+    opts,
+    emit: (e) => opts.onEvent?.(e),
+    log: (kind, reason, details) => appendEvent(db, { migrationId: t.id, actor: opts.actor, kind, reason, details }),
+    move: (fn) =>
+      w.locked(() =>
+        db.transaction(async (tx) => {
+          await fence(tx, t.id, token);
+          return fn(tx);
+        }),
+      ),
+  };
   await w.locked(() => ensureState(db));
   await acquireLease(db, t.id, owner, token, leaseMs, opts.lockWaitMs);
-  const log = (kind: string, reason: string, details: unknown) => appendEvent(db, { migrationId: t.id, actor: opts.actor, kind, reason, details });
-  /** One change under the migration lock, in one transaction, only while the lease is ours. */
-  const move = <T>(fn: (tx: Queryable) => Promise<T>) =>
-    w.locked(() =>
-      db.transaction(async (tx) => {
-        await fence(tx, t.id, token);
-        return fn(tx);
-      }),
-    );
   let last: { colour: string; action: string } | undefined;
   let matrix: DecisionMatrix | null = null;
   let evaluations = 0;
@@ -158,8 +274,8 @@ export async function runController(db: Database, t: ControllerTarget, opts: Con
   try {
     const first = await rolloutStatus(db, t);
     const resumed = first.started && ['canary', 'rolling', 'paused', 'rolled-out'].includes(first.phase ?? '');
-    emit({ type: 'started', migrationId: t.id, phase: first.phase, percentage: first.percentage, resumed, owner });
-    await log(
+    run.emit({ type: 'started', migrationId: t.id, phase: first.phase, percentage: first.percentage, resumed, owner });
+    await run.log(
       'controller',
       resumed ? `controller started by ${owner}: continues at ${formatPercentage(first.percentage)} (${first.phase})` : `controller started by ${owner}`,
       { owner, intervalMs: interval, leaseMs, phase: first.phase, percentage: first.percentage, resumed },
@@ -171,19 +287,18 @@ export async function runController(db: Database, t: ControllerTarget, opts: Con
       const s = await rolloutStatus(db, t);
       const phase = s.phase ?? 'planned';
       if (phase === 'expanded' || phase === 'backfilled') {
-        const stage = t.stages[0] as { percent: number };
-        const reason = `controller: canary at ${formatPercentage(stage.percent)}`;
-        await move((tx) => setRollout(tx, t, stage.percent, { actor: opts.actor, reason, life: w }));
-        emit({ type: 'moved', action: 'start', from: s.percentage, to: stage.percent, reason });
+        await startCanary(run, s);
         continue;
       }
       if (phase === 'rolled-back') return result('rolled-back', s.percentage, `${t.id} was rolled back (not by this controller)`);
       if (!['canary', 'rolling', 'paused', 'rolled-out'].includes(phase)) {
         throw new FerryError('E_GATE', `cannot run the rollout of ${t.id}: it is ${phase}`, `see \`ferry status\` and \`ferry log ${t.id}\``);
       }
+      // Evaluate: the health matrix of the stage.
       const row = await readController(db, t.id);
       matrix = await assessHealth(db, t, opts.source, { checkDataErrors: await w.dataErrors(db, t.id) });
       evaluations++;
+      // Decide.
       const paused = phase === 'paused' || row?.state === 'paused';
       const decision = decide(matrix, {
         paused,
@@ -192,73 +307,23 @@ export async function runController(db: Database, t: ControllerTarget, opts: Con
         lastStage: s.next === null,
       });
       const evaluation = (row?.evaluations ?? 0) + 1;
-      emit({ type: 'evaluation', evaluation, matrix, decision, heldMs: s.heldMs, holdMs: s.holdMs, stage: s.stage, stages: s.stages.length });
+      run.emit({ type: 'evaluation', evaluation, matrix, decision, heldMs: s.heldMs, holdMs: s.holdMs, stage: s.stage, stages: s.stages.length });
       const changed = !last || last.colour !== matrix.colour || last.action !== decision.action;
       last = { colour: matrix.colour, action: decision.action };
-      const details = decisionDetails(matrix, decision, evaluation);
-      let state: ControllerState = decision.action === 'wait' ? 'waiting' : decision.action === 'pause' ? 'paused' : 'running';
+      // Look up the action, and act.
+      const { act, state } = ACTIONS[decision.action];
+      const ending = await act(run, { status: s, phase, paused, decision, details: decisionDetails(matrix, decision, evaluation), changed });
       // The controller row always carries this evaluation's numbers, with the state it ends in.
-      const save = (judged: DecisionMatrix) =>
-        saveProgress(db, t.id, token, {
-          state,
-          percentage: s.percentage,
-          reason: decision.reason,
-          colour: judged.colour,
-          action: decision.action,
-          matrix: judged,
-        });
-      if (decision.action === 'promote' && s.next) {
-        const to = s.next.percent;
-        await move(async (tx) => {
-          await appendEvent(tx, { migrationId: t.id, actor: opts.actor, kind: 'health', reason: decision.reason, details });
-          await setRollout(tx, t, to, {
-            actor: opts.actor,
-            reason: `controller: ${formatPercentage(to)} after a green hold of ${formatPercentage(s.percentage)}`,
-            life: w,
-          });
-        });
-        emit({ type: 'moved', action: 'promote', from: s.percentage, to, reason: decision.reason });
-      } else if (decision.action === 'resume') {
-        await move(async (tx) => {
-          await appendEvent(tx, { migrationId: t.id, actor: opts.actor, kind: 'health', reason: decision.reason, details });
-          await setRollout(tx, t, s.percentage, {
-            actor: opts.actor,
-            reason: `controller: resumed at ${formatPercentage(s.percentage)}, health green again`,
-            life: w,
-          });
-        });
-        emit({ type: 'moved', action: 'resume', from: s.percentage, to: s.percentage, reason: decision.reason });
-      } else if (decision.action === 'pause' && !paused) {
-        await move(async (tx) => {
-          await appendEvent(tx, { migrationId: t.id, actor: opts.actor, kind: 'health', reason: decision.reason, details });
-          // The lifecycle pauses canary and rolling (100 % included, until its hold is judged); rolled-out is not paused.
-          if (phase === 'canary' || phase === 'rolling') await w.transition(tx, t.id, 'paused', { actor: opts.actor, reason: decision.reason, details });
-        });
-        emit({ type: 'moved', action: 'pause', from: s.percentage, to: s.percentage, reason: decision.reason });
-      } else if (decision.action === 'rollback') {
-        const steps = await rollBack(db, t, opts, decision, details, move);
-        state = 'rolled-back';
-        await save(matrix);
-        emit({ type: 'rolled-back', stepsRolledBack: steps.steps, safePoint: steps.safePoint ?? null, reason: decision.reason });
-        return result('rolled-back', s.percentage, decision.reason, steps.steps);
-      } else if (decision.action === 'complete') {
-        state = 'done';
-        // Only now, after the 100 % hold was judged green, does the migration become rolled-out.
-        await move(async (tx) => {
-          await appendEvent(tx, { migrationId: t.id, actor: opts.actor, kind: 'health', reason: decision.reason, details });
-          if (phase !== 'rolled-out') await completeRollout(tx, t, { actor: opts.actor, life: w });
-        });
-        await save(matrix);
-        return result('done', s.percentage, decision.reason);
-      } else if (changed) {
-        await log('health', decision.reason, details);
+      await saveProgress(db, t.id, token, { state, percentage: s.percentage, reason: decision.reason, colour: matrix.colour, action: decision.action, matrix });
+      if (ending) {
+        if (ending.event) run.emit(ending.event);
+        return result(ending.outcome, s.percentage, decision.reason, ending.stepsRolledBack);
       }
-      await save(matrix);
       await sleep(interval, opts.signal);
     }
   } finally {
     await releaseLease(db, t.id, token).catch(() => {});
-    await log('controller', `controller of ${owner} ended`, { owner, evaluations }).catch(() => {});
+    await run.log('controller', `controller of ${owner} ended`, { owner, evaluations }).catch(() => {});
   }
 }
 
@@ -267,16 +332,10 @@ export async function runController(db: Database, t: ControllerTarget, opts: Con
  * rolled-back) at once; where data is involved, `down` of the steps after the
  * last safe point too.
  */
-async function rollBack(
-  db: Database,
-  t: ControllerTarget,
-  opts: ControllerOptions,
-  decision: Decision,
-  details: Record<string, unknown>,
-  move: <T>(fn: (tx: Queryable) => Promise<T>) => Promise<T>,
-): Promise<{ steps: string[]; safePoint: string | undefined }> {
+async function rollBack(run: Run, decision: Decision, details: Record<string, unknown>): Promise<{ steps: string[]; safePoint: string | undefined }> {
+  const { db, t, opts } = run;
   const flag = t.flag;
-  await move(async (tx) => {
+  await run.move(async (tx) => {
     await appendEvent(tx, { migrationId: t.id, actor: opts.actor, kind: 'health', reason: decision.reason, details });
     await writeFlag(
       tx,

@@ -42,7 +42,7 @@ export interface FlagsOptions {
 /** How fresh the snapshot is: `connected` (listening), `polling`, `stale` (database away or snapshot too old), `connecting` (no snapshot yet). */
 export type FlagsState = 'connecting' | 'connected' | 'polling' | 'stale';
 
-/** What {@link Flags.status} reports. */
+/** What {@link FlagAnswers.status} reports. */
 export interface FlagsStatus {
   state: FlagsState;
   /** When the snapshot was last read successfully, or null before the first read. */
@@ -55,14 +55,14 @@ export interface FlagsStatus {
   flags: number;
 }
 
-/** Passed to {@link Flags.onChange} listeners when a refresh changes the snapshot. */
+/** Passed to {@link FlagAnswers.onChange} listeners when a refresh changes the snapshot. */
 export interface FlagsChange {
   /** Keys added, removed or changed, sorted. */
   changed: string[];
 }
 
-/** An application's view of ferry's flags: answers from memory, kept fresh in the background, never throws when the database is away. */
-export interface Flags {
+/** The answers half of {@link Flags}: whether a flag is on for a unit, from memory, kept fresh in the background, never throwing when the database is away. */
+export interface FlagAnswers {
   /**
    * Whether `key` is on for `unitId`: enabled and the unit's bucket below percentage × 100.
    * A graduated flag (its migration contracted) is true for everyone, whatever `defaultValue`;
@@ -83,6 +83,10 @@ export interface Flags {
   onChange(fn: (change: FlagsChange) => void): () => void;
   /** Resolves true once the first snapshot is in, or false after `timeoutMs` (default: wait as long as it takes). Never rejects. */
   ready(timeoutMs?: number): Promise<boolean>;
+}
+
+/** The metrics half of {@link Flags}: the code path behind a flag measured per cohort, for ferry's health gates. */
+export interface FlagMetrics {
   /**
    * Run `fn` (the code path behind flag `key`) for `unitId` and measure it: latency,
    * and an error when it throws or rejects, counted for the unit's cohort (`new` when
@@ -96,8 +100,12 @@ export interface Flags {
   flush(): Promise<boolean>;
   /** This process's metrics in the Prometheus text format (`ferry_requests_total`, `ferry_errors_total`, `ferry_latency_seconds` …). */
   metricsText(): Promise<string>;
-  /** A Node HTTP handler serving {@link Flags.metricsText} for Prometheus to scrape; mount it at `/metrics`. */
+  /** A Node HTTP handler serving {@link FlagMetrics.metricsText} for Prometheus to scrape; mount it at `/metrics`. */
   metricsHandler(): (req: IncomingMessage, res: ServerResponse) => void;
+}
+
+/** An application's view of ferry's flags: its answers and its metrics, and `close` for both. */
+export interface Flags extends FlagAnswers, FlagMetrics {
   /** Flush the metrics, stop refreshing and close the session the SDK opened (not a caller's `db`). */
   close(): Promise<void>;
 }

@@ -7,6 +7,16 @@
 export { BUCKETS, bucketOf, inRollout } from '../bucket.js';
 export type { Database } from '../db/database.js';
 export { LATENCY_BUCKETS_SECONDS } from './exposition.js';
-export { createFlags, type Flags, type FlagsChange, type FlagsOptions, type FlagsSource, type FlagsState, type FlagsStatus } from './flags.js';
+export {
+  createFlags,
+  type FlagAnswers,
+  type FlagMetrics,
+  type Flags,
+  type FlagsChange,
+  type FlagsOptions,
+  type FlagsSource,
+  type FlagsState,
+  type FlagsStatus,
+} from './flags.js';
 export type { Cohort, MetricsOptions, Sample } from './metrics.js';
 export type { FlagState } from './snapshot.js';

@@ -10,7 +10,7 @@ import {
   TargetingKeyMissingError,
   TypeMismatchError,
 } from '@openfeature/server-sdk';
-import type { Flags } from './flags.js';
+import type { FlagAnswers, Flags } from './flags.js';
 
 /** Options for {@link FerryProvider}. */
 export interface FerryProviderOptions {
@@ -19,7 +19,7 @@ export interface FerryProviderOptions {
 }
 
 /**
- * An OpenFeature server provider over a ferry {@link Flags} client: boolean
+ * An OpenFeature server provider over a ferry {@link FlagAnswers} client (any {@link Flags}): boolean
  * flags only, `targetingKey` as the unit, variant `new` (on) or `old` (off),
  * the unit's bucket and the flag's percentage in the flag metadata. It answers
  * through the SDK's own `isEnabled` and `bucket`, so both always agree: a
@@ -36,7 +36,7 @@ export class FerryProvider implements Provider {
 
   /** Wrap `flags`; the caller keeps owning it (closing the provider does not close the client). */
   constructor(
-    private readonly flags: Flags,
+    private readonly flags: FlagAnswers,
     private readonly opts: FerryProviderOptions = {},
   ) {}
 

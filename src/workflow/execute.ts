@@ -4,6 +4,7 @@ import { quoteQualified } from '../db/quote.js';
 import { FerryError, isFerryError, RETRYABLE_SQLSTATES, sqlState } from '../errors.js';
 import type { Migration, Step } from '../migration/loader.js';
 import { kindOf, StatementError, type StatementRun } from '../migration/step-runners.js';
+import { sleep } from '../sleep.js';
 import { appendEvent, removeApplied } from '../state/store.js';
 import { applyBackfillStep, describeBackfillInTransaction, revertBackfillStep } from './backfill-step.js';
 import { recordStep } from './recorded.js';
@@ -13,8 +14,6 @@ import { announceStep, type RunOptions, type StepReport } from './step-report.js
 export const MIGRATION_LOCK_KEY = 0x6665727279n;
 
 export { announceStep, type ProgressEvent, type RunOptions, type StepReport } from './step-report.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const LOCK_WORDS: Record<string, string> = { '55P03': 'lock timeout', '40P01': 'deadlock', '40001': 'serialization failure' };
 
