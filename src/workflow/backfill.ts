@@ -2,6 +2,7 @@ import { type BackfillAction, type BackfillProgress, backfillProgress, controlBa
 import type { Database } from '../db/database.js';
 import { FerryError, isFerryError } from '../errors.js';
 import type { Migration, Step } from '../migration/loader.js';
+import { sleep } from '../sleep.js';
 import { type RunReport, type UpOptions, up } from './apply.js';
 import { backfillTarget } from './backfill-step.js';
 
@@ -44,7 +45,7 @@ export async function joinBackfill(db: Database, m: Migration, opts: JoinOptions
           `start it with \`ferry backfill ${m.id}\` (or \`ferry up\`) first`,
         );
       }
-      await new Promise((r) => setTimeout(r, 250));
+      await sleep(250);
     }
     out.push(await runBackfill(db, backfillTarget(m, step), { lockTimeoutMs: opts.lockTimeoutMs, workerId: opts.workerId }));
   }
