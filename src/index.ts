@@ -38,12 +38,34 @@ export { countRollbackLoss, type LossCount, lossName, refuseDataLoss, stepRollba
 export { type Acknowledgement, acknowledgeEdits, type Forgotten, forget } from './workflow/drift.js';
 export type { ProgressEvent, RunOptions, StepReport } from './workflow/execute.js';
 export { type FlagOptions, removeFlag, setFlag } from './workflow/flags.js';
+export {
+  type HealthReport,
+  type HealthReportOptions,
+  healthReport,
+  type MetricSourceKind,
+  metricSourceOf,
+  type RolloutRunOptions,
+  runRollout,
+} from './workflow/health.js';
 export { addGate, type Gate, type GateRefusal, PHASES, type Phase, TRANSITIONS, transition } from './workflow/lifecycle.js';
 export type { Drift, DriftKind } from './workflow/plan-state.js';
 export { DEFAULT_SAMPLE_ROWS, type RehearsalReport, type RehearseOptions, rehearse } from './workflow/rehearse.js';
 export type { RehearsalData, RehearsalStepData, TouchedTable } from './workflow/rehearse-data.js';
 export { type DownOptions, type DownReport, down } from './workflow/rollback.js';
 export { type RestoredValues, restoreRollbackValues, type SavedCopy, type SavedValues, saveRollbackValues } from './workflow/rollback-copy.js';
+export {
+  advanceRolloutStage,
+  type RolloutActionOptions,
+  type RolloutAdvanceOptions,
+  type RolloutReport,
+  type RolloutResumeOptions,
+  type RolloutSetOptions,
+  resumePausedRollout,
+  rolloutLifecycle,
+  rolloutReport,
+  rolloutTargetOf,
+  setRolloutPercentage,
+} from './workflow/rollout.js';
 export { runChecks } from './workflow/run-checks.js';
 export { migrationStatus } from './workflow/status.js';
 export { type MigrationVerification, type VerifyActionOptions, verify, verifyMigrations } from './workflow/verify.js';

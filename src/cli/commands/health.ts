@@ -1,84 +1,12 @@
-import { join } from 'node:path';
 import { type Command, Option } from 'commander';
 import { FerryError } from '../../errors.js';
-import {
-  assessHealth,
-  type ControllerWorkflow,
-  controllerTargetOf,
-  type Decision,
-  type DecisionMatrix,
-  decide,
-  type MetricVerdict,
-  readController,
-  sourceFor,
-} from '../../health/index.js';
+import type { Decision, DecisionMatrix } from '../../health/index.js';
 import type { Migration } from '../../migration/loader.js';
-import { parseHold, rolloutStatus } from '../../rollout/index.js';
-import { dataErrors } from '../../workflow/check-store.js';
-import { MIGRATION_LOCK_KEY } from '../../workflow/execute.js';
-import { currentPhase, transition } from '../../workflow/lifecycle.js';
-import { down } from '../../workflow/rollback.js';
+import { parseHold } from '../../rollout/index.js';
+import { type HealthReport, healthReport } from '../../workflow/health.js';
 import { type CommandContext, type GlobalOptions, withDatabase } from '../context.js';
+import { colourLabel, matrixLines } from '../health-output.js';
 import { pc } from '../output.js';
-
-/** The workflow as the controller needs it: lifecycle, migration lock, checks' data errors and `down`. */
-export function controllerWorkflow(ctx: CommandContext, m: Migration): ControllerWorkflow {
-  return {
-    currentPhase,
-    transition,
-    locked: (fn) => ctx.db.withAdvisoryLock(MIGRATION_LOCK_KEY, ctx.lockWaitMs, fn),
-    dataErrors,
-    rollBack: async (to) => {
-      // Unattended: values only the new shape holds are saved into a rollback copy (`ferry restore` puts them back), never lost.
-      const report = await down(ctx.db, ctx.migrations, m.id, {
-        ...ctx.run,
-        lockWaitMs: ctx.lockWaitMs,
-        dataLoss: 'save',
-        backupDir: join(ctx.project.root, '.ferry', 'backups'),
-        ...(to === undefined ? {} : { to }),
-      });
-      return report.steps.map((s) => s.stepId);
-    },
-  };
-}
-
-const COLOUR = { green: pc.green, yellow: pc.yellow, red: pc.red, 'no-data': pc.dim } as const;
-
-/** "GREEN", "NO DATA" … in its colour. */
-export function colourLabel(c: DecisionMatrix['colour']): string {
-  return COLOUR[c](c === 'no-data' ? 'NO DATA' : c.toUpperCase());
-}
-
-const pct = (f: number | null) => (f === null ? '—' : `${Number((f * 100).toFixed(3))} %`);
-const ms = (n: number | null) => (n === null ? '—' : `${Number(n.toFixed(2))} ms`);
-const signed = (f: number | null) => (f === null ? '—' : `${f >= 0 ? '+' : ''}${Number((f * 100).toFixed(1))} %`);
-
-function row(v: MetricVerdict): string[] {
-  switch (v.metric) {
-    case 'errorRate':
-      return ['error rate', pct(v.value), pct(v.baseline), pct(v.compared), `${pct(v.threshold.yellow)} / ${pct(v.threshold.red)}`];
-    case 'latencyP99':
-      return ['p99 latency', ms(v.value), ms(v.baseline), signed(v.compared), `${signed(v.threshold.yellow)} / ${signed(v.threshold.red)}`];
-    default:
-      return ['data errors', String(v.value ?? 0), '—', String(v.compared ?? 0), `${v.threshold.yellow} / ${v.threshold.red}`];
-  }
-}
-
-/** The matrix as a table for people, one metric per line. */
-export function matrixLines(m: DecisionMatrix): string[] {
-  const head = ['metric', 'new (canary)', 'old (baseline)', 'compared', 'yellow / red'];
-  const rows = m.metrics.map(row);
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
-  const fmt = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] as number)).join('  ');
-  const traffic = (n: number | null) => (n === null ? 'n/a' : String(Math.round(n)));
-  return [
-    `  ${pc.dim(fmt(head))}  ${pc.dim('colour')}`,
-    ...rows.map((r, i) => `  ${fmt(r)}  ${colourLabel((m.metrics[i] as MetricVerdict).colour)}`),
-    pc.dim(
-      `  traffic: new ${traffic(m.traffic.new.requests)}, old ${traffic(m.traffic.old.requests)} requests (at least ${m.traffic.minRequests} each to judge)${m.baselineWindow ? '; baseline from before the stage' : ''}`,
-    ),
-  ];
-}
 
 /** `ferry health <id>`: the decision matrix of the current stage and the decision; the exit status is the colour. */
 export function registerHealthCommand(program: Command, globals: () => GlobalOptions): void {
@@ -99,26 +27,17 @@ export function registerHealthCommand(program: Command, globals: () => GlobalOpt
       if (o.window !== undefined && windowMs === undefined)
         throw new FerryError('E_USAGE', `--window "${o.window}" is not a duration`, 'write it like 30s, 5min or 1h');
       await withDatabase(globals(), id, 'health', async (ctx) => {
-        const m = ctx.selected[0] as Migration;
-        const t = controllerTargetOf(m);
-        if (windowMs !== undefined) t.settings = { ...t.settings, windowMs };
-        if (o.source === 'prometheus' && !t.settings.prometheus)
-          throw new FerryError('E_USAGE', `migration ${m.id} has no health.prometheus`, 'add health.prometheus.url to its manifest, or use --source sdk');
-        const matrix = await assessHealth(ctx.db, t, sourceFor(ctx.db, t.settings, o.source), { checkDataErrors: await dataErrors(ctx.db, m.id) });
-        const s = await rolloutStatus(ctx.db, t);
-        const c = await readController(ctx.db, m.id);
-        const decision = decide(matrix, {
-          paused: s.phase === 'paused' || c?.state === 'paused',
-          holdElapsed: s.started && s.heldMs >= s.holdMs,
-          acknowledged: c?.acknowledged === s.percentage,
-          lastStage: s.next === null,
+        const r = await healthReport(ctx.db, ctx.selected[0] as Migration, {
+          ...(o.source === undefined ? {} : { source: o.source }),
+          ...(windowMs === undefined ? {} : { windowMs }),
         });
-        report(ctx, matrix, decision, s.phase);
+        report(ctx, r);
       });
     });
 }
 
-function report(ctx: CommandContext, matrix: DecisionMatrix, decision: Decision, phase: string | null): void {
+/** The matrix and decision for people (or as JSON); a colour other than green is an error whose code is the exit status. */
+function report(ctx: CommandContext, { matrix, decision, phase }: HealthReport): void {
   const out = ctx.out;
   out.line(
     `${pc.bold(matrix.migrationId)}  flag ${matrix.flag} at ${matrix.percentage} % (${phase ?? 'planned'})  source ${matrix.source}  window ${(matrix.window.ms / 1000).toFixed(1)}s`,

@@ -1,40 +1,15 @@
+import { join } from 'node:path';
 import { Argument, type Command, Option } from 'commander';
 import { FerryError } from '../../errors.js';
-import { type ControllerEvent, controllerTargetOf, readController, redHealthJudge, resumeRollout, runController, sourceFor } from '../../health/index.js';
+import type { ControllerEvent } from '../../health/index.js';
 import type { Migration } from '../../migration/loader.js';
-import {
-  advanceRollout,
-  formatHold,
-  formatPercentage,
-  type Lifecycle,
-  parseHold,
-  parsePercentage,
-  type RolloutMove,
-  type RolloutTarget,
-  rolloutStatus,
-  setRolloutByHand,
-  stagesOf,
-} from '../../rollout/index.js';
-import { ensureState } from '../../state/store.js';
-import { guidanceLines, guidanceOf } from '../../workflow/app-guidance.js';
-import { dataErrors } from '../../workflow/check-store.js';
-import { MIGRATION_LOCK_KEY } from '../../workflow/execute.js';
-import { currentPhase, transition } from '../../workflow/lifecycle.js';
+import { formatHold, formatPercentage, parseHold, parsePercentage, type RolloutMove } from '../../rollout/index.js';
+import { guidanceLines } from '../../workflow/app-guidance.js';
+import { runRollout } from '../../workflow/health.js';
+import { advanceRolloutStage, resumePausedRollout, rolloutReport, setRolloutPercentage } from '../../workflow/rollout.js';
 import { type CommandContext, type GlobalOptions, withDatabase } from '../context.js';
+import { colourLabel } from '../health-output.js';
 import { pc } from '../output.js';
-import { colourLabel, controllerWorkflow } from './health.js';
-
-const life: Lifecycle = { currentPhase, transition };
-
-function targetOf(m: Migration): RolloutTarget {
-  return {
-    id: m.id,
-    flag: m.manifest.flag,
-    stages: stagesOf(m.manifest.rollout),
-    hasBackfill: m.steps.some((s) => s.kind === 'backfill'),
-    checksum: m.checksum,
-  };
-}
 
 function printMove(ctx: CommandContext, move: RolloutMove): void {
   for (const p of move.phases) ctx.out.line(`${pc.magenta('phase')} ${move.migrationId}: ${p.from} → ${pc.bold(p.to)}`);
@@ -47,14 +22,15 @@ function printMove(ctx: CommandContext, move: RolloutMove): void {
   ctx.out.result(move);
 }
 
-async function moving(g: GlobalOptions, id: string, purpose: string, fn: (ctx: CommandContext, t: RolloutTarget) => Promise<RolloutMove>): Promise<void> {
+/** Open the database, make one rollout move with the selected migration and print it. */
+async function moving(
+  g: GlobalOptions,
+  id: string,
+  purpose: string,
+  fn: (ctx: CommandContext, m: Migration, opts: { actor: string; lockWaitMs: number }) => Promise<RolloutMove>,
+): Promise<void> {
   await withDatabase(g, id, purpose, async (ctx) => {
-    const t = targetOf(ctx.selected[0] as Migration);
-    const move = await ctx.db.withAdvisoryLock(MIGRATION_LOCK_KEY, ctx.lockWaitMs, async () => {
-      await ensureState(ctx.db);
-      return fn(ctx, t);
-    });
-    printMove(ctx, move);
+    printMove(ctx, await fn(ctx, ctx.selected[0] as Migration, { actor: ctx.actor, lockWaitMs: ctx.lockWaitMs }));
   });
 }
 
@@ -103,22 +79,14 @@ export function registerRolloutCommands(program: Command, globals: () => GlobalO
           throw new FerryError('E_USAGE', 'set --now needs --reason "…"', 'say why stages or holds are skipped; it goes into the log');
         const pct = parsePercentage(pctText, 0.01);
         const now = o.now && o.reason ? { now: { reason: o.reason } } : o.reason ? { reason: o.reason } : {};
-        return moving(g, id, 'rollout set', (ctx, t) => ctx.db.transaction((tx) => setRolloutByHand(tx, t, pct, { actor: ctx.actor, life, ...now })));
+        return moving(g, id, 'rollout set', (ctx, m, base) => setRolloutPercentage(ctx.db, m, pct, { ...base, ...now }));
       }
       if (pctText !== undefined)
         throw new FerryError('E_USAGE', `advance moves to the next stage and takes no percentage ("${pctText}")`, `use \`ferry rollout ${id} set ${pctText}\``);
       if (o.now && !o.reason?.trim())
         throw new FerryError('E_USAGE', 'advance --now needs --reason "…"', 'say why the hold is cut short; it goes into the log');
-      return moving(g, id, 'rollout advance', (ctx, t) =>
-        ctx.db.transaction((tx) =>
-          advanceRollout(tx, t, {
-            actor: ctx.actor,
-            life,
-            health: redHealthJudge(controllerTargetOf(ctx.selected[0] as Migration), dataErrors),
-            ...(o.now && o.reason ? { now: { reason: o.reason } } : {}),
-          }),
-        ),
-      );
+      const now = o.now && o.reason ? { now: { reason: o.reason } } : {};
+      return moving(g, id, 'rollout advance', (ctx, m, base) => advanceRolloutStage(ctx.db, m, { ...base, ...now }));
     });
 }
 
@@ -131,9 +99,8 @@ interface RolloutOptions {
 }
 
 async function resume(g: GlobalOptions, id: string, o: RolloutOptions): Promise<void> {
-  await moving(g, id, 'rollout resume', (ctx, t) =>
-    ctx.db.transaction((tx) => resumeRollout(tx, t, { actor: ctx.actor, life, ...(o.reason ? { reason: o.reason } : {}) })),
-  );
+  const reason = o.reason ? { reason: o.reason } : {};
+  await moving(g, id, 'rollout resume', (ctx, m, base) => resumePausedRollout(ctx.db, m, { ...base, ...reason }));
 }
 
 function printController(ctx: CommandContext, e: ControllerEvent): void {
@@ -169,22 +136,20 @@ async function run(g: GlobalOptions, id: string, o: RolloutOptions): Promise<voi
     throw new FerryError('E_USAGE', `--interval "${o.interval}" is not a duration`, 'write it like 5s, 30s or 1min');
   await withDatabase(g, id, 'rollout run', async (ctx) => {
     const m = ctx.selected[0] as Migration;
-    const t = controllerTargetOf(m);
-    if (o.source === 'prometheus' && !t.settings.prometheus)
-      throw new FerryError('E_USAGE', `migration ${m.id} has no health.prometheus`, 'add health.prometheus.url to its manifest, or use --source sdk');
     const abort = new AbortController();
     const stop = () => abort.abort();
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
     try {
-      const result = await runController(ctx.db, t, {
+      const result = await runRollout(ctx.db, ctx.migrations, m, {
         actor: ctx.actor,
-        workflow: controllerWorkflow(ctx, m),
-        source: sourceFor(ctx.db, t.settings, o.source),
         lockWaitMs: ctx.lockWaitMs,
+        ...(o.source === undefined ? {} : { source: o.source }),
+        ...(intervalMs === undefined ? {} : { intervalMs }),
         signal: abort.signal,
         onEvent: (e) => printController(ctx, e),
-        ...(intervalMs === undefined ? {} : { intervalMs }),
+        run: ctx.run,
+        backupDir: join(ctx.project.root, '.ferry', 'backups'),
       });
       const said = { done: pc.green('rolled out'), 'rolled-back': pc.red('rolled back'), stopped: pc.yellow('stopped') }[result.outcome];
       ctx.out.line(`${said} ${m.id} at ${formatPercentage(result.percentage)} after ${result.evaluations} evaluation(s): ${result.reason}`);
@@ -205,7 +170,7 @@ async function run(g: GlobalOptions, id: string, o: RolloutOptions): Promise<voi
 
 async function status(g: GlobalOptions, id: string): Promise<void> {
   await withDatabase(g, id, 'rollout status', async (ctx) => {
-    const s = await rolloutStatus(ctx.db, targetOf(ctx.selected[0] as Migration));
+    const s = await rolloutReport(ctx.db, ctx.selected[0] as Migration);
     const out = ctx.out;
     out.line(`${pc.bold(s.migrationId)}  phase ${s.phase ?? 'planned'}  flag ${s.flag ?? pc.yellow('(none)')}`);
     if (!s.started) out.line(`  not started; first stage ${formatPercentage(s.stages[0]?.percent ?? 0)}`);
@@ -218,13 +183,12 @@ async function status(g: GlobalOptions, id: string): Promise<void> {
         ? `rolled-out once the 100 % hold has passed with health not red (\`ferry rollout ${s.migrationId} advance\`)`
         : 'none, 100 % is the last stage';
     out.line(`  next: ${s.next ? `${formatPercentage(s.next.percent)} (held ${formatHold(s.next.holdMs)})` : last}`);
-    const c = await readController(ctx.db, s.migrationId);
+    const c = s.controller;
     if (c) {
       const who = c.owner ? `run by ${c.owner}, heartbeat ${formatHold(c.heartbeatAgeMs ?? 0)} ago` : 'no controller running';
       out.line(`  controller: ${c.state} (${who}); last ${c.lastColour ?? '—'} → ${c.lastAction ?? '—'}${c.reason ? pc.dim(`  ${c.reason}`) : ''}`);
     }
-    const guidance = guidanceOf(s.phase, s.migrationId);
-    for (const l of guidanceLines(guidance)) out.line(pc.dim(`  ${l}`));
-    out.result({ ...s, controller: c ?? null, guidance });
+    for (const l of guidanceLines(s.guidance)) out.line(pc.dim(`  ${l}`));
+    out.result(s);
   });
 }
