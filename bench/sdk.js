@@ -8,8 +8,8 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { openServer } from '../dist/db/server.js';
-import { ensureState } from '../dist/state/store.js';
 import { createFlags } from '../dist/sdk/index.js';
+import { ensureState } from '../dist/state/store.js';
 
 const SERVER = process.env.FERRY_BENCH_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const SUBSCRIBERS = 20;

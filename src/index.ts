@@ -21,19 +21,32 @@ export { readEvents, readState } from './state/store.js';
 export { countDataErrors, type DataErrorCount, type DataErrorSource } from './verify/data-errors.js';
 export { APP_GUIDANCE, type AppGuidance, guidanceFor, guidanceOf, TRANSITION_GUIDE, type TransitionGuide } from './workflow/app-guidance.js';
 export { baseline, type RunReport, type UpOptions, up } from './workflow/apply.js';
+export { type ApproveOptions, type ApproveResult, approve, checkRole } from './workflow/approve.js';
+export { backup, backupTargets, type DumpAccess, type RestoreReport, restore, type TakeBackupOptions, type TakenBackup } from './workflow/backup.js';
 export { dataErrors } from './workflow/check-store.js';
 export { type ContractOptions, type ContractReport, contract, recentBackup } from './workflow/contract.js';
 export { type CrossingVerdict, crossingGates, unresolvedRollback } from './workflow/crossing.js';
 export { countRollbackLoss, type LossCount, lossName, refuseDataLoss, stepRollbackLoss } from './workflow/data-loss.js';
 export { type Acknowledgement, acknowledgeEdits, type Forgotten, forget } from './workflow/drift.js';
+export { openEnvironment } from './workflow/environments.js';
 export type { ProgressEvent, RunOptions, StepReport } from './workflow/execute.js';
 export { type FlagOptions, removeFlag, setFlag } from './workflow/flags.js';
 export { addGate, type Gate, type GateRefusal, PHASES, type Phase, TRANSITIONS, transition } from './workflow/lifecycle.js';
-export type { Drift, DriftKind } from './workflow/plan-state.js';
+export {
+  type EnvironmentCatalog,
+  isSqlTarget,
+  type LintProjectOptions,
+  type LintResult,
+  lintProject,
+  lintRefusal,
+  type ProjectLint,
+} from './workflow/lint.js';
+export { type FiledTicket, openPhaseTickets, syncPhaseTickets } from './workflow/phase-tickets.js';
+export { type Drift, type DriftKind, projectLoadOptions } from './workflow/plan-state.js';
 export { DEFAULT_SAMPLE_ROWS, type RehearsalReport, type RehearseOptions, rehearse } from './workflow/rehearse.js';
 export type { RehearsalData, RehearsalStepData, TouchedTable } from './workflow/rehearse-data.js';
 export { type DownOptions, type DownReport, down } from './workflow/rollback.js';
 export { type RestoredValues, restoreRollbackValues, type SavedCopy, type SavedValues, saveRollbackValues } from './workflow/rollback-copy.js';
 export { runChecks } from './workflow/run-checks.js';
-export { migrationStatus } from './workflow/status.js';
+export { migrationLog, migrationStatus } from './workflow/status.js';
 export { verifyMigrations } from './workflow/verify.js';

@@ -1,14 +1,12 @@
-import { openConnection } from '../db/connect.js';
 import type { Database } from '../db/database.js';
-import { connectError } from '../db/server.js';
 import { FerryError } from '../errors.js';
 import { isMigrationReference, MIGRATION_ID_RULE } from '../migration/ids.js';
-import { type LoadOptions, listArchived, loadAll, type Migration } from '../migration/loader.js';
-import { projectParseCache } from '../migration/parse-cache.js';
+import { listArchived, loadAll, type Migration } from '../migration/loader.js';
 import { type Connection, durationMs, loadProject, type Project, resolveConnection } from '../project/config.js';
 import { currentActor } from '../state/store.js';
+import { openEnvironment } from '../workflow/environments.js';
 import type { RunOptions } from '../workflow/execute.js';
-import { selectMigrations } from '../workflow/plan-state.js';
+import { projectLoadOptions, selectMigrations } from '../workflow/plan-state.js';
 import { type Output, processOutput, progressPrinter } from './output.js';
 
 /** Options every command takes. */
@@ -41,11 +39,6 @@ export function checkMigrationArgument(id: string | undefined): void {
   throw new FerryError('E_USAGE', `not a migration id: ${JSON.stringify(id)}`, `${MIGRATION_ID_RULE}; the name alone (without the digits) also selects it`);
 }
 
-/** How the CLI loads a project's migrations: with the project's parse cache, declared checks' `env` names checked against its environments. */
-export function projectLoadOptions(project: Project): LoadOptions {
-  return { cache: projectParseCache(project.root), environments: Object.keys(project.config.environments) };
-}
-
 /** Load and validate everything (project, environment, migrations) before touching the database. */
 export async function prepare(g: GlobalOptions, id: string | undefined): Promise<Omit<CommandContext, 'db'>> {
   checkMigrationArgument(id);
@@ -68,12 +61,7 @@ export async function prepare(g: GlobalOptions, id: string | undefined): Promise
 
 /** Open the environment's database of a prepared command; a failure to connect is E_CONNECT with the fix. */
 export async function openFor(base: Pick<CommandContext, 'conn' | 'lockWaitMs'>, purpose: string): Promise<Database> {
-  try {
-    return await openConnection(base.conn, { lockWaitMs: base.lockWaitMs, purpose });
-  } catch (err) {
-    if (err instanceof FerryError) throw err;
-    throw connectError(err, base.conn.driver === 'server' ? base.conn.url : base.conn.dataDir);
-  }
+  return openEnvironment(base.conn, { lockWaitMs: base.lockWaitMs, purpose });
 }
 
 /** Open the environment's database, run `fn`, and always close it. */

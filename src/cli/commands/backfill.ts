@@ -6,7 +6,7 @@ import { FerryError, isFerryError } from '../../errors.js';
 import type { Migration } from '../../migration/loader.js';
 import { up } from '../../workflow/apply.js';
 import { backfillTarget } from '../../workflow/backfill-step.js';
-import type { RunOptions } from '../../workflow/execute.js';
+import type { RunOptions } from '../../workflow/step-report.js';
 import { type CommandContext, type GlobalOptions, withDatabase } from '../context.js';
 import { wholeNumber } from '../numbers.js';
 import { pc } from '../output.js';
