@@ -22,6 +22,7 @@ export { countDataErrors, type DataErrorCount, type DataErrorSource } from './ve
 export { APP_GUIDANCE, type AppGuidance, guidanceFor, guidanceOf, TRANSITION_GUIDE, type TransitionGuide } from './workflow/app-guidance.js';
 export { baseline, type RunReport, type UpOptions, up } from './workflow/apply.js';
 export { type ApproveOptions, type ApproveResult, approve, checkRole } from './workflow/approve.js';
+export { backfillSteps, type JoinBackfillOptions, joinBackfill } from './workflow/backfill-join.js';
 export { backup, backupTargets, type DumpAccess, type RestoreReport, restore, type TakeBackupOptions, type TakenBackup } from './workflow/backup.js';
 export { dataErrors } from './workflow/check-store.js';
 export { type ContractOptions, type ContractReport, contract, recentBackup } from './workflow/contract.js';

@@ -1,11 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { type Command, Option } from 'commander';
-import { type BackfillProgress, backfillProgress, controlBackfill, runBackfill } from '../../backfill/index.js';
-import { FerryError, isFerryError } from '../../errors.js';
+import { type BackfillProgress, backfillProgress, controlBackfill } from '../../backfill/index.js';
+import { isFerryError } from '../../errors.js';
 import type { Migration } from '../../migration/loader.js';
 import { up } from '../../workflow/apply.js';
-import { backfillTarget } from '../../workflow/backfill-step.js';
+import { backfillSteps, joinBackfill } from '../../workflow/backfill-join.js';
 import type { RunOptions } from '../../workflow/step-report.js';
 import { type CommandContext, type GlobalOptions, withDatabase } from '../context.js';
 import { wholeNumber } from '../numbers.js';
@@ -29,36 +29,14 @@ export function workerStarter(g: GlobalOptions, count: number): RunOptions['star
   };
 }
 
-function backfillSteps(m: Migration, stepId: string | undefined) {
-  const steps = m.steps.filter((s) => s.kind === 'backfill' && (stepId === undefined || s.id === stepId));
-  if (steps.length === 0) {
-    throw new FerryError(
-      'E_NOT_FOUND',
-      stepId ? `migration ${m.id} has no backfill step "${stepId}"` : `migration ${m.id} has no backfill step`,
-      'add a step with "kind": "backfill" to its manifest',
-    );
-  }
-  return steps;
-}
-
-async function join(ctx: CommandContext, m: Migration, stepId: string | undefined): Promise<BackfillProgress[]> {
-  const out: BackfillProgress[] = [];
-  for (const step of backfillSteps(m, stepId)) {
-    const deadline = Date.now() + ctx.lockWaitMs;
-    while ((await backfillProgress(ctx.db, m.id, step.id)).length === 0) {
-      if (Date.now() > deadline) {
-        throw new FerryError(
-          'E_NOT_FOUND',
-          `no backfill of ${m.id}/${step.id} has started to join`,
-          `start it with \`ferry backfill ${m.id}\` (or \`ferry up\`) first`,
-        );
-      }
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    out.push(await runBackfill(ctx.db, backfillTarget(m, step), { lockTimeoutMs: ctx.run.lockTimeoutMs, workerId: `${ctx.actor} pid ${process.pid}` }));
-  }
-  return out;
-}
+/** Join the backfill another runner leads, waiting up to the lock wait for it to start. */
+const join = (ctx: CommandContext, m: Migration, stepId: string | undefined): Promise<BackfillProgress[]> =>
+  joinBackfill(ctx.db, m, {
+    ...(stepId === undefined ? {} : { stepId }),
+    waitMs: ctx.lockWaitMs,
+    lockTimeoutMs: ctx.run.lockTimeoutMs,
+    workerId: `${ctx.actor} pid ${process.pid}`,
+  });
 
 /** `ferry backfill`: run, join, pause, resume or cancel a migration's backfill. */
 export function registerBackfillCommand(program: Command, globals: () => GlobalOptions): void {
