@@ -81,6 +81,21 @@ module.exports = {
       to: { path: DB },
     },
     {
+      name: 'cli-commands-no-state',
+      severity: 'error',
+      comment: "A CLI command never reads or writes ferry's state tables itself: the library function it calls does (src/workflow).",
+      from: { path: '^src/cli/commands/' },
+      to: { path: STATE },
+    },
+    {
+      name: 'cli-commands-no-lock-or-phase',
+      severity: 'error',
+      comment:
+        'A CLI command takes no migration lock (MIGRATION_LOCK_KEY, src/workflow/execute.ts) and moves no phase (transition, src/workflow/lifecycle.ts): the library action does both.',
+      from: { path: '^src/cli/commands/' },
+      to: { path: '^src/workflow/(execute|lifecycle)\\.ts$' },
+    },
+    {
       name: 'nothing-imports-faces',
       severity: 'error',
       comment: 'Only a face imports a face: the library (src/index.ts) and every layer below stay usable without the CLI.',

@@ -21,6 +21,7 @@ export { readEvents, readState } from './state/store.js';
 export { countDataErrors, type DataErrorCount, type DataErrorSource } from './verify/data-errors.js';
 export { APP_GUIDANCE, type AppGuidance, guidanceFor, guidanceOf, TRANSITION_GUIDE, type TransitionGuide } from './workflow/app-guidance.js';
 export { baseline, type RunReport, type UpOptions, up } from './workflow/apply.js';
+export { type ApproveOptions, type ApproveResult, approve, checkRole } from './workflow/approve.js';
 export {
   type BackfillOptions,
   type BackfillResult,
@@ -31,11 +32,14 @@ export {
   type JoinOptions,
   joinBackfill,
 } from './workflow/backfill.js';
+export { backup, backupTargets, type DumpAccess, type RestoreReport, restore, type TakeBackupOptions, type TakenBackup } from './workflow/backup.js';
 export { dataErrors } from './workflow/check-store.js';
+export { type CleanupOptions, type CleanupReport, cleanup } from './workflow/cleanup.js';
 export { type ContractOptions, type ContractReport, contract, recentBackup } from './workflow/contract.js';
 export { type CrossingVerdict, crossingGates, unresolvedRollback } from './workflow/crossing.js';
 export { countRollbackLoss, type LossCount, lossName, refuseDataLoss, stepRollbackLoss } from './workflow/data-loss.js';
 export { type Acknowledgement, acknowledgeEdits, type Forgotten, forget } from './workflow/drift.js';
+export { openEnvironment } from './workflow/environments.js';
 export type { ProgressEvent, RunOptions, StepReport } from './workflow/execute.js';
 export { type FlagOptions, removeFlag, setFlag } from './workflow/flags.js';
 export {
@@ -48,7 +52,17 @@ export {
   runRollout,
 } from './workflow/health.js';
 export { addGate, type Gate, type GateRefusal, PHASES, type Phase, TRANSITIONS, transition } from './workflow/lifecycle.js';
-export type { Drift, DriftKind } from './workflow/plan-state.js';
+export {
+  type EnvironmentCatalog,
+  isSqlTarget,
+  type LintProjectOptions,
+  type LintResult,
+  lintProject,
+  lintRefusal,
+  type ProjectLint,
+} from './workflow/lint.js';
+export { type FiledTicket, openPhaseTickets, syncPhaseTickets } from './workflow/phase-tickets.js';
+export { type Drift, type DriftKind, projectLoadOptions } from './workflow/plan-state.js';
 export { DEFAULT_SAMPLE_ROWS, type RehearsalReport, type RehearseOptions, rehearse } from './workflow/rehearse.js';
 export type { RehearsalData, RehearsalStepData, TouchedTable } from './workflow/rehearse-data.js';
 export { type DownOptions, type DownReport, down } from './workflow/rollback.js';
@@ -67,6 +81,6 @@ export {
   setRolloutPercentage,
 } from './workflow/rollout.js';
 export { runChecks } from './workflow/run-checks.js';
-export { migrationStatus } from './workflow/status.js';
+export { migrationLog, migrationStatus } from './workflow/status.js';
 export { type MigrationVerification, type VerifyActionOptions, verify, verifyMigrations } from './workflow/verify.js';
-export { dumpAccess, findMigration, loadWorkspace, openWorkspace, projectLoadOptions, type Workspace, type WorkspaceOptions } from './workflow/workspace.js';
+export { dumpAccess, findMigration, loadWorkspace, openWorkspace, type Workspace, type WorkspaceOptions } from './workflow/workspace.js';

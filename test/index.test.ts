@@ -96,7 +96,13 @@ forEachDriver('the whole lifecycle through the library alone', (suite) => {
       expect((await rolloutReport(db, split)).phase).toBe('rolled-out');
 
       // Verify with the declared checks: rolled-out → verified.
-      const [verified] = await verify(db, [split], { actor: ws.actor, lockWaitMs: ws.lockWaitMs, project: ws.project, conn: ws.conn, checks: { mode: 'full' } });
+      const [verified] = await verify(db, [split], {
+        actor: ws.actor,
+        lockWaitMs: ws.lockWaitMs,
+        project: ws.project,
+        conn: ws.conn,
+        checks: { mode: 'full' },
+      });
       expect(verified?.ok).toBe(true);
       expect(await phaseOf(db, split.id)).toBe('verified');
 

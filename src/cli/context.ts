@@ -5,7 +5,7 @@ import type { Migration } from '../migration/loader.js';
 import type { Connection, Project } from '../project/config.js';
 import type { RunOptions } from '../workflow/execute.js';
 import { selectMigrations } from '../workflow/plan-state.js';
-import { loadWorkspace, openWorkspace, projectLoadOptions } from '../workflow/workspace.js';
+import { loadWorkspace, openWorkspace } from '../workflow/workspace.js';
 import { type Output, processOutput, progressPrinter } from './output.js';
 
 /** Options every command takes. */
@@ -37,9 +37,6 @@ export function checkMigrationArgument(id: string | undefined): void {
   if (id === undefined || isMigrationReference(id)) return;
   throw new FerryError('E_USAGE', `not a migration id: ${JSON.stringify(id)}`, `${MIGRATION_ID_RULE}; the name alone (without the digits) also selects it`);
 }
-
-/** How the CLI loads a project's migrations (the library's {@link projectLoadOptions}). */
-export { projectLoadOptions };
 
 /** Load and validate everything (project, environment, migrations) before touching the database. */
 export async function prepare(g: GlobalOptions, id: string | undefined): Promise<Omit<CommandContext, 'db'>> {

@@ -18,7 +18,7 @@ import type { GlobalOptions } from './context.js';
 import { EXIT_CODES } from './exit-codes.js';
 import { processOutput, startOutput } from './output.js';
 import { quietOnClosedPipes } from './pipes.js';
-import { syncPhaseTickets } from './ticket-sync.js';
+import { syncTicketsAfter } from './ticket-sync.js';
 import { unknownCommandIn, usageErrorOf, wantsJson } from './usage.js';
 
 const VERSION = '0.1.0';
@@ -74,7 +74,7 @@ export function buildProgram(json = false): Command {
   registerCleanupCommands(program, globals);
   registerTicketCommands(program, globals);
   registerSchemaCommand(program, globals);
-  program.hook('postAction', (_program, command) => syncPhaseTickets(globals(), command));
+  program.hook('postAction', (_program, command) => syncTicketsAfter(globals(), command));
   for (const c of allCommands(program)) {
     c.exitOverride((err) => {
       failedCommand.set(err, c);

@@ -1,9 +1,7 @@
 import type { Command } from 'commander';
 import { openConnection } from '../db/connect.js';
-import { firstReaching, PHASE_END_RANK } from '../docs/facts.js';
 import { loadProject, resolveConnection } from '../project/config.js';
-import { closePhaseTickets, listTickets } from '../project/tickets.js';
-import { readEvents } from '../state/store.js';
+import { openPhaseTickets, syncPhaseTickets } from '../workflow/phase-tickets.js';
 import type { GlobalOptions } from './context.js';
 import { pc, processOutput } from './output.js';
 
@@ -15,23 +13,15 @@ const PHASE_MOVERS = new Set(['up', 'down', 'baseline', 'approve', 'backfill', '
  * phase the event log shows is over. Bookkeeping only — a failure here never
  * fails the command that ran.
  */
-export async function syncPhaseTickets(g: GlobalOptions, command: Command): Promise<void> {
+export async function syncTicketsAfter(g: GlobalOptions, command: Command): Promise<void> {
   if (!PHASE_MOVERS.has(command.name()) || command.opts<{ dryRun?: boolean }>().dryRun) return;
   try {
     const project = loadProject(g.project ?? process.cwd());
-    const open = listTickets(project.root).filter((t) => t.status === 'open' && t.phase !== null && t.migration !== null);
-    if (open.length === 0) return;
+    if (openPhaseTickets(project).length === 0) return;
     const db = await openConnection(resolveConnection(project, g.env), { lockWaitMs: 10_000, purpose: 'tickets' });
     try {
       const out = processOutput(Boolean(g.json));
-      for (const id of new Set(open.map((t) => t.migration as string))) {
-        const events = await readEvents(db, id);
-        const closed = closePhaseTickets(project.root, id, (phase) => {
-          const e = firstReaching(events, PHASE_END_RANK[phase]);
-          return e ? { at: e.at, to: e.toPhase ?? '', actor: e.actor } : undefined;
-        });
-        for (const t of closed) out.line(`${pc.green('ticket')} #${t.number} closed: ${t.title}`);
-      }
+      for (const t of await syncPhaseTickets(db, project)) out.line(`${pc.green('ticket')} #${t.number} closed: ${t.title}`);
     } finally {
       await db.close();
     }

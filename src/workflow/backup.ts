@@ -10,6 +10,7 @@ import { droppedRelations } from '../lint/context.js';
 import { alterCommands, body, rangeVar, relationName } from '../lint/tree.js';
 import type { Migration } from '../migration/loader.js';
 import { appendEvent, ensureMigrationRecord, ensureState, stateTableExists } from '../state/store.js';
+import { MIGRATION_LOCK_KEY } from './execute.js';
 import { type RestoredValues, type RollbackCopyFile, restoreRollbackValues } from './rollback-copy.js';
 
 const run = promisify(execFile);
@@ -31,6 +32,15 @@ export function cleanupTargets(m: Migration): string[] {
     }
   }
   return out;
+}
+
+/** The tables a backup of `m` saves ({@link cleanupTargets}); refused (E_GATE) when its cleanup drops nothing, so there is nothing to back up. */
+export function backupTargets(m: Migration): string[] {
+  const targets = cleanupTargets(m);
+  if (targets.length === 0) {
+    throw new FerryError('E_GATE', `migration ${m.id} drops no table or column at cleanup, so there is nothing to back up`, 'its contract steps drop nothing');
+  }
+  return targets;
 }
 
 /** One table in a backup's `backup.json`. */
@@ -114,6 +124,19 @@ export async function listBackups(db: Queryable, migrationId?: string): Promise<
   }));
 }
 
+/** Options of {@link takeBackup}. */
+export interface TakeBackupOptions {
+  /** The folder the backup's own folder is created in. */
+  dir: string;
+  actor: string;
+  /** pg_dump's way in to a server; absent for PGlite (ferry's COPY-based format is used). */
+  access?: DumpAccess;
+  now?: Date;
+}
+
+/** A backup taken: its record in `ferry.backups`, and the tables skipped because they are gone. */
+export type TakenBackup = BackupRecord & { skipped: string[] };
+
 const stamp = (d: Date) =>
   d
     .toISOString()
@@ -125,15 +148,8 @@ const stamp = (d: Date) =>
  * pg_dump when `access` is given and pg_dump is installed, else in ferry's
  * COPY-based format; list it in `ferry.backups`. Tables already gone are skipped.
  */
-export async function takeBackup(
-  db: Database,
-  m: Migration,
-  opts: { dir: string; actor: string; access?: DumpAccess; now?: Date },
-): Promise<BackupRecord & { skipped: string[] }> {
-  const targets = cleanupTargets(m);
-  if (targets.length === 0) {
-    throw new FerryError('E_GATE', `migration ${m.id} drops no table or column at cleanup, so there is nothing to back up`, 'its contract steps drop nothing');
-  }
+export async function takeBackup(db: Database, m: Migration, opts: TakeBackupOptions): Promise<TakenBackup> {
+  const targets = backupTargets(m);
   const now = opts.now ?? new Date();
   const id = `${stamp(now)}_${m.id.replace(/^\d+_/, '')}_${Math.random().toString(36).slice(2, 6)}`;
   const location = resolve(opts.dir, id);
@@ -299,4 +315,15 @@ export async function restoreBackup(db: Database, ref: string, opts: { actor: st
     });
   });
   return report;
+}
+
+/** `ferry backup`: {@link takeBackup} under the migration lock. */
+export async function backup(db: Database, m: Migration, opts: TakeBackupOptions & { lockWaitMs: number }): Promise<TakenBackup> {
+  const { lockWaitMs, ...take } = opts;
+  return db.withAdvisoryLock(MIGRATION_LOCK_KEY, lockWaitMs, () => takeBackup(db, m, take));
+}
+
+/** `ferry restore`: {@link restoreBackup} (a backup id, or the path of its folder) under the migration lock. */
+export async function restore(db: Database, ref: string, opts: { actor: string; replace: boolean; lockWaitMs: number }): Promise<RestoreReport> {
+  return db.withAdvisoryLock(MIGRATION_LOCK_KEY, opts.lockWaitMs, () => restoreBackup(db, ref, { actor: opts.actor, replace: opts.replace }));
 }

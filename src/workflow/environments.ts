@@ -12,6 +12,16 @@ export interface CheckDatabases {
   of(env: string | undefined): Promise<Database>;
 }
 
+/** Open an environment's database; a failure to connect is E_CONNECT with the fix. */
+export async function openEnvironment(conn: Connection, opts: { lockWaitMs: number; purpose: string }): Promise<Database> {
+  try {
+    return await openConnection(conn, opts);
+  } catch (err) {
+    if (err instanceof FerryError) throw err;
+    throw connectError(err, conn.driver === 'server' ? conn.url : conn.dataDir);
+  }
+}
+
 const sameDatabase = (a: Connection, b: Connection) =>
   a.driver === 'pglite' ? b.driver === 'pglite' && a.dataDir === b.dataDir : b.driver === 'server' && a.url === b.url;
 
@@ -32,12 +42,7 @@ export function projectDatabases(
       let db = open.get(env);
       if (!db) {
         const conn = resolveConnection(project, env, opts.processEnv);
-        db = sameDatabase(conn, home.conn)
-          ? Promise.resolve(home.db)
-          : openConnection(conn, { lockWaitMs: opts.lockWaitMs, purpose: 'verify' }).catch((err: unknown) => {
-              if (err instanceof FerryError) throw err;
-              throw connectError(err, conn.driver === 'server' ? conn.url : conn.dataDir);
-            });
+        db = sameDatabase(conn, home.conn) ? Promise.resolve(home.db) : openEnvironment(conn, { lockWaitMs: opts.lockWaitMs, purpose: 'verify' });
         open.set(env, db);
       }
       return db;

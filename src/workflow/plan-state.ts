@@ -1,5 +1,7 @@
 import { FerryError } from '../errors.js';
-import type { Migration, Step } from '../migration/loader.js';
+import type { LoadOptions, Migration, Step } from '../migration/loader.js';
+import { projectParseCache } from '../migration/parse-cache.js';
+import type { Project } from '../project/config.js';
 import type { AppliedStep, MigrationRecord } from '../state/store.js';
 
 /** What kind of disagreement between the files and the database a drift is. */
@@ -214,4 +216,9 @@ export function selectMigrations(all: Migration[], id: string | undefined): Migr
   if (byName.length === 1) return byName;
   const known = all.map((m) => m.id).join(', ') || '(none)';
   throw new FerryError('E_NOT_FOUND', `no migration with id "${id}"`, `known migrations: ${known}`);
+}
+
+/** How a project's migrations are loaded: with the project's parse cache, declared checks' `env` names checked against its environments. */
+export function projectLoadOptions(project: Project): LoadOptions {
+  return { cache: projectParseCache(project.root), environments: Object.keys(project.config.environments) };
 }

@@ -1,7 +1,7 @@
 import { type BackfillProgress, backfillProgress } from '../backfill/index.js';
 import type { Queryable } from '../db/database.js';
 import type { Migration } from '../migration/loader.js';
-import { readState } from '../state/store.js';
+import { type MigrationEvent, readEvents, readState } from '../state/store.js';
 import { countDataErrors } from '../verify/data-errors.js';
 import { type AppGuidance, guidanceOf } from './app-guidance.js';
 import { type CheckResult, latestResults, resultsFor } from './check-store.js';
@@ -81,4 +81,9 @@ export async function migrationStatus(
   });
   const orphans = opts.only ? [] : missingFolders(state, migrations, opts.archived);
   return { migrations: list, drift: [...list.flatMap((s) => s.drift), ...orphans] };
+}
+
+/** `ferry log`: the event log (who did what, when, from which phase to which, and why) of one migration, or of all; oldest first. */
+export async function migrationLog(db: Queryable, migrationId?: string): Promise<{ events: MigrationEvent[] }> {
+  return { events: await readEvents(db, migrationId) };
 }

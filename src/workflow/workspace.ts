@@ -1,13 +1,11 @@
-import { openConnection } from '../db/connect.js';
 import type { Database } from '../db/database.js';
-import { connectError } from '../db/server.js';
 import { FerryError } from '../errors.js';
-import { type LoadOptions, listArchived, loadAll, loadArchived, type Migration } from '../migration/loader.js';
-import { projectParseCache } from '../migration/parse-cache.js';
+import { listArchived, loadAll, loadArchived, type Migration } from '../migration/loader.js';
 import { type Connection, durationMs, loadProject, type Project, resolveConnection } from '../project/config.js';
 import { currentActor } from '../state/store.js';
+import { openEnvironment } from './environments.js';
 import type { RunOptions } from './execute.js';
-import { selectMigrations } from './plan-state.js';
+import { projectLoadOptions, selectMigrations } from './plan-state.js';
 
 // A workspace is what every action needs before it touches a database: the project, the chosen
 // environment's connection, every migration loaded and validated, who acts and how long to wait for the
@@ -36,11 +34,6 @@ export interface Workspace {
   run: RunOptions;
 }
 
-/** How a project's migrations are loaded: with its parse cache, declared checks' `env` names checked against its environments. */
-export function projectLoadOptions(project: Project): LoadOptions {
-  return { cache: projectParseCache(project.root), environments: Object.keys(project.config.environments) };
-}
-
 /** Load and validate everything (project, environment, migrations) before any database is opened. */
 export async function loadWorkspace(opts: WorkspaceOptions = {}): Promise<Workspace> {
   const project = loadProject(opts.root ?? process.cwd());
@@ -58,13 +51,8 @@ export async function loadWorkspace(opts: WorkspaceOptions = {}): Promise<Worksp
 }
 
 /** Open the workspace's environment; a failure to connect is E_CONNECT with the fix. `purpose` shows in pg_stat_activity. */
-export async function openWorkspace(ws: Pick<Workspace, 'conn' | 'lockWaitMs'>, purpose = 'ferry'): Promise<Database> {
-  try {
-    return await openConnection(ws.conn, { lockWaitMs: ws.lockWaitMs, purpose });
-  } catch (err) {
-    if (err instanceof FerryError) throw err;
-    throw connectError(err, ws.conn.driver === 'server' ? ws.conn.url : ws.conn.dataDir);
-  }
+export function openWorkspace(ws: Pick<Workspace, 'conn' | 'lockWaitMs'>, purpose = 'ferry'): Promise<Database> {
+  return openEnvironment(ws.conn, { lockWaitMs: ws.lockWaitMs, purpose });
 }
 
 /** Migration `id` (its full id or its name) among the workspace's migrations or, failing that, its archived ones. */

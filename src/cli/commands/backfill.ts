@@ -4,7 +4,7 @@ import { type Command, Option } from 'commander';
 import type { Migration } from '../../migration/loader.js';
 import type { RunReport } from '../../workflow/apply.js';
 import { backfill, backfillStatus, backfillSteps, controlBackfills, joinBackfill } from '../../workflow/backfill.js';
-import type { RunOptions } from '../../workflow/execute.js';
+import type { RunOptions } from '../../workflow/step-report.js';
 import { type GlobalOptions, withDatabase } from '../context.js';
 import { wholeNumber } from '../numbers.js';
 import { pc } from '../output.js';

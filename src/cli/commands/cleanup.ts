@@ -2,10 +2,9 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { BackupRecord } from '../../docs/state.js';
 import { FerryError } from '../../errors.js';
-import { cleanupTargets, restoreBackup, takeBackup } from '../../workflow/backup.js';
+import { backup, backupTargets, restore } from '../../workflow/backup.js';
 import { cleanup } from '../../workflow/cleanup.js';
 import { lossName } from '../../workflow/data-loss.js';
-import { MIGRATION_LOCK_KEY } from '../../workflow/execute.js';
 import { type GlobalOptions, withDatabase } from '../context.js';
 import { pc } from '../output.js';
 import { dumpAccess, withMigration } from '../target.js';
@@ -39,20 +38,19 @@ export function registerCleanupCommands(program: Command, globals: () => GlobalO
         'backup',
         async (ctx, m) => {
           const access = dumpAccess(ctx);
-          const opts = { dir: backupDir(ctx.project.root, o.dir), actor: ctx.actor, ...(access ? { access } : {}) };
-          const b = await ctx.db.withAdvisoryLock(MIGRATION_LOCK_KEY, ctx.lockWaitMs, () => takeBackup(ctx.db, m, opts));
+          const b = await backup(ctx.db, m, {
+            dir: backupDir(ctx.project.root, o.dir),
+            actor: ctx.actor,
+            lockWaitMs: ctx.lockWaitMs,
+            ...(access ? { access } : {}),
+          });
           ctx.out.line(`${pc.green('backup')} ${pc.bold(b.id)} (${b.method}) → ${b.location}`);
           for (const t of b.objects) ctx.out.line(`  ${t.table}: ${t.rows} rows, md5 ${t.md5.slice(0, 12)}`);
           for (const s of b.skipped) ctx.out.line(pc.dim(`  ${s}: not in the database any more, skipped`));
           ctx.out.result(b);
         },
         (_ctx, m) => {
-          if (cleanupTargets(m).length === 0)
-            throw new FerryError(
-              'E_GATE',
-              `migration ${m.id} drops no table or column at cleanup, so there is nothing to back up`,
-              'its contract steps drop nothing',
-            );
+          backupTargets(m);
         },
       );
     });
@@ -68,9 +66,7 @@ export function registerCleanupCommands(program: Command, globals: () => GlobalO
     )
     .action(async (ref: string, o: { replace?: boolean }) => {
       await withDatabase(globals(), undefined, 'restore', async (ctx) => {
-        const r = await ctx.db.withAdvisoryLock(MIGRATION_LOCK_KEY, ctx.lockWaitMs, () =>
-          restoreBackup(ctx.db, ref, { actor: ctx.actor, replace: Boolean(o.replace) }),
-        );
+        const r = await restore(ctx.db, ref, { actor: ctx.actor, replace: Boolean(o.replace), lockWaitMs: ctx.lockWaitMs });
         ctx.out.line(`${pc.green('restored')} ${r.backupId}`);
         for (const t of r.tables) ctx.out.line(`  ${t.table}: ${t.rows} rows, md5 ${t.md5.slice(0, 12)} matches the backup${t.replaced ? ' (replaced)' : ''}`);
         for (const v of r.values ?? []) {

@@ -1,10 +1,9 @@
 import type { Command } from 'commander';
 import { FerryError } from '../../errors.js';
-import { readEvents } from '../../state/store.js';
 import { guidanceLines } from '../../workflow/app-guidance.js';
 import type { CheckMode } from '../../workflow/check-store.js';
 import { driftHint } from '../../workflow/plan-state.js';
-import { migrationStatus } from '../../workflow/status.js';
+import { migrationLog, migrationStatus } from '../../workflow/status.js';
 import { type MigrationVerification, verify } from '../../workflow/verify.js';
 import { type ChecksVerdict, checkLines, checkProgressDisplay, checksSummary, checksVerdict, dataErrorsLine } from '../checks-output.js';
 import { type CommandContext, type GlobalOptions, withDatabase } from '../context.js';
@@ -98,7 +97,7 @@ export function registerInspectCommands(program: Command, globals: () => GlobalO
     .addHelpText('after', '\nExamples:\n  ferry log\n  ferry log split_full_name --json')
     .action(async (id: string | undefined) => {
       const print = async (ctx: CommandContext, migrationId: string | undefined) => {
-        const events = await readEvents(ctx.db, migrationId);
+        const { events } = await migrationLog(ctx.db, migrationId);
         for (const e of events) {
           const move = e.fromPhase || e.toPhase ? ` ${e.fromPhase ?? '∅'} → ${pc.bold(e.toPhase ?? '∅')}` : '';
           const step = e.stepId ? ` ${e.stepId}` : '';

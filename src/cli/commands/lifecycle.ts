@@ -1,9 +1,6 @@
 import type { Command } from 'commander';
 import { FerryError } from '../../errors.js';
-import { ensureMigrationRecord, ensureState } from '../../state/store.js';
-import { approvalStatus, recordApproval, roleOf } from '../../workflow/approvals.js';
-import { MIGRATION_LOCK_KEY } from '../../workflow/execute.js';
-import { currentPhase, transition } from '../../workflow/lifecycle.js';
+import { approve, checkRole } from '../../workflow/approve.js';
 import { DEFAULT_SAMPLE_ROWS, rehearse } from '../../workflow/rehearse.js';
 import { type GlobalOptions, withDatabase } from '../context.js';
 import { wholeNumber } from '../numbers.js';
@@ -29,37 +26,14 @@ export function registerLifecycleCommands(program: Command, globals: () => Globa
         id,
         'approve',
         async (ctx, m) => {
-          const result = await ctx.db.withAdvisoryLock(MIGRATION_LOCK_KEY, ctx.lockWaitMs, async () => {
-            await ensureState(ctx.db);
-            return ctx.db.transaction(async (tx) => {
-              await ensureMigrationRecord(tx, m.id, m.manifest.title, m.checksum);
-              const phase = await currentPhase(tx, m.id);
-              const approval = await recordApproval(tx, m, { role: o.as, actor: ctx.actor, ...(o.reason ? { reason: o.reason } : {}) });
-              const status = await approvalStatus(tx, m.id, m.checksum, m.manifest.plan.approvals);
-              let moved = false;
-              if (phase === 'planned' && status.complete) {
-                await transition(tx, m.id, 'approved', {
-                  actor: ctx.actor,
-                  reason: `approved by ${status.approved.map((a) => `${a.role} (${a.by})`).join(', ')}`,
-                  details: { checksum: m.checksum },
-                });
-                moved = true;
-              }
-              return { migrationId: m.id, approval, phase: moved ? 'approved' : phase, moved, missing: status.missing, approved: status.approved };
-            });
-          });
+          const result = await approve(ctx.db, m, { role: o.as, actor: ctx.actor, lockWaitMs: ctx.lockWaitMs, ...(o.reason ? { reason: o.reason } : {}) });
           ctx.out.line(`${pc.green('approved')} ${m.id} as ${pc.bold(result.approval.role)} by ${ctx.actor}`);
           if (result.moved) ctx.out.line(`${pc.magenta('phase')} ${m.id}: planned → ${pc.bold('approved')}`);
           else if (result.missing.length) ctx.out.line(pc.dim(`  still needed: ${result.missing.join(', ')}`));
           ctx.out.result(result);
         },
         (_ctx, m) => {
-          if (!roleOf(m, o.as))
-            throw new FerryError(
-              'E_USAGE',
-              `"${o.as}" is not an approving role of ${m.id}`,
-              `its plan names: ${m.manifest.plan.approvals.map((r) => `"${r}"`).join(', ')}`,
-            );
+          checkRole(m, o.as);
         },
       );
     });

@@ -1,14 +1,10 @@
-import { existsSync, statSync } from 'node:fs';
-import { relative, resolve } from 'node:path';
+import { relative } from 'node:path';
 import type { Command } from 'commander';
-import { FerryError } from '../../errors.js';
 import { findingPlace } from '../../lint/gate.js';
-import { type Finding, type LintCatalog, type LintReport, lintMigration, lintSql, readLintCatalog, refusedFindings, SqlSyntaxError } from '../../lint/index.js';
-import { loadAll, type Migration } from '../../migration/loader.js';
-import { durationMs, loadProject, resolveConnection } from '../../project/config.js';
-import { entryExists, readTextFile, UnreadableFile } from '../../project/text-file.js';
-import { selectMigrations } from '../../workflow/plan-state.js';
-import { checkMigrationArgument, type GlobalOptions, openFor, projectLoadOptions } from '../context.js';
+import type { Finding, LintReport } from '../../lint/index.js';
+import { durationMs } from '../../project/config.js';
+import { isSqlTarget, lintProject, lintRefusal } from '../../workflow/lint.js';
+import { checkMigrationArgument, type GlobalOptions } from '../context.js';
 import { type Output, pc, processOutput } from '../output.js';
 
 const MARK = { error: pc.red('✘ error'), warning: pc.yellow('▲ warning'), info: pc.cyan('ℹ info') } as const;
@@ -40,41 +36,6 @@ function print(out: Output, report: LintReport, refused: Finding[], root: string
     `  ${n.error} error${n.error === 1 ? '' : 's'} (${refused.length} refused), ${n.warning} warning${n.warning === 1 ? '' : 's'}, ${n.disabled} disabled`,
   );
   out.line();
-}
-
-/** The live catalog of an environment, read once and closed again; what `--env` gives the linter. */
-interface EnvironmentCatalog {
-  env: string;
-  target: string;
-  catalog: LintCatalog;
-}
-
-async function readEnvironmentCatalog(g: GlobalOptions, env: string): Promise<EnvironmentCatalog> {
-  const project = loadProject(g.project ?? process.cwd());
-  const conn = resolveConnection(project, env);
-  const lockWaitMs = durationMs(g.lockWait ?? project.config.lockWait);
-  const db = await openFor({ conn, lockWaitMs }, 'lint');
-  try {
-    return { env: conn.env, target: db.target, catalog: await readLintCatalog(db) };
-  } finally {
-    await db.close();
-  }
-}
-
-async function lintFile(path: string, catalog: LintCatalog | undefined): Promise<LintReport> {
-  const file = resolve(path);
-  if (!entryExists(file)) throw new FerryError('E_NOT_FOUND', `no file ${path}`, 'pass a .sql file, a migration id, or nothing for every migration');
-  try {
-    return await lintSql(readTextFile(file), { file, ...(catalog ? { catalog } : {}) });
-  } catch (err) {
-    if (err instanceof SqlSyntaxError) throw new FerryError('E_LINT', `${path}:${err.line}: ${err.message}`, 'fix the SQL syntax');
-    if (err instanceof UnreadableFile) throw new FerryError('E_MANIFEST', err.message, 'make it a readable UTF-8 file (check its permissions and owner)');
-    throw err;
-  }
-}
-
-function isSqlFile(target: string): boolean {
-  return target.endsWith('.sql') || (existsSync(target) && statSync(target).isFile());
 }
 
 /** `ferry lint [file|id]`: the linter, without a database unless `--env` names one whose catalog it reads. */
@@ -110,45 +71,24 @@ Examples:
     .action(async (target: string | undefined) => {
       const g = globals();
       const out = processOutput(Boolean(g.json));
-      const results: { report: LintReport; refused: Finding[] }[] = [];
-      let root = process.cwd();
-      const sqlFile = target !== undefined && isSqlFile(target);
-      const selected: Migration[] = [];
-      if (!sqlFile) {
-        checkMigrationArgument(target);
-        const project = loadProject(g.project ?? process.cwd());
-        root = project.root;
-        selected.push(...selectMigrations(await loadAll(project.migrationsDir, projectLoadOptions(project)), target));
-      }
-      const env = g.env === undefined ? undefined : await readEnvironmentCatalog(g, g.env);
-      const catalog = env?.catalog;
-      if (env) {
-        out.line(pc.dim(`catalog of ${env.env} (${env.target}): ${catalog?.tables.length ?? 0} tables, ${catalog?.indexes.length ?? 0} indexes`));
-      }
-      if (sqlFile) {
-        const report = await lintFile(target, catalog);
-        results.push({ report, refused: refusedFindings(report) });
-      } else {
-        for (const m of selected) {
-          const report = lintMigration(m, catalog ? { catalog } : {});
-          results.push({ report, refused: refusedFindings(report, m.manifest) });
-        }
-        if (selected.length === 0) out.line('no migrations yet: `ferry new <name> --type … --strategy …`');
-      }
-      for (const r of results) print(out, r.report, r.refused, root);
-      const refused = results.flatMap((r) => r.refused);
-      out.result({
-        ok: refused.length === 0,
-        refused: refused.length,
-        ...(env ? { catalog: { env: env.env, target: env.target, tables: env.catalog.tables.length, indexes: env.catalog.indexes.length } } : {}),
-        reports: results.map((r) => ({ ...r.report, refused: r.refused })),
+      if (target !== undefined && !isSqlTarget(target)) checkMigrationArgument(target);
+      const lint = await lintProject({
+        projectDir: g.project ?? process.cwd(),
+        ...(target === undefined ? {} : { target }),
+        ...(g.env === undefined ? {} : { env: g.env, ...(g.lockWait === undefined ? {} : { lockWaitMs: durationMs(g.lockWait) }) }),
+        onCatalog: (env) =>
+          out.line(pc.dim(`catalog of ${env.env} (${env.target}): ${env.catalog.tables.length} tables, ${env.catalog.indexes.length} indexes`)),
       });
-      if (refused.length > 0) {
-        throw new FerryError(
-          'E_LINT',
-          `${refused.length} error-level finding${refused.length === 1 ? '' : 's'} not acknowledged: ${[...new Set(refused.map((f) => f.rule))].join(', ')}`,
-          'fix the SQL as each finding suggests; or disable a rule for one statement with `-- ferry-lint-disable <rule> -- <reason>`, or acknowledge it in the manifest ("lint": { "acknowledge": ["step:rule"] })',
-        );
-      }
+      const env = lint.catalog;
+      if (lint.results.length === 0) out.line('no migrations yet: `ferry new <name> --type … --strategy …`');
+      for (const r of lint.results) print(out, r.report, r.refused, lint.root);
+      out.result({
+        ok: lint.refused.length === 0,
+        refused: lint.refused.length,
+        ...(env ? { catalog: { env: env.env, target: env.target, tables: env.catalog.tables.length, indexes: env.catalog.indexes.length } } : {}),
+        reports: lint.results.map((r) => ({ ...r.report, refused: r.refused })),
+      });
+      const refusal = lintRefusal(lint.refused);
+      if (refusal) throw refusal;
     });
 }
