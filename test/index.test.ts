@@ -73,7 +73,7 @@ forEachDriver('the whole lifecycle through the library alone', (suite) => {
         expect(await phaseOf(db, m.id)).toBe('approved');
       }
 
-      // up applies users; backfill runs the split up to and including its backfill.
+      // up applies users; backfill runs the split up to and including its backfill; up then applies the rest.
       const applied = await up(db, ws.migrations, { ...run, only: users.id });
       expect(applied.transitions).toEqual([{ migrationId: users.id, from: 'approved', to: 'expanded' }]);
       const filled = await backfill(db, ws.migrations, split, run);
@@ -83,6 +83,10 @@ forEachDriver('the whole lifecycle through the library alone', (suite) => {
       expect(filled.progress[0]).toMatchObject({ state: 'done', rowsDone: 500 });
       const { rows: unsplit } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM users WHERE first_name IS NULL');
       expect(unsplit[0]?.n).toBe(0);
+      // up again applies the steps after the backfill (the compatibility views), short of the contract step.
+      const rest = await up(db, ws.migrations, run);
+      expect(rest.steps.map((s) => s.stepId)).toEqual(['split-name.compat-views']);
+      expect(rest.transitions).toEqual([]);
 
       // Rollout: 50 %, then 100 % early (with a reason); rolled-out only once the 100 % hold (1 s) has passed.
       const canary = await setRolloutPercentage(db, split, 50, { actor: ws.actor, lockWaitMs: ws.lockWaitMs });
