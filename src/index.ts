@@ -41,7 +41,7 @@ export { countRollbackLoss, type LossCount, lossName, refuseDataLoss, stepRollba
 export { type Acknowledgement, acknowledgeEdits, type Forgotten, forget } from './workflow/drift.js';
 export { openEnvironment } from './workflow/environments.js';
 export type { ProgressEvent, RunOptions, StepReport } from './workflow/execute.js';
-export { type FlagOptions, removeFlag, setFlag } from './workflow/flags.js';
+export { type FlagLookup, type FlagOptions, flagList, lookupFlag, removeFlag, setFlag } from './workflow/flags.js';
 export {
   type HealthReport,
   type HealthReportOptions,

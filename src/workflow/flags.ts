@@ -1,8 +1,9 @@
+import { bucketOf, inRollout } from '../bucket.js';
 import type { Database } from '../db/database.js';
 import { FerryError } from '../errors.js';
 import type { Migration } from '../migration/loader.js';
 import { deleteFlag, type Flag, type FlagChange, graduatedRefusal, listFlags, readFlag, unknownFlag, writeFlag } from '../rollout/flags.js';
-import type { FlagValue } from '../rollout/percentage.js';
+import { effectivePercentage, type FlagValue } from '../rollout/percentage.js';
 import { ensureCheckState } from './check-store.js';
 import { transition } from './lifecycle.js';
 
@@ -74,4 +75,46 @@ export async function removeFlag(db: Database, migrations: readonly Migration[],
       );
     return deleteFlag(tx, key, { actor: opts.actor, ...(opts.reason ? { reason: opts.reason } : {}) });
   });
+}
+
+/** `ferry flag list`: every stored flag with its percentage, migration, version and graduation. */
+export function flagList(db: Database): Promise<Flag[]> {
+  return listFlags(db);
+}
+
+/** What `ferry flag get` answers: the flag's value, and for a unit its bucket and whether it is in. */
+export interface FlagLookup {
+  flag: string;
+  /** Whether the flag is stored (a migration's flag not set yet reads as off). */
+  stored: boolean;
+  enabled: boolean;
+  percentage: number;
+  graduatedAt?: Date | null;
+  tombstone?: boolean;
+  unit?: string;
+  /** The unit's bucket, 0..9999: the same as the SDK's and `ferry.bucket(key, unit)` in SQL. */
+  bucket?: number;
+  in?: boolean;
+}
+
+/**
+ * `ferry flag get`: a flag stored or named by a migration (E_NOT_FOUND otherwise, listing the known ones);
+ * with `unit`, where that unit falls. Resolves to the answer and the stored row (undefined when not set yet).
+ */
+export async function lookupFlag(
+  db: Database,
+  migrations: readonly Migration[],
+  key: string,
+  opts: { unit?: string } = {},
+): Promise<{ lookup: FlagLookup; record: Flag | undefined }> {
+  const f = await readFlag(db, key);
+  if (!f && owners(migrations, key).length === 0) throw unknownFlag(key, knownFlags(migrations, await listFlags(db)));
+  const value = f ?? { enabled: false, percentage: 0 };
+  const lookup: FlagLookup = { flag: key, stored: f !== undefined, enabled: value.enabled, percentage: value.percentage };
+  if (f) Object.assign(lookup, { graduatedAt: f.graduatedAt, tombstone: f.tombstone });
+  if (opts.unit !== undefined) {
+    const bucket = bucketOf(key, opts.unit);
+    Object.assign(lookup, { unit: opts.unit, bucket, in: inRollout(bucket, effectivePercentage(value)) });
+  }
+  return { lookup, record: f };
 }

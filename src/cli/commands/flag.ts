@@ -1,11 +1,9 @@
 import type { Command } from 'commander';
-import type { Migration } from '../../migration/loader.js';
-import { bucketOf, effectivePercentage, formatPercentage, inRollout, listFlags, parseFlagValue, readFlag, unknownFlag } from '../../rollout/index.js';
-import { knownFlags, removeFlag, setFlag } from '../../workflow/flags.js';
+import { formatPercentage, parseFlagValue } from '../../rollout/index.js';
+import { flagList, lookupFlag, removeFlag, setFlag } from '../../workflow/flags.js';
 import { type GlobalOptions, withDatabase } from '../context.js';
 import { pc } from '../output.js';
 
-const owners = (migrations: Migration[], key: string) => migrations.filter((m) => m.manifest.flag === key);
 const show = (f: { enabled: boolean; percentage: number }) => (f.enabled ? formatPercentage(f.percentage) : 'off');
 const graduation = (f: { graduatedAt: Date | null; tombstone: boolean }) => (f.tombstone ? '  graduated (tombstone)' : f.graduatedAt ? '  graduated' : '');
 
@@ -50,7 +48,7 @@ export function registerFlagCommands(program: Command, globals: () => GlobalOpti
     .description('every flag with its percentage and migration')
     .action(async () => {
       await withDatabase(globals(), undefined, 'flag list', async (ctx) => {
-        const flags = await listFlags(ctx.db);
+        const flags = await flagList(ctx.db);
         for (const f of flags)
           ctx.out.line(`${f.key.padEnd(32)} ${show(f).padStart(9)}  ${pc.dim(`${f.migrationId ?? '-'}  v${f.version} by ${f.updatedBy}${graduation(f)}`)}`);
         if (flags.length === 0) ctx.out.line('no flags are set');
@@ -66,21 +64,13 @@ export function registerFlagCommands(program: Command, globals: () => GlobalOpti
     .option('--unit <id>', 'unit id (user, tenant …) to place in its bucket')
     .action(async (key: string, o: { unit?: string }) => {
       await withDatabase(globals(), undefined, 'flag get', async (ctx) => {
-        const f = await readFlag(ctx.db, key);
-        if (!f && owners(ctx.migrations, key).length === 0) throw unknownFlag(key, knownFlags(ctx.migrations, await listFlags(ctx.db)));
-        const value = f ?? { enabled: false, percentage: 0 };
-        const result: Record<string, unknown> = { flag: key, stored: f !== undefined, enabled: value.enabled, percentage: value.percentage };
-        if (f) Object.assign(result, { graduatedAt: f.graduatedAt, tombstone: f.tombstone });
+        const { lookup, record: f } = await lookupFlag(ctx.db, ctx.migrations, key, o.unit === undefined ? {} : { unit: o.unit });
         ctx.out.line(
-          `${pc.bold(key)}: ${show(value)}${f ? pc.dim(`  (${f.migrationId ?? 'no migration'}, v${f.version})${graduation(f)}`) : pc.dim('  (not set yet)')}`,
+          `${pc.bold(key)}: ${show(lookup)}${f ? pc.dim(`  (${f.migrationId ?? 'no migration'}, v${f.version})${graduation(f)}`) : pc.dim('  (not set yet)')}`,
         );
-        if (o.unit !== undefined) {
-          const bucket = bucketOf(key, o.unit);
-          const isIn = inRollout(bucket, effectivePercentage(value));
-          Object.assign(result, { unit: o.unit, bucket, in: isIn });
-          ctx.out.line(`unit ${o.unit}: bucket ${bucket} of 10000 → ${isIn ? pc.green('in (new path)') : pc.yellow('out (old path)')}`);
-        }
-        ctx.out.result(result);
+        if (o.unit !== undefined)
+          ctx.out.line(`unit ${o.unit}: bucket ${lookup.bucket} of 10000 → ${lookup.in ? pc.green('in (new path)') : pc.yellow('out (old path)')}`);
+        ctx.out.result(lookup);
       });
     });
 
