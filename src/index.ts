@@ -10,13 +10,16 @@ export { type CopiedTable, copyRows, type SampleSize } from './db/sample-copy.js
 export { openServer } from './db/server.js';
 export { FerryError, type FerryErrorCode, isFerryError } from './errors.js';
 export * from './health/index.js';
+export { type Finding, type LintReport, lintMigration, lintSql } from './lint/index.js';
 export { configJsonSchema, type JsonSchema, manifestJsonSchema } from './migration/json-schema.js';
 export { type LoadOptions, loadAll, loadMigration, type Migration, type Step } from './migration/loader.js';
 export { defineMigration, type Manifest, type ManifestInput, MIGRATION_TYPES, STRATEGIES } from './migration/manifest.js';
 export { ParseCache, projectParseCache } from './migration/parse-cache.js';
 export type { StepContext, StepModule } from './migration/step-runners.js';
 export { droppedByStatements, OPERATIONS, type Operation, type OpPart, operationNamed, type RollbackLoss } from './operations/index.js';
-export { type Connection, loadProject, resolveConnection } from './project/config.js';
+export { type Connection, loadProject, type Project, resolveConnection } from './project/config.js';
+export { initProject, type NewMigrationOptions, newMigration, writeSchema } from './project/scaffold.js';
+export { closeTicket, createTicket, listTickets } from './project/tickets.js';
 export { readEvents, readState } from './state/store.js';
 export { countDataErrors, type DataErrorCount, type DataErrorSource } from './verify/data-errors.js';
 export { APP_GUIDANCE, type AppGuidance, guidanceFor, guidanceOf, TRANSITION_GUIDE, type TransitionGuide } from './workflow/app-guidance.js';
@@ -38,6 +41,7 @@ export { type CleanupOptions, type CleanupReport, cleanup } from './workflow/cle
 export { type ContractOptions, type ContractReport, contract, recentBackup } from './workflow/contract.js';
 export { type CrossingVerdict, crossingGates, unresolvedRollback } from './workflow/crossing.js';
 export { countRollbackLoss, type LossCount, lossName, refuseDataLoss, stepRollbackLoss } from './workflow/data-loss.js';
+export { DOCUMENT_KINDS, type DocumentKind, type RenderedDocument, renderDocument } from './workflow/documents.js';
 export { type Acknowledgement, acknowledgeEdits, type Forgotten, forget } from './workflow/drift.js';
 export { openEnvironment } from './workflow/environments.js';
 export type { ProgressEvent, RunOptions, StepReport } from './workflow/execute.js';

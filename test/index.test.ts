@@ -1,6 +1,8 @@
-import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { expect, it } from 'vitest';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { buildProgram } from '../src/cli/main.js';
+import * as library from '../src/index.js';
 // Everything below comes from the library's entry, as a program or the dashboard would use it: no src/cli, no deep imports.
 import {
   advanceRolloutStage,
@@ -154,5 +156,23 @@ forEachDriver('the whole lifecycle through the library alone', (suite) => {
     } finally {
       await db.close();
     }
+  });
+});
+
+describe("README's Library section", () => {
+  const readme = readFileSync(resolve(import.meta.dirname, '../README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('## Library'), readme.indexOf('## Tests'));
+  const rows = section.split('\n').filter((l) => /^\| `ferry /.test(l));
+
+  it('names a library function for every command of the CLI', () => {
+    const listed = new Set(rows.flatMap((r) => [...(r.split(' | ')[0] as string).matchAll(/`ferry ([a-z-]+)|· `?([a-z-]+)`/g)].map((m) => m[1] ?? m[2])));
+    const commands = buildProgram().commands.map((c) => c.name());
+    expect(commands.filter((c) => !listed.has(c))).toEqual([]);
+  });
+
+  it('every function it names is exported from the library entry', () => {
+    const named = rows.flatMap((r) => [...(r.split(' | ')[1] as string).matchAll(/`([a-zA-Z]+)[(`]/g)].map((m) => m[1] as string));
+    expect(named.length).toBeGreaterThan(30);
+    expect(named.filter((f) => typeof (library as Record<string, unknown>)[f] !== 'function')).toEqual([]);
   });
 });
