@@ -14,7 +14,6 @@ import {
   dumpAccess,
   findMigration,
   healthReport,
-  isFerryError,
   loadWorkspace,
   migrationStatus,
   openWorkspace,
@@ -28,6 +27,7 @@ import {
 import { SPLIT, splitProject } from './docs/fixtures.js';
 import { forEachDriver, type TestTarget } from './helpers/databases.js';
 import { createProject } from './helpers/project.js';
+import { refusalCode } from './helpers/refusal.js';
 
 /** A project whose environment requires approval, holding users (0001) and the split of full_name (0002, with a backfill, a check and a 1 s schedule). */
 function project(target: TestTarget) {
@@ -35,17 +35,6 @@ function project(target: TestTarget) {
   const p = createProject(target, { environments: { test: { ...env, requireApproval: true } } });
   splitProject(p);
   return p;
-}
-
-/** The error code a promise rejects with. */
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    if (isFerryError(err)) return err.code;
-    throw err;
-  }
-  throw new Error('expected a refusal');
 }
 
 const phaseOf = async (db: Database, id: string) => (await readState(db)).migrations.get(id)?.phase;
@@ -65,7 +54,7 @@ forEachDriver('the whole lifecycle through the library alone', (suite) => {
     const db = await openWorkspace(ws, 'library lifecycle test');
     try {
       // Approval: the environment requires it, so nothing runs before every role of each plan approved.
-      expect(await codeOf(up(db, ws.migrations, run))).toBe('E_GATE');
+      expect(await refusalCode(up(db, ws.migrations, run))).toBe('E_GATE');
       for (const m of [users, split]) {
         const roles = m.manifest.plan.approvals;
         for (const [i, role] of roles.entries()) {

@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import type { Database } from '../../src/db/database.js';
-import { isFerryError } from '../../src/errors.js';
 import { loadAll } from '../../src/migration/loader.js';
 import { completeRollout, setRollout } from '../../src/rollout/stages.js';
 import { readState } from '../../src/state/store.js';
@@ -16,6 +15,7 @@ import { verifyMigrations } from '../../src/workflow/verify.js';
 import { forEachDriver } from '../helpers/databases.js';
 import { observable, testRun } from '../helpers/engine.js';
 import { createProject, type TestProject } from '../helpers/project.js';
+import { refusalCode } from '../helpers/refusal.js';
 
 const SPLIT = '0002_split_full_name';
 
@@ -63,16 +63,6 @@ const columnsOf = async (db: Database) =>
 
 const phaseOf = async (db: Database, id: string) => (await readState(db)).migrations.get(id)?.phase;
 
-async function refusal(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    if (isFerryError(err)) return err.code;
-    throw err;
-  }
-  return 'not refused';
-}
-
 forEachDriver('operations in a migration', (suite) => {
   it('up expands and backfills, contract waits for verified, then removes the old shape for good', async () => {
     const target = await suite.fresh();
@@ -106,7 +96,7 @@ forEachDriver('operations in a migration', (suite) => {
       expect(verified).toMatchObject({ ok: true, complete: true });
       expect(verified?.verified).toBeUndefined();
 
-      expect(await refusal(contract(db, split as NonNullable<typeof split>, testRun))).toBe('E_GATE');
+      expect(await refusalCode(contract(db, split as NonNullable<typeof split>, testRun))).toBe('E_GATE');
       await db.transaction(async (tx) => {
         const t = { id: SPLIT, flag: 'split-names', stages: [{ percent: 100, holdMs: 0 }], hasBackfill: true };
         await setRollout(tx, t, 100, { actor: 'test', life: { currentPhase, transition } });
@@ -127,7 +117,7 @@ forEachDriver('operations in a migration', (suite) => {
         `SELECT (SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'ferry_v%')::int + (SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'ferry%')::int AS n`,
       );
       expect(leftovers.rows[0]?.n).toBe(0);
-      expect(await refusal(down(db, ms, SPLIT, testRun))).toBe('E_POINT_OF_NO_RETURN');
+      expect(await refusalCode(down(db, ms, SPLIT, testRun))).toBe('E_POINT_OF_NO_RETURN');
       expect((await contract(db, split as NonNullable<typeof split>, testRun)).steps).toEqual([]);
     } finally {
       await db.close();

@@ -1,32 +1,12 @@
 import { expect, it } from 'vitest';
-import {
-  advanceRolloutStage,
-  healthReport,
-  isFerryError,
-  type Migration,
-  resumePausedRollout,
-  rolloutReport,
-  setFlag,
-  setRolloutPercentage,
-  up,
-} from '../../src/index.js';
+import { advanceRolloutStage, healthReport, type Migration, resumePausedRollout, rolloutReport, setFlag, setRolloutPercentage, up } from '../../src/index.js';
 import { forEachDriver } from '../helpers/databases.js';
 import { migrationsOf, testRun } from '../helpers/engine.js';
 import { createProject } from '../helpers/project.js';
+import { refusalCode } from '../helpers/refusal.js';
 
 const FLAG = 'orders.new-path';
 const opts = { actor: 'test', lockWaitMs: 10_000 };
-
-/** The error code a promise rejects with. */
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    if (isFerryError(err)) return err.code;
-    throw err;
-  }
-  throw new Error('expected a refusal');
-}
 
 forEachDriver('rollout actions as library functions', (suite) => {
   it('set, advance early, pause and resume, with status and health reports, without the CLI', async () => {
@@ -46,11 +26,11 @@ forEachDriver('rollout actions as library functions', (suite) => {
       expect(start.phases).toEqual([{ from: 'expanded', to: 'canary' }]);
 
       // The hold is enforced; skipping it needs a reason.
-      expect(await codeOf(advanceRolloutStage(db, m, opts))).toBe('E_GATE');
-      expect(await codeOf(advanceRolloutStage(db, m, { ...opts, now: { reason: ' ' } }))).toBe('E_USAGE');
+      expect(await refusalCode(advanceRolloutStage(db, m, opts))).toBe('E_GATE');
+      expect(await refusalCode(advanceRolloutStage(db, m, { ...opts, now: { reason: ' ' } }))).toBe('E_USAGE');
       const early = await advanceRolloutStage(db, m, { ...opts, now: { reason: 'metrics green' } });
       expect(early).toMatchObject({ fromPercentage: 5, toPercentage: 25, early: true });
-      expect(await codeOf(resumePausedRollout(db, m, opts))).toBe('E_GATE');
+      expect(await refusalCode(resumePausedRollout(db, m, opts))).toBe('E_GATE');
 
       // The quick rollback pauses the rollout; resume accepts it at the same stage.
       await setFlag(db, ms, FLAG, { enabled: false, percentage: 25 }, opts);
@@ -66,7 +46,7 @@ forEachDriver('rollout actions as library functions', (suite) => {
       expect(health.phase).toBe('rolling');
       expect(health.matrix.colour).toBe('no-data');
       expect(health.matrix.window.ms).toBeLessThanOrEqual(60_000);
-      expect(await codeOf(healthReport(db, m, { source: 'prometheus' }))).toBe('E_USAGE');
+      expect(await refusalCode(healthReport(db, m, { source: 'prometheus' }))).toBe('E_USAGE');
     } finally {
       await db.close();
     }
