@@ -28,7 +28,7 @@ export { countRollbackLoss, type LossCount, lossName, refuseDataLoss, stepRollba
 export { type Acknowledgement, acknowledgeEdits, type Forgotten, forget } from './workflow/drift.js';
 export type { ProgressEvent, RunOptions, StepReport } from './workflow/execute.js';
 export { type FlagOptions, removeFlag, setFlag } from './workflow/flags.js';
-export { addGate, type Gate, type GateRefusal, PHASES, type Phase, TRANSITIONS, transition } from './workflow/lifecycle.js';
+export { type Gate, type GateContext, type GateRefusal, PHASES, type Phase, TRANSITIONS, transition } from './workflow/lifecycle.js';
 export type { Drift, DriftKind } from './workflow/plan-state.js';
 export { DEFAULT_SAMPLE_ROWS, type RehearsalReport, type RehearseOptions, rehearse } from './workflow/rehearse.js';
 export type { RehearsalData, RehearsalStepData, TouchedTable } from './workflow/rehearse-data.js';
