@@ -8,11 +8,11 @@ import { graduateFlag } from '../rollout/flags.js';
 import { formatHold } from '../rollout/schedule.js';
 import { appendEvent, ensureState, readState } from '../state/store.js';
 import { type DumpAccess, listBackups } from './backup.js';
-import { type ContractReport, contract } from './contract.js';
-import { contractStarted, crossingGates, notVerified, refuseCrossing } from './crossing.js';
+import { type ContractReport, contract, notVerified } from './contract.js';
+import { contractStarted, crossingGates, refuseCrossing } from './crossing.js';
 import { type DeprecationDetails, deprecationOf } from './deprecation.js';
 import { MIGRATION_LOCK_KEY, type RunOptions } from './execute.js';
-import { currentPhase, refusal, transition } from './lifecycle.js';
+import { currentPhase, type Phase, phaseRefusal, refusal, transition } from './lifecycle.js';
 
 /** Options of {@link cleanup}. */
 export interface CleanupOptions {
@@ -55,8 +55,9 @@ export async function cleanupGates(
   m: Migration,
   opts: Pick<CleanupOptions, 'force' | 'now' | 'run'>,
 ): Promise<{ phase: string; since: Date | null; periodMs: number; elapsedMs: number }> {
-  const phase = (await readState(db)).migrations.get(m.id)?.phase ?? 'planned';
-  if (phase === 'archived') throw new FerryError('E_GATE', `migration ${m.id} is already archived`, 'there is nothing left to clean up');
+  const phase = ((await readState(db)).migrations.get(m.id)?.phase ?? 'planned') as Phase;
+  // Cleanup ends in the archive move, after contract's: the table words both refusals (archived; not verified).
+  if (phase === 'archived') throw phaseRefusal(m.id, phase, { action: 'archive', verb: 'clean up' });
   if (phase !== 'verified' && phase !== 'contracted') throw await notVerified(db, m, phase, 'clean up');
   if (phase === 'verified' && !(await contractStarted(db, m.id))) refuseCrossing(m, await crossingGates(db, m), 'clean up');
   const now = opts.now ?? new Date();

@@ -46,8 +46,8 @@ export interface GateRefusal {
   message?: string;
 }
 
-/** How a move words its refusal for a phase it does not move from: the reason (after `cannot <verb> <id>: `) and the fix. */
-export type PhaseRefusal = (phase: Phase, migrationId: string) => GateRefusal;
+/** How a move words its refusal, to the action asking for it (`verb`), from a phase it does not start from: the reason (after `cannot <verb> <id>: `) and the fix. */
+export type PhaseRefusal = (phase: Phase, migrationId: string, verb: string) => GateRefusal;
 
 /** A condition a transition needs; returns why it does not hold (a reason, or a reason with its fix), or undefined when it does. */
 export type Gate = (ctx: GateContext) => Promise<string | GateRefusal | undefined> | string | GateRefusal | undefined;

@@ -60,8 +60,26 @@ export const TRANSITIONS: readonly Transition[] = frozen([
   { action: 'verify', from: ['rolled-out'], to: 'verified', gates: [checksPass] },
   // A failing verify run after verified: back to rolled-out until a passing `verify --full` moves it again.
   { action: 'verify-failed', from: ['verified'], to: 'rolled-out', gates: [] },
-  { action: 'contract', from: ['verified'], to: 'contracted', gates: [crossingGate] },
-  { action: 'archive', from: ['contracted'], to: 'archived', gates: [deprecationPassed] },
+  {
+    action: 'contract',
+    from: ['verified'],
+    to: 'contracted',
+    gates: [crossingGate],
+    refuse: (phase, id, verb) => ({
+      why: `it is ${phase}, and crossing the point of no return needs a verified migration`,
+      hint: `finish the rollout (\`ferry rollout ${id} status\`), verify it, then ${verb}`,
+    }),
+  },
+  {
+    action: 'archive',
+    from: ['contracted'],
+    to: 'archived',
+    gates: [deprecationPassed],
+    refuse: (phase, id) =>
+      phase === 'archived'
+        ? { why: 'it is already archived', hint: 'there is nothing left to clean up', message: `migration ${id} is already archived` }
+        : { why: `it is ${phase}`, hint: nextMoves(phase) },
+  },
   { action: 'rollback', from: BEFORE_CONTRACT, to: 'rolled-back', gates: [] },
 ]);
 
@@ -93,7 +111,7 @@ export interface Asking {
 export function phaseRefusal(migrationId: string, phase: Phase, asking: Asking): FerryError | undefined {
   const moves = named(asking.action);
   if (moves.some((t) => t.from.includes(phase))) return undefined;
-  const r = moves[0]?.refuse?.(phase, migrationId) ?? { why: `it is ${phase}`, hint: nextMoves(phase) };
+  const r = moves[0]?.refuse?.(phase, migrationId, asking.verb) ?? { why: `it is ${phase}`, hint: nextMoves(phase) };
   return new FerryError('E_GATE', r.message ?? `cannot ${asking.verb} ${migrationId}: ${r.why}`, r.hint);
 }
 

@@ -35,7 +35,11 @@ describe('the transition table', () => {
     expect(resume?.message).toBe('cannot resume 0001_x: its rollout is not paused (phase canary)');
     expect(resume?.hint).toBe('see `ferry rollout 0001_x status`');
     expect(phaseRefusal('0001_x', 'verified', { action: 'complete-rollout', verb: 'advance' })?.message).toBe('cannot advance 0001_x: it is verified');
-    expect(phaseRefusal('0001_x', 'archived', { action: 'contract', verb: 'contract' })?.hint).toBe('archived is a final phase');
+    expect(phaseRefusal('0001_x', 'canary', { action: 'contract', verb: 'clean up' })?.message).toBe(
+      'cannot clean up 0001_x: it is canary, and crossing the point of no return needs a verified migration',
+    );
+    expect(phaseRefusal('0001_x', 'archived', { action: 'archive', verb: 'clean up' })?.message).toBe('migration 0001_x is already archived');
+    expect(phaseRefusal('0001_x', 'archived', { action: 'verify', verb: 'verify' })?.hint).toBe('archived is a final phase');
     expect(() => phaseRefusal('0001_x', 'planned', { action: 'no-such-move', verb: 'x' })).toThrow(/no transition named/);
   });
 });
