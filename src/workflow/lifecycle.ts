@@ -115,15 +115,21 @@ export function phaseRefusal(migrationId: string, phase: Phase, asking: Asking):
   return new FerryError('E_GATE', r.message ?? `cannot ${asking.verb} ${migrationId}: ${r.why}`, r.hint);
 }
 
+/** The phase of a registered migration (E_NOT_FOUND otherwise), its row locked for update when `lock`. */
+async function readPhase(db: Queryable, migrationId: string, lock: boolean): Promise<Phase> {
+  const { rows } = await db.query<{ phase: Phase }>(`SELECT phase FROM ferry.migrations WHERE id = $1${lock ? ' FOR UPDATE' : ''}`, [migrationId]);
+  const phase = rows[0]?.phase;
+  if (!phase) throw new FerryError('E_NOT_FOUND', `migration ${migrationId} is not registered in this database`, 'run `ferry status` to see what is known');
+  return phase;
+}
+
 /**
  * The phase a migration is in, locked for update until the transaction ends.
  * With `asking`, an action checks the table before it does any work: E_GATE
  * (worded by the table) when the move it asks for does not start from this phase.
  */
 export async function currentPhase(tx: Queryable, migrationId: string, asking?: Asking): Promise<Phase> {
-  const { rows } = await tx.query<{ phase: Phase }>('SELECT phase FROM ferry.migrations WHERE id = $1 FOR UPDATE', [migrationId]);
-  const phase = rows[0]?.phase;
-  if (!phase) throw new FerryError('E_NOT_FOUND', `migration ${migrationId} is not registered in this database`, 'run `ferry status` to see what is known');
+  const phase = await readPhase(tx, migrationId, true);
   const refused = asking ? phaseRefusal(migrationId, phase, asking) : undefined;
   if (refused) throw refused;
   return phase;
@@ -141,10 +147,11 @@ async function gateRefusal(t: Transition, ctx: GateContext): Promise<FerryError 
 }
 
 /**
- * Ask the table without moving: may the migration take the move `asking.action`
- * now? Checks the phase as {@link currentPhase} does, then every gate of the
- * move with the `details` the move will carry. `asFrom` judges the gates of a
- * move a later step reaches (cleanup asks archive's while still verified).
+ * Ask the table without moving (and without locking): may the migration take
+ * the move `asking.action` now? Checks the phase as {@link currentPhase} does,
+ * then every gate of the move with the `details` the move will carry. `asFrom`
+ * judges the move from the phase a later step reaches (cleanup asks archive's
+ * gates while the migration is still verified).
  * Resolves to the E_GATE the move would raise, or undefined when it may go.
  */
 export async function refusal(
@@ -152,8 +159,7 @@ export async function refusal(
   migrationId: string,
   asking: Asking & { actor: string; details?: unknown; asFrom?: Phase },
 ): Promise<FerryError | undefined> {
-  const phase = await currentPhase(tx, migrationId);
-  const from = asking.asFrom ?? phase;
+  const from = asking.asFrom ?? (await readPhase(tx, migrationId, false));
   const refused = phaseRefusal(migrationId, from, asking);
   if (refused) return refused;
   const t = named(asking.action).find((x) => x.from.includes(from)) as Transition;
