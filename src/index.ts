@@ -55,7 +55,7 @@ export {
   type RolloutRunOptions,
   runRollout,
 } from './workflow/health.js';
-export { addGate, type Gate, type GateRefusal, PHASES, type Phase, TRANSITIONS, transition } from './workflow/lifecycle.js';
+export { type Gate, type GateContext, type GateRefusal, PHASES, type Phase, TRANSITIONS, transition } from './workflow/lifecycle.js';
 export {
   type EnvironmentCatalog,
   isSqlTarget,

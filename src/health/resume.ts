@@ -15,10 +15,10 @@ export async function resumeRollout(tx: Queryable, t: RolloutTarget, opts: { act
   const phase = await opts.life.currentPhase(tx, t.id);
   const controller = await readController(tx, t.id, true);
   const rollout = await readRollout(tx, t.id, true);
+  // Paused by the controller at 100 % (rolled out) is resumed without a phase move; otherwise the table judges the phase.
   const pausedAtTop = phase === 'rolled-out' && controller?.state === 'paused';
-  if (!rollout || (phase !== 'paused' && !pausedAtTop)) {
-    throw new FerryError('E_GATE', `cannot resume ${t.id}: its rollout is not paused (phase ${phase})`, `see \`ferry rollout ${t.id} status\``);
-  }
+  if (!pausedAtTop) await opts.life.currentPhase(tx, t.id, { action: 'resume', verb: 'resume' });
+  if (!rollout) throw new FerryError('E_GATE', `cannot resume ${t.id}: its rollout is not paused (phase ${phase})`, `see \`ferry rollout ${t.id} status\``);
   const reason = `resumed by ${opts.actor} at ${formatPercentage(rollout.percentage)}${opts.reason ? `: ${opts.reason}` : ''}; yellow accepted for this stage`;
   const move = await setRollout(tx, t, rollout.percentage, { actor: opts.actor, reason, life: opts.life });
   await setState(tx, t.id, 'running', reason, { acknowledged: rollout.percentage });

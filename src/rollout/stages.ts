@@ -21,8 +21,12 @@ export interface RolloutTarget {
  * so the transition table and its gates stay the only authority.
  */
 export interface Lifecycle {
-  /** The migration's phase, locked until the transaction ends. */
-  currentPhase(tx: Queryable, migrationId: string): Promise<string>;
+  /**
+   * The migration's phase, locked until the transaction ends. With `asking`, the
+   * table refuses (E_GATE, worded `cannot <verb> <id>: …`) when the move named
+   * `action` does not start from it: the rollout asks before it does any work.
+   */
+  currentPhase(tx: Queryable, migrationId: string, asking?: { action: string; verb: string }): Promise<string>;
   /** Move to `to` (table and gates checked) and log the transition. */
   transition(tx: Queryable, migrationId: string, to: RolloutPhase | 'paused', opts: { actor: string; reason: string; details?: unknown }): Promise<unknown>;
 }
@@ -79,11 +83,11 @@ function flagOf(t: RolloutTarget): string {
   throw new FerryError('E_GATE', `migration ${t.id} names no flag to roll out`, 'add "flag": "<key>" to its manifest');
 }
 
-async function registeredPhase(tx: Queryable, t: RolloutTarget, life: Lifecycle): Promise<string> {
+async function registeredPhase(tx: Queryable, t: RolloutTarget, life: Lifecycle, asking?: { action: string; verb: string }): Promise<string> {
   const { rows } = await tx.query('SELECT 1 FROM ferry.migrations WHERE id = $1', [t.id]);
   if (rows.length === 0)
     throw new FerryError('E_GATE', `cannot roll out ${t.id}: it is planned and has not been applied yet`, `run \`ferry up ${t.id}\` first`);
-  return life.currentPhase(tx, t.id);
+  return life.currentPhase(tx, t.id, asking);
 }
 
 /**
@@ -183,10 +187,9 @@ export async function advanceRollout(
     );
   if (phase === 'paused')
     throw new FerryError('E_GATE', `cannot advance ${t.id}: its rollout is paused`, `set a percentage to resume: \`ferry rollout ${t.id} set <pct>\``);
+  // Advancing ends in the move to rolled-out: the table refuses every phase that move does not start from.
+  await opts.life.currentPhase(tx, t.id, { action: 'complete-rollout', verb: 'advance' });
   const next = nextStage(t.stages, rec.percentage);
-  if (phase !== 'canary' && phase !== 'rolling') {
-    throw new FerryError('E_GATE', `cannot advance ${t.id}: it is ${phase}`, `see \`ferry rollout ${t.id} status\``);
-  }
   if (!next) return completeRollout(tx, t, { actor: opts.actor, life: opts.life, ...(opts.health ? { health: opts.health } : {}) });
   const hold = holdAt(t.stages, rec.percentage);
   if (rec.heldMs < hold && !opts.now) {
@@ -213,10 +216,10 @@ export type HealthJudge = (tx: Queryable) => Promise<string | undefined>;
  */
 export async function completeRollout(tx: Queryable, t: RolloutTarget, opts: { actor: string; life: Lifecycle; health?: HealthJudge }): Promise<RolloutMove> {
   const flag = flagOf(t);
-  const phase = await registeredPhase(tx, t, opts.life);
+  const phase = await registeredPhase(tx, t, opts.life, { action: 'complete-rollout', verb: 'complete the rollout of' });
   const rec = await readRollout(tx, t.id, true);
-  if (!rec || (phase !== 'canary' && phase !== 'rolling'))
-    throw new FerryError('E_GATE', `cannot complete the rollout of ${t.id}: it is ${phase}`, `see \`ferry rollout ${t.id} status\``);
+  // Canary or rolling without a stored rollout: moved there by hand, so there is no stage or hold to judge.
+  if (!rec) throw new FerryError('E_GATE', `cannot complete the rollout of ${t.id}: it is ${phase}`, `see \`ferry rollout ${t.id} status\``);
   if (nextStage(t.stages, rec.percentage))
     throw new FerryError(
       'E_GATE',

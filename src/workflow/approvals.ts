@@ -3,7 +3,7 @@ import type { Approval, ApprovalStatus } from '../docs/state.js';
 import { FerryError } from '../errors.js';
 import type { Migration } from '../migration/loader.js';
 import { appendEvent, stateExists, stateTableExists } from '../state/store.js';
-import { addGate, type GateContext, type GateRefusal } from './lifecycle.js';
+import type { GateContext, GateRefusal } from './gate.js';
 
 export type { Approval, ApprovalStatus } from '../docs/state.js';
 
@@ -156,15 +156,3 @@ export async function refuseStaleApprovals(db: Queryable, views: readonly { migr
     );
   }
 }
-
-let registered = false;
-
-/** Put the approval gates on the lifecycle's transitions (once per process). */
-export function registerApprovalGates(): void {
-  if (registered) return;
-  registered = true;
-  addGate('approve', rolesApproved);
-  for (const action of ['rollout', 'promote', 'complete-rollout', 'resume']) addGate(action, approvalsCurrent);
-}
-
-registerApprovalGates();

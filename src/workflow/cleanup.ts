@@ -1,18 +1,18 @@
 import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Database } from '../db/database.js';
-import { planDurationMs } from '../docs/plan-spec.js';
 import type { BackupRecord } from '../docs/state.js';
 import { FerryError } from '../errors.js';
 import { ARCHIVE_DIR, type Migration } from '../migration/loader.js';
 import { graduateFlag } from '../rollout/flags.js';
 import { formatHold } from '../rollout/schedule.js';
-import { appendEvent, ensureState, readEvents, readState } from '../state/store.js';
+import { appendEvent, ensureState, readState } from '../state/store.js';
 import { type DumpAccess, listBackups } from './backup.js';
-import { type ContractReport, contract } from './contract.js';
-import { contractStarted, crossingGates, notVerified, refuseCrossing } from './crossing.js';
+import { type ContractReport, contract, notVerified } from './contract.js';
+import { contractStarted, crossingGates, refuseCrossing } from './crossing.js';
+import { type DeprecationDetails, deprecationOf } from './deprecation.js';
 import { MIGRATION_LOCK_KEY, type RunOptions } from './execute.js';
-import { currentPhase, transition } from './lifecycle.js';
+import { currentPhase, type Phase, phaseRefusal, refusal, transition } from './lifecycle.js';
 
 /** Options of {@link cleanup}. */
 export interface CleanupOptions {
@@ -42,41 +42,42 @@ export interface CleanupReport {
   transitions: { from: string; to: string }[];
 }
 
-/** When the migration first reached 100 % (rolled-out), from its log. */
-async function fullSince(db: Database, id: string): Promise<Date | null> {
-  const e = (await readEvents(db, id)).find((x) => x.kind === 'transition' && x.toPhase === 'rolled-out');
-  return e?.at ?? null;
-}
-
 /**
  * Check cleanup's gates without changing anything: the migration is verified
  * (or contracted, resuming an interrupted cleanup); a verified one passes the
  * crossing gates of contract (checks, health, no unresolved rollback; `--force`
- * does not skip them); and its deprecation period, counted from reaching 100 %,
- * has passed unless forced with a reason.
+ * does not skip them); and the gates of the archive move in the transition
+ * table (its deprecation period, counted from reaching 100 %, has passed unless
+ * forced with a reason) hold.
  */
 export async function cleanupGates(
   db: Database,
   m: Migration,
-  opts: Pick<CleanupOptions, 'force' | 'now'>,
+  opts: Pick<CleanupOptions, 'force' | 'now' | 'run'>,
 ): Promise<{ phase: string; since: Date | null; periodMs: number; elapsedMs: number }> {
-  const phase = (await readState(db)).migrations.get(m.id)?.phase ?? 'planned';
-  if (phase === 'archived') throw new FerryError('E_GATE', `migration ${m.id} is already archived`, 'there is nothing left to clean up');
+  const phase = ((await readState(db)).migrations.get(m.id)?.phase ?? 'planned') as Phase;
+  // Cleanup ends in the archive move, after contract's: the table words both refusals (archived; not verified).
+  if (phase === 'archived') throw phaseRefusal(m.id, phase, { action: 'archive', verb: 'clean up' });
   if (phase !== 'verified' && phase !== 'contracted') throw await notVerified(db, m, phase, 'clean up');
   if (phase === 'verified' && !(await contractStarted(db, m.id))) refuseCrossing(m, await crossingGates(db, m), 'clean up');
-  const periodMs = planDurationMs(m.manifest.plan.deprecationPeriod);
-  const since = await fullSince(db, m.id);
-  const elapsedMs = since ? (opts.now ?? new Date()).getTime() - since.getTime() : 0;
-  if (elapsedMs < periodMs && !opts.force) {
-    const until = since ? new Date(since.getTime() + periodMs).toISOString().slice(0, 16).replace('T', ' ') : 'unknown';
-    throw new FerryError(
-      'E_GATE',
-      `cannot clean up ${m.id}: its deprecation period of ${m.manifest.plan.deprecationPeriod} has not passed (${formatHold(elapsedMs)} since it reached 100 %; ends ${until} UTC)`,
-      `wait, or clean up early with \`ferry cleanup ${m.id} --force --reason "…"\` (recorded in the log)`,
-    );
-  }
-  return { phase, since, periodMs, elapsedMs };
+  const now = opts.now ?? new Date();
+  const archive = await refusal(db, m.id, {
+    action: 'archive',
+    verb: 'clean up',
+    actor: opts.run.actor,
+    details: deprecationDetails(m, now, opts.force?.reason ?? null),
+    asFrom: 'contracted',
+  });
+  if (archive) throw archive;
+  return { phase, ...(await deprecationOf(db, m.id, m.manifest.plan.deprecationPeriod, now)) };
 }
+
+/** What the archive move's deprecation gate reads: the manifest's period, cleanup's clock and the `--force` reason. */
+const deprecationDetails = (m: Migration, now: Date, forced: string | null): DeprecationDetails => ({
+  deprecationPeriod: m.manifest.plan.deprecationPeriod,
+  now: now.toISOString(),
+  forced,
+});
 
 /** Move `m`'s folder to `archive/YYYYMM/<id>` under the migrations folder; returns where it is. */
 function archiveFolder(m: Migration, migrationsDir: string, now: Date): string {
@@ -98,7 +99,7 @@ function archiveFolder(m: Migration, migrationsDir: string, now: Date): string {
  */
 export async function cleanup(db: Database, m: Migration, opts: CleanupOptions): Promise<CleanupReport> {
   const now = opts.now ?? new Date();
-  const gates = await cleanupGates(db, m, opts);
+  const gates = await cleanupGates(db, m, { ...opts, now });
   const actor = opts.run.actor;
   await db.withAdvisoryLock(MIGRATION_LOCK_KEY, opts.lockWaitMs, async () => {
     await ensureState(db);
@@ -155,7 +156,7 @@ export async function cleanup(db: Database, m: Migration, opts: CleanupOptions):
       await transition(tx, m.id, 'archived', {
         actor,
         reason: `cleaned up${report.backup ? ` after backup ${report.backup.id}` : ''}; folder archived to ${report.archivedTo}`,
-        details: { backup: report.backup?.id ?? null, archivedTo: report.archivedTo, forced: report.forced },
+        details: { backup: report.backup?.id ?? null, archivedTo: report.archivedTo, ...deprecationDetails(m, now, report.forced) },
       });
       report.transitions.push({ from, to: 'archived' });
     });

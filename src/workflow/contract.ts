@@ -7,9 +7,9 @@ import { graduateFlag } from '../rollout/flags.js';
 import { appendEvent, ensureState, readState } from '../state/store.js';
 import type { RunReport, UpOptions } from './apply.js';
 import { cleanupTargets, type DumpAccess, listBackups, takeBackup } from './backup.js';
-import { CROSSING_EVENT, type CrossingVerdict, contractStarted, crossingGates, notVerified, refuseCrossing } from './crossing.js';
+import { CROSSING_EVENT, type CrossingVerdict, contractStarted, crossingGates, refuseCrossing } from './crossing.js';
 import { applyStep, MIGRATION_LOCK_KEY, rehearseStepInTransaction } from './execute.js';
-import { currentPhase, transition } from './lifecycle.js';
+import { currentPhase, type Phase, phaseRefusal, transition } from './lifecycle.js';
 import { refuseDrift, viewOf } from './plan-state.js';
 
 class DryRunRollback extends Error {}
@@ -69,6 +69,24 @@ async function backupBeforeCrossing(db: Database, m: Migration, opts: ContractOp
 }
 
 /**
+ * The E_GATE for contracting or cleaning up (`what`) a migration that is not
+ * verified, worded by the table's contract move; for a rolled-out one (e.g.
+ * moved back by a failing verify) it adds what fails now: which check, how many
+ * data errors, the health colour.
+ */
+export async function notVerified(db: Queryable, m: Migration, phase: Phase, what: string): Promise<FerryError> {
+  const refused = phaseRefusal(m.id, phase, { action: 'contract', verb: what });
+  if (!refused) throw new Error(`notVerified: ${m.id} is ${phase}, a phase contract starts from`);
+  if (phase !== 'rolled-out') return refused;
+  const v = await crossingGates(db, m);
+  return new FerryError(
+    'E_GATE',
+    `${refused.message}${v.ok ? '' : ` (${v.problems.join('; ')})`}. Nothing was changed`,
+    v.ok ? `run \`ferry verify ${m.id} --full\`: when every check passes it moves to verified` : v.fixes.join('; then '),
+  );
+}
+
+/**
  * Contract a verified migration: check the crossing gates (checks, health, no
  * unresolved rollback; E_GATE before anything changes), take a backup of what
  * it drops (unless one was taken since it was verified), run its contract-phase
@@ -87,7 +105,7 @@ export async function contract(db: Database, m: Migration, opts: ContractOptions
     if (phase === 'contracted' || phase === 'archived') {
       if (v.contractPending.length === 0) return;
     } else if (phase !== 'verified') {
-      throw await notVerified(db, m, phase, 'contract');
+      throw await notVerified(db, m, phase as Phase, 'contract');
     }
     if (v.pending.length > 0) {
       throw new FerryError(

@@ -130,22 +130,6 @@ export async function crossingGates(db: Queryable, m: Migration): Promise<Crossi
   return { ok: problems.length === 0, problems, fixes, health };
 }
 
-/**
- * The E_GATE for contracting or cleaning up a migration that is not verified;
- * for a rolled-out one (e.g. moved back by a failing verify) it names what
- * fails now: which check, how many data errors, the health colour.
- */
-export async function notVerified(db: Queryable, m: Migration, phase: string, what: string): Promise<FerryError> {
-  const base = `cannot ${what} ${m.id}: it is ${phase}, and crossing the point of no return needs a verified migration`;
-  if (phase !== 'rolled-out') return new FerryError('E_GATE', base, `finish the rollout (\`ferry rollout ${m.id} status\`), verify it, then ${what}`);
-  const v = await crossingGates(db, m);
-  return new FerryError(
-    'E_GATE',
-    `${base}${v.ok ? '' : ` (${v.problems.join('; ')})`}. Nothing was changed`,
-    v.ok ? `run \`ferry verify ${m.id} --full\`: when every check passes it moves to verified` : v.fixes.join('; then '),
-  );
-}
-
 /** Refuse (E_GATE) to `what` (contract, clean up) a migration whose crossing gates do not hold; nothing has been changed. */
 export function refuseCrossing(m: Migration, v: CrossingVerdict, what: string): void {
   if (v.ok) return;

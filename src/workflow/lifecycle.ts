@@ -1,64 +1,169 @@
 import type { Queryable } from '../db/database.js';
 import { FerryError } from '../errors.js';
 import { appendEvent } from '../state/store.js';
+import { approvalsCurrent, rolesApproved } from './approvals.js';
 import { checksPass } from './check-store.js';
 import { crossingGate } from './crossing.js';
-import type { Gate, Phase } from './gate.js';
+import { deprecationPassed } from './deprecation.js';
+import type { Gate, GateContext, Phase, PhaseRefusal } from './gate.js';
 
-export { type Gate, type GateContext, type GateRefusal, PHASES, type Phase } from './gate.js';
+export { type Gate, type GateContext, type GateRefusal, PHASES, type Phase, type PhaseRefusal } from './gate.js';
 
 /** One allowed move between phases, with the gates it must pass. */
 export interface Transition {
-  action: string;
-  from: readonly Phase[];
-  to: Phase;
-  gates: Gate[];
+  readonly action: string;
+  readonly from: readonly Phase[];
+  readonly to: Phase;
+  readonly gates: readonly Gate[];
+  /** How an action asking for this move (see {@link currentPhase}) words its refusal from another phase; default `it is <phase>`. */
+  readonly refuse?: PhaseRefusal;
 }
 
 const BEFORE_CONTRACT: readonly Phase[] = ['approved', 'expanded', 'backfilling', 'backfilled', 'canary', 'rolling', 'rolled-out', 'verified', 'paused'];
 
+const seeRollout = (migrationId: string) => `see \`ferry rollout ${migrationId} status\``;
+
+/** The table, frozen through: nothing adds a move or a gate after this module has loaded. */
+function frozen(table: Transition[]): readonly Transition[] {
+  return Object.freeze(table.map((t) => Object.freeze({ ...t, from: Object.freeze([...t.from]), gates: Object.freeze([...t.gates]) })));
+}
+
 /**
- * The transition table: the only place that says which phase may follow which.
- * Later building blocks (approvals, backfill, rollout, verification, cleanup)
- * add their gates to the entries here.
+ * The transition table: the only place that says which phase may follow which,
+ * and every gate each move must pass (approvals in approvals.ts, the checks in
+ * check-store.ts, the crossing in crossing.ts, the deprecation period in
+ * deprecation.ts). It is static: nothing registers a gate at run time.
  */
-export const TRANSITIONS: readonly Transition[] = [
-  { action: 'approve', from: ['planned'], to: 'approved', gates: [] },
+export const TRANSITIONS: readonly Transition[] = frozen([
+  { action: 'approve', from: ['planned'], to: 'approved', gates: [rolesApproved] },
   { action: 'up', from: ['approved', 'rolled-back'], to: 'expanded', gates: [] },
   { action: 'baseline', from: ['planned', 'approved', 'rolled-back'], to: 'expanded', gates: [] },
   { action: 'backfill', from: ['expanded'], to: 'backfilling', gates: [] },
   { action: 'backfilled', from: ['backfilling'], to: 'backfilled', gates: [] },
-  { action: 'rollout', from: ['expanded', 'backfilled'], to: 'canary', gates: [] },
-  { action: 'promote', from: ['canary', 'paused'], to: 'rolling', gates: [] },
-  { action: 'complete-rollout', from: ['canary', 'rolling', 'paused'], to: 'rolled-out', gates: [] },
+  { action: 'rollout', from: ['expanded', 'backfilled'], to: 'canary', gates: [approvalsCurrent] },
+  { action: 'promote', from: ['canary', 'paused'], to: 'rolling', gates: [approvalsCurrent] },
+  {
+    action: 'complete-rollout',
+    from: ['canary', 'rolling'],
+    to: 'rolled-out',
+    gates: [approvalsCurrent],
+    refuse: (phase, id) => ({ why: `it is ${phase}`, hint: seeRollout(id) }),
+  },
   { action: 'pause', from: ['canary', 'rolling'], to: 'paused', gates: [] },
-  { action: 'resume', from: ['paused'], to: 'canary', gates: [] },
+  {
+    action: 'resume',
+    from: ['paused'],
+    to: 'canary',
+    gates: [approvalsCurrent],
+    refuse: (phase, id) => ({ why: `its rollout is not paused (phase ${phase})`, hint: seeRollout(id) }),
+  },
   { action: 'verify', from: ['rolled-out'], to: 'verified', gates: [checksPass] },
   // A failing verify run after verified: back to rolled-out until a passing `verify --full` moves it again.
   { action: 'verify-failed', from: ['verified'], to: 'rolled-out', gates: [] },
-  { action: 'contract', from: ['verified'], to: 'contracted', gates: [crossingGate] },
-  { action: 'archive', from: ['contracted'], to: 'archived', gates: [] },
+  {
+    action: 'contract',
+    from: ['verified'],
+    to: 'contracted',
+    gates: [crossingGate],
+    refuse: (phase, id, verb) => ({
+      why: `it is ${phase}, and crossing the point of no return needs a verified migration`,
+      hint: `finish the rollout (\`ferry rollout ${id} status\`), verify it, then ${verb}`,
+    }),
+  },
+  {
+    action: 'archive',
+    from: ['contracted'],
+    to: 'archived',
+    gates: [deprecationPassed],
+    refuse: (phase, id) =>
+      phase === 'archived'
+        ? { why: 'it is already archived', hint: 'there is nothing left to clean up', message: `migration ${id} is already archived` }
+        : { why: `it is ${phase}`, hint: nextMoves(phase) },
+  },
   { action: 'rollback', from: BEFORE_CONTRACT, to: 'rolled-back', gates: [] },
-];
+]);
 
 /** The transition for moving `from` → `to`, if the table allows it. */
 export function findTransition(from: Phase, to: Phase): Transition | undefined {
   return TRANSITIONS.find((t) => t.to === to && t.from.includes(from));
 }
 
-/** Add a gate to the transition(s) named `action`; for building blocks that own a gate. */
-export function addGate(action: string, gate: Gate): void {
-  const matches = TRANSITIONS.filter((t) => t.action === action);
-  if (matches.length === 0) throw new Error(`no transition named ${action}`);
-  for (const t of matches) t.gates.push(gate);
+/** The transitions named `action`; an unknown name is a programming error. */
+function named(action: string): readonly Transition[] {
+  const found = TRANSITIONS.filter((t) => t.action === action);
+  if (found.length === 0) throw new Error(`no transition named ${action}`);
+  return found;
 }
 
-/** The phase a migration is in, locked for update until the transaction ends. */
-export async function currentPhase(tx: Queryable, migrationId: string): Promise<Phase> {
-  const { rows } = await tx.query<{ phase: Phase }>('SELECT phase FROM ferry.migrations WHERE id = $1 FOR UPDATE', [migrationId]);
+/** The hint of a refused move: where the table lets `from` go. */
+function nextMoves(from: Phase): string {
+  const next = TRANSITIONS.filter((x) => x.from.includes(from)).map((x) => `${x.to} (${x.action})`);
+  return next.length ? `from ${from} it can move to: ${next.join(', ')}` : `${from} is a final phase`;
+}
+
+/** An action about to ask the table for the move named `action`; its refusals read `cannot <verb> <id>: …`. */
+export interface Asking {
+  action: string;
+  verb: string;
+}
+
+/** The E_GATE for asking the move `asking.action` of a migration in `phase`, worded by its table entry; undefined when the move starts from there. */
+export function phaseRefusal(migrationId: string, phase: Phase, asking: Asking): FerryError | undefined {
+  const moves = named(asking.action);
+  if (moves.some((t) => t.from.includes(phase))) return undefined;
+  const r = moves[0]?.refuse?.(phase, migrationId, asking.verb) ?? { why: `it is ${phase}`, hint: nextMoves(phase) };
+  return new FerryError('E_GATE', r.message ?? `cannot ${asking.verb} ${migrationId}: ${r.why}`, r.hint);
+}
+
+/** The phase of a registered migration (E_NOT_FOUND otherwise), its row locked for update when `lock`. */
+async function readPhase(db: Queryable, migrationId: string, lock: boolean): Promise<Phase> {
+  const { rows } = await db.query<{ phase: Phase }>(`SELECT phase FROM ferry.migrations WHERE id = $1${lock ? ' FOR UPDATE' : ''}`, [migrationId]);
   const phase = rows[0]?.phase;
   if (!phase) throw new FerryError('E_NOT_FOUND', `migration ${migrationId} is not registered in this database`, 'run `ferry status` to see what is known');
   return phase;
+}
+
+/**
+ * The phase a migration is in, locked for update until the transaction ends.
+ * With `asking`, an action checks the table before it does any work: E_GATE
+ * (worded by the table) when the move it asks for does not start from this phase.
+ */
+export async function currentPhase(tx: Queryable, migrationId: string, asking?: Asking): Promise<Phase> {
+  const phase = await readPhase(tx, migrationId, true);
+  const refused = asking ? phaseRefusal(migrationId, phase, asking) : undefined;
+  if (refused) throw refused;
+  return phase;
+}
+
+/** The E_GATE of the first gate of `t` that refuses in `ctx`, or undefined when all pass. */
+async function gateRefusal(t: Transition, ctx: GateContext): Promise<FerryError | undefined> {
+  for (const gate of t.gates) {
+    const said = await gate(ctx);
+    if (!said) continue;
+    const r = typeof said === 'string' ? { why: said, hint: 'meet the condition above, then retry' } : said;
+    return new FerryError('E_GATE', r.message ?? `migration ${ctx.migrationId} cannot move from ${ctx.from} to ${ctx.to}: ${r.why}`, r.hint);
+  }
+  return undefined;
+}
+
+/**
+ * Ask the table without moving (and without locking): may the migration take
+ * the move `asking.action` now? Checks the phase as {@link currentPhase} does,
+ * then every gate of the move with the `details` the move will carry. `asFrom`
+ * judges the move from the phase a later step reaches (cleanup asks archive's
+ * gates while the migration is still verified).
+ * Resolves to the E_GATE the move would raise, or undefined when it may go.
+ */
+export async function refusal(
+  tx: Queryable,
+  migrationId: string,
+  asking: Asking & { actor: string; details?: unknown; asFrom?: Phase },
+): Promise<FerryError | undefined> {
+  const from = asking.asFrom ?? (await readPhase(tx, migrationId, false));
+  const refused = phaseRefusal(migrationId, from, asking);
+  if (refused) return refused;
+  const t = named(asking.action).find((x) => x.from.includes(from)) as Transition;
+  return gateRefusal(t, { tx, migrationId, from, to: t.to, actor: asking.actor, details: asking.details });
 }
 
 /**
@@ -70,20 +175,9 @@ export async function transition(tx: Queryable, migrationId: string, to: Phase, 
   const from = await currentPhase(tx, migrationId);
   if (from === to) return from;
   const t = findTransition(from, to);
-  if (!t) {
-    const next = TRANSITIONS.filter((x) => x.from.includes(from)).map((x) => `${x.to} (${x.action})`);
-    throw new FerryError(
-      'E_GATE',
-      `migration ${migrationId} cannot move from ${from} to ${to}`,
-      next.length ? `from ${from} it can move to: ${next.join(', ')}` : `${from} is a final phase`,
-    );
-  }
-  for (const gate of t.gates) {
-    const refusal = await gate({ tx, migrationId, from, to, actor: opts.actor, details: opts.details });
-    if (!refusal) continue;
-    const { why, hint } = typeof refusal === 'string' ? { why: refusal, hint: 'meet the condition above, then retry' } : refusal;
-    throw new FerryError('E_GATE', `migration ${migrationId} cannot move from ${from} to ${to}: ${why}`, hint);
-  }
+  if (!t) throw new FerryError('E_GATE', `migration ${migrationId} cannot move from ${from} to ${to}`, nextMoves(from));
+  const refused = await gateRefusal(t, { tx, migrationId, from, to, actor: opts.actor, details: opts.details });
+  if (refused) throw refused;
   await tx.query('UPDATE ferry.migrations SET phase = $2, updated_at = now() WHERE id = $1', [migrationId, to]);
   await appendEvent(tx, { migrationId, actor: opts.actor, kind: 'transition', from, to, reason: opts.reason, details: opts.details });
   return from;
