@@ -144,7 +144,7 @@ export async function setState(
   extra: { acknowledged?: number | null } = {},
 ): Promise<void> {
   await db.query(
-    `INSERT INTO ferry.controllers (migration_id, state, reason) VALUES ($1, $2, $3)
+    `INSERT INTO ferry.controllers (migration_id, state, reason, acknowledged) VALUES ($1, $2, $3, CASE WHEN $4::boolean THEN $5::numeric END)
      ON CONFLICT (migration_id) DO UPDATE SET state = EXCLUDED.state, reason = EXCLUDED.reason, updated_at = clock_timestamp(),
        acknowledged = CASE WHEN $4::boolean THEN $5::numeric ELSE ferry.controllers.acknowledged END`,
     [migrationId, state, reason, extra.acknowledged !== undefined, extra.acknowledged?.toFixed(2) ?? null],

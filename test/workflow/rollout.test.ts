@@ -40,6 +40,8 @@ forEachDriver('rollout actions as library functions', (suite) => {
       const report = await rolloutReport(db, m);
       expect(report).toMatchObject({ migrationId: m.id, phase: 'rolling', percentage: 25, stage: 2, flagEnabled: true });
       expect(report.controller?.state).toBe('running');
+      // No controller ever ran for it: the resume still records that this stage's yellow was accepted.
+      expect(report.controller?.acknowledged).toBe(25);
       expect(report.guidance.phase).toBe('rolling');
 
       const health = await healthReport(db, m, { windowMs: 60_000 });
