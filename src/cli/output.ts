@@ -100,3 +100,8 @@ export function phaseLabel(phase: string | null): string {
 }
 
 export { pc };
+
+/** The line of one phase move: `phase <id>: <from> → <to>`. */
+export function phaseLine(migrationId: string, from: string, to: string): string {
+  return `${pc.magenta('phase')} ${migrationId}: ${from} → ${pc.bold(to)}`;
+}

@@ -17,11 +17,12 @@ export async function syncTicketsAfter(g: GlobalOptions, command: Command): Prom
   if (!PHASE_MOVERS.has(command.name()) || command.opts<{ dryRun?: boolean }>().dryRun) return;
   try {
     const project = loadProject(g.project ?? process.cwd());
-    if (openPhaseTickets(project).length === 0) return;
+    const open = openPhaseTickets(project);
+    if (open.length === 0) return;
     const db = await openConnection(resolveConnection(project, g.env), { lockWaitMs: 10_000, purpose: 'tickets' });
     try {
       const out = processOutput(Boolean(g.json));
-      for (const t of await syncPhaseTickets(db, project)) out.line(`${pc.green('ticket')} #${t.number} closed: ${t.title}`);
+      for (const t of await syncPhaseTickets(db, project, open)) out.line(`${pc.green('ticket')} #${t.number} closed: ${t.title}`);
     } finally {
       await db.close();
     }

@@ -111,17 +111,20 @@ export async function listBackups(db: Queryable, migrationId?: string): Promise<
        FROM ferry.backups WHERE $1::text IS NULL OR migration_id = $1 ORDER BY created_at, id`,
     [migrationId ?? null],
   );
-  return rows.map((r) => ({
-    id: r.id as string,
-    migrationId: r.migration_id as string,
-    method: r.method as 'pg_dump' | 'copy',
-    location: r.location as string,
-    objects: JSON.parse(r.objects as string),
-    ...((JSON.parse(r.objects as string) as { purpose?: string }[]).some((o) => o.purpose === 'rollback') ? { purpose: 'rollback' as const } : {}),
-    bytes: Number(r.bytes),
-    createdBy: r.created_by as string,
-    createdAt: r.created_at as string,
-  }));
+  return rows.map((r) => {
+    const objects: BackupRecord['objects'] = JSON.parse(r.objects as string);
+    return {
+      id: r.id as string,
+      migrationId: r.migration_id as string,
+      method: r.method as 'pg_dump' | 'copy',
+      location: r.location as string,
+      objects,
+      ...((objects as { purpose?: string }[]).some((o) => o.purpose === 'rollback') ? { purpose: 'rollback' as const } : {}),
+      bytes: Number(r.bytes),
+      createdBy: r.created_by as string,
+      createdAt: r.created_at as string,
+    };
+  });
 }
 
 /** Options of {@link takeBackup}. */

@@ -16,11 +16,11 @@ export function openPhaseTickets(project: Pick<Project, 'root'>): FiledTicket[] 
 /**
  * Close the open phase tickets whose phase the event log of `db` shows is over
  * (the migration moved past it), with the move that ended it; resolves to the
- * tickets closed, in order.
+ * tickets closed, in order. `open` is {@link openPhaseTickets} when the caller has read it already.
  */
-export async function syncPhaseTickets(db: Queryable, project: Pick<Project, 'root'>): Promise<FiledTicket[]> {
+export async function syncPhaseTickets(db: Queryable, project: Pick<Project, 'root'>, open = openPhaseTickets(project)): Promise<FiledTicket[]> {
   const closed: FiledTicket[] = [];
-  for (const id of new Set(openPhaseTickets(project).map((t) => t.migration as string))) {
+  for (const id of new Set(open.map((t) => t.migration as string))) {
     const events = await readEvents(db, id);
     closed.push(
       ...closePhaseTickets(project.root, id, (phase) => {

@@ -3,6 +3,7 @@ import { FerryError } from '../errors.js';
 import { listArchived, loadAll, loadArchived, type Migration } from '../migration/loader.js';
 import { type Connection, durationMs, loadProject, type Project, resolveConnection } from '../project/config.js';
 import { currentActor } from '../state/store.js';
+import type { DumpAccess } from './backup.js';
 import { openEnvironment } from './environments.js';
 import type { RunOptions } from './execute.js';
 import { projectLoadOptions, selectMigrations } from './plan-state.js';
@@ -68,7 +69,7 @@ export async function findMigration(ws: Pick<Workspace, 'migrations' | 'project'
 }
 
 /** pg_dump's way in to a server environment (for backups and rehearsals); undefined for the embedded one. */
-export function dumpAccess(ws: Pick<Workspace, 'conn'>): { url: string; password?: string } | undefined {
+export function dumpAccess(ws: Pick<Workspace, 'conn'>): DumpAccess | undefined {
   if (ws.conn.driver !== 'server') return undefined;
   return { url: ws.conn.url, ...(ws.conn.password === undefined ? {} : { password: ws.conn.password }) };
 }

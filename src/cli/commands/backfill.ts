@@ -7,7 +7,7 @@ import { backfill, backfillStatus, backfillSteps, controlBackfills, joinBackfill
 import type { RunOptions } from '../../workflow/step-report.js';
 import { type GlobalOptions, withDatabase } from '../context.js';
 import { wholeNumber } from '../numbers.js';
-import { pc } from '../output.js';
+import { pc, phaseLine } from '../output.js';
 import { backfillLine } from '../progress.js';
 
 const FERRY_BIN = fileURLToPath(new URL('../../../bin/ferry.js', import.meta.url));
@@ -98,7 +98,7 @@ export function registerBackfillCommand(program: Command, globals: () => GlobalO
             return;
           }
           const report = r.report as RunReport;
-          for (const t of report.transitions) ctx.out.line(`${pc.magenta('phase')} ${t.migrationId}: ${t.from} → ${pc.bold(t.to)}`);
+          for (const t of report.transitions) ctx.out.line(phaseLine(t.migrationId, t.from, t.to));
           ctx.out.result({ report, progress: r.progress });
         });
       },

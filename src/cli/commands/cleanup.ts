@@ -6,7 +6,7 @@ import { backup, backupTargets, restore } from '../../workflow/backup.js';
 import { cleanup } from '../../workflow/cleanup.js';
 import { lossName } from '../../workflow/data-loss.js';
 import { type GlobalOptions, withDatabase } from '../context.js';
-import { pc } from '../output.js';
+import { pc, phaseLine } from '../output.js';
 import { dumpAccess, withMigration } from '../target.js';
 
 /** Where backups go: `--dir` (from the working directory), else `.ferry/backups` in the project. */
@@ -110,7 +110,7 @@ export function registerCleanupCommands(program: Command, globals: () => GlobalO
         if (r.forced) ctx.out.line(pc.yellow(`forced before the deprecation period passed: ${r.forced}`));
         if (r.backup) ctx.out.line(backupLine(r.backup));
         for (const e of held) print?.(e);
-        const phase = (t: { from: string; to: string }) => ctx.out.line(`${pc.magenta('phase')} ${m.id}: ${t.from} → ${pc.bold(t.to)}`);
+        const phase = (t: { from: string; to: string }) => ctx.out.line(phaseLine(m.id, t.from, t.to));
         const contracted = r.contract.transitions.length;
         r.transitions.slice(0, contracted).forEach(phase);
         if (r.contract.flagGraduated) ctx.out.line(`${pc.magenta('flag')} ${r.contract.flagGraduated} graduated: on for everyone for good`);

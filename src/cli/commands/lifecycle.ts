@@ -4,7 +4,7 @@ import { approve, checkRole } from '../../workflow/approve.js';
 import { DEFAULT_SAMPLE_ROWS, rehearse } from '../../workflow/rehearse.js';
 import { type GlobalOptions, withDatabase } from '../context.js';
 import { wholeNumber } from '../numbers.js';
-import { pc } from '../output.js';
+import { pc, phaseLine } from '../output.js';
 import { rehearsalLines } from '../rehearsal-output.js';
 import { withMigration } from '../target.js';
 
@@ -28,7 +28,7 @@ export function registerLifecycleCommands(program: Command, globals: () => Globa
         async (ctx, m) => {
           const result = await approve(ctx.db, m, { role: o.as, actor: ctx.actor, lockWaitMs: ctx.lockWaitMs, ...(o.reason ? { reason: o.reason } : {}) });
           ctx.out.line(`${pc.green('approved')} ${m.id} as ${pc.bold(result.approval.role)} by ${ctx.actor}`);
-          if (result.moved) ctx.out.line(`${pc.magenta('phase')} ${m.id}: planned → ${pc.bold('approved')}`);
+          if (result.moved) ctx.out.line(phaseLine(m.id, 'planned', 'approved'));
           else if (result.missing.length) ctx.out.line(pc.dim(`  still needed: ${result.missing.join(', ')}`));
           ctx.out.result(result);
         },

@@ -9,10 +9,10 @@ import { runRollout } from '../../workflow/health.js';
 import { advanceRolloutStage, resumePausedRollout, rolloutReport, setRolloutPercentage } from '../../workflow/rollout.js';
 import { type CommandContext, type GlobalOptions, withDatabase } from '../context.js';
 import { colourLabel } from '../health-output.js';
-import { pc } from '../output.js';
+import { pc, phaseLine } from '../output.js';
 
 function printMove(ctx: CommandContext, move: RolloutMove): void {
-  for (const p of move.phases) ctx.out.line(`${pc.magenta('phase')} ${move.migrationId}: ${p.from} → ${pc.bold(p.to)}`);
+  for (const p of move.phases) ctx.out.line(phaseLine(move.migrationId, p.from, p.to));
   if (move.flagChange)
     ctx.out.line(
       `${pc.magenta('rollout')} ${move.migrationId}: flag ${move.flag} ${formatPercentage(move.fromPercentage)} → ${pc.bold(formatPercentage(move.toPercentage))}${move.early ? pc.yellow('  (early)') : ''}`,

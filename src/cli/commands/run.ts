@@ -7,13 +7,13 @@ import { lossName } from '../../workflow/data-loss.js';
 import { down } from '../../workflow/rollback.js';
 import { type GlobalOptions, withDatabase } from '../context.js';
 import { wholeNumber } from '../numbers.js';
-import { type Output, pc } from '../output.js';
+import { type Output, pc, phaseLine } from '../output.js';
 import { dumpAccess } from '../target.js';
 import { workerStarter } from './backfill.js';
 import { backupDir, backupLine } from './cleanup.js';
 
 function summarise(out: Output, report: RunReport, nothing: string): void {
-  for (const t of report.transitions) out.line(`${pc.magenta('phase')} ${t.migrationId}: ${t.from} → ${pc.bold(t.to)}`);
+  for (const t of report.transitions) out.line(phaseLine(t.migrationId, t.from, t.to));
   if (report.steps.length === 0) out.line(nothing);
   if (report.dryRun) out.line(pc.cyan('dry-run: everything above ran in a transaction that was rolled back; nothing changed'));
   out.result(report);
