@@ -16,6 +16,8 @@ const BLOCKS = '^src/(operations|lint|backfill|rollout|health|verify|docs|projec
 // The state store: ferry's own tables (schema, migrations, steps, events) and the queries on them.
 const STATE = '^src/state/';
 const DB = '^src/db/';
+// The thin faces: the CLI's commands and every module of ferry serve.
+const THIN = '^src/(cli/commands|server)/';
 const LEAVES = '^src/(errors|bucket|sleep)\\.ts$';
 
 /** @type {import('dependency-cruiser').IConfiguration} */
@@ -76,23 +78,23 @@ module.exports = {
     {
       name: 'cli-commands-no-db',
       severity: 'error',
-      comment: 'A CLI command parses, calls one library function and renders: no SQL, no connections, so no src/db import.',
-      from: { path: '^src/cli/commands/' },
+      comment: 'A CLI command or a route of ferry serve parses, calls one library function and renders: no SQL, no connections, so no src/db import.',
+      from: { path: THIN },
       to: { path: DB },
     },
     {
       name: 'cli-commands-no-state',
       severity: 'error',
-      comment: "A CLI command never reads or writes ferry's state tables itself: the library function it calls does (src/workflow).",
-      from: { path: '^src/cli/commands/' },
+      comment: "A CLI command or a route of ferry serve never reads or writes ferry's state tables itself: the library function it calls does (src/workflow).",
+      from: { path: THIN },
       to: { path: STATE },
     },
     {
       name: 'cli-commands-no-lock-or-phase',
       severity: 'error',
       comment:
-        'A CLI command takes no migration lock (MIGRATION_LOCK_KEY, src/workflow/execute.ts) and moves no phase (transition, src/workflow/lifecycle.ts): the library action does both.',
-      from: { path: '^src/cli/commands/' },
+        'A CLI command or a route of ferry serve takes no migration lock (MIGRATION_LOCK_KEY, src/workflow/execute.ts) and moves no phase (transition, src/workflow/lifecycle.ts): the library action does both.',
+      from: { path: THIN },
       to: { path: '^src/workflow/(execute|lifecycle)\\.ts$' },
     },
     {

@@ -1,5 +1,5 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { FerryError } from '../errors.js';
+import { EXIT_CODES, FerryError } from '../errors.js';
 import { registerBackfillCommand } from './commands/backfill.js';
 import { registerCleanupCommands } from './commands/cleanup.js';
 import { registerDocumentCommands } from './commands/documents.js';
@@ -13,9 +13,9 @@ import { registerProjectCommands } from './commands/project.js';
 import { registerRolloutCommands } from './commands/rollout.js';
 import { registerRunCommands } from './commands/run.js';
 import { registerSchemaCommand } from './commands/schema.js';
+import { registerServeCommand } from './commands/serve.js';
 import { registerTicketCommands } from './commands/tickets.js';
 import type { GlobalOptions } from './context.js';
-import { EXIT_CODES } from './exit-codes.js';
 import { processOutput, startOutput } from './output.js';
 import { quietOnClosedPipes } from './pipes.js';
 import { syncTicketsAfter } from './ticket-sync.js';
@@ -74,6 +74,7 @@ export function buildProgram(json = false): Command {
   registerCleanupCommands(program, globals);
   registerTicketCommands(program, globals);
   registerSchemaCommand(program, globals);
+  registerServeCommand(program, globals);
   program.hook('postAction', (_program, command) => syncTicketsAfter(globals(), command));
   for (const c of allCommands(program)) {
     c.exitOverride((err) => {
@@ -84,7 +85,7 @@ export function buildProgram(json = false): Command {
   return program;
 }
 
-/** Run the CLI with `argv`; resolves to the exit status (see exit-codes.ts). */
+/** Run the CLI with `argv`; resolves to the exit status (see EXIT_CODES in errors.ts). */
 export async function main(argv: string[]): Promise<number> {
   quietOnClosedPipes();
   startOutput();

@@ -1,4 +1,4 @@
-import { closeSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { FerryError } from '../errors.js';
 import { sleep } from '../sleep.js';
@@ -17,6 +17,8 @@ interface LockOwner {
   host: string;
   command: string;
   since: string;
+  /** Set by `ferry serve` once it listens: the URL other commands should use instead. */
+  serving?: string;
 }
 
 function readOwner(path: string): LockOwner | undefined {
@@ -82,6 +84,14 @@ export async function acquireFileLock(path: string, waitMs: number, what: string
       takeOver(path, owner);
       continue;
     }
+    if (owner?.serving !== undefined && (owner.host !== hostname() || alive(owner.pid))) {
+      // ferry serve holds the database for as long as it runs: waiting would only time out.
+      throw new FerryError(
+        'E_LOCKED',
+        `${what} is owned by \`ferry serve\` (pid ${owner.pid} on ${owner.host}), serving ${owner.serving}`,
+        `use the dashboard or its API at ${owner.serving} (actions need its token), or stop it (kill ${owner.pid}) and run this command again`,
+      );
+    }
     if (owner === undefined) {
       // Written but not yet filled in by its owner; look again shortly.
       await sleep(20);
@@ -97,4 +107,16 @@ export async function acquireFileLock(path: string, waitMs: number, what: string
     }
     await sleep(100);
   }
+}
+
+/**
+ * Record in a lock file this process holds that it serves the database at `url`
+ * (`ferry serve`), so other commands refuse at once naming the URL instead of waiting.
+ */
+export function announceServing(path: string, url: string): void {
+  const owner = readOwner(path);
+  if (owner?.pid !== process.pid) return;
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify({ ...owner, serving: url }));
+  renameSync(tmp, path);
 }

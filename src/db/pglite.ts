@@ -4,7 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { PGlite, type Results, type Transaction } from '@electric-sql/pglite';
 import { FerryError } from '../errors.js';
 import type { Database, Queryable, QueryResult } from './database.js';
-import { acquireFileLock } from './file-lock.js';
+import { acquireFileLock, announceServing } from './file-lock.js';
 
 /** Options for {@link openPglite}. */
 export interface PgliteOptions {
@@ -87,6 +87,12 @@ export async function openPglite(opts: PgliteOptions = {}): Promise<Database> {
   };
   if (opts.dataDir) dataDirs.set(db, resolve(opts.dataDir));
   return db;
+}
+
+/** Mark an open, persisted PGlite database as served by this process at `url` (see `announceServing`); no-op for other databases. */
+export function announcePgliteServing(db: Database, url: string): void {
+  const dir = dataDirs.get(db);
+  if (dir) announceServing(`${dir}.lock`, url);
 }
 
 /**

@@ -274,4 +274,37 @@ export const STATE_SCHEMA_VERSIONS: readonly string[] = [
   COMMENT ON COLUMN ferry.flags.graduated_at IS 'when the flag graduated (its migration contracted): on for everyone, whatever default the code passes; it can no longer be lowered';
   COMMENT ON COLUMN ferry.flags.tombstone IS 'the migration was cleaned up: the row stays so SDKs answer true (and warn that the if can go)';
   `,
+  // 10: what the dashboard watches. Each backfill batch is logged with its checkpoint (duration and size over
+  // time), and every change of ferry's state is announced once per statement on channel ferry_state, its payload
+  // the table's name, so `ferry serve` updates open pages without polling the server.
+  `
+  CREATE TABLE ferry.backfill_batches (
+    id           bigserial PRIMARY KEY,
+    migration_id text NOT NULL,
+    step_id      text NOT NULL,
+    range_no     int NOT NULL,
+    rows         bigint NOT NULL,
+    batch_size   int NOT NULL,
+    duration_ms  double precision NOT NULL,
+    worker       text,
+    at           timestamptz NOT NULL DEFAULT clock_timestamp()
+  );
+  CREATE INDEX backfill_batches_step_idx ON ferry.backfill_batches (migration_id, step_id, id);
+  COMMENT ON TABLE ferry.backfill_batches IS 'one row per committed backfill batch, written in the batch''s own transaction';
+  CREATE FUNCTION ferry.state_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN
+    PERFORM pg_notify('ferry_state', TG_TABLE_NAME);
+    RETURN NULL;
+  END $$;
+  CREATE TRIGGER state_notify AFTER INSERT OR UPDATE OR DELETE ON ferry.migrations FOR EACH STATEMENT EXECUTE FUNCTION ferry.state_notify();
+  CREATE TRIGGER state_notify AFTER INSERT ON ferry.events FOR EACH STATEMENT EXECUTE FUNCTION ferry.state_notify();
+  CREATE TRIGGER state_notify AFTER INSERT OR UPDATE OR DELETE ON ferry.applied_steps FOR EACH STATEMENT EXECUTE FUNCTION ferry.state_notify();
+  CREATE TRIGGER state_notify AFTER INSERT OR UPDATE OR DELETE ON ferry.backfills FOR EACH STATEMENT EXECUTE FUNCTION ferry.state_notify();
+  CREATE TRIGGER state_notify AFTER INSERT OR UPDATE OR DELETE ON ferry.backfill_ranges FOR EACH STATEMENT EXECUTE FUNCTION ferry.state_notify();
+  CREATE TRIGGER state_notify AFTER INSERT OR UPDATE OR DELETE ON ferry.rollouts FOR EACH STATEMENT EXECUTE FUNCTION ferry.state_notify();
+  CREATE TRIGGER state_notify AFTER INSERT ON ferry.verify_results FOR EACH STATEMENT EXECUTE FUNCTION ferry.state_notify();
+  CREATE TRIGGER state_notify AFTER INSERT OR DELETE ON ferry.approvals FOR EACH STATEMENT EXECUTE FUNCTION ferry.state_notify();
+  CREATE TRIGGER state_notify AFTER INSERT ON ferry.metrics FOR EACH STATEMENT EXECUTE FUNCTION ferry.state_notify();
+  CREATE TRIGGER state_notify AFTER INSERT OR UPDATE OR DELETE ON ferry.controllers FOR EACH STATEMENT EXECUTE FUNCTION ferry.state_notify();
+  `,
 ];

@@ -4,6 +4,7 @@ import { FerryError } from '../errors.js';
 import type { Migration } from '../migration/loader.js';
 import { deleteFlag, type Flag, type FlagChange, graduatedRefusal, listFlags, readFlag, unknownFlag, writeFlag } from '../rollout/flags.js';
 import { effectivePercentage, type FlagValue } from '../rollout/percentage.js';
+import { createFlags, type Flags } from '../sdk/flags.js';
 import { ensureCheckState } from './check-store.js';
 import { transition } from './lifecycle.js';
 
@@ -117,4 +118,12 @@ export async function lookupFlag(
     Object.assign(lookup, { unit: opts.unit, bucket, in: inRollout(bucket, effectivePercentage(value)) });
   }
   return { lookup, record: f };
+}
+
+/**
+ * The flags as an application sees them, kept fresh from `db` (LISTEN/NOTIFY, or polling on PGlite):
+ * what `ferry serve`'s relay hands on to many application instances over one database session.
+ */
+export function flagFeed(db: Database): Flags {
+  return createFlags({ db }, { metrics: false, onWarning: () => {} });
 }

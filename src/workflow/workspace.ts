@@ -1,4 +1,8 @@
 import type { Database } from '../db/database.js';
+import { announcePgliteServing } from '../db/pglite.js';
+
+export type { Database };
+
 import { FerryError } from '../errors.js';
 import { listArchived, loadAll, loadArchived, type Migration } from '../migration/loader.js';
 import { type Connection, durationMs, loadProject, type Project, resolveConnection } from '../project/config.js';
@@ -72,4 +76,12 @@ export async function findMigration(ws: Pick<Workspace, 'migrations' | 'project'
 export function dumpAccess(ws: Pick<Workspace, 'conn'>): DumpAccess | undefined {
   if (ws.conn.driver !== 'server') return undefined;
   return { url: ws.conn.url, ...(ws.conn.password === undefined ? {} : { password: ws.conn.password }) };
+}
+
+/**
+ * Tell other processes that `db` (the embedded database, which one process holds) is served at `url`:
+ * their commands then refuse at once, naming the URL and this process, instead of waiting for the lock.
+ */
+export function announceServing(db: Database, url: string): void {
+  announcePgliteServing(db, url);
 }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { EXIT_CODES } from '../../src/cli/exit-codes.js';
+import { EXIT_CODES } from '../../src/errors.js';
 import { buildProgram, main } from '../../src/cli/main.js';
 import { isFerryError } from '../../src/errors.js';
 import { loadAll } from '../../src/migration/loader.js';

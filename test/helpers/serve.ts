@@ -1,0 +1,48 @@
+import { afterAll } from 'vitest';
+import { type RunningServer, type ServeOptions, startServer } from '../../src/server/index.js';
+import type { TestProject } from './project.js';
+
+/** The token test servers use (at least 16 characters, as FERRY_SERVE_TOKEN must be). */
+export const TEST_TOKEN = 'test-token-0123456789abcdef';
+
+/** A response as a test reads it. */
+export interface ApiResponse<T = unknown> {
+  status: number;
+  headers: Headers;
+  /** The parsed body when it is JSON (application/json or application/problem+json), else undefined. */
+  json: T;
+  text: string;
+}
+
+/** A running test server, with `request` for its API. */
+export interface TestServer extends RunningServer {
+  /** Send a request; `auth: true` adds the bearer token, `body` is sent as JSON. */
+  request<T = unknown>(path: string, init?: { method?: string; body?: unknown; auth?: boolean; headers?: Record<string, string> }): Promise<ApiResponse<T>>;
+}
+
+const running: RunningServer[] = [];
+afterAll(async () => {
+  for (const s of running.splice(0)) await s.close().catch(() => {});
+});
+
+/** Start `ferry serve` on a free port for project `p` (closed after the file). */
+export async function serveProject(p: TestProject, opts: Omit<ServeOptions, 'root'> = {}): Promise<TestServer> {
+  const server = await startServer({ root: p.root, port: 0, token: TEST_TOKEN, actor: 'serve-test', ...opts });
+  running.push(server);
+  return Object.assign(server, {
+    async request<T>(path: string, init: { method?: string; body?: unknown; auth?: boolean; headers?: Record<string, string> } = {}): Promise<ApiResponse<T>> {
+      const headers: Record<string, string> = { ...init.headers };
+      if (init.auth) headers.authorization = `Bearer ${TEST_TOKEN}`;
+      if (init.body !== undefined) headers['content-type'] ??= 'application/json';
+      const res = await fetch(`${server.url}${path}`, {
+        method: init.method ?? 'GET',
+        headers,
+        ...(init.body === undefined ? {} : { body: typeof init.body === 'string' ? init.body : JSON.stringify(init.body) }),
+      });
+      const text = await res.text();
+      const type = res.headers.get('content-type') ?? '';
+      const json = /json/.test(type) && text !== '' ? (JSON.parse(text) as T) : (undefined as T);
+      return { status: res.status, headers: res.headers, json, text };
+    },
+  });
+}
