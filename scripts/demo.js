@@ -7,7 +7,7 @@
 // one process's at a time, so the stretches where the applications run beside the
 // migration drive ferry's library (the same code the CLI runs) in this process.
 // Any failure exits non-zero, so `npm run demo` doubles as a smoke test.
-// `--clean` deletes the project at the end.
+// `--clean` deletes the project at the end; `--serve` leaves `ferry serve` running on it (URL and token printed) until Ctrl-C.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,6 +21,7 @@ import { healthDemo } from './demo-health.js';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const ferryBin = join(root, 'bin', 'ferry.js');
 const clean = process.argv.includes('--clean');
+const serveAtEnd = process.argv.includes('--serve');
 const project = mkdtempSync(join(tmpdir(), 'ferry-demo-'));
 const TOTAL = 33;
 let n = 0;
@@ -319,10 +320,33 @@ console.log(`\n${bold('demo passed')} — ${n} steps, each as expected.`);
 console.log(
   'shown: init, new, lint, up (one migration), up --dry-run, expand + backfill with two app versions running, status, verify --status --full, rehearse, down, up again, rollout 5 → 25 → 50 → 75 → 100 %, flag get, verify --full finding corrupted rows by bisection (verified → rolled-out), contract refused on failing data, contract with backup and flag graduation while the apps run, health gates promoting and rolling back, log, report, cleanup leaving a graduated tombstone, retro, the flag-reading app still serving after cleanup',
 );
+if (serveAtEnd) await serveDemo();
 if (clean) {
   rmSync(project, { recursive: true, force: true });
   console.log(`removed ${project}`);
 } else {
   console.log(`project kept at ${project}  (try: node bin/ferry.js status --project ${project})`);
   console.log(dim('run with --clean to delete it afterwards: npm run demo -- --clean'));
+}
+
+/** `--serve`: the dashboard on the demo's project, until Ctrl-C (port 4100, or a free one when it is taken). */
+async function serveDemo() {
+  const { startServer } = await import('../dist/server/index.js');
+  const options = { root: project, actor: 'demo' };
+  let server;
+  try {
+    server = await startServer({ ...options, port: 4100 });
+  } catch (err) {
+    if (!/already in use/.test(err.message)) fail(`ferry serve: ${err.message}`);
+    server = await startServer({ ...options, port: 0 });
+  }
+  console.log(`\n${bold('ferry serve')} — the dashboard on the demo's project: ${bold(server.url)}`);
+  console.log(`token ${bold(server.token)}  ${dim('(sign in with it on the dashboard to act; without it the dashboard is read-only)')}`);
+  console.log(dim(`the same as: FERRY_SERVE_TOKEN=${server.token} node bin/ferry.js serve --project ${project}`));
+  console.log(dim('Ctrl-C stops it'));
+  await new Promise((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await server.close();
 }

@@ -2,6 +2,7 @@
  * ferry's library API: the same building blocks the CLI uses, for scripts and
  * tests that drive migrations from TypeScript.
  */
+export type { BackfillBatch, BatchPoint } from './backfill/index.js';
 export { type DatabaseTarget, openConnection } from './db/connect.js';
 export type { Database, DriverKind, Queryable, QueryResult } from './db/database.js';
 export { openPglite } from './db/pglite.js';
@@ -24,11 +25,15 @@ export { readEvents, readState } from './state/store.js';
 export { countDataErrors, type DataErrorCount, type DataErrorSource } from './verify/data-errors.js';
 export { APP_GUIDANCE, type AppGuidance, guidanceFor, guidanceOf, TRANSITION_GUIDE, type TransitionGuide } from './workflow/app-guidance.js';
 export { baseline, type RunReport, type UpOptions, up } from './workflow/apply.js';
+export { type Approval, type ApprovalStatus, approvalStatus } from './workflow/approvals.js';
 export { type ApproveOptions, type ApproveResult, approve, checkRole } from './workflow/approve.js';
 export {
+  BACKFILL_HISTORY_POINTS,
   type BackfillOptions,
   type BackfillResult,
+  type BackfillStepHistory,
   backfill,
+  backfillHistory,
   backfillStatus,
   backfillSteps,
   controlBackfills,
@@ -40,6 +45,29 @@ export { dataErrors } from './workflow/check-store.js';
 export { type CleanupOptions, type CleanupReport, cleanup } from './workflow/cleanup.js';
 export { type ContractOptions, type ContractReport, contract, recentBackup } from './workflow/contract.js';
 export { type CrossingVerdict, crossingGates, unresolvedRollback } from './workflow/crossing.js';
+export {
+  archivedIds,
+  archivedMigrations,
+  type CheckEntry,
+  type Ladder,
+  type LadderRung,
+  ladderOf,
+  type MigrationDetail,
+  migrationDetail,
+  migrationOverview,
+  type Overview,
+  type OverviewFlag,
+  type OverviewRow,
+  PHASE_STEP,
+  type StepDetail,
+  type StepScript,
+  type TimelineEvent,
+  timelineEvent,
+  type VerifyResults,
+  type VerifyState,
+  verifyResults,
+  WORKFLOW_STEPS,
+} from './workflow/dashboard.js';
 export { countRollbackLoss, type LossCount, lossName, refuseDataLoss, stepRollbackLoss } from './workflow/data-loss.js';
 export { DOCUMENT_KINDS, type DocumentKind, type RenderedDocument, renderDocument } from './workflow/documents.js';
 export { type Acknowledgement, acknowledgeEdits, type Forgotten, forget } from './workflow/drift.js';
@@ -47,9 +75,11 @@ export { openEnvironment } from './workflow/environments.js';
 export type { ProgressEvent, RunOptions, StepReport } from './workflow/execute.js';
 export { type FlagLookup, type FlagOptions, flagList, lookupFlag, removeFlag, setFlag } from './workflow/flags.js';
 export {
+  HEALTH_SERIES_POINTS,
   type HealthReport,
   type HealthReportOptions,
   healthReport,
+  healthSeries,
   type MetricSourceKind,
   metricSourceOf,
   type RolloutRunOptions,

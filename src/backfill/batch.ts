@@ -109,7 +109,7 @@ export async function runBatch(ctx: BatchContext, range: ClaimedRange, limit: nu
       throttledBy,
       done: r.walked < limit,
     };
-    await writeCheckpoint(tx, ctx.plan.target, range.rangeNo, checkpoint);
+    await writeCheckpoint(tx, ctx.plan.target, range.rangeNo, checkpoint, ctx.workerId);
     range.lastKey = r.lastKey ?? range.lastKey;
     return { kind: 'committed', checkpoint };
   });

@@ -119,8 +119,11 @@ export async function lockCheckpoint(tx: Queryable, t: BackfillTarget, rangeNo: 
   return r && { lastKey: r.last_key, lowerKey: r.lower_key, upperKey: r.upper_key, state: r.state };
 }
 
-/** In the batch's transaction, after the data: advance the checkpoint (and release the range when it is exhausted). */
-export async function writeCheckpoint(tx: Queryable, t: BackfillTarget, rangeNo: number, c: BatchCheckpoint): Promise<void> {
+/**
+ * In the batch's transaction, after the data: advance the checkpoint (and release the range when it is
+ * exhausted), and log the batch (rows, size, duration, worker) for the dashboard's chart — committed with it.
+ */
+export async function writeCheckpoint(tx: Queryable, t: BackfillTarget, rangeNo: number, c: BatchCheckpoint, workerId: string): Promise<void> {
   await tx.query(
     `UPDATE ferry.backfill_ranges SET last_key = coalesce($4, last_key), rows_done = rows_done + $5, keys_walked = keys_walked + $6,
             batches = batches + 1, retries = retries + $7, batch_size = $8, last_batch_ms = $9, longest_batch_ms = greatest(longest_batch_ms, $9),
@@ -128,6 +131,10 @@ export async function writeCheckpoint(tx: Queryable, t: BackfillTarget, rangeNo:
             heartbeat_at = clock_timestamp(), updated_at = clock_timestamp()
       WHERE ${ID} AND range_no = $3`,
     [t.migrationId, t.stepId, rangeNo, c.lastKey, c.updated, c.walked, c.retries, c.batchSize, c.elapsedMs, c.throttledBy, c.done],
+  );
+  await tx.query(
+    'INSERT INTO ferry.backfill_batches (migration_id, step_id, range_no, rows, batch_size, duration_ms, worker) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+    [t.migrationId, t.stepId, rangeNo, c.updated, c.batchSize, c.elapsedMs, workerId],
   );
 }
 

@@ -7,6 +7,7 @@ export { type BatchOutcome, type BatchSizeLimits, nextBatchSize } from './batch-
 export { type BackfillAction, controlBackfill } from './control.js';
 export { type RunBackfillOptions, runBackfill } from './engine.js';
 export { HealthMonitor, type HealthReading, type HealthVerdict, type Thresholds } from './health.js';
+export { type BackfillBatch, type BatchPoint, backfillBatches, backfillBatchSeries } from './history.js';
 export { checkExpression } from './plan.js';
 export { prepareBackfill, validateBackfill } from './prepare.js';
 export { backfillProgress, backfillStateExists } from './progress.js';

@@ -25,7 +25,8 @@ export { type Action, type Decision, type DecisionContext, decide } from './deci
 export { bandColour, type DecisionMatrix, evaluateMatrix, explain, type MetricName, type MetricVerdict, worst } from './matrix.js';
 export { DEFAULT_QUERIES, fillQuery, PrometheusSource } from './prometheus.js';
 export { resumeRollout } from './resume.js';
-export { SdkMetricSource, type SdkTotals, sdkTotals } from './sdk-source.js';
+export { type MetricRow, mergeMetricRows, SdkMetricSource, type SdkTotals, sdkTotals } from './sdk-source.js';
+export { type HealthPoint, type HealthSeries, type HealthSeriesOptions, sdkHealthSeries } from './series.js';
 export type { CohortFigures, MetricSource, Window } from './source.js';
 export { controllerTargetOf } from './target.js';
 export { type Colour, DEFAULT_THRESHOLDS, type Thresholds, thresholdsOf, thresholdsSchema } from './thresholds.js';

@@ -15,23 +15,35 @@ export interface SdkTotals {
 }
 
 /** Whether `ferry.metrics` exists yet (before state version 7 nothing was flushed). */
-const metricsTable = (db: Queryable) => stateTableExists(db, 'metrics');
+export const metricsTable = (db: Queryable) => stateTableExists(db, 'metrics');
 
 /**
  * Sum every process's rows of `flag`'s `cohort` whose time bucket overlaps the
  * window, and merge their HdrHistograms exactly (same encoding in every process).
  */
 export async function sdkTotals(db: Queryable, flag: string, cohort: Cohort, window: Window): Promise<SdkTotals> {
-  const empty = { requests: 0, errors: 0, dataErrors: 0, latencySamples: 0, p99Ms: null };
-  if (!(await metricsTable(db))) return empty;
-  const { rows } = await db.query<{ requests: string; errors: string; data_errors: string; latency: string }>(
+  if (!(await metricsTable(db))) return mergeMetricRows([]);
+  const { rows } = await db.query<MetricRow>(
     `SELECT requests::text AS requests, errors::text AS errors, data_errors::text AS data_errors, latency
        FROM ferry.metrics
       WHERE flag_key = $1 AND cohort = $2
         AND bucket_start <= $4::timestamptz AND bucket_start + bucket_ms * interval '1 millisecond' > $3::timestamptz`,
     [flag, cohort, window.from.toISOString(), window.to.toISOString()],
   );
-  if (rows.length === 0) return empty;
+  return mergeMetricRows(rows);
+}
+
+/** One row of `ferry.metrics` as read: counts as text (bigint), latency as the compressed HdrHistogram. */
+export interface MetricRow {
+  requests: string;
+  errors: string;
+  data_errors: string;
+  latency: string;
+}
+
+/** Add up rows of one cohort (any processes, any buckets) and merge their HdrHistograms exactly (same encoding in every process). */
+export function mergeMetricRows(rows: readonly MetricRow[]): SdkTotals {
+  if (rows.length === 0) return { requests: 0, errors: 0, dataErrors: 0, latencySamples: 0, p99Ms: null };
   const merged = newLatencyHistogram();
   let requests = 0;
   let errors = 0;

@@ -5,21 +5,31 @@ import { openServer } from '../db/server.js';
 import { bucketFromPrefix, flagPrefixState } from './hash.js';
 import type { Cohort, MetricsOptions, Sample } from './metrics.js';
 import { MetricsRecorder } from './recorder.js';
-import { changedKeys, type FlagState, loadSnapshot, type Snapshot } from './snapshot.js';
+import { followRelay } from './relay.js';
+import { changedKeys, type FlagState, loadSnapshot, type Snapshot, snapshotOf } from './snapshot.js';
 
-/** Where the flags live: a PostgreSQL URL (the SDK opens and re-opens its own session) or an open {@link Database} the caller owns. */
-export type FlagsSource = { url: string } | { db: Database };
+/**
+ * Where the flags live: a PostgreSQL URL (the SDK opens and re-opens its own session), an open
+ * {@link Database} the caller owns, or the base URL of a `ferry serve` flag relay (e.g.
+ * `http://ferry.internal:4100`): the SDK then follows the relay's stream of changes over HTTP and
+ * opens no database connection, so a thousand instances cost the database one listening session.
+ */
+export type FlagsSource = { url: string } | { db: Database } | { relay: string };
 
 /** Tuning for {@link createFlags}; every field has a sensible default. */
 export interface FlagsOptions {
   /**
    * `listen` (default on a server): LISTEN on channel `ferry_flags` and refresh on each notification.
    * `poll` (default on PGlite, where other processes cannot notify): refresh every `pollIntervalMs`.
+   * Ignored on a relay, which always pushes its changes.
    */
   mode?: 'listen' | 'poll';
   /** Refresh interval when polling; default 1,000 ms. */
   pollIntervalMs?: number;
-  /** While listening, a full refresh this often checks the session and catches a lost notification; default 5,000 ms. */
+  /**
+   * While listening, a full refresh this often checks the session and catches a lost notification; default 5,000 ms.
+   * On a relay: the keep-alive interval asked of the relay (1,000–60,000 ms); a stream silent for `staleAfterMs` is dropped and reopened.
+   */
   heartbeatMs?: number;
   /** The snapshot counts as stale once older than this; default three refresh intervals. */
   staleAfterMs?: number;
@@ -30,7 +40,13 @@ export interface FlagsOptions {
   applicationName?: string;
   /** How long one connection attempt may take; default 5,000 ms. */
   connectTimeoutMs?: number;
-  /** Canary/baseline metrics of `observe` and `record`, flushed to `ferry.metrics`; `false` keeps them in memory only (for `/metrics`). */
+  /** On a relay: extra headers of each request to it (e.g. `Authorization: Bearer …` should the relay require the token). */
+  relayHeaders?: Record<string, string>;
+  /**
+   * Canary/baseline metrics of `observe` and `record`, flushed to `ferry.metrics`; `false` keeps them in memory only (for `/metrics`).
+   * On a relay there is no database session: metrics stay in memory for `metricsText()`/`metricsHandler()` (Prometheus scrapes them)
+   * and `flush()` resolves false while any are waiting, writing nothing.
+   */
   metrics?: MetricsOptions | false;
   /**
    * Called once per flag key when code asks for a graduated tombstone (its migration
@@ -39,7 +55,10 @@ export interface FlagsOptions {
   onWarning?: (message: string, flag: { key: string; migrationId: string | null }) => void;
 }
 
-/** How fresh the snapshot is: `connected` (listening), `polling`, `stale` (database away or snapshot too old), `connecting` (no snapshot yet). */
+/**
+ * How fresh the snapshot is: `connected` (listening, or following a relay whose own snapshot is fresh), `polling`,
+ * `stale` (database or relay away, the relay's database away, or the snapshot too old), `connecting` (no snapshot yet).
+ */
 export type FlagsState = 'connecting' | 'connected' | 'polling' | 'stale';
 
 /** What {@link FlagAnswers.status} reports. */
@@ -96,7 +115,10 @@ export interface FlagMetrics {
   observe<T>(key: string, unitId: string, fn: (enabled: boolean) => T): T;
   /** Count one request measured by the application itself; the cohort comes from the flag unless given. Never throws. */
   record(key: string, unitId: string, sample: Sample & { cohort?: Cohort }): void;
-  /** Write what was counted so far to `ferry.metrics` now; resolves false (never rejects) when the database refused it (kept for the next flush). */
+  /**
+   * Write what was counted so far to `ferry.metrics` now; resolves false (never rejects) when the database refused it (kept for the next flush).
+   * On a relay (no database session) it writes nothing and resolves false while anything was counted.
+   */
   flush(): Promise<boolean>;
   /** This process's metrics in the Prometheus text format (`ferry_requests_total`, `ferry_errors_total`, `ferry_latency_seconds` …). */
   metricsText(): Promise<string>;
@@ -135,6 +157,7 @@ class FlagsClient implements Flags {
   private timer: NodeJS.Timeout | undefined;
   private wake: (() => void) | undefined;
   private fail: ((err: unknown) => void) | undefined;
+  private readonly stopRelay = new AbortController();
   private readonly loop: Promise<void>;
   private readonly metrics: MetricsRecorder;
   private readonly warned = new Set<string>();
@@ -149,7 +172,7 @@ class FlagsClient implements Flags {
       snapshotAgeMs: () => this.snapshotAgeMs(),
       onError: (err) => this.recordError(err),
     });
-    this.loop = this.run().catch(() => {});
+    this.loop = ('relay' in source ? this.followRelay(source.relay) : this.run()).catch(() => {});
   }
 
   observe<T>(key: string, unitId: string, fn: (enabled: boolean) => T): T {
@@ -266,11 +289,13 @@ class FlagsClient implements Flags {
     if (this.timer) clearInterval(this.timer);
     this.wake?.();
     this.fail?.(new Error('closed'));
+    this.stopRelay.abort();
     for (const w of [...this.waiters]) w();
     await this.loop;
   }
 
   private mode(): 'listen' | 'poll' {
+    if ('relay' in this.source) return 'listen';
     if (this.opts.mode) return this.opts.mode;
     return 'db' in this.source && this.source.db.kind === 'pglite' ? 'poll' : 'listen';
   }
@@ -318,8 +343,43 @@ class FlagsClient implements Flags {
     }
   }
 
+  /** Relay mode: follow the relay's stream until closed; each snapshot it sends replaces ours. */
+  private followRelay(base: string): Promise<void> {
+    const stale = `the flag relay ${base} reports its own snapshot stale (its database session is away)`;
+    return followRelay(
+      {
+        base,
+        headers: this.opts.relayHeaders ?? {},
+        heartbeatMs: this.intervalMs(),
+        silenceMs: this.staleAfterMs(),
+        connectTimeoutMs: this.opts.connectTimeoutMs ?? 5000,
+        backoff: (n) => this.backoff(n),
+        signal: this.stopRelay.signal,
+      },
+      {
+        snapshot: (flags) => {
+          const error = this.lastError;
+          this.install(snapshotOf(flags, this.snapshot));
+          // A stale relay's snapshot is still the best answer, but the reason it is stale stays visible.
+          if (!this.live) this.lastError = error;
+        },
+        alive: (fresh) => {
+          this.live = fresh;
+          if (!fresh) return this.recordError(new Error(stale));
+          if (this.loaded) this.lastRefreshAt = Date.now();
+          this.lastError = null;
+        },
+        down: (err) => {
+          this.live = false;
+          this.recordError(err);
+        },
+      },
+    );
+  }
+
   private async open(): Promise<Database> {
     if ('db' in this.source) return this.source.db;
+    if (!('url' in this.source)) throw new Error('no database in relay mode');
     this.db ??= await openServer({
       url: this.source.url,
       applicationName: this.opts.applicationName ?? 'ferry-sdk',
@@ -372,12 +432,17 @@ class FlagsClient implements Flags {
   private async loadOnce(): Promise<void> {
     const db = 'db' in this.source ? this.source.db : this.db;
     if (!db) throw new Error('not connected');
+    const after = await loadSnapshot(db, this.snapshot);
+    this.live = true;
+    this.install(after);
+  }
+
+  /** Take a new snapshot as current: answers switch to it at once, then `ready()` waiters and `onChange` listeners hear of it. */
+  private install(after: Snapshot): void {
     const before = this.snapshot;
-    const after = await loadSnapshot(db, before);
     this.snapshot = after;
     this.lastRefreshAt = Date.now();
     this.lastError = null;
-    this.live = true;
     const first = !this.loaded;
     this.loaded = true;
     if (first) for (const w of [...this.waiters]) w();

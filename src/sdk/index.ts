@@ -1,6 +1,7 @@
 /**
  * ferry's application SDK (`ferry/sdk`): ask whether a flag is on for a unit,
- * answered from an in-memory snapshot of `ferry.flags` kept fresh by LISTEN/NOTIFY or polling;
+ * answered from an in-memory snapshot of `ferry.flags` kept fresh by LISTEN/NOTIFY, polling,
+ * or the flag relay of `ferry serve` (`createFlags({ relay: 'http://…' })`, no database connection);
  * and measure the code path behind a flag per cohort (`observe`, `record`) for ferry's health gates.
  */
 
@@ -19,4 +20,5 @@ export {
   type FlagsStatus,
 } from './flags.js';
 export type { Cohort, MetricsOptions, Sample } from './metrics.js';
+export type { RelayChange, RelayFlag, RelayFreshness, RelaySnapshot } from './relay.js';
 export type { FlagState } from './snapshot.js';

@@ -71,9 +71,8 @@ export async function loadSnapshot(db: Queryable, previous: Snapshot): Promise<S
     if (NOT_INSTALLED.has(sqlState(err) ?? '')) return new Map();
     throw err;
   }
-  const next = new Map<string, CompiledFlag>();
-  for (const r of rows) {
-    const state: FlagState = {
+  return snapshotOf(
+    rows.map((r) => ({
       key: r.key,
       enabled: r.enabled === true,
       percentage: Number(r.percentage),
@@ -82,10 +81,18 @@ export async function loadSnapshot(db: Queryable, previous: Snapshot): Promise<S
       updatedAt: r.updated_at === null ? null : new Date(r.updated_at),
       graduated: r.graduated_at !== null && r.graduated_at !== undefined,
       tombstone: r.tombstone === true,
-    };
-    const old = previous.get(r.key);
+    })),
+    previous,
+  );
+}
+
+/** A snapshot of `states` (as read from the database or a relay), reusing `previous`'s compiled entries of unchanged flags. */
+export function snapshotOf(states: readonly FlagState[], previous: Snapshot): Snapshot {
+  const next = new Map<string, CompiledFlag>();
+  for (const state of states) {
+    const old = previous.get(state.key);
     // Keep the compiled entry when nothing that matters changed, so unchanged flags cost nothing.
-    next.set(r.key, old && sameFlag(old.state, state) ? old : compileFlag(state));
+    next.set(state.key, old && sameFlag(old.state, state) ? old : compileFlag(state));
   }
   return next;
 }

@@ -1,4 +1,6 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
+import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { FerryError } from '../errors.js';
 import { mountApi } from './api/index.js';
 import type { ServeApp, ServeContext, ServeEnv } from './context.js';
@@ -38,6 +40,10 @@ export function createApp(ctx: ServeContext, opts: { loopback: boolean; sessions
   });
   for (const m of security({ sessions, loopback: opts.loopback, publicPaths: PUBLIC_PATHS })) app.use('*', m);
   app.onError((err, c) => {
+    // Hono's own refusals (a body that is not JSON …) are the client's mistake, not ferry's.
+    if (err instanceof HTTPException && err.status < 500) {
+      return problem(c, 'E_USAGE', err.message, { status: err.status as ContentfulStatusCode, hint: 'send a JSON body as /api/v1/openapi.json describes' });
+    }
     if (!(err instanceof FerryError || err instanceof ProblemError))
       process.stderr.write(`ferry serve: ${c.req.method} ${c.req.path}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     return errorProblem(c, err);

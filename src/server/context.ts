@@ -27,6 +27,11 @@ export interface ServeContext {
   readonly ws: Workspace;
   /** Run `fn` with a database session of its own (several requests run at once; each session is one connection). */
   withDb<T>(fn: (db: Database) => Promise<T>): Promise<T>;
+  /**
+   * Run `fn` with a session of its own for as long as it takes (a backfill the dashboard started), opened for
+   * it and closed after, so long work never holds one of the request sessions; on the embedded database, its one session.
+   */
+  withOwnDb<T>(fn: (db: Database) => Promise<T>): Promise<T>;
   /** The project's migrations, reread from disk when its files changed (at most once a second). */
   migrations(): Promise<Migration[]>;
   /** Migration `id` (its full id or name), archived ones too; E_NOT_FOUND otherwise. */

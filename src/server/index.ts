@@ -2,12 +2,11 @@ import type { AddressInfo } from 'node:net';
 import { type ServerType, serve } from '@hono/node-server';
 import { FerryError } from '../errors.js';
 import type { Migration } from '../migration/loader.js';
-import { flagFeed } from '../workflow/flags.js';
-import { watchState } from '../workflow/watch.js';
 import { announceServing, findMigration, loadWorkspace, openWorkspace, type Workspace, type WorkspaceOptions } from '../workflow/workspace.js';
 import { createApp } from './app.js';
 import type { Jobs, ServeContext } from './context.js';
 import { changeHub } from './live.js';
+import { openLiveSource } from './live-source.js';
 import { sessionPool } from './pool.js';
 import { Sessions, serveToken } from './security.js';
 
@@ -88,8 +87,9 @@ function jobRunner(): Jobs {
  * as it runs; other ferry commands on the project then refuse, naming the URL.
  */
 export async function startServer(opts: ServeOptions = {}): Promise<RunningServer> {
-  const { host, port } = checkOptions(opts);
-  const { token, generated } = serveToken(opts.token ?? process.env.FERRY_SERVE_TOKEN);
+  const given = opts.token ?? process.env.FERRY_SERVE_TOKEN;
+  const { host, port } = checkOptions({ ...opts, ...(given === undefined ? {} : { token: given }) });
+  const { token, generated } = serveToken(given);
   const ws: Workspace = await loadWorkspace(opts);
   const primary = await openWorkspace(ws, 'ferry serve');
   const cleanups: (() => Promise<void>)[] = [() => primary.close()];
@@ -100,11 +100,11 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
     // The embedded database is one session, shared; a server gets a small pool beside the listening session.
     const pool = primary.kind === 'pglite' ? undefined : sessionPool(() => openWorkspace(ws, 'ferry serve'), opts.sessions ?? 4);
     if (pool) cleanups.push(() => pool.close());
-    const flags = flagFeed(primary);
-    cleanups.push(() => flags.close());
     const hub = changeHub();
-    const stopWatch = await watchState(primary, (topics) => hub.publish(topics));
-    cleanups.push(stopWatch);
+    // The listening session: live updates and the flag relay. Replaced when lost; closing the source closes it.
+    const live = await openLiveSource(primary, () => openWorkspace(ws, 'ferry serve'), hub);
+    cleanups.shift();
+    cleanups.push(() => live.close());
 
     let migrations: Migration[] = ws.migrations;
     let loadedAt = Date.now();
@@ -119,9 +119,18 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
     const ctx: ServeContext = {
       ws,
       withDb: (fn) => (pool ? pool.use(fn) : fn(primary)),
+      async withOwnDb(fn) {
+        if (primary.kind === 'pglite') return fn(primary);
+        const db = await openWorkspace(ws, 'ferry serve job');
+        try {
+          return await fn(db);
+        } finally {
+          await db.close();
+        }
+      },
       migrations: current,
       migration: async (id) => findMigration({ migrations: await current(), project: ws.project }, id),
-      flags,
+      flags: live.flags,
       hub,
       jobs: jobRunner(),
       token,

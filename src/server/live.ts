@@ -1,7 +1,7 @@
-import type { Hono } from 'hono';
+import { z } from '@hono/zod-openapi';
 import { streamSSE } from 'hono/streaming';
 import type { StateTopic } from '../workflow/watch.js';
-import type { ChangeHub, ServeEnv } from './context.js';
+import type { ChangeHub, ServeApp } from './context.js';
 
 /** How often an idle stream sends a comment, so proxies keep it open and a closed page is noticed. */
 const KEEPALIVE_MS = 15_000;
@@ -33,7 +33,18 @@ export function changeHub(): ChangeHub & { publish(topics: ReadonlySet<StateTopi
  * `GET /api/v1/stream`: server-sent events for open pages. Each change of ferry's state is one
  * `change` event whose data is `{"topics":[…],"at":"…"}`; pages refresh what they show.
  */
-export function mountLiveStream(app: Hono<ServeEnv>): void {
+export function mountLiveStream(app: ServeApp): void {
+  app.openAPIRegistry.registerPath({
+    method: 'get',
+    path: '/api/v1/stream',
+    summary: 'Live updates: server-sent events, one `change` event ({"topics":[…],"at":"…"}) per change of ferry’s state',
+    responses: {
+      200: {
+        description: 'an endless event stream: `hello` on connect, then `change` events; comments keep it alive',
+        content: { 'text/event-stream': { schema: z.string() } },
+      },
+    },
+  });
   app.get('/api/v1/stream', (c) => {
     const hub = c.get('ctx').hub;
     return streamSSE(c, async (stream) => {

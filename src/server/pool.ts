@@ -1,3 +1,5 @@
+import { FerryError } from '../errors.js';
+import { sessionAlive } from '../workflow/watch.js';
 import type { Database } from '../workflow/workspace.js';
 
 /**
@@ -39,9 +41,28 @@ export function sessionPool(open: () => Promise<Database>, size: number) {
     async use<T>(fn: (db: Database) => Promise<T>): Promise<T> {
       const db = await acquire();
       try {
-        return await fn(db);
-      } finally {
+        const out = await fn(db);
         release(db);
+        return out;
+      } catch (err) {
+        // A session whose connection died (a PostgreSQL restart, a killed backend) is dropped, not handed out again.
+        if (err instanceof FerryError || (await sessionAlive(db))) {
+          release(db);
+          throw err;
+        }
+        all.delete(db);
+        await db.close().catch(() => {});
+        const next = waiting.shift();
+        if (next) acquire().then(next, () => waiting.unshift(next));
+        throw new FerryError(
+          'E_CONNECT',
+          `ferry serve lost a database session: ${err instanceof Error ? err.message : String(err)}`,
+          'retry: the next request opens a new session',
+          undefined,
+          {
+            cause: err,
+          },
+        );
       }
     },
     async close(): Promise<void> {

@@ -1,4 +1,12 @@
-import { type BackfillAction, type BackfillProgress, backfillProgress, controlBackfill, runBackfill } from '../backfill/index.js';
+import {
+  type BackfillAction,
+  type BackfillProgress,
+  type BatchPoint,
+  backfillBatchSeries,
+  backfillProgress,
+  controlBackfill,
+  runBackfill,
+} from '../backfill/index.js';
 import type { Database } from '../db/database.js';
 import { FerryError, isFerryError } from '../errors.js';
 import type { Migration, Step } from '../migration/loader.js';
@@ -103,4 +111,26 @@ export async function controlBackfills(
 /** The progress of `m`'s backfills from the checkpoint table (empty before one started). */
 export function backfillStatus(db: Database, m: Migration, stepId?: string): Promise<BackfillProgress[]> {
   return backfillProgress(db, m.id, stepId);
+}
+
+/** Most points a backfill chart gets per step; longer runs are averaged into this many. */
+export const BACKFILL_HISTORY_POINTS = 500;
+
+/** The batch history of one backfill step, for a chart of batch duration and size over time. */
+export interface BackfillStepHistory {
+  stepId: string;
+  /** Batches committed so far (of the backfill as it stands; a rolled-back one starts again). */
+  batches: number;
+  /** At most {@link BACKFILL_HISTORY_POINTS} points, oldest first. */
+  series: BatchPoint[];
+}
+
+/** Per backfill step of `m`, its committed batches over time (rows, batch size, duration, worker), newest last. */
+export async function backfillHistory(db: Database, m: Migration, opts: { stepId?: string; points?: number } = {}): Promise<BackfillStepHistory[]> {
+  const out: BackfillStepHistory[] = [];
+  for (const step of m.steps.filter((s) => s.kind === 'backfill' && (opts.stepId === undefined || s.id === opts.stepId))) {
+    const { batches, points } = await backfillBatchSeries(db, m.id, step.id, opts.points ?? BACKFILL_HISTORY_POINTS);
+    out.push({ stepId: step.id, batches, series: points });
+  }
+  return out;
 }

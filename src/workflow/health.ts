@@ -5,6 +5,7 @@ import { type ControllerEvent, type ControllerResult, type ControllerTarget, typ
 import { readController } from '../health/controller-state.js';
 import { type Decision, decide } from '../health/decision.js';
 import type { DecisionMatrix } from '../health/matrix.js';
+import { type HealthSeries, sdkHealthSeries } from '../health/series.js';
 import type { MetricSource } from '../health/source.js';
 import { controllerTargetOf } from '../health/target.js';
 import type { Migration } from '../migration/loader.js';
@@ -118,4 +119,16 @@ export async function runRollout(db: Database, migrations: Migration[], m: Migra
     ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
     ...(opts.intervalMs === undefined ? {} : { intervalMs: opts.intervalMs }),
   });
+}
+
+/** Buckets of a health chart unless asked otherwise. */
+export const HEALTH_SERIES_POINTS = 60;
+
+/**
+ * Error rate and p99 latency of `m`'s new and old cohorts over time, for charts: the SDK's metrics over the
+ * last `windowMs` (default the manifest's `health.window`) in `points` buckets. E_GATE when `m` names no flag.
+ */
+export function healthSeries(db: Database, m: Migration, opts: { windowMs?: number; points?: number } = {}): Promise<HealthSeries> {
+  const t = controllerTargetOf(m);
+  return sdkHealthSeries(db, t.flag, { windowMs: opts.windowMs ?? t.settings.windowMs, points: opts.points ?? HEALTH_SERIES_POINTS });
 }

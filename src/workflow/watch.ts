@@ -52,8 +52,10 @@ export async function watchState(
   let pending = new Set<StateTopic>();
   let flushTimer: NodeJS.Timeout | undefined;
   let stopped = false;
+  let notified = false;
   const note = (topic: StateTopic) => {
     if (stopped) return;
+    if (topic !== 'poll') notified = true;
     pending.add(topic);
     flushTimer ??= setTimeout(() => {
       flushTimer = undefined;
@@ -68,11 +70,13 @@ export async function watchState(
   let polling: NodeJS.Timeout | undefined;
   const tick = async () => {
     try {
+      const sawNotification = notified;
+      notified = false;
       const now = await stateDigest(db);
       if (now !== last) {
         last = now;
-        // A notification normally got there first; the digest then only confirms it.
-        if (!pending.size) note('poll');
+        // A notification normally got there first (topics naming the tables); the digest then only confirms it.
+        if (!sawNotification && !notified) note('poll');
       }
     } catch (err) {
       opts.onError?.(err);
@@ -87,4 +91,14 @@ export async function watchState(
     await offState();
     await offFlags();
   };
+}
+
+/** Whether `db`'s session still answers (a cheap round trip); false once its connection is gone. */
+export async function sessionAlive(db: Database): Promise<boolean> {
+  try {
+    await db.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  }
 }

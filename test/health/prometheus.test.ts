@@ -1,8 +1,4 @@
-import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { assessHealth, healthSettingsOf, PrometheusSource, SdkMetricSource } from '../../src/health/index.js';
@@ -10,62 +6,13 @@ import { ensureState } from '../../src/state/store.js';
 import { serverAvailable } from '../helpers/databases.js';
 import { setFlag } from '../helpers/flags.js';
 import { until } from '../helpers/process.js';
+import { prometheusBinary, startPrometheus } from '../helpers/prometheus.js';
 import { cleanups, serverTarget } from './fixtures.js';
 
 const TRAFFIC = fileURLToPath(new URL('./traffic.mjs', import.meta.url));
 
-/** The prometheus binary (Debian package `prometheus`), or undefined. */
-function prometheusBinary(): string | undefined {
-  if (process.env.PROMETHEUS_BIN) return process.env.PROMETHEUS_BIN;
-  try {
-    return execFileSync('sh', ['-c', 'command -v prometheus'], { encoding: 'utf8' }).trim() || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 const BIN = prometheusBinary();
 if (!BIN && !process.env.CI) console.warn('[ferry tests] skipping the Prometheus test: no prometheus binary (apt-get install prometheus); in CI this fails');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** A real Prometheus on loopback, scraping `target` every second, with a throwaway config and data directory. */
-async function startPrometheus(bin: string, target: string): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'ferry-prom-'));
-  const port = await freePort();
-  writeFileSync(
-    join(dir, 'prometheus.yml'),
-    `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: app\n    static_configs:\n      - targets: ['${target}']\n`,
-  );
-  const child = spawn(bin, [
-    `--config.file=${join(dir, 'prometheus.yml')}`,
-    `--storage.tsdb.path=${join(dir, 'data')}`,
-    `--web.listen-address=127.0.0.1:${port}`,
-  ]);
-  let log = '';
-  child.stderr.on('data', (d) => {
-    log += d;
-  });
-  cleanups.push(async () => {
-    child.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const url = `http://127.0.0.1:${port}`;
-  await until('Prometheus to be ready', async () => {
-    if (child.exitCode !== null) throw new Error(`prometheus exited ${child.exitCode}:\n${log}`);
-    return (await fetch(`${url}/-/ready`).catch(() => undefined))?.ok === true;
-  });
-  return url;
-}
 
 /** The traffic process, serving /metrics and waiting for "go". */
 function app(url: string, plan: unknown): { child: ChildProcessWithoutNullStreams; out: () => string } {

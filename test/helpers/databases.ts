@@ -127,3 +127,28 @@ export function forEachDriver(title: string, body: (suite: DriverSuite) => void)
     });
   });
 }
+
+/** A fresh embedded target outside a driver suite (its directory goes with the run's TMPDIR). */
+export async function emptyPgliteTarget(): Promise<TestTarget> {
+  const dataDir = join(mkdtempSync(join(tmpdir(), 'ferry-pglite-')), 'db');
+  cpSync(await emptyPgliteDir(), dataDir, { recursive: true });
+  return { kind: 'pglite', dataDir, open: () => openPglite({ dataDir }) };
+}
+
+const serverDrops: (() => Promise<void>)[] = [];
+
+/**
+ * A fresh database on the server outside a driver suite, dropped after the file. In CI a missing
+ * server fails (serverAvailable throws); elsewhere the caller gets undefined and skips with the printed reason.
+ */
+export async function emptyServerTarget(): Promise<TestTarget | undefined> {
+  if (!(await serverAvailable())) return undefined;
+  if (serverDrops.length === 0) {
+    afterAll(async () => {
+      for (const drop of serverDrops.splice(0)) await drop().catch(() => {});
+    });
+  }
+  const db = await createServerDatabase();
+  serverDrops.push(db.drop);
+  return { kind: 'server', url: db.url, open: () => openServer({ url: db.url }) };
+}

@@ -1,4 +1,9 @@
 import type { ServeApp } from '../context.js';
+import { mountActionRoutes } from './actions.js';
+import { mountReadRoutes } from './reads.js';
 
-/** Mount the api routes. */
-export function mountApi(_app: ServeApp): void {}
+/** Mount the JSON API: the read routes (no token) and the actions (token or signed-in session). */
+export function mountApi(app: ServeApp): void {
+  mountReadRoutes(app);
+  mountActionRoutes(app);
+}
