@@ -6,7 +6,6 @@
 // and the relay's median as a ratio of the baseline's.
 // Run with `npm run bench` (builds ferry first). FERRY_BENCH_URL picks the server
 // (default postgres://postgres@127.0.0.1:5432/test); a throwaway database is made and dropped.
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +15,7 @@ import { openServer } from '../dist/db/server.js';
 import { createFlags } from '../dist/sdk/index.js';
 import { startServer } from '../dist/server/index.js';
 import { ensureState } from '../dist/state/store.js';
+import { startReporter, waitFor } from './reporters.js';
 
 const SERVER = process.env.FERRY_BENCH_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const LISTENERS = 20;
@@ -43,30 +43,7 @@ async function fleet(kind, target, count) {
 }
 
 function startFleet(kind, target, count) {
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--fleet', kind, target, String(count)]);
-  const seen = new Map(); // version (or 'ready') → arrival time
-  let buf = '';
-  child.stdout.on('data', (d) => {
-    const now = performance.now();
-    buf += d;
-    let nl = buf.indexOf('\n');
-    while (nl >= 0) {
-      const [word, version] = buf.slice(0, nl).split(' ');
-      buf = buf.slice(nl + 1);
-      seen.set(word === 'ready' ? 'ready' : Number(version), now);
-      nl = buf.indexOf('\n');
-    }
-  });
-  child.stderr.on('data', (d) => process.stderr.write(d));
-  return { child, seen };
-}
-
-async function waitFor(what, check, limitMs = 60_000) {
-  const deadline = Date.now() + limitMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
+  return startReporter(fileURLToPath(import.meta.url), ['--fleet', kind, target, String(count)]);
 }
 
 /** Start `fleet`, make CHANGES flag changes and return the fan-out time of each (ms). */

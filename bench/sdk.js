@@ -4,12 +4,12 @@
 // to the last child's report, median of several changes; goal ≤ 1 s).
 // Run with `npm run bench` (builds ferry first). FERRY_BENCH_URL picks the server
 // (default postgres://postgres@127.0.0.1:5432/test); a throwaway database is made and dropped.
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { openServer } from '../dist/db/server.js';
 import { createFlags } from '../dist/sdk/index.js';
 import { ensureState } from '../dist/state/store.js';
+import { startReporter, waitFor } from './reporters.js';
 
 const SERVER = process.env.FERRY_BENCH_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const SUBSCRIBERS = 20;
@@ -48,30 +48,7 @@ function evalRate(flags) {
 }
 
 function startSubscriber(url) {
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--subscriber', url]);
-  const seen = new Map(); // version → arrival time
-  let buf = '';
-  child.stdout.on('data', (d) => {
-    const now = performance.now();
-    buf += d;
-    let nl = buf.indexOf('\n');
-    while (nl >= 0) {
-      const [word, version] = buf.slice(0, nl).split(' ');
-      buf = buf.slice(nl + 1);
-      seen.set(word === 'ready' ? 'ready' : Number(version), now);
-      nl = buf.indexOf('\n');
-    }
-  });
-  child.stderr.on('data', (d) => process.stderr.write(d));
-  return { child, seen };
-}
-
-async function waitFor(what, check, limitMs = 30_000) {
-  const deadline = Date.now() + limitMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
+  return startReporter(fileURLToPath(import.meta.url), ['--subscriber', url]);
 }
 
 async function main() {

@@ -13,20 +13,10 @@ import { chromium } from 'playwright-core';
 import { advanceRolloutStage, approve, loadWorkspace, openPglite, runRollout, setRolloutPercentage, up, verify } from '../dist/index.js';
 import { createFlags } from '../dist/sdk/index.js';
 import { startServer } from '../dist/server/index.js';
+import { CHROMIUM_ARGS as ARGS, CHROMIUM } from './chromium.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(root, 'docs', 'screenshots');
-const CHROMIUM = process.env.FERRY_CHROMIUM ?? '/usr/bin/chromium';
-const ARGS = [
-  '--no-sandbox',
-  '--headless',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const TOKEN = 'screenshot-token-0123456789';
 const ACTOR = 'ada@ops';
 const SPLIT = '20261201090000_split_full_name';

@@ -58,18 +58,7 @@ export interface StepDetail {
 }
 
 /** One entry of a migration's timeline (who did what, when, from which phase to which, and why): an event as `ferry log --json` prints it. */
-export interface TimelineEvent {
-  id: number;
-  migrationId: string;
-  at: string;
-  actor: string;
-  kind: string;
-  fromPhase: string | null;
-  toPhase: string | null;
-  stepId: string | null;
-  reason: string | null;
-  details: unknown;
-}
+export type TimelineEvent = Omit<MigrationEvent, 'at'> & { at: string };
 
 /** What {@link migrationDetail} returns. */
 export interface MigrationDetail {

@@ -1,5 +1,7 @@
 import { afterAll } from 'vitest';
+import { createFlags } from '../../src/sdk/index.js';
 import { type RunningServer, type ServeOptions, startServer } from '../../src/server/index.js';
+import type { TestTarget } from './databases.js';
 import type { TestProject } from './project.js';
 
 /** The token test servers use (at least 16 characters, as FERRY_SERVE_TOKEN must be). */
@@ -45,4 +47,23 @@ export async function serveProject(p: TestProject, opts: Omit<ServeOptions, 'roo
       return { status: res.status, headers: res.headers, json, text };
     },
   });
+}
+
+/**
+ * Record SDK metrics for the split's flag (split-names) as an application would: 300 requests per cohort,
+ * the new one with three errors, flushed to ferry.metrics in 1 s buckets.
+ */
+export async function recordSplitMetrics(target: TestTarget): Promise<void> {
+  const app = await target.open();
+  const flags = createFlags({ db: app }, { metrics: { flushIntervalMs: 60_000, bucketMs: 1000 } });
+  try {
+    for (let i = 0; i < 300; i++) {
+      flags.record('split-names', `n${i}`, { latencyMs: 20 + (i % 10), cohort: 'new', error: i % 100 === 0 });
+      flags.record('split-names', `o${i}`, { latencyMs: 20 + (i % 10), cohort: 'old' });
+    }
+    if (!(await flags.flush())) throw new Error('the SDK could not flush its metrics');
+  } finally {
+    await flags.close();
+    await app.close();
+  }
 }

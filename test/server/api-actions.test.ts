@@ -5,12 +5,11 @@ import { prepareBackfill } from '../../src/backfill/index.js';
 import type { Database } from '../../src/db/database.js';
 import { openServer } from '../../src/db/server.js';
 import { findMigration, loadWorkspace, openWorkspace, up } from '../../src/index.js';
-import { createFlags } from '../../src/sdk/index.js';
 import { backfillTarget } from '../../src/workflow/backfill-step.js';
 import { SPLIT, splitProject } from '../docs/fixtures.js';
 import { createServerDatabase, emptyPgliteTarget, serverAvailable, type TestTarget } from '../helpers/databases.js';
 import { createProject } from '../helpers/project.js';
-import { type ApiResponse, serveProject, TEST_TOKEN, type TestServer } from '../helpers/serve.js';
+import { type ApiResponse, recordSplitMetrics, serveProject, TEST_TOKEN, type TestServer } from '../helpers/serve.js';
 
 // The dashboard's backfill, rollout, health and approvals API against a real server: each action's success as
 // the database shows it (with the actor in the event log), and each refusal as a problem that changed nothing.
@@ -199,18 +198,7 @@ describe('the actions API on a server', async () => {
     });
 
     it('health: the decision matrix of recorded SDK metrics and error rate / p99 per cohort over time', async () => {
-      const app = await target.open();
-      const flags = createFlags({ db: app }, { metrics: { flushIntervalMs: 60_000, bucketMs: 1000 } });
-      try {
-        for (let i = 0; i < 300; i++) {
-          flags.record('split-names', `n${i}`, { latencyMs: 20 + (i % 10), cohort: 'new', error: i % 100 === 0 });
-          flags.record('split-names', `o${i}`, { latencyMs: 20 + (i % 10), cohort: 'old' });
-        }
-        expect(await flags.flush()).toBe(true);
-      } finally {
-        await flags.close();
-        await app.close();
-      }
+      await recordSplitMetrics(target);
       const r = await server.request<{
         matrix: {
           source: string;

@@ -2,29 +2,17 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMIUM, CHROMIUM_ARGS } from '../../scripts/chromium.js';
 import type { Database } from '../../src/db/database.js';
 import { findMigration, loadWorkspace, openWorkspace, setRolloutPercentage, up } from '../../src/index.js';
-import { createFlags } from '../../src/sdk/index.js';
 import { SPLIT, splitProject } from '../docs/fixtures.js';
 import { createServerDatabase, serverAvailable, type TestTarget } from '../helpers/databases.js';
 import { createProject, type TestProject } from '../helpers/project.js';
-import { serveProject, TEST_TOKEN, type TestServer } from '../helpers/serve.js';
+import { recordSplitMetrics, serveProject, TEST_TOKEN, type TestServer } from '../helpers/serve.js';
 
 // The dashboard in a real Chromium (Debian's, driven by playwright-core) against a real `ferry serve` on a
 // PostgreSQL server: what the pages show is what the database holds, and what their buttons do the database shows.
 
-const CHROMIUM = '/usr/bin/chromium';
-// playwright gives each launch a fresh, temporary user-data-dir of its own.
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--headless',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 /** The slow backfill: 20,000 rows in batches of at most 20, sleeping ten times each batch's duration between batches. */
 const FILL = '0003_fill_name_length';
 const PLANNED = '0004_planned_index';
@@ -186,18 +174,7 @@ describe('the dashboard in Chromium', async () => {
     });
 
     it('the health page shows the matrix of a migration with recorded metrics', async () => {
-      const app = await target.open();
-      const flags = createFlags({ db: app }, { metrics: { flushIntervalMs: 60_000, bucketMs: 1000 } });
-      try {
-        for (let i = 0; i < 300; i++) {
-          flags.record('split-names', `n${i}`, { latencyMs: 20 + (i % 10), cohort: 'new', error: i % 100 === 0 });
-          flags.record('split-names', `o${i}`, { latencyMs: 20 + (i % 10), cohort: 'old' });
-        }
-        expect(await flags.flush()).toBe(true);
-      } finally {
-        await flags.close();
-        await app.close();
-      }
+      await recordSplitMetrics(target);
       const page = await open(anonymous, `/migrations/${SPLIT}#health`);
       const matrix = page.locator('#health-matrix');
       await matrix.waitFor();

@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import { MigrationIdParam } from './read-schemas.js';
+import { BackfillProgressSchema, MigrationIdParam } from './read-schemas.js';
 
 // The inputs of the dashboard's actions (strict: an unknown field is refused) and the documents its
 // backfill, rollout, health and approvals routes answer with — the CLI's --json documents, plus what a
@@ -74,28 +74,6 @@ export const HealthQuery = z.object({
     .optional()
     .openapi({ param: { name: 'points', in: 'query' }, description: 'buckets of the charts (default 60)' }),
 });
-
-const BackfillProgressSchema = z
-  .object({
-    migrationId: z.string(),
-    stepId: z.string(),
-    state: z.enum(['pending', 'running', 'paused', 'cancelled', 'done', 'failed']),
-    rowsDone: z.number(),
-    rowsTotal: z.number(),
-    ratePerSec: z.number(),
-    etaSeconds: z.number().nullable(),
-    batchSize: z.number(),
-    lastBatchMs: z.number(),
-    longestBatchMs: z.number(),
-    batches: z.number(),
-    retries: z.number(),
-    throttledBy: z.string().nullable(),
-    rangesDone: z.number(),
-    rangesTotal: z.number(),
-    workers: z.number(),
-    updatedAt: z.string(),
-  })
-  .openapi('BackfillProgress');
 
 const BatchPointSchema = z.object({
   at: z.string(),

@@ -78,7 +78,8 @@ const DriftSchema = z
   .object({ migrationId: z.string(), stepId: z.string().optional(), kind: z.string(), problem: z.string(), acknowledgeable: z.boolean() })
   .openapi('Drift');
 
-const BackfillProgressSchema = z
+/** A backfill step's progress (`ferry backfill --status --json`). */
+export const BackfillProgressSchema = z
   .object({
     migrationId: z.string(),
     stepId: z.string(),
