@@ -11,7 +11,7 @@ import { changedKeys, type FlagState, loadSnapshot, type Snapshot, snapshotOf } 
 /**
  * Where the flags live: a PostgreSQL URL (the SDK opens and re-opens its own session), an open
  * {@link Database} the caller owns, or the base URL of a `ferry serve` flag relay (e.g.
- * `http://ferry.internal:4100`): the SDK then follows the relay's stream of changes over HTTP and
+ * `http://relay.internal:4100`): the SDK then follows the relay's stream of changes over HTTP and
  * opens no database connection, so a thousand instances cost the database one listening session.
  */
 export type FlagsSource = { url: string } | { db: Database } | { relay: string };

@@ -140,7 +140,7 @@ export interface RelayEvents {
 
 /** How {@link followRelay} connects. */
 export interface RelayConnection {
-  /** The relay's base URL, e.g. http://ferry.internal:4100 */
+  /** The relay's base URL, e.g. http://relay.internal:4100 */
   base: string;
   /** Extra request headers (e.g. Authorization, should the relay require the token). */
   headers: Record<string, string>;

@@ -7,6 +7,7 @@ import type { changeHub } from './live.js';
 /** How long to wait between attempts to reopen a lost listening session: from 0.5 s, doubling to 10 s. */
 const RETRY_MIN_MS = 500;
 const RETRY_MAX_MS = 10_000;
+const CHANGE_BATCH_MS = 250;
 
 /** The listening side of ferry serve: the one session that LISTENs (live updates and the flag relay), reopened when lost. */
 export interface LiveSource {
@@ -42,7 +43,10 @@ export async function openLiveSource(first: Database, reopen: () => Promise<Data
     const offChange = flags.onChange((c) => {
       if (current?.flags === flags) emit(c);
     });
+    // Changes within 250 ms go out as one event: a fast backfill commits many batches a second, and each open
+    // page refetches what changed, at most four times a second (a kill switch still shows within a second).
     const stopWatch = await watchState(db, (topics) => hub.publish(topics), {
+      debounceMs: CHANGE_BATCH_MS,
       onError: () => void checkSession(),
     });
     return { db, flags, stopWatch, offChange };

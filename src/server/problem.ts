@@ -44,6 +44,9 @@ const STATUS: Record<ProblemCode, ContentfulStatusCode> = {
   E_FORBIDDEN: 403,
 };
 
+/** Database URLs (even without a password) never leave the server: they name hosts, ports and users. */
+const redact = (text: string) => text.replace(/\b(?:postgres(?:ql)?:\/\/|pglite:)[^\s'"`)]+?(?=[:,.;]?(?:[\s'"`)]|$))/gi, '<database>');
+
 /** The problem document of `code`. */
 export function problemOf(
   code: ProblemCode,
@@ -55,11 +58,11 @@ export function problemOf(
     type: `https://github.com/ferry/ferry/blob/main/README.md#${code.toLowerCase().replace(/_/g, '-')}`,
     title: TITLES[code],
     status,
-    detail,
+    detail: redact(detail),
     code,
   };
   if (code !== 'E_FORBIDDEN') p.exitCode = EXIT_CODES[code];
-  if (opts.hint) p.hint = opts.hint;
+  if (opts.hint) p.hint = redact(opts.hint);
   if (opts.instance) p.instance = opts.instance;
   return p;
 }

@@ -1,5 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import { describe, expect, it } from 'vitest';
+import { problemOf } from '../../src/server/problem.js';
 import { emptyPgliteTarget } from '../helpers/databases.js';
 import { createProject } from '../helpers/project.js';
 import { serveProject, TEST_TOKEN, type TestServer } from '../helpers/serve.js';
@@ -140,5 +141,12 @@ describe('ferry serve security', () => {
     expect(r.json).toMatchObject({ code: 'E_NOT_FOUND', exitCode: 5 });
     const doc = await s.request('/api/v1/openapi.json');
     expect(doc.text).not.toMatch(/postgres(ql)?:\/\//);
+    // An error naming the database (E_CONNECT names its URL to a CLI user) reaches the API without it.
+    const p = problemOf('E_CONNECT', 'cannot reach the database at postgres://app@db.internal:5432/app: refused', {
+      hint: 'check postgresql://app@db.internal/app and pglite:/srv/ferry/.ferry/local',
+    });
+    expect(p.detail).toBe('cannot reach the database at <database>: refused');
+    expect(p.hint).toBe('check <database> and <database>');
+    expect(p).toMatchObject({ status: 503, exitCode: 6 });
   });
 });
