@@ -114,11 +114,14 @@ describe.runIf(await serverAvailable())('ferry rollout run: the health controlle
     // The next stage is judged afresh: still +30 %, so it pauses again.
     await until('the rollout to pause at 25 %', async () => (await where(db, id)).phase === 'paused', ctl);
     expect((await where(db, id)).percentage).toBe(25);
+    // The operator's acceptance was the one resume so far (a loaded machine may add noise-green resumes at 25 %
+    // before the service turns healthy; those are not what this checks).
+    const before = (await decisions(db, id)).length;
+    expect((await decisions(db, id)).filter((d) => d.details.action === 'resume').length).toBeGreaterThanOrEqual(1);
     service.setProfile({});
-    await until('green to resume it', async () => (await where(db, id)).phase === 'rolling', ctl);
-    const resumes = (await decisions(db, id)).filter((d) => d.details.action === 'resume');
-    expect(resumes.length).toBe(2);
-    expect(resumes[1]?.details.colour).toBe('green');
+    // Healthy again: the controller resumes by itself, on green, with no operator.
+    const greenResume = async () => (await decisions(db, id)).slice(before).some((d) => d.details.action === 'resume' && d.details.colour === 'green');
+    await until('green to resume it', async () => (await greenResume()) && (await where(db, id)).phase === 'rolling', ctl);
     ctl.kill('SIGTERM');
     const done = await ctl.done;
     expect(done.code, done.stderr).toBe(0);
