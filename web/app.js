@@ -8,8 +8,9 @@
 
   // ── live updates ────────────────────────────────────────────────────────────
   // Each `change` event of the stream names the state tables that changed; every island whose data-topics
-  // name one of them (or "*"; or any island when the server only saw the change by polling) refetches itself
-  // (hx-trigger="ferry:refresh"). `ferry:change` on the body is for anything else listening.
+  // name one of them (or "*"; or any island when the server only saw the change by polling, or has just
+  // reopened its listening session) refetches itself (hx-trigger="ferry:refresh"). `ferry:change` on the
+  // body is for anything else listening.
   function connectStream() {
     const badge = $('#live-state');
     const source = new EventSource('/api/v1/stream');
@@ -26,7 +27,7 @@
       } catch {
         // A malformed event still means something changed.
       }
-      const all = topics.length === 0 || topics.includes('poll');
+      const all = topics.length === 0 || topics.includes('poll') || topics.includes('reconnected');
       for (const el of $$('.island[data-topics]')) {
         const mine = el.dataset.topics.split(' ');
         if (all || mine.includes('*') || mine.some((t) => topics.includes(t))) el.dispatchEvent(new CustomEvent('ferry:refresh'));
