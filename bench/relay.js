@@ -15,7 +15,7 @@ import { openServer } from '../dist/db/server.js';
 import { createFlags } from '../dist/sdk/index.js';
 import { startServer } from '../dist/server/index.js';
 import { ensureState } from '../dist/state/store.js';
-import { startReporter, waitFor } from './reporters.js';
+import { fanOut, startReporter } from './reporters.js';
 
 const SERVER = process.env.FERRY_BENCH_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const LISTENERS = 20;
@@ -46,24 +46,6 @@ function startFleet(kind, target, count) {
   return startReporter(fileURLToPath(import.meta.url), ['--fleet', kind, target, String(count)]);
 }
 
-/** Start `fleet`, make CHANGES flag changes and return the fan-out time of each (ms). */
-async function measure(c, fleet) {
-  await waitFor('the fleet to load', () => fleet.seen.has('ready'));
-  const latencies = [];
-  for (let k = 0; k < CHANGES; k++) {
-    await new Promise((r) => setTimeout(r, 300));
-    const start = performance.now();
-    const { rows } = await c.query(
-      `UPDATE ferry.flags SET percentage = $2, version = version + 1, updated_at = now() WHERE key = $1 RETURNING version::int AS v`,
-      [KEY, k % 2 === 0 ? 50 : 25],
-    );
-    const version = rows[0].v;
-    await waitFor(`the fleet to see version ${version}`, () => fleet.seen.has(version));
-    latencies.push(fleet.seen.get(version) - start);
-  }
-  return latencies;
-}
-
 async function main() {
   const name = `ferry_bench_relay_${process.pid}`;
   const admin = new pg.Client({ connectionString: SERVER });
@@ -84,7 +66,7 @@ async function main() {
 
     const listen = startFleet('url', url, LISTENERS);
     fleets.push(listen);
-    const direct = await measure(c, listen);
+    const direct = await fanOut(c, [listen], KEY, CHANGES);
     listen.child.kill('SIGKILL');
 
     writeFileSync(join(root, 'ferry.config.json'), JSON.stringify({ defaultEnv: 'bench', environments: { bench: { url, requireApproval: false } } }));
@@ -92,7 +74,7 @@ async function main() {
     server = await startServer({ root, port: 0, token: 'bench-token-0123456789', actor: 'bench' });
     const relay = startFleet('relay', server.url, RELAY_CLIENTS);
     fleets.push(relay);
-    const relayed = await measure(c, relay);
+    const relayed = await fanOut(c, [relay], KEY, CHANGES);
 
     const line = (what, xs) => `${what}: median ${median(xs).toFixed(1)} ms, max ${Math.max(...xs).toFixed(1)} ms over ${CHANGES} changes`;
     console.log(line(`flag change → ${LISTENERS} SDK clients, one LISTEN session each (LISTEN/NOTIFY, baseline)`, direct));

@@ -30,3 +30,24 @@ export async function waitFor(what, check, limitMs = 60_000) {
     await new Promise((r) => setTimeout(r, 2));
   }
 }
+
+/**
+ * Change flag `key` `changes` times (an autocommit UPDATE through client `c`, 300 ms apart) and return, for
+ * each change, the milliseconds until the last of `reporters` reported its new version.
+ */
+export async function fanOut(c, reporters, key, changes) {
+  await waitFor('every reporter to load', () => reporters.every((r) => r.seen.has('ready')));
+  const latencies = [];
+  for (let k = 0; k < changes; k++) {
+    await new Promise((r) => setTimeout(r, 300));
+    const start = performance.now();
+    const { rows } = await c.query(
+      `UPDATE ferry.flags SET percentage = $2, version = version + 1, updated_at = now() WHERE key = $1 RETURNING version::int AS v`,
+      [key, k % 2 === 0 ? 50 : 25],
+    );
+    const version = rows[0].v;
+    await waitFor(`every reporter to see version ${version}`, () => reporters.every((r) => r.seen.has(version)));
+    latencies.push(Math.max(...reporters.map((r) => r.seen.get(version))) - start);
+  }
+  return latencies;
+}

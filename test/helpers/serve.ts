@@ -1,4 +1,5 @@
 import { afterAll } from 'vitest';
+import type { Queryable } from '../../src/db/database.js';
 import { createFlags } from '../../src/sdk/index.js';
 import { type RunningServer, type ServeOptions, startServer } from '../../src/server/index.js';
 import type { TestTarget } from './databases.js';
@@ -66,4 +67,18 @@ export async function recordSplitMetrics(target: TestTarget): Promise<void> {
     await flags.close();
     await app.close();
   }
+}
+
+/** Every part of ferry's state an action of ferry serve could change, as one string: equal before and after means nothing changed. */
+export async function actionState(db: Queryable): Promise<string> {
+  const { rows } = await db.query<{ d: string }>(
+    `SELECT concat_ws(' | ',
+       (SELECT count(*) || '/' || coalesce(max(id), 0) FROM ferry.events),
+       (SELECT string_agg(key || ':' || enabled || ':' || percentage || ':' || version, ',' ORDER BY key) FROM ferry.flags),
+       (SELECT string_agg(step_id || ':' || state, ',' ORDER BY step_id) FROM ferry.backfills),
+       (SELECT string_agg(migration_id || ':' || percentage, ',' ORDER BY migration_id) FROM ferry.rollouts),
+       (SELECT count(*) FROM ferry.approvals),
+       (SELECT string_agg(id || ':' || phase, ',' ORDER BY id) FROM ferry.migrations)) AS d`,
+  );
+  return rows[0]?.d ?? '';
 }

@@ -9,7 +9,7 @@ import { backfillTarget } from '../../src/workflow/backfill-step.js';
 import { SPLIT, splitProject } from '../docs/fixtures.js';
 import { createServerDatabase, emptyPgliteTarget, serverAvailable, type TestTarget } from '../helpers/databases.js';
 import { createProject } from '../helpers/project.js';
-import { type ApiResponse, recordSplitMetrics, serveProject, TEST_TOKEN, type TestServer } from '../helpers/serve.js';
+import { type ApiResponse, actionState, recordSplitMetrics, serveProject, TEST_TOKEN, type TestServer } from '../helpers/serve.js';
 
 // The dashboard's backfill, rollout, health and approvals API against a real server: each action's success as
 // the database shows it (with the actor in the event log), and each refusal as a problem that changed nothing.
@@ -34,20 +34,6 @@ async function expandSplit(root: string, prepare: boolean): Promise<void> {
   } finally {
     await db.close();
   }
-}
-
-/** What an action could change: events, flags, backfills, rollouts, approvals. */
-async function stateDigest(db: Database): Promise<string> {
-  const { rows } = await db.query<{ d: string }>(
-    `SELECT concat_ws(' | ',
-       (SELECT count(*) || '/' || coalesce(max(id), 0) FROM ferry.events),
-       (SELECT string_agg(key || ':' || enabled || ':' || percentage || ':' || version, ',') FROM ferry.flags),
-       (SELECT string_agg(step_id || ':' || state, ',') FROM ferry.backfills),
-       (SELECT string_agg(migration_id || ':' || percentage, ',') FROM ferry.rollouts),
-       (SELECT count(*) FROM ferry.approvals),
-       (SELECT string_agg(id || ':' || phase, ',' ORDER BY id) FROM ferry.migrations)) AS d`,
-  );
-  return rows[0]?.d ?? '';
 }
 
 const lastEvent = async (db: Database, kind: string) =>
@@ -229,7 +215,7 @@ describe('the actions API on a server', async () => {
     });
 
     it('refuses actions without the token and bad input as problems, changing nothing', async () => {
-      const before = await stateDigest(db);
+      const before = await actionState(db);
       const actions: [string, unknown][] = [
         ['backfill/pause', {}],
         ['backfill/resume', {}],
@@ -263,13 +249,13 @@ describe('the actions API on a server', async () => {
       expectProblem(await server.request('/api/v1/migrations/9999_nope/rollout/kill', { method: 'POST', auth: true }), 404, 'E_NOT_FOUND');
       expectProblem(await server.request('/api/v1/migrations/9999_nope/backfill'), 404, 'E_NOT_FOUND');
       expectProblem(await server.request('/api/v1/migrations/0001_users/backfill'), 404, 'E_NOT_FOUND');
-      expect(await stateDigest(db)).toBe(before);
+      expect(await actionState(db)).toBe(before);
     });
 
     it('answers a body that is not JSON with E_USAGE, changing nothing', async () => {
-      const before = await stateDigest(db);
+      const before = await actionState(db);
       expectProblem(await server.request(`${API}/rollout/set`, { method: 'POST', auth: true, body: '{"percentage": 5' }), 400, 'E_USAGE');
-      expect(await stateDigest(db)).toBe(before);
+      expect(await actionState(db)).toBe(before);
     });
 
     it('describes every route in the OpenAPI document, actions with the token as their security', async () => {

@@ -8,7 +8,7 @@ import { findMigration, loadWorkspace, openWorkspace, setRolloutPercentage, up }
 import { SPLIT, splitProject } from '../docs/fixtures.js';
 import { createServerDatabase, serverAvailable, type TestTarget } from '../helpers/databases.js';
 import { createProject, type TestProject } from '../helpers/project.js';
-import { recordSplitMetrics, serveProject, TEST_TOKEN, type TestServer } from '../helpers/serve.js';
+import { actionState, recordSplitMetrics, serveProject, TEST_TOKEN, type TestServer } from '../helpers/serve.js';
 
 // The dashboard in a real Chromium (Debian's, driven by playwright-core) against a real `ferry serve` on a
 // PostgreSQL server: what the pages show is what the database holds, and what their buttons do the database shows.
@@ -69,20 +69,6 @@ async function prepare(root: string): Promise<void> {
   } finally {
     await db.close();
   }
-}
-
-/** Every part of ferry's state an action could change. */
-async function stateDigest(db: Database): Promise<string> {
-  const { rows } = await db.query<{ d: string }>(
-    `SELECT concat_ws(' | ',
-       (SELECT count(*) || '/' || coalesce(max(id), 0) FROM ferry.events),
-       (SELECT string_agg(key || ':' || enabled || ':' || percentage || ':' || version, ',' ORDER BY key) FROM ferry.flags),
-       (SELECT string_agg(step_id || ':' || state, ',' ORDER BY step_id) FROM ferry.backfills),
-       (SELECT string_agg(migration_id || ':' || percentage, ',' ORDER BY migration_id) FROM ferry.rollouts),
-       (SELECT count(*) FROM ferry.approvals),
-       (SELECT string_agg(id || ':' || phase, ',' ORDER BY id) FROM ferry.migrations)) AS d`,
-  );
-  return rows[0]?.d ?? '';
 }
 
 async function until<T>(read: () => Promise<T>, done: (v: T) => boolean, what: string, timeoutMs = 15_000): Promise<T> {
@@ -219,7 +205,7 @@ describe('the dashboard in Chromium', async () => {
       // The buttons say why they are disabled.
       for (const id of ['#rollout-kill', '#rollout-advance', '#backfill-start']) expect(await page.locator(id).isDisabled()).toBe(true);
       expect(await page.locator('#rollout-island .hint').textContent()).toContain('sign in to act');
-      const before = await stateDigest(db);
+      const before = await actionState(db);
       const api = (id: string, path: string) => `/api/v1/migrations/${id}/${path}`;
       const actions: [string, unknown][] = [
         [api(FILL, 'backfill/start'), {}],
@@ -249,7 +235,7 @@ describe('the dashboard in Chromium', async () => {
       const problem = page.locator('#rollout-island .problem');
       await problem.waitFor({ state: 'visible' });
       expect(await problem.textContent()).toMatch(/E_FORBIDDEN: .*needs ferry serve's token.*hint: sign in on the dashboard/s);
-      expect(await stateDigest(db)).toBe(before);
+      expect(await actionState(db)).toBe(before);
       await page.close();
     });
 
