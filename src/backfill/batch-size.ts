@@ -20,8 +20,9 @@ const MAX_SHRINK = 0.5;
 
 /**
  * The next batch size: scaled by target ÷ measured duration (at most ×1.5 or
- * ÷2 per batch), halved when throttled, always within [min, max]. Under a
- * linear cost it moves toward the target without overshooting it. Pure.
+ * ÷2 per batch, and by at least one row), halved when throttled, always within
+ * [min, max]. Under a linear cost it moves toward the target without overshooting it
+ * by more than one row. Pure.
  */
 export function nextBatchSize(current: number, last: BatchOutcome, limits: BatchSizeLimits): number {
   const clamp = (n: number) => Math.min(limits.max, Math.max(limits.min, Math.round(n)));
@@ -29,5 +30,9 @@ export function nextBatchSize(current: number, last: BatchOutcome, limits: Batch
   // A short batch at the end of a range says little about the size: keep it.
   if (last.walked < current) return clamp(current);
   const ratio = Math.min(MAX_GROWTH, Math.max(MAX_SHRINK, limits.targetMs / Math.max(last.elapsedMs, 0.001)));
-  return clamp(current * ratio);
+  // At least one row toward the target: rounding alone must not hold a small batch where it is
+  // (two rows at 0.95 stays two, short of the minimum a target the overhead alone exceeds asks for).
+  const scaled = Math.round(current * ratio);
+  const moved = ratio > 1 ? Math.max(scaled, current + 1) : ratio < 1 ? Math.min(scaled, current - 1) : current;
+  return clamp(moved);
 }
