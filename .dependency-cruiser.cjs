@@ -3,9 +3,10 @@
  * docs/architecture.md explains the layers in words; keep the two in step.
  *
  *   faces (src/cli, src/server)  →  src/workflow  →  building blocks  →  state  →  src/db
- *   the SDK (src/sdk)  →  src/db, plus the leaf modules (src/bucket.ts, src/errors.ts, src/sleep.ts)
+ *   the SDK (src/sdk)  →  src/db, plus the leaf modules (src/bucket.ts, src/errors.ts, src/sleep.ts, src/duration.ts)
+ *   the compat library (src/compat)  →  the SDK, src/db and the leaf modules
  *
- * Leaf modules (src/errors.ts, src/bucket.ts, src/sleep.ts) may be imported from every layer, src/db included, and import nothing from src.
+ * Leaf modules (src/errors.ts, src/bucket.ts, src/sleep.ts, src/duration.ts) may be imported from every layer, src/db included, and import nothing from src.
  * An exception is a path-specific `pathNot` with a comment naming the import and why it is still there;
  * never widen a rule to make a new import pass.
  */
@@ -18,7 +19,7 @@ const STATE = '^src/state/';
 const DB = '^src/db/';
 // The thin faces: the CLI's commands and every module of ferry serve.
 const THIN = '^src/(cli/commands|server)/';
-const LEAVES = '^src/(errors|bucket|sleep)\\.ts$';
+const LEAVES = '^src/(errors|bucket|sleep|duration)\\.ts$';
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
@@ -67,6 +68,13 @@ module.exports = {
       comment: 'The SDK ships inside applications: it imports only src/sdk, src/db and the leaf modules.',
       from: { path: '^src/sdk/' },
       to: { path: '^src/', pathNot: ['^src/sdk/', DB, LEAVES] },
+    },
+    {
+      name: 'compat-only-sdk-db',
+      comment: 'The compat library (ferry/compat) ships inside applications beside the SDK: it imports only src/compat, the SDK, src/db and the leaf modules.',
+      severity: 'error',
+      from: { path: '^src/compat/' },
+      to: { path: '^src/', pathNot: ['^src/compat/', '^src/sdk/', DB, LEAVES] },
     },
     {
       name: 'leaves-are-leaves',

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { backfillStepSchema } from '../backfill/spec.js';
+import { apiSchema } from '../compat/api/spec.js';
 import { planSchema } from '../docs/plan-spec.js';
 import { healthSchema } from '../health/config.js';
 import { rolloutScheduleSchema } from '../rollout/schedule.js';
@@ -105,6 +106,11 @@ export const manifestSchema = z
       .describe(
         'Health gates of the rollout (needs `flag`): decision-matrix thresholds, evaluation interval and window, optional Prometheus source (`ferry health`, `ferry rollout <id> run`).',
       ),
+    api: apiSchema
+      .optional()
+      .describe(
+        'The HTTP API versions this migration changes (needs `flag`): how requests name a version, the deprecation timeline of the old ones (T+0 announce, T+30 d logs, T+60 d headers, T+90 d 410) counted from the day the flag reached 100 %, consumers allowed to stay longer, and the upgrade guide. Served by `ferry/compat`; read by `ferry consumers`, `ferry upgrade-guide` and cleanup.',
+      ),
     lint: z
       .strictObject({
         disable: z.array(z.string().min(1)).default([]).describe('Rule names switched off for every statement of this migration.'),
@@ -136,6 +142,7 @@ export const manifestSchema = z
       seen.add(s.id);
     });
     if (m.rollout && !m.flag) ctx.addIssue({ code: 'custom', path: ['rollout'], message: 'a rollout schedule needs a "flag" to roll out' });
+    if (m.api && !m.flag) ctx.addIssue({ code: 'custom', path: ['api'], message: 'an API section needs a "flag": its timeline counts from the day the flag reached 100 %' });
     if (m.health && !m.flag) ctx.addIssue({ code: 'custom', path: ['health'], message: 'health gates need a "flag" whose cohorts they compare' });
     if (m.pointOfNoReturn !== null && !seen.has(m.pointOfNoReturn)) {
       ctx.addIssue({ code: 'custom', path: ['pointOfNoReturn'], message: `names no step of this migration ("${m.pointOfNoReturn}")` });

@@ -1,23 +1,15 @@
 import { z } from 'zod';
+import { parseHold } from '../duration.js';
 import { FerryError } from '../errors.js';
 import { formatPercentage, isPercentage } from './percentage.js';
+
+export { parseHold };
 
 /** One stage of a rollout: the flag's percentage and how long it is held before the next. */
 export interface Stage {
   percent: number;
   /** Hold before advancing, in milliseconds (whole seconds). */
   holdMs: number;
-}
-
-const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, min: 60_000, h: 3_600_000, d: 86_400_000 };
-const HOLD = /^(?:\d+(?:s|min|m|h|d))+$/;
-
-/** Parse a hold such as "24h", "30s", "15min", "1h30m" or "2d" into milliseconds; undefined when malformed or zero. */
-export function parseHold(text: string): number | undefined {
-  if (!HOLD.test(text)) return undefined;
-  let ms = 0;
-  for (const [, n, unit] of text.matchAll(/(\d+)(min|s|m|h|d)/g)) ms += Number(n) * (UNIT_MS[unit as string] as number);
-  return ms > 0 ? ms : undefined;
 }
 
 /**
@@ -67,6 +59,18 @@ export const rolloutScheduleSchema = z
       .describe(
         'The stages in order, e.g. [{"percent": 5, "hold": "24h"}, {"percent": 25, "hold": "24h"}, …, {"percent": 100, "hold": "24h"}]: percentages strictly increasing, the last exactly 100. The first stage is the canary, the stages between are rolling, 100 % is rolled-out.',
       ),
+    include: z
+      .array(z.string().min(1).max(200))
+      .max(10_000)
+      .default([])
+      .describe(
+        'Units on the new path from the first stage while the flag is on, whatever their bucket: known edge-case accounts, internal users. Counted in the new cohort.',
+      ),
+    exclude: z
+      .array(z.string().min(1).max(200))
+      .max(10_000)
+      .default([])
+      .describe('Units never on the new path and never counted in the cohort metrics: test accounts. A graduated flag is on for them too.'),
   })
   .superRefine((r, ctx) => {
     r.stages.forEach((s, i) => {

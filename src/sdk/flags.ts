@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BUCKETS } from '../bucket.js';
-import type { Database } from '../db/database.js';
+import type { Database, Queryable } from '../db/database.js';
 import { openServer } from '../db/server.js';
 import { bucketFromPrefix, flagPrefixState } from './hash.js';
 import type { Cohort, MetricsOptions, Sample } from './metrics.js';
@@ -90,6 +90,11 @@ export interface FlagAnswers {
   isEnabled(key: string, unitId: string, defaultValue?: boolean): boolean;
   /** The unit's sticky bucket (0..9999) for `key`, whether or not the flag exists. */
   bucket(key: string, unitId: string): number;
+  /**
+   * The unit's cohort for `key`: `new` when the flag is on for it, `old` otherwise, and null for a unit on the
+   * flag's exclude list (a test account: never on the new path and never counted in the cohort metrics). No I/O.
+   */
+  cohort(key: string, unitId: string): Cohort | null;
   /** The flag as last read, or undefined when the snapshot does not have it. */
   flag(key: string): FlagState | undefined;
   /** Every flag in the snapshot. */
@@ -113,7 +118,11 @@ export interface FlagMetrics {
    * passes through unchanged. Counting never throws and does no I/O.
    */
   observe<T>(key: string, unitId: string, fn: (enabled: boolean) => T): T;
-  /** Count one request measured by the application itself; the cohort comes from the flag unless given. Never throws. */
+  /**
+   * Count one request measured by the application itself; the cohort comes from the flag unless given (an
+   * excluded unit is not counted). A shadow comparison's outcome and a failed secondary write (`ferry/compat`)
+   * ride on the same sample. Never throws.
+   */
   record(key: string, unitId: string, sample: Sample & { cohort?: Cohort }): void;
   /**
    * Write what was counted so far to `ferry.metrics` now; resolves false (never rejects) when the database refused it (kept for the next flush).
@@ -141,6 +150,17 @@ export function createFlags(source: FlagsSource, opts: FlagsOptions = {}): Flags
 }
 
 const CHANNEL = 'ferry_flags';
+
+const sessions = new WeakMap<object, () => Queryable | undefined>();
+
+/**
+ * The database session a flags client reads and flushes through (the caller's `db`, or the one it opened),
+ * or undefined while disconnected and always in relay mode. For `ferry/compat`, which flushes its own rows
+ * (mismatch samples, API consumer counts) through the same session; not part of the public SDK.
+ */
+export function sessionOf(flags: FlagAnswers): Queryable | undefined {
+  return sessions.get(flags)?.();
+}
 
 class FlagsClient implements Flags {
   private snapshot: Snapshot = new Map();
@@ -172,12 +192,15 @@ class FlagsClient implements Flags {
       snapshotAgeMs: () => this.snapshotAgeMs(),
       onError: (err) => this.recordError(err),
     });
+    sessions.set(this, () => ('db' in this.source ? this.source.db : this.db));
     this.loop = ('relay' in source ? this.followRelay(source.relay) : this.run()).catch(() => {});
   }
 
   observe<T>(key: string, unitId: string, fn: (enabled: boolean) => T): T {
-    const enabled = this.isEnabled(key, unitId);
-    const cohort = enabled ? 'new' : 'old';
+    const cohort = this.cohort(key, unitId);
+    const enabled = cohort === 'new';
+    // An excluded unit (a test account) runs the old path and is not counted.
+    if (cohort === null) return fn(false);
     const started = performance.now();
     let out: T;
     try {
@@ -199,8 +222,9 @@ class FlagsClient implements Flags {
 
   record(key: string, unitId: string, sample: Sample & { cohort?: Cohort }): void {
     try {
-      const cohort = sample.cohort ?? (this.isEnabled(key, unitId) ? 'new' : 'old');
-      this.metrics.count(key, cohort, Number(sample.latencyMs) || 0, sample.error === true, sample.dataError === true);
+      const cohort = sample.cohort ?? this.cohort(key, unitId);
+      if (cohort === null) return;
+      this.metrics.count(key, cohort, Number(sample.latencyMs) || 0, sample.error === true, sample.dataError === true, sample);
     } catch {
       // Counting must never fail the application's request.
     }
@@ -223,9 +247,19 @@ class FlagsClient implements Flags {
     if (f === undefined) return defaultValue;
     if (f.state.tombstone === true && !this.warned.has(key)) this.warnTombstone(f.state);
     const t = f.threshold;
+    if (t >= BUCKETS) return f.exclude === null || f.state.graduated === true || !f.exclude.has(String(unitId));
     if (t <= 0) return false;
-    if (t >= BUCKETS) return true;
-    return bucketFromPrefix(f.prefix, typeof unitId === 'string' ? unitId : String(unitId)) < t;
+    const id = typeof unitId === 'string' ? unitId : String(unitId);
+    if (f.exclude?.has(id)) return false;
+    if (f.include?.has(id)) return true;
+    return bucketFromPrefix(f.prefix, id) < t;
+  }
+
+  cohort(key: string, unitId: string): Cohort | null {
+    const f = this.snapshot.get(key);
+    const id = typeof unitId === 'string' ? unitId : String(unitId);
+    if (f?.exclude?.has(id) && f.state.graduated !== true) return null;
+    return this.isEnabled(key, id) ? 'new' : 'old';
   }
 
   bucket(key: string, unitId: string): number {

@@ -13,7 +13,19 @@ export interface Sample {
   error?: boolean;
   /** A shadow comparison of the old and the new path disagreed (a data error). */
   dataError?: boolean;
+  /**
+   * A shadow read's comparison (`ferry/compat`): the candidate agreed, disagreed (counted as a data error too),
+   * threw, or was not done within its time limit. Absent: no candidate ran.
+   */
+  shadow?: ShadowOutcome;
+  /** How long the shadow candidate took, in milliseconds (with `shadow`, unless it timed out). */
+  candidateLatencyMs?: number;
+  /** A dual write's secondary (non-authoritative) write failed (counted as a data error too). */
+  writeFailure?: boolean;
 }
+
+/** What one shadow comparison found. */
+export type ShadowOutcome = 'match' | 'mismatch' | 'error' | 'timeout';
 
 /** Tuning of the SDK's metrics; every field has a default. */
 export interface MetricsOptions {

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Queryable } from '../db/database.js';
 import { Exposition } from './exposition.js';
-import { type Cohort, MetricsAggregate, type MetricsOptions, metricsSourceName, writeMetrics } from './metrics.js';
+import { type Cohort, MetricsAggregate, type MetricsOptions, metricsSourceName, type Sample, writeMetrics } from './metrics.js';
 import type { FlagState } from './snapshot.js';
 
 /** What the recorder needs from the flags client it belongs to. */
@@ -38,8 +38,8 @@ export class MetricsRecorder {
     }
   }
 
-  /** Count one request; the hot path. */
-  count(key: string, cohort: Cohort, latencyMs: number, error: boolean, dataError: boolean): void {
+  /** Count one request; the hot path. `compat` carries a shadow comparison or a failed secondary write (`ferry/compat`). */
+  count(key: string, cohort: Cohort, latencyMs: number, error: boolean, dataError: boolean, compat?: Sample): void {
     try {
       if (this.opts !== false) this.aggregate.add(key, cohort, latencyMs, error, dataError);
       this.exposition?.observe(key, cohort, latencyMs, error, dataError);

@@ -11,8 +11,8 @@ export const RELAY_STREAM_PATH = 'api/v1/flags/stream';
 /** Bounds of the keep-alive interval a client may ask the relay for (`?heartbeatMs=`). */
 export const RELAY_HEARTBEAT_MS = { min: 1000, default: 5000, max: 60_000 } as const;
 
-/** One flag on the wire: a {@link FlagState} with `updatedAt` as an ISO string. */
-export type RelayFlag = Omit<FlagState, 'updatedAt'> & { updatedAt: string | null };
+/** One flag on the wire: a {@link FlagState} with `updatedAt` and `fullAt` as ISO strings. */
+export type RelayFlag = Omit<FlagState, 'updatedAt' | 'fullAt'> & { updatedAt: string | null; fullAt?: string | null };
 
 /** How fresh the relay's own snapshot is (its one database session may be away too). */
 export interface RelayFreshness {
@@ -41,7 +41,9 @@ export interface RelaySnapshot {
 export function snapshotTag(flags: readonly FlagState[]): string {
   const h = createHash('sha256');
   for (const f of [...flags].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))) {
-    h.update(`${f.key}\u0000${f.version}\u0000${f.enabled ? 1 : 0}\u0000${f.percentage}\u0000${f.graduated ? 1 : 0}${f.tombstone ? 1 : 0}\n`);
+    h.update(
+      `${f.key}\u0000${f.version}\u0000${f.enabled ? 1 : 0}\u0000${f.percentage}\u0000${f.graduated ? 1 : 0}${f.tombstone ? 1 : 0}\u0000${f.stage ?? ''}\n`,
+    );
   }
   return `W/"${h.digest('base64url').slice(0, 22)}"`;
 }
@@ -95,6 +97,8 @@ function parseFlags(list: unknown): FlagState[] | undefined {
     if (!isObject(f) || typeof f.key !== 'string' || typeof f.enabled !== 'boolean' || typeof f.percentage !== 'number' || typeof f.version !== 'number')
       return undefined;
     const updatedAt = typeof f.updatedAt === 'string' ? new Date(f.updatedAt) : null;
+    const fullAt = typeof f.fullAt === 'string' ? new Date(f.fullAt) : null;
+    const units = (v: unknown) => (Array.isArray(v) ? v.filter((u): u is string => typeof u === 'string') : []);
     flags.push({
       key: f.key,
       enabled: f.enabled,
@@ -104,6 +108,10 @@ function parseFlags(list: unknown): FlagState[] | undefined {
       updatedAt: updatedAt && !Number.isNaN(updatedAt.getTime()) ? updatedAt : null,
       graduated: f.graduated === true,
       tombstone: f.tombstone === true,
+      stage: typeof f.stage === 'string' ? f.stage : null,
+      include: units(f.include),
+      exclude: units(f.exclude),
+      fullAt: fullAt && !Number.isNaN(fullAt.getTime()) ? fullAt : null,
     });
   }
   return flags;

@@ -94,6 +94,7 @@ export async function openLiveSource(first: Database, reopen: () => Promise<Data
   const flags: FlagAnswers = {
     isEnabled: (key, unit, dflt) => live().flags.isEnabled(key, unit, dflt),
     bucket: (key, unit) => live().flags.bucket(key, unit),
+    cohort: (key, unit) => live().flags.cohort(key, unit),
     flag: (key) => live().flags.flag(key),
     list: () => live().flags.list(),
     snapshotAgeMs: () => live().flags.snapshotAgeMs(),

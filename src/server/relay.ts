@@ -32,6 +32,14 @@ const RelayFlagSchema = z
     updatedAt: z.string().nullable().openapi({ description: 'ISO 8601' }),
     graduated: z.boolean().optional().openapi({ description: 'its migration contracted: on for everyone for good' }),
     tombstone: z.boolean().optional().openapi({ description: 'its migration was cleaned up; code asking for it can drop the `if`' }),
+    stage: z
+      .enum(['off', 'dualwrite', 'shadow', 'live', 'rampdown', 'complete'])
+      .nullable()
+      .optional()
+      .openapi({ description: 'the migration stage `ferry/compat` follows; null: never set (off)' }),
+    include: z.array(z.string()).optional().openapi({ description: 'units on the new path from the first stage while the flag is on' }),
+    exclude: z.array(z.string()).optional().openapi({ description: 'units never on the new path and never counted (test accounts)' }),
+    fullAt: z.string().nullable().optional().openapi({ description: 'when the flag first reached 100 % (ISO 8601)' }),
   })
   .openapi('RelayFlag');
 
@@ -90,7 +98,11 @@ const feeds = new WeakMap<FlagAnswers, Feed>();
 
 function renderNow(flags: FlagAnswers): Rendered {
   const states = flags.list().sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  const out = states.map((f) => ({ ...f, updatedAt: f.updatedAt === null ? null : f.updatedAt.toISOString() }));
+  const out = states.map((f) => ({
+    ...f,
+    updatedAt: f.updatedAt === null ? null : f.updatedAt.toISOString(),
+    fullAt: f.fullAt ? f.fullAt.toISOString() : null,
+  }));
   return { etag: snapshotTag(states), flags: out, json: JSON.stringify(out) };
 }
 

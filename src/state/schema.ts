@@ -307,4 +307,53 @@ export const STATE_SCHEMA_VERSIONS: readonly string[] = [
   CREATE TRIGGER state_notify AFTER INSERT ON ferry.metrics FOR EACH STATEMENT EXECUTE FUNCTION ferry.state_notify();
   CREATE TRIGGER state_notify AFTER INSERT OR UPDATE OR DELETE ON ferry.controllers FOR EACH STATEMENT EXECUTE FUNCTION ferry.state_notify();
   `,
+  // 11: compat (ferry/compat). A flag carries its migration's stage (off → dualwrite → shadow → live → rampdown →
+  // complete), the units always in (include) and never in nor counted (exclude), and when it first reached 100 %
+  // (the deprecation timeline counts from there). The SDK's metrics count shadow comparisons and failed secondary
+  // writes (both are data errors too); a bounded sample of differing values is kept; API calls are counted per
+  // version and consumer, so cleanup can refuse while an old version still has traffic.
+  `
+  ALTER TABLE ferry.flags
+    ADD COLUMN stage         text CHECK (stage IN ('off', 'dualwrite', 'shadow', 'live', 'rampdown', 'complete')),
+    ADD COLUMN include_units text[] NOT NULL DEFAULT '{}',
+    ADD COLUMN exclude_units text[] NOT NULL DEFAULT '{}',
+    ADD COLUMN full_at       timestamptz;
+  COMMENT ON COLUMN ferry.flags.stage IS 'the migration stage compat.migration() follows; NULL: never set (off)';
+  COMMENT ON COLUMN ferry.flags.include_units IS 'units on the new path from the first stage (edge cases, internal users), while the flag is on';
+  COMMENT ON COLUMN ferry.flags.exclude_units IS 'units never on the new path and never counted in the cohort metrics (test accounts)';
+  COMMENT ON COLUMN ferry.flags.full_at IS 'when the flag first reached 100 %: T+0 of the deprecation timeline of its API versions';
+  ALTER TABLE ferry.metrics
+    ADD COLUMN comparisons        bigint NOT NULL DEFAULT 0,
+    ADD COLUMN mismatches         bigint NOT NULL DEFAULT 0,
+    ADD COLUMN candidate_errors   bigint NOT NULL DEFAULT 0,
+    ADD COLUMN candidate_timeouts bigint NOT NULL DEFAULT 0,
+    ADD COLUMN write_failures     bigint NOT NULL DEFAULT 0,
+    ADD COLUMN candidate_latency  text;
+  COMMENT ON COLUMN ferry.metrics.comparisons IS 'shadow reads whose candidate ran (match, mismatch, error or timeout)';
+  COMMENT ON COLUMN ferry.metrics.candidate_latency IS 'HdrHistogram of the shadow candidates'' latencies (microseconds), like latency; NULL: none ran';
+  CREATE TABLE ferry.shadow_mismatches (
+    id        bigserial PRIMARY KEY,
+    flag_key  text NOT NULL,
+    cohort    text NOT NULL CHECK (cohort IN ('new', 'old')),
+    unit_id   text NOT NULL,
+    control   jsonb,
+    candidate jsonb,
+    source    text NOT NULL,
+    at        timestamptz NOT NULL DEFAULT clock_timestamp()
+  );
+  CREATE INDEX shadow_mismatches_flag_idx ON ferry.shadow_mismatches (flag_key, id);
+  COMMENT ON TABLE ferry.shadow_mismatches IS 'a bounded sample of shadow reads that differed: both values, as JSON';
+  CREATE TABLE ferry.api_consumers (
+    api        text NOT NULL,
+    version    text NOT NULL,
+    consumer   text NOT NULL,
+    calls      bigint NOT NULL,
+    first_seen timestamptz NOT NULL,
+    last_seen  timestamptz NOT NULL,
+    PRIMARY KEY (api, version, consumer)
+  );
+  COMMENT ON TABLE ferry.api_consumers IS 'calls per API version and consumer, added up by every process of the application (ferry/compat)';
+  CREATE TRIGGER state_notify AFTER INSERT OR UPDATE OR DELETE ON ferry.api_consumers FOR EACH STATEMENT EXECUTE FUNCTION ferry.state_notify();
+  CREATE TRIGGER state_notify AFTER INSERT ON ferry.shadow_mismatches FOR EACH STATEMENT EXECUTE FUNCTION ferry.state_notify();
+  `,
 ];
