@@ -91,7 +91,13 @@ export const apiSchema = z
       .default([])
       .describe('Per-consumer overrides: e.g. keep a named partner on v1 until a given date.'),
     mapping: z
-      .array(z.strictObject({ old: z.string().min(1), new: z.string().min(1), note: z.string().optional() }))
+      .array(
+        z.strictObject({
+          old: z.string().min(1).describe('The field (or fields) of the old version, e.g. `name`.'),
+          new: z.string().min(1).describe('What the newest version has instead, e.g. `firstName + lastName`.'),
+          note: z.string().optional().describe('How to convert, or what to watch for.'),
+        }),
+      )
       .default([])
       .describe('Field mapping old → new for the upgrade guide, e.g. `{"old": "name", "new": "firstName + lastName"}`.'),
     module: z
