@@ -9,21 +9,23 @@
 // Any failure exits non-zero, so `npm run demo` doubles as a smoke test.
 // `--clean` deletes the project at the end; `--serve` leaves `ferry serve` running on it (URL and token printed) until Ctrl-C.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { contract, loadAll, openPglite, up } from '../dist/index.js';
 import { createFlags } from '../dist/sdk/index.js';
 import { describeApp, startApp } from './demo-app.js';
+import { compatDemo } from './demo-compat.js';
 import { healthDemo } from './demo-health.js';
+import * as usersApi from './demo-users-api.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const ferryBin = join(root, 'bin', 'ferry.js');
 const clean = process.argv.includes('--clean');
 const serveAtEnd = process.argv.includes('--serve');
 const project = mkdtempSync(join(tmpdir(), 'ferry-demo-'));
-const TOTAL = 33;
+const TOTAL = 39;
 let n = 0;
 const bold = (s) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
 const dim = (s) => (process.stdout.isTTY ? `\x1b[2m${s}\x1b[0m` : s);
@@ -149,6 +151,19 @@ const split = newMigration(
         { percent: 75, hold: '2s' },
         { percent: 100, hold: '2s' },
       ],
+      include: ['user-7', 'user-1001'],
+      exclude: ['user-test-1', 'user-test-2'],
+    },
+    api: {
+      name: 'users',
+      versions: [{ version: 'v1' }, { version: 'v2' }],
+      guide: 'https://docs.example.com/users/upgrade-to-v2',
+      mapping: [
+        { old: 'name', new: 'firstName + lastName', note: 'split at the first space; a one-word name has lastName null' },
+        { old: 'email', new: 'emailAddress' },
+      ],
+      allow: [{ consumer: 'partner-acme', version: 'v1', until: '2099-12-31' }],
+      module: 'api.js',
     },
     steps: [
       {
@@ -188,7 +203,7 @@ const split = newMigration(
       },
     ],
   },
-  {},
+  { 'api.js': readFileSync(join(root, 'scripts', 'demo-users-api.js'), 'utf8') },
 );
 
 /** The run options the CLI would use, for the stretches driven from this process. */
@@ -229,6 +244,10 @@ ferry(['down', split], 'roll split_full_name back for real, last step first: the
 ferry(['up'], 'apply split_full_name again with a progress bar: rolled-back → expanded → backfilling → backfilled');
 ferry(['rollout', split, 'set', '5'], 'canary: turn the new path on for a sticky 5 % of units (backfilled → canary)');
 ferry(['flag', 'get', 'split-full-name', '--unit', 'user-42'], "a unit's bucket (0..9999) and whether it is in; the SDK and ferry.bucket() in SQL agree");
+ferry(
+  ['rollout', split, 'status'],
+  "the canary's size and composition: 5 % by bucket, two edge-case users always in, two test accounts never in nor counted; the migration stage; the shape each app version reads",
+);
 for (const stage of ['25', '50', '75', '100']) {
   waitForHold();
   ferry(['rollout', split, 'advance'], `the 2 s hold has elapsed: advance to ${stage} %`);
@@ -258,6 +277,25 @@ await inProcess('repair the three rows', 'recompute them from full_name', async 
   await db.query("UPDATE users SET first_name = split_part(full_name, ' ', 1) WHERE first_name = 'Corrupted'");
 });
 ferry(['verify', split, '--full'], 'every check passes again: rolled-out → verified');
+
+ferry(
+  ['rollout', split, 'stage', 'dualwrite'],
+  'the migration stage of ferry/compat: off → dualwrite (writes go to the old side, then the new), logged like every rollout move',
+);
+ferry(['rollout', split, 'stage', 'shadow'], 'dualwrite → shadow: reads still answer from the old side; the new side is read beside it and compared');
+await inProcess(
+  'ferry/compat: a shadow read and the users API in two versions',
+  'a shadow read compares the new first/last-name path with full_name for 400 users (mismatches would be data errors that stop a rollout); then /v1 and /v2 of one handler, with the clock set past T+60 d (deprecation headers) and T+90 d (410 Gone), counted from the day the flag reached 100 %',
+  (db) => compatDemo({ db, manifest: JSON.parse(readFileSync(join(project, 'migrations', split, 'migration.json'), 'utf8')), usersApi }),
+);
+ferry(
+  ['consumers', split],
+  "who still calls the old version, how often and when last seen, with each consumer's timeline; cleanup is refused while one called it within 7 days",
+);
+ferry(
+  ['upgrade-guide', split],
+  "the consumers' upgrade guide from the manifest: field mapping, dates, headers, and v1/v2 examples produced by the adapters of api.js",
+);
 
 await inProcess(
   'contract while app v2 and the flag-reading app run',
@@ -294,7 +332,7 @@ ferry(
 );
 ferry(
   ['cleanup', split, '--force', '--reason', 'demo: the 90-day deprecation period cannot pass in a demo'],
-  'the contract (already done above, with its backup — no second one), the flag kept as a graduated tombstone, folder archived to migrations/archive/YYYYMM/, contracted → archived',
+  'forced past the deprecation period and the consumer gate (mobile-app called v1 minutes ago): the contract (already done above, with its backup — no second one), the flag kept as a graduated tombstone, folder archived to migrations/archive/YYYYMM/, contracted → archived',
 );
 await inProcess(
   'the flag-reading app after cleanup',
@@ -318,7 +356,7 @@ ferry(['retro', split], "the retrospective's five questions with this migration'
 
 console.log(`\n${bold('demo passed')} — ${n} steps, each as expected.`);
 console.log(
-  'shown: init, new, lint, up (one migration), up --dry-run, expand + backfill with two app versions running, status, verify --status --full, rehearse, down, up again, rollout 5 → 25 → 50 → 75 → 100 %, flag get, verify --full finding corrupted rows by bisection (verified → rolled-out), contract refused on failing data, contract with backup and flag graduation while the apps run, health gates promoting and rolling back, log, report, cleanup leaving a graduated tombstone, retro, the flag-reading app still serving after cleanup',
+  "shown: init, new, lint, up (one migration), up --dry-run, expand + backfill with two app versions running, status, verify --status --full, rehearse, down, up again, rollout 5 → 25 → 50 → 75 → 100 %, flag get, the canary's composition, verify --full finding corrupted rows by bisection (verified → rolled-out), contract refused on failing data, migration stages, a shadow read, a versioned API with its deprecation headers and 410, consumers, the upgrade guide, contract with backup and flag graduation while the apps run, health gates promoting and rolling back, log, report, cleanup leaving a graduated tombstone, retro, the flag-reading app still serving after cleanup",
 );
 if (serveAtEnd) await serveDemo();
 if (clean) {

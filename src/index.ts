@@ -9,6 +9,7 @@ export { openPglite } from './db/pglite.js';
 export { quoteIdent, quoteLiteral, quoteQualified } from './db/quote.js';
 export { type CopiedTable, copyRows, type SampleSize } from './db/sample-copy.js';
 export { openServer } from './db/server.js';
+export type { GuideExample, UpgradeGuideInput } from './docs/upgrade-guide.js';
 export { FerryError, type FerryErrorCode, isFerryError } from './errors.js';
 export * from './health/index.js';
 export { type Finding, type LintReport, lintMigration, lintSql } from './lint/index.js';
@@ -24,6 +25,7 @@ export { closeTicket, createTicket, listTickets } from './project/tickets.js';
 export { readEvents, readState } from './state/store.js';
 export { countDataErrors, type DataErrorCount, type DataErrorSource } from './verify/data-errors.js';
 export { APP_GUIDANCE, type AppGuidance, guidanceFor, guidanceOf, TRANSITION_GUIDE, type TransitionGuide } from './workflow/app-guidance.js';
+export { type AppShape, appShape } from './workflow/app-shape.js';
 export { baseline, type RunReport, type UpOptions, up } from './workflow/apply.js';
 export { type Approval, type ApprovalStatus, approvalStatus } from './workflow/approvals.js';
 export { type ApproveOptions, type ApproveResult, approve, checkRole } from './workflow/approve.js';
@@ -43,6 +45,12 @@ export {
 export { backup, backupTargets, type DumpAccess, type RestoreReport, restore, type TakeBackupOptions, type TakenBackup } from './workflow/backup.js';
 export { dataErrors } from './workflow/check-store.js';
 export { type CleanupOptions, type CleanupReport, cleanup } from './workflow/cleanup.js';
+export {
+  type ApiTrafficDetails,
+  apiConsumers,
+  type ConsumersReport,
+  type ConsumerUse,
+} from './workflow/consumers.js';
 export { type ContractOptions, type ContractReport, contract, recentBackup } from './workflow/contract.js';
 export { type CrossingVerdict, crossingGates, unresolvedRollback } from './workflow/crossing.js';
 export {
@@ -103,6 +111,8 @@ export { type DownOptions, type DownReport, down } from './workflow/rollback.js'
 export { type RestoredValues, restoreRollbackValues, type SavedCopy, type SavedValues, saveRollbackValues } from './workflow/rollback-copy.js';
 export {
   advanceRolloutStage,
+  type CanaryComposition,
+  type CohortTraffic,
   type RolloutActionOptions,
   type RolloutAdvanceOptions,
   type RolloutReport,
@@ -112,9 +122,14 @@ export {
   rolloutLifecycle,
   rolloutReport,
   rolloutTargetOf,
+  type StageReport,
   setRolloutPercentage,
+  stageMeaning,
+  type UnitList,
 } from './workflow/rollout.js';
 export { runChecks } from './workflow/run-checks.js';
+export { MIGRATION_STAGES, type MigrationStage, type StageMove, type StageOptions, setMigrationStage } from './workflow/stage.js';
 export { migrationLog, migrationStatus } from './workflow/status.js';
+export { type UpgradeGuide, upgradeGuide } from './workflow/upgrade-guide.js';
 export { type MigrationVerification, type VerifyActionOptions, verify, verifyMigrations } from './workflow/verify.js';
 export { dumpAccess, findMigration, loadWorkspace, openWorkspace, type Workspace, type WorkspaceOptions } from './workflow/workspace.js';

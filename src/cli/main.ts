@@ -2,6 +2,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { EXIT_CODES, FerryError } from '../errors.js';
 import { registerBackfillCommand } from './commands/backfill.js';
 import { registerCleanupCommands } from './commands/cleanup.js';
+import { registerConsumerCommands } from './commands/consumers.js';
 import { registerDocumentCommands } from './commands/documents.js';
 import { registerDriftCommands } from './commands/drift.js';
 import { registerFlagCommands } from './commands/flag.js';
@@ -71,6 +72,7 @@ export function buildProgram(json = false): Command {
   registerRolloutCommands(program, globals);
   registerHealthCommand(program, globals);
   registerDocumentCommands(program, globals);
+  registerConsumerCommands(program, globals);
   registerCleanupCommands(program, globals);
   registerTicketCommands(program, globals);
   registerSchemaCommand(program, globals);

@@ -48,7 +48,7 @@ export interface Compat {
 /** Start `ferry/compat` on an application's flags client. */
 export function createCompat(flags: Flags, opts: CompatOptions = {}): Compat {
   const parts: FlushPart[] = [];
-  const rt: CompatRuntime & { mismatchSamples: number } = {
+  const rt: CompatRuntime = {
     flags,
     mismatchSamples: opts.mismatchSamples ?? 20,
     now: opts.now ?? (() => new Date()),
@@ -91,7 +91,9 @@ export function createCompat(flags: Flags, opts: CompatOptions = {}): Compat {
     api: (source, o) => versionedApi(rt, source, o),
     mismatches: (key) => recentMismatches(rt, key),
     async flush() {
-      const [own, metrics] = await Promise.all([flushParts(), flags.flush()]);
+      // One after the other: both may use the flags client's one session.
+      const own = await flushParts();
+      const metrics = await flags.flush();
       return own && metrics;
     },
     async close() {

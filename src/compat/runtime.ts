@@ -7,6 +7,8 @@ import type { Flags } from '../sdk/flags.js';
  */
 export interface CompatRuntime {
   readonly flags: Flags;
+  /** Differing values kept in memory per flag, and written per flag per flush, at most. */
+  readonly mismatchSamples?: number;
   /** The clock; a test or a demo sets it. */
   now(): Date;
   /** Deprecation warnings and other notes for the application's log; never throws into the caller. */

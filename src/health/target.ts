@@ -14,6 +14,8 @@ export function controllerTargetOf(m: Migration): ControllerTarget {
     stages: stagesOf(m.manifest.rollout),
     hasBackfill: m.steps.some((s) => s.kind === 'backfill'),
     checksum: m.checksum,
+    include: m.manifest.rollout?.include ?? [],
+    exclude: m.manifest.rollout?.exclude ?? [],
     settings: healthSettingsOf(m.manifest.health),
     steps: m.steps.map((s) => ({ id: s.id, irreversible: s.irreversible })),
     pointOfNoReturn: m.manifest.pointOfNoReturn,

@@ -142,7 +142,8 @@ export const manifestSchema = z
       seen.add(s.id);
     });
     if (m.rollout && !m.flag) ctx.addIssue({ code: 'custom', path: ['rollout'], message: 'a rollout schedule needs a "flag" to roll out' });
-    if (m.api && !m.flag) ctx.addIssue({ code: 'custom', path: ['api'], message: 'an API section needs a "flag": its timeline counts from the day the flag reached 100 %' });
+    if (m.api && !m.flag)
+      ctx.addIssue({ code: 'custom', path: ['api'], message: 'an API section needs a "flag": its timeline counts from the day the flag reached 100 %' });
     if (m.health && !m.flag) ctx.addIssue({ code: 'custom', path: ['health'], message: 'health gates need a "flag" whose cohorts they compare' });
     if (m.pointOfNoReturn !== null && !seen.has(m.pointOfNoReturn)) {
       ctx.addIssue({ code: 'custom', path: ['pointOfNoReturn'], message: `names no step of this migration ("${m.pointOfNoReturn}")` });

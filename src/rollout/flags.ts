@@ -1,3 +1,4 @@
+import { type MigrationStage, stageOf } from '../compat/stages.js';
 import type { Queryable } from '../db/database.js';
 import { FerryError } from '../errors.js';
 import { appendEvent, stateTableExists } from '../state/store.js';
@@ -16,6 +17,14 @@ export interface Flag extends FlagValue {
   graduatedAt: Date | null;
   /** Its migration was cleaned up; the row stays so SDKs still answer true. */
   tombstone: boolean;
+  /** The migration stage `ferry/compat` follows (`off` when never set, or before state version 11). */
+  stage: MigrationStage;
+  /** Units on the new path from the first stage while the flag is on (the manifest's `rollout.include`). */
+  include: string[];
+  /** Units never on the new path and never counted in the cohort metrics (the manifest's `rollout.exclude`). */
+  exclude: string[];
+  /** When the flag first reached 100 % (T+0 of its API's deprecation timeline); null before. */
+  fullAt: Date | null;
 }
 
 /** One change of a flag, as written to the migration's log (event kind `flag`). */
@@ -40,6 +49,10 @@ const toFlag = (r: Record<string, unknown>): Flag => ({
   version: Number(r.version),
   graduatedAt: r.graduated_at ? new Date(r.graduated_at as string) : null,
   tombstone: r.tombstone === true,
+  stage: stageOf(r.stage as string | null | undefined),
+  include: (r.include_units as string[] | undefined) ?? [],
+  exclude: (r.exclude_units as string[] | undefined) ?? [],
+  fullAt: r.full_at ? new Date(r.full_at as string) : null,
 });
 
 /** Whether `ferry.flags` exists yet (read-only commands must not create it). */
@@ -47,14 +60,20 @@ function flagsExist(db: Queryable): Promise<boolean> {
   return stateTableExists(db, 'flags');
 }
 
-/** Whether `ferry.flags` has the graduation columns (state version 9); read-only commands must not upgrade it. */
-async function hasGraduation(db: Queryable): Promise<boolean> {
-  const { rows } = await db.query(`SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('ferry.flags') AND attname = 'graduated_at' AND NOT attisdropped`);
-  return rows.length > 0;
+/** Which later columns `ferry.flags` has: graduation (state version 9), compat (11); read-only commands must not upgrade it. */
+async function laterColumns(db: Queryable): Promise<{ graduation: boolean; compat: boolean }> {
+  const { rows } = await db.query<{ attname: string }>(
+    `SELECT attname FROM pg_attribute WHERE attrelid = to_regclass('ferry.flags') AND attname IN ('graduated_at', 'stage') AND NOT attisdropped`,
+  );
+  const has = new Set(rows.map((r) => r.attname));
+  return { graduation: has.has('graduated_at'), compat: has.has('stage') };
 }
 
 const FLAG_COLUMNS = 'key, enabled, percentage::text AS percentage, migration_id, updated_by, updated_at, version';
-const columnsOf = async (db: Queryable) => `${FLAG_COLUMNS}${(await hasGraduation(db)) ? ', graduated_at, tombstone' : ''}`;
+const columnsOf = async (db: Queryable) => {
+  const later = await laterColumns(db);
+  return `${FLAG_COLUMNS}${later.graduation ? ', graduated_at, tombstone' : ''}${later.compat ? ', stage, include_units, exclude_units, full_at' : ''}`;
+};
 
 /** Every flag, by key; empty when ferry never ran on this database. */
 export async function listFlags(db: Queryable): Promise<Flag[]> {
@@ -115,19 +134,35 @@ export async function writeFlag(
   tx: Queryable,
   key: string,
   value: FlagValue,
-  opts: { migrationId: string | null; actor: string; reason?: string },
+  opts: { migrationId: string | null; actor: string; reason?: string; include?: readonly string[]; exclude?: readonly string[] },
 ): Promise<FlagChange> {
   const before = await readFlag(tx, key, true);
   if (before?.graduatedAt && effectivePercentage(value) < 100)
     throw graduatedRefusal(before, `set ${value.enabled ? formatPercentage(value.percentage) : 'off'}`);
   const migrationId = before?.migrationId ?? opts.migrationId;
-  await tx.query(
-    `INSERT INTO ferry.flags (key, enabled, percentage, migration_id, updated_by) VALUES ($1, $2, $3, $4, $5)
-     ON CONFLICT (key) DO UPDATE SET enabled = EXCLUDED.enabled, percentage = EXCLUDED.percentage,
-       migration_id = coalesce(ferry.flags.migration_id, EXCLUDED.migration_id),
-       updated_by = EXCLUDED.updated_by, updated_at = now(), version = ferry.flags.version + 1`,
-    [key, value.enabled, value.percentage.toFixed(2), migrationId, opts.actor],
-  );
+  const base = [key, value.enabled, value.percentage.toFixed(2), migrationId, opts.actor];
+  if ((await laterColumns(tx)).compat) {
+    // One statement, so SDKs are notified once. The unit lists come from the manifest (absent: kept); T+0 of the
+    // API timeline is the first time at 100 %, never moved.
+    await tx.query(
+      `INSERT INTO ferry.flags (key, enabled, percentage, migration_id, updated_by, include_units, exclude_units, full_at)
+       VALUES ($1, $2, $3, $4, $5, coalesce($6::text[], '{}'), coalesce($7::text[], '{}'), CASE WHEN $2 AND $3::numeric >= 100 THEN now() END)
+       ON CONFLICT (key) DO UPDATE SET enabled = EXCLUDED.enabled, percentage = EXCLUDED.percentage,
+         migration_id = coalesce(ferry.flags.migration_id, EXCLUDED.migration_id),
+         updated_by = EXCLUDED.updated_by, updated_at = now(), version = ferry.flags.version + 1,
+         include_units = coalesce($6::text[], ferry.flags.include_units), exclude_units = coalesce($7::text[], ferry.flags.exclude_units),
+         full_at = coalesce(ferry.flags.full_at, EXCLUDED.full_at)`,
+      [...base, opts.include ? [...opts.include] : null, opts.exclude ? [...opts.exclude] : null],
+    );
+  } else {
+    await tx.query(
+      `INSERT INTO ferry.flags (key, enabled, percentage, migration_id, updated_by) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (key) DO UPDATE SET enabled = EXCLUDED.enabled, percentage = EXCLUDED.percentage,
+         migration_id = coalesce(ferry.flags.migration_id, EXCLUDED.migration_id),
+         updated_by = EXCLUDED.updated_by, updated_at = now(), version = ferry.flags.version + 1`,
+      base,
+    );
+  }
   const from = before ? { enabled: before.enabled, percentage: before.percentage } : null;
   const change: FlagChange = { key, migrationId, from, to: value, quickRollback: !value.enabled };
   await logChange(tx, change, opts.actor, opts.reason);
@@ -155,6 +190,8 @@ export async function graduateFlag(
        graduated_at = coalesce(ferry.flags.graduated_at, EXCLUDED.graduated_at), tombstone = EXCLUDED.tombstone`,
     [key, opts.migrationId, opts.actor, tombstone],
   );
+  // Graduating is on for everyone: the first time at 100 % if it never was (no second notification when it was).
+  if ((await laterColumns(tx)).compat) await tx.query('UPDATE ferry.flags SET full_at = now() WHERE key = $1 AND full_at IS NULL', [key]);
   const change: FlagChange = {
     key,
     migrationId: before?.migrationId ?? opts.migrationId,

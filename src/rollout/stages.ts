@@ -14,6 +14,10 @@ export interface RolloutTarget {
   hasBackfill: boolean;
   /** The migration files' checksum, passed to the phase gates (approvals are void once it changes). */
   checksum?: string;
+  /** The manifest's `rollout.include`: units on the new path from the first stage; written to the flag with each move. */
+  include?: readonly string[];
+  /** The manifest's `rollout.exclude`: units never on the new path nor counted; written to the flag with each move. */
+  exclude?: readonly string[];
 }
 
 /**
@@ -115,7 +119,13 @@ export async function setRollout(
     from = to;
   }
   const value: FlagValue = { enabled: true, percentage };
-  const flagChange = await writeFlag(tx, flag, value, { migrationId: t.id, actor: opts.actor, reason });
+  const flagChange = await writeFlag(tx, flag, value, {
+    migrationId: t.id,
+    actor: opts.actor,
+    reason,
+    ...(t.include ? { include: t.include } : {}),
+    ...(t.exclude ? { exclude: t.exclude } : {}),
+  });
   await tx.query(
     `INSERT INTO ferry.rollouts (migration_id, flag_key, percentage, updated_by) VALUES ($1, $2, $3, $4)
      ON CONFLICT (migration_id) DO UPDATE SET flag_key = EXCLUDED.flag_key, percentage = EXCLUDED.percentage,

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { Cohort } from './metrics.js';
+import type { Cohort, Sample, ShadowOutcome } from './metrics.js';
 import type { FlagState } from './snapshot.js';
 
 /**
@@ -19,10 +19,20 @@ interface CohortSeries {
   latency: Histogram.Internal<string>;
 }
 
+/** The shadow outcomes, in the order of {@link CompatSeries.comparisons}. */
+const OUTCOMES: readonly ShadowOutcome[] = ['match', 'mismatch', 'error', 'timeout'];
+
+/** A cohort's `ferry/compat` series, made on its first shadow comparison or dual write. */
+interface CompatSeries {
+  comparisons: Record<ShadowOutcome, Counter.Internal>;
+  writeFailures: Counter.Internal;
+}
+
 /**
  * The SDK's metrics in Prometheus form (prom-client, a registry of its own):
  * `ferry_requests_total`, `ferry_errors_total`, `ferry_data_errors_total` and
- * `ferry_latency_seconds` by `flag` and `cohort`, plus each flag's percentage and
+ * `ferry_latency_seconds` by `flag` and `cohort` (and, once `ferry/compat` uses them,
+ * `ferry_shadow_comparisons_total` by `outcome` too and `ferry_write_failures_total`), plus each flag's percentage and
  * the snapshot's age. Created on first use, so applications that never expose
  * `/metrics` pay nothing for it.
  */
@@ -34,6 +44,9 @@ export class Exposition {
   private readonly dataErrors: Counter<'flag' | 'cohort'>;
   private readonly latency: Histogram<'flag' | 'cohort'>;
   private readonly series = new Map<string, [CohortSeries, CohortSeries]>();
+  private readonly comparisons: Counter<'flag' | 'cohort' | 'outcome'>;
+  private readonly writeFailures: Counter<'flag' | 'cohort'>;
+  private readonly compat = new Map<string, [CompatSeries | undefined, CompatSeries | undefined]>();
 
   constructor(flags: () => FlagState[], snapshotAgeMs: () => number) {
     const registers = [this.registry];
@@ -42,7 +55,19 @@ export class Exposition {
     this.errors = new Counter({ name: 'ferry_errors_total', help: 'Failed requests measured by the ferry SDK, by flag and cohort', labelNames, registers });
     this.dataErrors = new Counter({
       name: 'ferry_data_errors_total',
-      help: 'Shadow comparisons that disagreed, by flag and cohort',
+      help: 'Data errors measured by the ferry SDK (shadow comparisons that disagreed, failed secondary writes), by flag and cohort',
+      labelNames,
+      registers,
+    });
+    this.comparisons = new Counter({
+      name: 'ferry_shadow_comparisons_total',
+      help: 'Shadow reads whose candidate ran (ferry/compat), by flag, cohort and outcome: match, mismatch, error, timeout',
+      labelNames: ['flag', 'cohort', 'outcome'] as const,
+      registers,
+    });
+    this.writeFailures = new Counter({
+      name: 'ferry_write_failures_total',
+      help: 'Dual writes whose secondary write failed (ferry/compat), by flag and cohort',
       labelNames,
       registers,
     });
@@ -74,12 +99,22 @@ export class Exposition {
     });
   }
 
-  /** Count one request (the hot path: label children are looked up once per flag). */
-  observe(flag: string, cohort: Cohort, latencyMs: number, error: boolean, dataError: boolean): void {
+  /**
+   * Count one request (the hot path: label children are looked up once per flag). `compat` carries a shadow
+   * comparison or a failed secondary write; a mismatch or a write failure is a data error too (one per request).
+   */
+  observe(flag: string, cohort: Cohort, latencyMs: number, error: boolean, dataError: boolean, compat?: Sample): void {
     const s = this.of(flag)[cohort === 'new' ? 0 : 1];
     s.requests.inc();
     if (error) s.errors.inc();
-    if (dataError) s.dataErrors.inc();
+    let wrong = dataError;
+    if (compat !== undefined && (compat.shadow !== undefined || compat.writeFailure === true)) {
+      const c = this.compatOf(flag, cohort);
+      if (compat.shadow !== undefined) c.comparisons[compat.shadow]?.inc();
+      if (compat.writeFailure === true) c.writeFailures.inc();
+      wrong ||= compat.shadow === 'mismatch' || compat.writeFailure === true;
+    }
+    if (wrong) s.dataErrors.inc();
     s.latency.observe(latencyMs > 0 ? latencyMs / 1000 : 0);
   }
 
@@ -107,6 +142,28 @@ export class Exposition {
         },
       );
     };
+  }
+
+  private compatOf(flag: string, cohort: Cohort): CompatSeries {
+    let pair = this.compat.get(flag);
+    if (!pair) {
+      pair = [undefined, undefined];
+      this.compat.set(flag, pair);
+    }
+    const i = cohort === 'new' ? 0 : 1;
+    let c = pair[i];
+    if (!c) {
+      const comparisons = {} as Record<ShadowOutcome, Counter.Internal>;
+      for (const outcome of OUTCOMES) {
+        comparisons[outcome] = this.comparisons.labels(flag, cohort, outcome);
+        comparisons[outcome].inc(0);
+      }
+      const writeFailures = this.writeFailures.labels(flag, cohort);
+      writeFailures.inc(0);
+      c = { comparisons, writeFailures };
+      pair[i] = c;
+    }
+    return c;
   }
 
   private of(flag: string): [CohortSeries, CohortSeries] {

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { build, encodeIntoCompressedBase64, type Histogram } from 'hdr-histogram-js';
 import type { Queryable } from '../db/database.js';
+import { sqlState } from '../errors.js';
 
 /** Which side of a flag a request ran on: `new` for units in the flag, `old` otherwise (the baseline). */
 export type Cohort = 'new' | 'old';
@@ -47,6 +48,15 @@ export interface MetricRow {
   errors: number;
   dataErrors: number;
   latency: Histogram;
+  /** Shadow comparisons whose candidate ran (any outcome), and of them: mismatches, candidate errors, timeouts. */
+  comparisons: number;
+  mismatches: number;
+  candidateErrors: number;
+  candidateTimeouts: number;
+  /** Dual writes whose secondary write failed. */
+  writeFailures: number;
+  /** The shadow candidates' latencies; null when no candidate finished (written as NULL). */
+  candidateLatency: Histogram | null;
 }
 
 /** Microseconds; latencies above an hour still fit (the histogram resizes). */
@@ -57,15 +67,23 @@ export function newLatencyHistogram(): Histogram {
   return build({ lowestDiscernibleValue: 1, highestTrackableValue: HIGHEST_US, numberOfSignificantValueDigits: 2, autoResize: true });
 }
 
-/** What a flag's cohort collected in one bucket. */
-interface Cell {
-  requests: number;
-  errors: number;
-  dataErrors: number;
-  latency: Histogram;
-}
+/** What a flag's cohort collected in one bucket (the candidate histogram only once a candidate finished). */
+type Cell = Omit<MetricRow, 'flag' | 'cohort' | 'bucketStart' | 'bucketMs'>;
 
-const newCell = (): Cell => ({ requests: 0, errors: 0, dataErrors: 0, latency: newLatencyHistogram() });
+const newCell = (): Cell => ({
+  requests: 0,
+  errors: 0,
+  dataErrors: 0,
+  latency: newLatencyHistogram(),
+  comparisons: 0,
+  mismatches: 0,
+  candidateErrors: 0,
+  candidateTimeouts: 0,
+  writeFailures: 0,
+  candidateLatency: null,
+});
+
+const micros = (ms: number) => Math.min(ms > 0 ? Math.round(ms * 1000) : 0, HIGHEST_US);
 
 /**
  * The in-memory aggregate: per time bucket, per flag, the two cohorts' counts and
@@ -79,8 +97,11 @@ export class MetricsAggregate {
 
   constructor(private readonly bucketMs: number) {}
 
-  /** Count one request of `flag`'s `cohort` now. */
-  add(flag: string, cohort: Cohort, latencyMs: number, error: boolean, dataError: boolean): void {
+  /**
+   * Count one request of `flag`'s `cohort` now. `compat` carries a shadow comparison and a failed secondary
+   * write; a mismatch or a write failure is a data error too (one per request at most).
+   */
+  add(flag: string, cohort: Cohort, latencyMs: number, error: boolean, dataError: boolean, compat?: Sample): void {
     const start = Math.floor(Date.now() / this.bucketMs) * this.bucketMs;
     if (start !== this.currentStart || !this.current) {
       this.currentStart = start;
@@ -98,9 +119,29 @@ export class MetricsAggregate {
     const cell = cohort === 'new' ? cells[0] : cells[1];
     cell.requests++;
     if (error) cell.errors++;
-    if (dataError) cell.dataErrors++;
-    const us = latencyMs > 0 ? Math.round(latencyMs * 1000) : 0;
-    cell.latency.recordValue(Math.min(us, HIGHEST_US));
+    let wrong = dataError;
+    if (compat !== undefined) {
+      const outcome = compat.shadow;
+      if (outcome !== undefined) {
+        cell.comparisons++;
+        if (outcome === 'mismatch') {
+          cell.mismatches++;
+          wrong = true;
+        } else if (outcome === 'error') cell.candidateErrors++;
+        else if (outcome === 'timeout') cell.candidateTimeouts++;
+        const c = compat.candidateLatencyMs;
+        if (outcome !== 'timeout' && typeof c === 'number' && Number.isFinite(c)) {
+          cell.candidateLatency ??= newLatencyHistogram();
+          cell.candidateLatency.recordValue(micros(c));
+        }
+      }
+      if (compat.writeFailure === true) {
+        cell.writeFailures++;
+        wrong = true;
+      }
+    }
+    if (wrong) cell.dataErrors++;
+    cell.latency.recordValue(micros(latencyMs));
   }
 
   /** Everything collected so far, emptied; cohorts without requests are left out. */
@@ -138,6 +179,15 @@ export class MetricsAggregate {
       cell.errors += r.errors;
       cell.dataErrors += r.dataErrors;
       cell.latency.add(r.latency);
+      cell.comparisons += r.comparisons;
+      cell.mismatches += r.mismatches;
+      cell.candidateErrors += r.candidateErrors;
+      cell.candidateTimeouts += r.candidateTimeouts;
+      cell.writeFailures += r.writeFailures;
+      if (r.candidateLatency) {
+        cell.candidateLatency ??= newLatencyHistogram();
+        cell.candidateLatency.add(r.candidateLatency);
+      }
     }
   }
 }
@@ -147,32 +197,56 @@ export function metricsSourceName(): string {
   return `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
 }
 
-/** Rows per INSERT: 9 parameters each stays far below PostgreSQL's 65,535. */
+/** Rows per INSERT: 15 parameters each stays far below PostgreSQL's 65,535. */
 const CHUNK = 1000;
+
+/** SQLSTATE undefined_column: `ferry.metrics` of a state older than version 11 (no `ferry/compat` columns). */
+const UNDEFINED_COLUMN = '42703';
 
 /**
  * Append flushed aggregates to `ferry.metrics`, a parameterised INSERT per
  * 1,000 rows. Resolves to the rows not written (all from the failed chunk on),
  * with the error, so the caller can keep them for the next flush without counting any twice.
+ * Against a ferry state older than version 11 the `ferry/compat` columns are left out (their
+ * mismatches and failed writes are still in `data_errors`).
  */
 export async function writeMetrics(db: Queryable, rows: readonly MetricRow[], source: string): Promise<{ unwritten: MetricRow[]; error?: unknown }> {
   for (let from = 0; from < rows.length; from += CHUNK) {
     const chunk = rows.slice(from, from + CHUNK);
-    const params: unknown[] = [];
-    const values = chunk.map((r) => {
-      const at = params.length;
-      params.push(r.flag, r.cohort, r.bucketStart, r.bucketMs, r.requests, r.errors, r.dataErrors, encodeIntoCompressedBase64(r.latency), source);
-      const p = (i: number) => `$${at + i}`;
-      return `(${p(1)}, ${p(2)}, to_timestamp(${p(3)}::float8 / 1000), ${p(4)}::int, ${p(5)}::bigint, ${p(6)}::bigint, ${p(7)}::bigint, ${p(8)}, ${p(9)})`;
-    });
     try {
-      await db.query(
-        `INSERT INTO ferry.metrics (flag_key, cohort, bucket_start, bucket_ms, requests, errors, data_errors, latency, source) VALUES ${values.join(', ')}`,
-        params,
-      );
+      await db.query(...insertOf(chunk, source, true)).catch((err: unknown) => {
+        if (sqlState(err) !== UNDEFINED_COLUMN) throw err;
+        return db.query(...insertOf(chunk, source, false));
+      });
     } catch (error) {
       return { unwritten: rows.slice(from), error };
     }
   }
   return { unwritten: [] };
+}
+
+const BASE_COLUMNS = 'flag_key, cohort, bucket_start, bucket_ms, requests, errors, data_errors, latency, source';
+const COMPAT_COLUMNS = 'comparisons, mismatches, candidate_errors, candidate_timeouts, write_failures, candidate_latency';
+
+/** The INSERT of `chunk`: with the `ferry/compat` columns (state version 11) or without. */
+function insertOf(chunk: readonly MetricRow[], source: string, compat: boolean): [string, unknown[]] {
+  const params: unknown[] = [];
+  const values = chunk.map((r) => {
+    const at = params.length;
+    params.push(r.flag, r.cohort, r.bucketStart, r.bucketMs, r.requests, r.errors, r.dataErrors, encodeIntoCompressedBase64(r.latency), source);
+    const p = (i: number) => `$${at + i}`;
+    const base = `${p(1)}, ${p(2)}, to_timestamp(${p(3)}::float8 / 1000), ${p(4)}::int, ${p(5)}::bigint, ${p(6)}::bigint, ${p(7)}::bigint, ${p(8)}, ${p(9)}`;
+    if (!compat) return `(${base})`;
+    params.push(
+      r.comparisons,
+      r.mismatches,
+      r.candidateErrors,
+      r.candidateTimeouts,
+      r.writeFailures,
+      r.candidateLatency ? encodeIntoCompressedBase64(r.candidateLatency) : null,
+    );
+    return `(${base}, ${p(10)}::bigint, ${p(11)}::bigint, ${p(12)}::bigint, ${p(13)}::bigint, ${p(14)}::bigint, ${p(15)}::text)`;
+  });
+  const columns = compat ? `${BASE_COLUMNS}, ${COMPAT_COLUMNS}` : BASE_COLUMNS;
+  return [`INSERT INTO ferry.metrics (${columns}) VALUES ${values.join(', ')}`, params];
 }

@@ -41,8 +41,8 @@ export class MetricsRecorder {
   /** Count one request; the hot path. `compat` carries a shadow comparison or a failed secondary write (`ferry/compat`). */
   count(key: string, cohort: Cohort, latencyMs: number, error: boolean, dataError: boolean, compat?: Sample): void {
     try {
-      if (this.opts !== false) this.aggregate.add(key, cohort, latencyMs, error, dataError);
-      this.exposition?.observe(key, cohort, latencyMs, error, dataError);
+      if (this.opts !== false) this.aggregate.add(key, cohort, latencyMs, error, dataError, compat);
+      this.exposition?.observe(key, cohort, latencyMs, error, dataError, compat);
     } catch {
       // Counting must never fail the application's request.
     }

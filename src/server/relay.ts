@@ -1,6 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { type SSEStreamingApi, streamSSE } from 'hono/streaming';
+import { MIGRATION_STAGES } from '../compat/stages.js';
 import type { FlagAnswers } from '../sdk/flags.js';
 import { RELAY_HEARTBEAT_MS, type RelayChange, type RelayFlag, type RelayFreshness, type RelaySnapshot, snapshotTag } from '../sdk/relay.js';
 import type { ServeApp, ServeEnv } from './context.js';
@@ -32,11 +33,7 @@ const RelayFlagSchema = z
     updatedAt: z.string().nullable().openapi({ description: 'ISO 8601' }),
     graduated: z.boolean().optional().openapi({ description: 'its migration contracted: on for everyone for good' }),
     tombstone: z.boolean().optional().openapi({ description: 'its migration was cleaned up; code asking for it can drop the `if`' }),
-    stage: z
-      .enum(['off', 'dualwrite', 'shadow', 'live', 'rampdown', 'complete'])
-      .nullable()
-      .optional()
-      .openapi({ description: 'the migration stage `ferry/compat` follows; null: never set (off)' }),
+    stage: z.enum(MIGRATION_STAGES).nullable().optional().openapi({ description: 'the migration stage `ferry/compat` follows; null: never set (off)' }),
     include: z.array(z.string()).optional().openapi({ description: 'units on the new path from the first stage while the flag is on' }),
     exclude: z.array(z.string()).optional().openapi({ description: 'units never on the new path and never counted (test accounts)' }),
     fullAt: z.string().nullable().optional().openapi({ description: 'when the flag first reached 100 % (ISO 8601)' }),

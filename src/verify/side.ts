@@ -44,11 +44,27 @@ export function relationOf(side: TableSide): string {
   return side.schema ? quoteQualified(side.schema, side.table) : quoteIdent(side.table);
 }
 
-/** The filters of a side: the user's condition and the cohort's bucket test. */
+/** A text[] literal of `units`, each quoted. */
+const unitArray = (units: readonly string[]) => `ARRAY[${units.map(quoteLiteral).join(', ')}]::text[]`;
+
+/**
+ * The cohort's condition, the SDK's rule in SQL: never an excluded unit; an included one whenever the
+ * percentage is above 0; otherwise its bucket below the percentage.
+ */
+export function cohortFilter(cohort: Cohort): string {
+  const unit = `(${quoteIdent(cohort.unitColumn)})::text`;
+  const threshold = Math.round(cohort.percent * 100);
+  let test = `ferry.bucket(${quoteLiteral(cohort.flag)}, ${unit}) < ${threshold}`;
+  if (cohort.include?.length && threshold > 0) test = `(${unit} = ANY (${unitArray(cohort.include)}) OR ${test})`;
+  if (cohort.exclude?.length) test = `(${unit} <> ALL (${unitArray(cohort.exclude)}) AND ${test})`;
+  return test;
+}
+
+/** The filters of a side: the user's condition and the cohort's test (bucket, include and exclude lists). */
 export function filtersOf(side: TableSide, cohort: Cohort | undefined): string[] {
   const out: string[] = [];
   if (side.where) out.push(`(${side.where})`);
-  if (cohort) out.push(`ferry.bucket(${quoteLiteral(cohort.flag)}, (${quoteIdent(cohort.unitColumn)})::text) < ${Math.round(cohort.percent * 100)}`);
+  if (cohort) out.push(cohortFilter(cohort));
   return out;
 }
 

@@ -25,12 +25,19 @@ export const columnMappingSchema = z.union([
 /** One compared column, by name or by per-side expressions. */
 export type ColumnMapping = z.infer<typeof columnMappingSchema>;
 
-/** Limit a check to the units inside a flag's rollout cohort: `ferry.bucket(flag, unit) < percent × 100`. */
+/**
+ * Limit a check to the units inside a flag's rollout cohort: `ferry.bucket(flag, unit) < percent × 100`, plus the
+ * flag's `include` units (while the percentage is above 0, as the SDK does), minus its `exclude` units (never in).
+ */
 export const cohortSchema = z.object({
   flag: z.string().min(1),
   /** The column (same name on both sides) holding the unit id the flag buckets by. */
   unitColumn: z.string().min(1),
   percent: z.number().min(0).max(100),
+  /** Units in the cohort whatever their bucket (the flag's include list). */
+  include: z.array(z.string()).optional(),
+  /** Units never in the cohort (the flag's exclude list). */
+  exclude: z.array(z.string()).optional(),
 });
 /** A rollout cohort filter. */
 export type Cohort = z.infer<typeof cohortSchema>;

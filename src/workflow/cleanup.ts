@@ -8,6 +8,7 @@ import { graduateFlag } from '../rollout/flags.js';
 import { formatHold } from '../rollout/schedule.js';
 import { appendEvent, ensureState, readState } from '../state/store.js';
 import { type DumpAccess, listBackups } from './backup.js';
+import { apiTrafficDetails, describeRecentCalls, recentOldCalls } from './consumers.js';
 import { type ContractReport, contract, notVerified } from './contract.js';
 import { contractStarted, crossingGates, refuseCrossing } from './crossing.js';
 import { type DeprecationDetails, deprecationOf } from './deprecation.js';
@@ -23,7 +24,7 @@ export interface CleanupOptions {
   /** The migrations folder (the migration is archived under `archive/YYYYMM/`). */
   migrationsDir: string;
   access?: DumpAccess;
-  /** Clean up before the deprecation period has passed; the reason is recorded. */
+  /** Clean up before the deprecation period has passed, or while an old API version still has traffic; the reason is recorded. */
   force?: { reason: string };
   now?: Date;
 }
@@ -33,6 +34,8 @@ export interface CleanupReport {
   migrationId: string;
   forced: string | null;
   deprecation: { since: string | null; periodMs: number; elapsedMs: number };
+  /** Calls to an old version of the migration's API within its consumer window when cleanup ran (only a forced cleanup gets past them). */
+  oldApiCalls: { consumer: string; version: string; calls: number; lastSeen: string }[];
   /** The backup contract took (or relied on) before crossing; when cleanup resumes after contract, the migration's latest backup (`reused`). */
   backup: (BackupRecord & { skipped: string[]; reused: boolean }) | null;
   contract: ContractReport;
@@ -47,14 +50,15 @@ export interface CleanupReport {
  * (or contracted, resuming an interrupted cleanup); a verified one passes the
  * crossing gates of contract (checks, health, no unresolved rollback; `--force`
  * does not skip them); and the gates of the archive move in the transition
- * table (its deprecation period, counted from reaching 100 %, has passed unless
+ * table (its deprecation period, counted from reaching 100 %, has passed, and
+ * no old version of its API had a call within the consumer window, unless
  * forced with a reason) hold.
  */
 export async function cleanupGates(
   db: Database,
   m: Migration,
   opts: Pick<CleanupOptions, 'force' | 'now' | 'run'>,
-): Promise<{ phase: string; since: Date | null; periodMs: number; elapsedMs: number }> {
+): Promise<{ phase: string; since: Date | null; periodMs: number; elapsedMs: number; oldApiCalls: CleanupReport['oldApiCalls'] }> {
   const phase = ((await readState(db)).migrations.get(m.id)?.phase ?? 'planned') as Phase;
   // Cleanup ends in the archive move, after contract's: the table words both refusals (archived; not verified).
   if (phase === 'archived') throw phaseRefusal(m.id, phase, { action: 'archive', verb: 'clean up' });
@@ -69,15 +73,17 @@ export async function cleanupGates(
     asFrom: 'contracted',
   });
   if (archive) throw archive;
-  return { phase, ...(await deprecationOf(db, m.id, m.manifest.plan.deprecationPeriod, now)) };
+  const api = apiTrafficDetails(m);
+  const calls = api ? await recentOldCalls(db, api, now) : [];
+  const oldApiCalls = calls.map((c) => ({ consumer: c.consumer, version: c.version, calls: c.calls, lastSeen: c.lastSeen.toISOString() }));
+  return { phase, ...(await deprecationOf(db, m.id, m.manifest.plan.deprecationPeriod, now)), oldApiCalls };
 }
 
 /** What the archive move's deprecation gate reads: the manifest's period, cleanup's clock and the `--force` reason. */
-const deprecationDetails = (m: Migration, now: Date, forced: string | null): DeprecationDetails => ({
-  deprecationPeriod: m.manifest.plan.deprecationPeriod,
-  now: now.toISOString(),
-  forced,
-});
+const deprecationDetails = (m: Migration, now: Date, forced: string | null): DeprecationDetails => {
+  const api = apiTrafficDetails(m);
+  return { deprecationPeriod: m.manifest.plan.deprecationPeriod, now: now.toISOString(), forced, ...(api ? { api } : {}) };
+};
 
 /** Move `m`'s folder to `archive/YYYYMM/<id>` under the migrations folder; returns where it is. */
 function archiveFolder(m: Migration, migrationsDir: string, now: Date): string {
@@ -104,12 +110,22 @@ export async function cleanup(db: Database, m: Migration, opts: CleanupOptions):
   await db.withAdvisoryLock(MIGRATION_LOCK_KEY, opts.lockWaitMs, async () => {
     await ensureState(db);
     if (opts.force) {
+      const early = gates.elapsedMs < gates.periodMs || gates.oldApiCalls.length === 0;
+      const what = [
+        early ? `before the deprecation period passed (${formatHold(gates.elapsedMs)} of ${m.manifest.plan.deprecationPeriod})` : '',
+        gates.oldApiCalls.length
+          ? `while the old API still had traffic: ${describeRecentCalls(
+              gates.oldApiCalls.map((c) => ({ ...c, lastSeen: new Date(c.lastSeen) })),
+              now,
+            )}`
+          : '',
+      ].filter(Boolean);
       await appendEvent(db, {
         migrationId: m.id,
         actor,
         kind: 'cleanup-forced',
-        reason: `cleanup before the deprecation period passed (${formatHold(gates.elapsedMs)} of ${m.manifest.plan.deprecationPeriod}): ${opts.force.reason}`,
-        details: { elapsedMs: gates.elapsedMs, periodMs: gates.periodMs },
+        reason: `cleanup ${what.join(', and ')}: ${opts.force.reason}`,
+        details: { elapsedMs: gates.elapsedMs, periodMs: gates.periodMs, ...(gates.oldApiCalls.length ? { oldApiCalls: gates.oldApiCalls } : {}) },
       });
     }
   });
@@ -117,6 +133,7 @@ export async function cleanup(db: Database, m: Migration, opts: CleanupOptions):
     migrationId: m.id,
     forced: opts.force?.reason ?? null,
     deprecation: { since: gates.since?.toISOString() ?? null, periodMs: gates.periodMs, elapsedMs: gates.elapsedMs },
+    oldApiCalls: gates.oldApiCalls,
     backup: null,
     contract: { dryRun: false, steps: [], transitions: [], backup: null, crossing: null, flagGraduated: null },
     flagTombstone: null,

@@ -65,12 +65,17 @@ async function cohortOf(home: Database, m: Migration, c: DeclaredCheck): Promise
   const flag = ('flag' in declared ? declared.flag : undefined) ?? m.manifest.flag;
   const unitColumn = unitColumnOf(c, c.cohort);
   if (!flag || !unitColumn) throw new FerryError('E_MANIFEST', `check ${c.name} of ${m.id}: its cohort needs a flag and a unit column`);
+  // The flag's include and exclude lists shape the cohort whatever percentage the check names.
+  const f = await readFlag(home, flag);
   let percent = declared.percent;
-  if (percent === 'current') {
-    const f = await readFlag(home, flag);
-    percent = f ? effectivePercentage(f) : ((await readRollout(home, m.id))?.percentage ?? 0);
-  }
-  return { flag, unitColumn, percent };
+  if (percent === 'current') percent = f ? effectivePercentage(f) : ((await readRollout(home, m.id))?.percentage ?? 0);
+  return {
+    flag,
+    unitColumn,
+    percent,
+    ...(f?.include.length ? { include: f.include } : {}),
+    ...(f?.exclude.length ? { exclude: f.exclude } : {}),
+  };
 }
 
 const side = (s: { table: string; schema?: string | undefined; where?: string | undefined }): TableSide => ({

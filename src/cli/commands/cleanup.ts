@@ -83,12 +83,12 @@ export function registerCleanupCommands(program: Command, globals: () => GlobalO
     .command('cleanup')
     .description('after the deprecation period: contract (gates, backup, contract steps: the point of no return), flag tombstone, archive')
     .argument('<id>', 'migration id')
-    .option('--force', 'clean up before the deprecation period has passed (needs --reason)')
+    .option('--force', 'clean up before the deprecation period has passed, or while an old API version still has traffic (needs --reason)')
     .option('--reason <text>', 'why cleanup is forced; recorded in the log')
     .option('--dir <path>', 'where to write the backup (default: .ferry/backups in the project)')
     .addHelpText(
       'after',
-      '\nRefused unless the migration is verified, passes the gates of `ferry contract` (every check\'s\nlatest result passes, health not red, no unresolved rollback) and its deprecation period\n(plan.deprecationPeriod, default 90d, counted from reaching 100 %) has passed. --force skips\nonly the deprecation period, never failing data. Contract takes the backup (cleanup never a\nsecond), runs the contract steps and graduates the flag; cleanup then keeps the flag as a\ngraduated tombstone, moves the folder to migrations/archive/YYYYMM/ and the migration\ncontracted → archived. Run it again to finish an interrupted cleanup.\n\nExamples:\n  ferry cleanup split_full_name\n  ferry cleanup split_full_name --force --reason "no client on the old API since the v3 release"',
+      '\nRefused unless the migration is verified, passes the gates of `ferry contract` (every check\'s\nlatest result passes, health not red, no unresolved rollback) and its deprecation period\n(plan.deprecationPeriod, default 90d, counted from reaching 100 %) has passed; also refused\nwhile an old version of the API of its manifest had a call within api.consumerWindow (default 7d;\nsee `ferry consumers`). --force skips only those two, never failing data. Contract takes the backup (cleanup never a\nsecond), runs the contract steps and graduates the flag; cleanup then keeps the flag as a\ngraduated tombstone, moves the folder to migrations/archive/YYYYMM/ and the migration\ncontracted → archived. Run it again to finish an interrupted cleanup.\n\nExamples:\n  ferry cleanup split_full_name\n  ferry cleanup split_full_name --force --reason "no client on the old API since the v3 release"',
     )
     .action(async (id: string, o: { force?: boolean; reason?: string; dir?: string }) => {
       if (o.force && !o.reason?.trim())
@@ -107,7 +107,9 @@ export function registerCleanupCommands(program: Command, globals: () => GlobalO
           ...(access ? { access } : {}),
           ...(o.force && o.reason ? { force: { reason: o.reason } } : {}),
         });
-        if (r.forced) ctx.out.line(pc.yellow(`forced before the deprecation period passed: ${r.forced}`));
+        if (r.forced) ctx.out.line(pc.yellow(`forced (before the deprecation period passed, or while the old API still had traffic): ${r.forced}`));
+        for (const c of r.oldApiCalls)
+          ctx.out.line(pc.yellow(`  old API still called by ${c.consumer} (${c.version}, last seen ${c.lastSeen.slice(0, 16).replace('T', ' ')} UTC)`));
         if (r.backup) ctx.out.line(backupLine(r.backup));
         for (const e of held) print?.(e);
         const phase = (t: { from: string; to: string }) => ctx.out.line(phaseLine(m.id, t.from, t.to));

@@ -6,7 +6,8 @@ import type { Migration } from '../../migration/loader.js';
 import { formatHold, formatPercentage, parseHold, parsePercentage, type RolloutMove } from '../../rollout/index.js';
 import { guidanceLines } from '../../workflow/app-guidance.js';
 import { runRollout } from '../../workflow/health.js';
-import { advanceRolloutStage, resumePausedRollout, rolloutReport, setRolloutPercentage } from '../../workflow/rollout.js';
+import { advanceRolloutStage, type RolloutReport, resumePausedRollout, rolloutReport, setRolloutPercentage, stageMeaning } from '../../workflow/rollout.js';
+import { isMigrationStage, STAGE_PLANS, type StageMove, setMigrationStage, unknownStage } from '../../workflow/stage.js';
 import { type CommandContext, type GlobalOptions, withDatabase } from '../context.js';
 import { colourLabel } from '../health-output.js';
 import { pc, phaseLine } from '../output.js';
@@ -34,7 +35,16 @@ async function moving(
   });
 }
 
-/** `ferry rollout <id> set|advance|status|run|resume`: a migration's flag through its stages (canary → rolling → rolled-out), by hand or by the health controller. */
+function printStage(ctx: CommandContext, move: StageMove): void {
+  const said = move.moved
+    ? `stage ${move.from} → ${pc.bold(move.to)}${move.skipped.length ? pc.yellow(`  (early, past ${move.skipped.join(', ')})`) : ''}`
+    : `already at stage ${pc.bold(move.to)}; nothing changed`;
+  ctx.out.line(`${pc.magenta('rollout')} ${move.migrationId}: flag ${move.flag} ${said}`);
+  ctx.out.line(pc.dim(`  ${move.to}: ${stageMeaning(STAGE_PLANS[move.to])}`));
+  ctx.out.result(move);
+}
+
+/** `ferry rollout <id> set|advance|stage|status|run|resume`: a migration's flag through its stages (canary → rolling → rolled-out) and its migration stages (off → … → complete), by hand or by the health controller. */
 export function registerRolloutCommands(program: Command, globals: () => GlobalOptions): void {
   program
     .command('rollout')
@@ -43,11 +53,11 @@ export function registerRolloutCommands(program: Command, globals: () => GlobalO
     .addArgument(
       new Argument(
         '<action>',
-        'set <pct>: set the percentage (back, or up to the next stage once its hold elapsed; further needs --now --reason); advance: next stage once the hold elapsed; status; run: the health controller walks the stages; resume: continue a paused rollout',
-      ).choices(['set', 'advance', 'status', 'run', 'resume']),
+        'set <pct>: set the percentage (back, or up to the next stage once its hold elapsed; further needs --now --reason); advance: next stage once the hold elapsed; stage <name>: move the migration stage (off, dualwrite, shadow, live, rampdown, complete); status; run: the health controller walks the stages; resume: continue a paused rollout',
+      ).choices(['set', 'advance', 'stage', 'status', 'run', 'resume']),
     )
-    .argument('[pct]', 'for set: a percentage like 5, 12.5 or 5%')
-    .option('--now', 'advance, or set past the next stage, before the hold has elapsed (needs --reason)')
+    .argument('[pct]', 'for set: a percentage like 5, 12.5 or 5%; for stage: the stage name')
+    .option('--now', 'advance, or set past the next stage, before the hold has elapsed; or skip migration stages forward (needs --reason)')
     .option('--reason <text>', "why, for the migration's log")
     .option('--interval <duration>', "for run: evaluate health this often (default: the manifest's health.interval, 30s)")
     .addOption(
@@ -58,7 +68,7 @@ export function registerRolloutCommands(program: Command, globals: () => GlobalO
     )
     .addHelpText(
       'after',
-      '\nRollout starts from backfilled (or expanded without a backfill step): expanded|backfilled → canary (first stage)\n→ rolling (up to 100 %) → rolled-out, only once the hold of the 100 % stage has passed with health not red\n(`advance` at 100 %, or `run`).\nset goes back freely, or up to the next stage once the hold of the current stage has elapsed; past the next stage\n(or before the hold) it needs --now --reason, recorded in the log, like advance --now.\n\nrun judges health every interval (see `ferry health`): green through a hold → next stage; yellow → paused until\ngreen again or `resume`; red on errors or data errors → quick rollback (flag off), plus `down` to the last safe\npoint when data errors were found; red on latency only → paused. Exits 0 rolled out, 17 rolled back.\n\nExamples:\n  ferry rollout split_full_name set 5\n  ferry rollout split_full_name advance\n  ferry rollout split_full_name advance --now --reason "metrics green, release window closes"\n  ferry rollout split_full_name set 100 --now --reason "hotfix must reach everyone"\n  ferry rollout split_full_name status\n  ferry rollout split_full_name run\n  ferry rollout split_full_name resume --reason "latency explained by a cold cache"',
+      '\nRollout starts from backfilled (or expanded without a backfill step): expanded|backfilled → canary (first stage)\n→ rolling (up to 100 %) → rolled-out, only once the hold of the 100 % stage has passed with health not red\n(`advance` at 100 %, or `run`).\nset goes back freely, or up to the next stage once the hold of the current stage has elapsed; past the next stage\n(or before the hold) it needs --now --reason, recorded in the log, like advance --now.\n\nstage <name> moves the migration stage the flag carries (which migration() of ferry/compat follows):\noff → dualwrite → shadow → live → rampdown → complete, one at a time (further with --now --reason);\nlive needs the rollout started and health not red, rampdown and complete need the migration rolled out;\nback is allowed, except out of complete. Each move bumps the version of the flag and is logged.\n\nrun judges health every interval (see `ferry health`): green through a hold → next stage; yellow → paused until\ngreen again or `resume`; red on errors or data errors → quick rollback (flag off), plus `down` to the last safe\npoint when data errors were found; red on latency only → paused. Exits 0 rolled out, 17 rolled back.\n\nExamples:\n  ferry rollout split_full_name set 5\n  ferry rollout split_full_name advance\n  ferry rollout split_full_name advance --now --reason "metrics green, release window closes"\n  ferry rollout split_full_name set 100 --now --reason "hotfix must reach everyone"\n  ferry rollout split_full_name stage dualwrite\n  ferry rollout split_full_name stage live --now --reason "shadow compared clean for a week"\n  ferry rollout split_full_name status\n  ferry rollout split_full_name run\n  ferry rollout split_full_name resume --reason "latency explained by a cold cache"',
     )
     .action(async (id: string, action: Action, pctText: string | undefined, o: RolloutOptions) => {
       const g = globals();
@@ -68,6 +78,16 @@ export function registerRolloutCommands(program: Command, globals: () => GlobalO
         if (pctText !== undefined) throw new FerryError('E_USAGE', `rollout ${action} takes no percentage ("${pctText}")`, `ferry rollout ${id} ${action}`);
         if (o.now) throw new FerryError('E_USAGE', '--now only applies to advance', `ferry rollout ${id} ${action}`);
         return action === 'run' ? run(g, id, o) : resume(g, id, o);
+      }
+      if (action === 'stage') {
+        if (pctText === undefined) throw new FerryError('E_USAGE', 'rollout stage needs a stage name', `e.g. ferry rollout ${id} stage dualwrite`);
+        if (!isMigrationStage(pctText)) throw unknownStage(pctText);
+        if (o.now && !o.reason?.trim()) throw new FerryError('E_USAGE', 'stage --now needs --reason "…"', 'say why stages are skipped; it goes into the log');
+        const stage = pctText;
+        const now = o.now && o.reason ? { now: { reason: o.reason } } : o.reason ? { reason: o.reason } : {};
+        return withDatabase(g, id, 'rollout stage', async (ctx) => {
+          printStage(ctx, await setMigrationStage(ctx.db, ctx.selected[0] as Migration, stage, { actor: ctx.actor, lockWaitMs: ctx.lockWaitMs, ...now }));
+        });
       }
       if (action === 'status') {
         if (pctText !== undefined) throw new FerryError('E_USAGE', `rollout status takes no percentage ("${pctText}")`, `ferry rollout ${id} status`);
@@ -90,7 +110,7 @@ export function registerRolloutCommands(program: Command, globals: () => GlobalO
     });
 }
 
-type Action = 'set' | 'advance' | 'status' | 'run' | 'resume';
+type Action = 'set' | 'advance' | 'stage' | 'status' | 'run' | 'resume';
 interface RolloutOptions {
   now?: boolean;
   reason?: string;
@@ -188,7 +208,29 @@ async function status(g: GlobalOptions, id: string): Promise<void> {
       const who = c.owner ? `run by ${c.owner}, heartbeat ${formatHold(c.heartbeatAgeMs ?? 0)} ago` : 'no controller running';
       out.line(`  controller: ${c.state} (${who}); last ${c.lastColour ?? '—'} → ${c.lastAction ?? '—'}${c.reason ? pc.dim(`  ${c.reason}`) : ''}`);
     }
+    for (const l of compatLines(s)) out.line(l);
     for (const l of guidanceLines(s.guidance)) out.line(pc.dim(`  ${l}`));
     out.result(s);
   });
+}
+
+/** The first few ids of a list, and how many more. */
+const units = (l: { count: number; first: string[] }) =>
+  l.count === 0 ? 'none' : `${l.count} (${l.first.join(', ')}${l.count > l.first.length ? ', …' : ''})`;
+
+/** The status lines of the migration stage, the canary's composition and traffic, and the application's shape. */
+function compatLines(s: RolloutReport): string[] {
+  const out = [`  migration stage: ${pc.bold(s.migrationStage.name)} (${s.migrationStage.meaning})`];
+  const c = s.canary;
+  out.push(`  canary: ${formatPercentage(c.percentage)} of units by bucket; include ${units(c.include)}; exclude ${units(c.exclude)}`);
+  if (c.traffic) {
+    const t = c.traffic;
+    const shadow =
+      t.new.comparisons + t.old.comparisons > 0
+        ? `; shadow ${t.new.comparisons + t.old.comparisons} comparisons, ${t.new.mismatches + t.old.mismatches} mismatches`
+        : '';
+    out.push(`  last hour: new ${t.new.requests} requests (${t.new.errors} errors), old ${t.old.requests} requests (${t.old.errors} errors)${shadow}`);
+  }
+  if (s.shape) out.push(`  shape: new cohort reads ${[...s.shape.new, ...s.shape.base].join(', ')}; old ${[...s.shape.old, ...s.shape.base].join(', ')}`);
+  return out;
 }

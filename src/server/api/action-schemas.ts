@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi';
+import { MIGRATION_STAGES } from '../../compat/stages.js';
 import { BackfillProgressSchema, MigrationIdParam } from './read-schemas.js';
 
 // The inputs of the dashboard's actions (strict: an unknown field is refused) and the documents its
@@ -118,6 +119,14 @@ export const BackfillActionResultSchema = z
 const StageSchema = z.object({ percent: z.number(), holdMs: z.number() });
 
 /** GET …/rollout: `ferry rollout <id> status --json` plus the ladder and the pause / kill state. */
+const CohortTrafficSchema = z.object({
+  requests: z.number(),
+  errors: z.number(),
+  dataErrors: z.number(),
+  comparisons: z.number(),
+  mismatches: z.number(),
+});
+
 export const RolloutDocumentSchema = z
   .object({
     migrationId: z.string(),
@@ -139,6 +148,31 @@ export const RolloutDocumentSchema = z
     paused: z.boolean(),
     killed: z.boolean().openapi({ description: 'the flag is off (kill switch / quick rollback) while the rollout has started' }),
     nextGate: z.string(),
+    migrationStage: z
+      .object({
+        name: z.enum(MIGRATION_STAGES),
+        plan: z.object({ read: z.enum(['old', 'new']), compare: z.boolean(), writes: z.array(z.enum(['old', 'new'])).readonly() }),
+        meaning: z.string(),
+      })
+      .openapi({ description: 'the migration stage `ferry/compat` follows (`ferry rollout <id> stage <name>`) and what it does with reads and writes' }),
+    canary: z
+      .object({
+        percentage: z.number(),
+        include: z.object({ count: z.number().int(), first: z.array(z.string()) }),
+        exclude: z.object({ count: z.number().int(), first: z.array(z.string()) }),
+        windowMs: z.number(),
+        traffic: z
+          .object({ new: CohortTrafficSchema, old: CohortTrafficSchema })
+          .nullable()
+          .openapi({ description: "each cohort's requests, errors, data errors and shadow comparisons over `windowMs`; null without metrics" }),
+      })
+      .openapi({
+        description: "who is in the canary: the share by bucket, the units always in (include) and never in nor counted (exclude), the cohorts' traffic",
+      }),
+    shape: z
+      .object({ flag: z.string(), old: z.array(z.string()), new: z.array(z.string()), base: z.array(z.string()) })
+      .nullable()
+      .openapi({ description: 'the view schemas of the old and new application shape (for `compat.searchPath`); null when the migration publishes none' }),
   })
   .openapi('RolloutDocument');
 
