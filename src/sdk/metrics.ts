@@ -68,9 +68,11 @@ export function newLatencyHistogram(): Histogram {
 }
 
 /** What a flag's cohort collected in one bucket (the candidate histogram only once a candidate finished). */
-type Cell = Omit<MetricRow, 'flag' | 'cohort' | 'bucketStart' | 'bucketMs'>;
+/** What a cohort counted in one bucket: a {@link MetricRow} without its flag, cohort and bucket. */
+export type Cell = Omit<MetricRow, 'flag' | 'cohort' | 'bucketStart' | 'bucketMs'>;
 
-const newCell = (): Cell => ({
+/** Zero counts and an empty latency histogram: one cohort's cell before its first request (also the base of a test's hand-made row). */
+export const newMetricCounts = (): Cell => ({
   requests: 0,
   errors: 0,
   dataErrors: 0,
@@ -113,7 +115,7 @@ export class MetricsAggregate {
     }
     let cells = this.current.get(flag);
     if (!cells) {
-      cells = [newCell(), newCell()];
+      cells = [newMetricCounts(), newMetricCounts()];
       this.current.set(flag, cells);
     }
     const cell = cohort === 'new' ? cells[0] : cells[1];
@@ -171,7 +173,7 @@ export class MetricsAggregate {
       }
       let cells = flags.get(r.flag);
       if (!cells) {
-        cells = [newCell(), newCell()];
+        cells = [newMetricCounts(), newMetricCounts()];
         flags.set(r.flag, cells);
       }
       const cell = r.cohort === 'new' ? cells[0] : cells[1];

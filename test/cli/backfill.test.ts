@@ -7,7 +7,7 @@ import { createProject, runFerry, runFerryJson, type TestProject } from '../help
 const ROWS = 30_000;
 
 /** The workflow's example with a backfill step between the expand step and an index. */
-function project(target: TestTarget, rows = ROWS, where = 'first_name IS NULL'): { p: TestProject; id: string } {
+function project(target: TestTarget, rows = ROWS, where = 'first_name IS NULL', sleepRatio = 0.5): { p: TestProject; id: string } {
   const p = createProject(target);
   p.migration('0001_seed', [
     {
@@ -38,7 +38,7 @@ function project(target: TestTarget, rows = ROWS, where = 'first_name IS NULL'):
           where,
           rollback: { first_name: 'NULL', last_name: 'NULL' },
           batchSize: { initial: 500, min: 100, max: 2000 },
-          sleepRatio: 0.5,
+          sleepRatio,
         },
       ],
     },
@@ -111,7 +111,8 @@ describe('ferry backfill control (server: a second terminal needs a second proce
     const db = await createServerDatabase();
     drops.push(db.drop);
     const target: TestTarget = { kind: 'server', url: db.url, open: () => openServer({ url: db.url }) };
-    const { p, id } = project(target, 200_000);
+    // Sleeping 4× each batch's duration gives the second terminal time to start on a loaded machine; the pause cuts it short.
+    const { p, id } = project(target, 200_000, 'first_name IS NULL', 4);
     expect((await runFerry(p.root, ['up', '0001_seed'])).code).toBe(0);
     const running = startFerry(p.root, ['up']);
     // The column appears with the expand step; until then the query fails and the backfill has not started.

@@ -1,10 +1,10 @@
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openServer } from '../../src/db/server.js';
 import { ensureState } from '../../src/state/store.js';
 import { createServerDatabase, serverAvailable } from '../helpers/databases.js';
 import { setFlag } from '../helpers/flags.js';
+import { runReporter } from '../helpers/process.js';
 
 const WORKER = fileURLToPath(new URL('./shadow-worker.mjs', import.meta.url));
 
@@ -21,23 +21,7 @@ interface WorkerTotals {
 
 /** Run one worker process to its end; resolves to what it says it did. */
 function runWorker(args: string[]): Promise<WorkerTotals> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [WORKER, ...args]);
-    cleanups.push(async () => void child.kill('SIGKILL'));
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-    });
-    child.stderr.on('data', (d) => {
-      out += d;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const line = out.split('\n').find((l) => l.startsWith('done '));
-      if (code !== 0 || !line) reject(new Error(`worker ${args[2]} exited ${code}:\n${out}`));
-      else resolve(JSON.parse(line.slice(5)) as WorkerTotals);
-    });
-  });
+  return runReporter<WorkerTotals>(WORKER, args, 'done ', (kill) => cleanups.push(async () => kill()));
 }
 
 describe.runIf(await serverAvailable())('shadow reads of 3 processes add up in ferry.metrics', () => {

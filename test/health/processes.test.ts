@@ -1,10 +1,10 @@
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { sdkTotals } from '../../src/health/index.js';
 import { ensureState } from '../../src/state/store.js';
 import { serverAvailable } from '../helpers/databases.js';
 import { setFlag } from '../helpers/flags.js';
+import { runReporter } from '../helpers/process.js';
 import { cleanups, serverTarget } from './fixtures.js';
 
 const TRAFFIC = fileURLToPath(new URL('./traffic.mjs', import.meta.url));
@@ -13,22 +13,7 @@ type Totals = Record<string, Record<'new' | 'old', { requests: number; errors: n
 
 /** Run one traffic process to its end; resolves to what it says it sent. */
 function traffic(url: string, plan: unknown): Promise<{ flushed: boolean; totals: Totals }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [TRAFFIC, url, JSON.stringify(plan)]);
-    cleanups.push(async () => void child.kill('SIGKILL'));
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-    });
-    child.stderr.on('data', (d) => {
-      out += d;
-    });
-    child.on('close', (code) => {
-      const line = out.split('\n').find((l) => l.startsWith('sent '));
-      if (code !== 0 || !line) reject(new Error(`traffic process exited ${code}:\n${out}`));
-      else resolve(JSON.parse(line.slice(5)));
-    });
-  });
+  return runReporter(TRAFFIC, [url, JSON.stringify(plan)], 'sent ', (kill) => cleanups.push(async () => kill()));
 }
 
 describe.runIf(await serverAvailable())('SDK metrics from many processes', () => {

@@ -66,3 +66,28 @@ export async function until(what: string, check: () => boolean | Promise<boolean
     await new Promise((r) => setTimeout(r, 25));
   }
 }
+
+/**
+ * Run `node script args…` to its end and resolve to the JSON it printed on its line starting with `prefix`
+ * (its report of what it did); rejects, with its output, when it exits non-zero or prints no such line.
+ * `onStart` receives a kill switch for the caller's cleanups.
+ */
+export function runReporter<T>(script: string, args: string[], prefix: string, onStart?: (kill: () => void) => void): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [script, ...args]);
+    onStart?.(() => child.kill('SIGKILL'));
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    child.stderr.on('data', (d) => {
+      out += d;
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const line = out.split('\n').find((l) => l.startsWith(prefix));
+      if (code !== 0 || !line) reject(new Error(`${script} ${args.join(' ')} exited ${code}:\n${out}`));
+      else resolve(JSON.parse(line.slice(prefix.length)) as T);
+    });
+  });
+}

@@ -1,6 +1,6 @@
 import { expect, it } from 'vitest';
 import { advanceRolloutStage, type Database, type Migration, readEvents, rolloutReport, setMigrationStage, setRolloutPercentage, up } from '../../src/index.js';
-import { newLatencyHistogram, writeMetrics } from '../../src/sdk/metrics.js';
+import { newMetricCounts, writeMetrics } from '../../src/sdk/metrics.js';
 import { forEachDriver } from '../helpers/databases.js';
 import { migrationsOf, testRun } from '../helpers/engine.js';
 import { createProject } from '../helpers/project.js';
@@ -22,16 +22,9 @@ async function redTraffic(db: Database): Promise<void> {
     cohort,
     bucketStart: Date.now() - 1000,
     bucketMs: 1000,
+    ...newMetricCounts(),
     requests: 5000,
     errors,
-    dataErrors: 0,
-    latency: newLatencyHistogram(),
-    comparisons: 0,
-    mismatches: 0,
-    candidateErrors: 0,
-    candidateTimeouts: 0,
-    writeFailures: 0,
-    candidateLatency: null,
   });
   const rows = [row('new', 2500), row('old', 0)];
   for (const r of rows) r.latency.recordValue(10_000);

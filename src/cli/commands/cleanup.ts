@@ -107,7 +107,11 @@ export function registerCleanupCommands(program: Command, globals: () => GlobalO
           ...(access ? { access } : {}),
           ...(o.force && o.reason ? { force: { reason: o.reason } } : {}),
         });
-        if (r.forced) ctx.out.line(pc.yellow(`forced (before the deprecation period passed, or while the old API still had traffic): ${r.forced}`));
+        if (r.forced) {
+          const early = r.deprecation.elapsedMs < r.deprecation.periodMs || r.oldApiCalls.length === 0;
+          const what = [early ? 'before the deprecation period passed' : '', r.oldApiCalls.length ? 'while the old API still had traffic' : ''].filter(Boolean);
+          ctx.out.line(pc.yellow(`forced ${what.join(' and ')}: ${r.forced}`));
+        }
         for (const c of r.oldApiCalls)
           ctx.out.line(pc.yellow(`  old API still called by ${c.consumer} (${c.version}, last seen ${c.lastSeen.slice(0, 16).replace('T', ' ')} UTC)`));
         if (r.backup) ctx.out.line(backupLine(r.backup));

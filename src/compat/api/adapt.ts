@@ -1,9 +1,34 @@
 import type { AdapterContext, VersionAdapter } from './types.js';
 
 /**
- * Convert a request body written for version `from` into version `to` (newer), one adapter step at a time
- * along `versions` (oldest first). A step without an adapter, or an adapter without `request`, keeps the body.
+ * Walk `body` from version `from` to version `to` along `versions` (oldest first), one adapter step at a time:
+ * up through each step's `request`, down through each step's `response`. A step without an adapter, or without
+ * the function for that direction, keeps the body.
  */
+function walk(
+  adapters: readonly VersionAdapter[],
+  versions: readonly string[],
+  from: string,
+  to: string,
+  body: unknown,
+  call: { method: string; path: string },
+): unknown {
+  const start = versions.indexOf(from);
+  const end = versions.indexOf(to);
+  if (start < 0 || end < 0) return body;
+  const up = end > start;
+  let out = body;
+  for (let i = start; i !== end; i += up ? 1 : -1) {
+    const step = { from: versions[i] as string, to: versions[up ? i + 1 : i - 1] as string };
+    const older = up ? step.from : step.to;
+    const a = adapters.find((x) => x.from === older && x.to === (up ? step.to : step.from));
+    const convert = up ? a?.request : a?.response;
+    if (convert) out = convert(out, { ...call, ...step } satisfies AdapterContext);
+  }
+  return out;
+}
+
+/** Convert a request body written for version `from` into version `to` (newer), one adapter step at a time along `versions` (oldest first). */
 export function adaptRequest(
   adapters: readonly VersionAdapter[],
   versions: readonly string[],
@@ -12,19 +37,10 @@ export function adaptRequest(
   body: unknown,
   call: { method: string; path: string },
 ): unknown {
-  let out = body;
-  for (let i = versions.indexOf(from); i >= 0 && i < versions.indexOf(to); i++) {
-    const step = { from: versions[i] as string, to: versions[i + 1] as string };
-    const a = adapters.find((x) => x.from === step.from && x.to === step.to);
-    if (a?.request) out = a.request(out, { ...call, ...step } satisfies AdapterContext);
-  }
-  return out;
+  return walk(adapters, versions, from, to, body, call);
 }
 
-/**
- * Convert a response body of version `from` (newer, usually the newest) into version `to` (older), one
- * adapter step at a time down `versions`. A step without an adapter, or without `response`, keeps the body.
- */
+/** Convert a response body of version `from` (newer, usually the newest) into version `to` (older), one adapter step at a time down `versions`. */
 export function adaptResponse(
   adapters: readonly VersionAdapter[],
   versions: readonly string[],
@@ -33,11 +49,5 @@ export function adaptResponse(
   body: unknown,
   call: { method: string; path: string },
 ): unknown {
-  let out = body;
-  for (let i = versions.indexOf(from); i > 0 && i > versions.indexOf(to); i--) {
-    const step = { from: versions[i] as string, to: versions[i - 1] as string };
-    const a = adapters.find((x) => x.from === step.to && x.to === step.from);
-    if (a?.response) out = a.response(out, { ...call, ...step } satisfies AdapterContext);
-  }
-  return out;
+  return walk(adapters, versions, from, to, body, call);
 }
