@@ -1,7 +1,7 @@
 import type { Queryable } from '../db/database.js';
 import { FerryError } from '../errors.js';
 import { stateExists, stateTableExists } from '../state/store.js';
-import { type FlagChange, readFlag, writeFlag } from './flags.js';
+import { type Flag, type FlagChange, readFlag, writeFlag } from './flags.js';
 import { effectivePercentage, type FlagValue, formatPercentage } from './percentage.js';
 import { formatHold, holdAt, nextStage, phasePath, type RolloutPhase, type Stage, stageIndexAt } from './schedule.js';
 
@@ -287,13 +287,13 @@ export interface RolloutStatus {
   next: Stage | null;
 }
 
-/** Read a migration's rollout without changing anything. */
-export async function rolloutStatus(db: Queryable, t: RolloutTarget): Promise<RolloutStatus> {
+/** Read a migration's rollout without changing anything; `known` is its flag when the caller has read it already (undefined: none stored). */
+export async function rolloutStatus(db: Queryable, t: RolloutTarget, known?: { flag: Flag | undefined }): Promise<RolloutStatus> {
   const phaseRows = (await stateExists(db))
     ? await db.query<{ phase: string }>('SELECT phase FROM ferry.migrations WHERE id = $1', [t.id])
     : { rows: [] as { phase: string }[] };
   const rec = await readRollout(db, t.id);
-  const flag = t.flag ? await readFlag(db, t.flag) : undefined;
+  const flag = known ? known.flag : t.flag ? await readFlag(db, t.flag) : undefined;
   const percentage = rec?.percentage ?? 0;
   const holdMs = holdAt(t.stages, percentage);
   const heldMs = rec?.heldMs ?? 0;

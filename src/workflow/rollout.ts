@@ -212,10 +212,10 @@ async function cohortTraffic(db: Queryable, flag: string): Promise<CanaryComposi
 /** `ferry rollout <id> status`: where the rollout stands, its health controller, the application guidance for its phase, the migration stage, who is in the canary and the application's shape; changes nothing. */
 export async function rolloutReport(db: Database, m: Migration): Promise<RolloutReport> {
   const t = rolloutTargetOf(m);
-  const s = await rolloutStatus(db, t);
+  const flag = t.flag ? await readFlag(db, t.flag) : undefined;
+  const s = await rolloutStatus(db, t, { flag });
   const c = await readController(db, s.migrationId);
   const guidance = guidanceOf(s.phase, s.migrationId);
-  const flag = t.flag ? await readFlag(db, t.flag) : undefined;
   const name: MigrationStage = flag?.stage ?? 'off';
   const plan = STAGE_PLANS[name];
   // What the flag carries once the rollout wrote it; before, what the manifest will write.

@@ -29,25 +29,7 @@ function walk(
 }
 
 /** Convert a request body written for version `from` into version `to` (newer), one adapter step at a time along `versions` (oldest first). */
-export function adaptRequest(
-  adapters: readonly VersionAdapter[],
-  versions: readonly string[],
-  from: string,
-  to: string,
-  body: unknown,
-  call: { method: string; path: string },
-): unknown {
-  return walk(adapters, versions, from, to, body, call);
-}
+export const adaptRequest: typeof walk = walk;
 
 /** Convert a response body of version `from` (newer, usually the newest) into version `to` (older), one adapter step at a time down `versions`. */
-export function adaptResponse(
-  adapters: readonly VersionAdapter[],
-  versions: readonly string[],
-  from: string,
-  to: string,
-  body: unknown,
-  call: { method: string; path: string },
-): unknown {
-  return walk(adapters, versions, from, to, body, call);
-}
+export const adaptResponse: typeof walk = walk;
