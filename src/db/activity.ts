@@ -1,0 +1,103 @@
+import type { Queryable } from './database.js';
+
+/**
+ * One reading of what the rest of the server is doing: the load signals the
+ * backfill paces itself by and the health matrix's resource row judges.
+ * Every figure is null where this engine or these rights cannot see it
+ * (PGlite is one embedded session; a role without pg_monitor sees only its
+ * own sessions' details).
+ */
+export interface ActivityReading {
+  /** performance.now() when read, for rates between two readings. */
+  at: number;
+  /** Sessions of this database running a statement (not idle), this one excluded. */
+  activeSessions: number | null;
+  /** Sessions of this database waiting for a lock (any relation). */
+  lockWaiters: number | null;
+  /** Sessions waiting for a lock on `tableOid`, when one was given. */
+  tableLockWaiters: number | null;
+  /** A vacuum (auto or manual) is running on `tableOid`. */
+  vacuumOnTable: boolean | null;
+  /** Age of the oldest transaction holding back the xmin horizon, in seconds. */
+  xminAgeSeconds: number | null;
+  /** The current WAL position as a byte count (null on a standby). */
+  walBytes: bigint | null;
+  /** The largest replay lag of a replica, in seconds; null without replicas. */
+  replayLagSeconds: number | null;
+  /** Checkpoints the server had to request (WAL filled max_wal_size) since stats reset. */
+  requestedCheckpoints: number | null;
+}
+
+/** A reading with nothing in it: the engine has no such views. */
+export const NO_ACTIVITY = (at = performance.now()): ActivityReading => ({
+  at,
+  activeSessions: null,
+  lockWaiters: null,
+  tableLockWaiters: null,
+  vacuumOnTable: null,
+  xminAgeSeconds: null,
+  walBytes: null,
+  replayLagSeconds: null,
+  requestedCheckpoints: null,
+});
+
+/** `X/Y` → bytes. */
+export const lsnBytes = (lsn: string): bigint => {
+  const [hi, lo] = lsn.split('/');
+  return (BigInt(`0x${hi ?? '0'}`) << 32n) + BigInt(`0x${lo ?? '0'}`);
+};
+
+/**
+ * Read the activity of the server `q` is connected to (one round trip).
+ * Sessions named `exclude` by application_name prefix are left out of the
+ * session counts (a backfill's own workers are not load on the database).
+ * Throws where the views or functions do not exist or may not be read; the
+ * caller decides to stop asking.
+ */
+export async function readActivity(q: Queryable, opts: { tableOid?: number; excludeApplication?: string } = {}): Promise<ActivityReading> {
+  const { rows } = await q.query<{
+    active: number;
+    waiters: number;
+    table_waiters: number | null;
+    vacuum: boolean | null;
+    xmin_age: number | null;
+    lsn: string | null;
+    lag: number | null;
+    ckpt: string | null;
+  }>(
+    `WITH me AS (SELECT oid AS dboid FROM pg_database WHERE datname = current_database())
+     SELECT (SELECT count(*)::int FROM pg_stat_activity a
+              WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() AND a.state IS NOT NULL AND a.state <> 'idle'
+                AND a.backend_type = 'client backend' AND ($2::text IS NULL OR a.application_name NOT LIKE $2 || '%')) AS active,
+            (SELECT count(DISTINCT l.pid)::int FROM pg_locks l, me WHERE NOT l.granted AND l.database = me.dboid) AS waiters,
+            CASE WHEN $1::oid IS NULL THEN NULL ELSE
+              (SELECT count(DISTINCT l.pid)::int FROM pg_locks l, me WHERE l.relation = $1::oid AND NOT l.granted AND l.database = me.dboid) END AS table_waiters,
+            CASE WHEN $1::oid IS NULL THEN NULL ELSE
+              EXISTS (SELECT 1 FROM pg_stat_progress_vacuum v WHERE v.relid = $1::oid AND v.datname = current_database()) END AS vacuum,
+            (SELECT extract(epoch FROM clock_timestamp() - min(a.xact_start))::float8 FROM pg_stat_activity a
+              WHERE a.backend_xmin IS NOT NULL AND a.pid <> pg_backend_pid() AND a.datname = current_database()) AS xmin_age,
+            CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END AS lsn,
+            (SELECT extract(epoch FROM max(r.replay_lag))::float8 FROM pg_stat_replication r) AS lag,
+            (SELECT checkpoints_req::text FROM pg_stat_bgwriter) AS ckpt`,
+    [opts.tableOid ?? null, opts.excludeApplication ?? null],
+  );
+  const r = rows[0];
+  if (!r) return NO_ACTIVITY();
+  return {
+    at: performance.now(),
+    activeSessions: r.active,
+    lockWaiters: r.waiters,
+    tableLockWaiters: r.table_waiters,
+    vacuumOnTable: r.vacuum,
+    xminAgeSeconds: r.xmin_age,
+    walBytes: r.lsn ? lsnBytes(r.lsn) : null,
+    replayLagSeconds: r.lag,
+    requestedCheckpoints: r.ckpt === null ? null : Number(r.ckpt),
+  };
+}
+
+/** WAL written per second between two readings; null when either lacks a position or no time passed. Pure. */
+export function walRate(before: ActivityReading, after: ActivityReading): number | null {
+  if (before.walBytes === null || after.walBytes === null || after.at <= before.at) return null;
+  return (Number(after.walBytes - before.walBytes) * 1000) / (after.at - before.at);
+}
