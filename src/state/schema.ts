@@ -356,4 +356,24 @@ export const STATE_SCHEMA_VERSIONS: readonly string[] = [
   CREATE TRIGGER state_notify AFTER INSERT OR UPDATE OR DELETE ON ferry.api_consumers FOR EACH STATEMENT EXECUTE FUNCTION ferry.state_notify();
   CREATE TRIGGER state_notify AFTER INSERT ON ferry.shadow_mismatches FOR EACH STATEMENT EXECUTE FUNCTION ferry.state_notify();
   `,
+  // 12: pacing by measured impact. Each range's worker records its pacer's last decision (rate, budget, measured
+  // impact, duty cycle), so every face shows why a backfill runs at the speed it does. The health matrix's resource
+  // row samples the server's load (sessions, lock waits, replay lag, WAL position, requested checkpoints) here:
+  // the baseline is what was sampled before a stage began, judged against what is sampled now.
+  `
+  ALTER TABLE ferry.backfill_ranges ADD COLUMN pacing jsonb;
+  COMMENT ON COLUMN ferry.backfill_ranges.pacing IS 'the pacer''s last decision for this range: rate, budget, measured impact, duty cycle (JSON); NULL: not paced yet';
+  CREATE TABLE ferry.resource_samples (
+    id                    bigserial PRIMARY KEY,
+    at                    timestamptz NOT NULL DEFAULT clock_timestamp(),
+    source                text NOT NULL,
+    active_sessions       int,
+    lock_waiters          int,
+    replay_lag_seconds    double precision,
+    wal_bytes             numeric,
+    requested_checkpoints bigint
+  );
+  CREATE INDEX resource_samples_at_idx ON ferry.resource_samples (at);
+  COMMENT ON TABLE ferry.resource_samples IS 'readings of the server''s load for the health matrix''s resource row; NULL where the engine or the role cannot see a figure';
+  `,
 ];
