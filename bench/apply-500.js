@@ -2,7 +2,8 @@
 // ferry (`node bin/ferry.js up`) next to dbmate (`dbmate up`), on the same server in
 // the same run. Each round uses fresh databases; the order alternates between rounds;
 // the median of ROUNDS is reported. Run with `npm run bench` (builds ferry first).
-// FERRY_BENCH_URL picks the server (default postgres://postgres@127.0.0.1:5432/test).
+// FERRY_BENCH_URL picks the server (default postgres://postgres@127.0.0.1:5432/test);
+// FERRY_BENCH_BIN the ferry entry point (default bin/ferry.js, which runs dist/).
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +12,7 @@ import pg from 'pg';
 import { timed } from './timed.js';
 
 const N = 500;
-const ROUNDS = 3;
+const ROUNDS = Number(process.env.FERRY_BENCH_ROUNDS ?? 3);
 const ROOT = resolve(import.meta.dirname, '..');
 const SERVER = process.env.FERRY_BENCH_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const suffix = randomBytes(4).toString('hex');
@@ -88,7 +89,7 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const work = mkdtempSync(join(tmpdir(), 'ferry-bench-'));
 const dirs = { ferry: join(work, 'ferry'), dbmate: join(work, 'dbmate') };
 const commands = {
-  ferry: [process.execPath, [join(ROOT, 'bin', 'ferry.js'), 'up']],
+  ferry: [process.execPath, [process.env.FERRY_BENCH_BIN ?? join(ROOT, 'bin', 'ferry.js'), 'up']],
   dbmate: [
     join(ROOT, 'node_modules', '.bin', 'dbmate'),
     ['--url', `${urlOf(names.dbmate)}?sslmode=disable`, '--migrations-dir', join(dirs.dbmate, 'db', 'migrations'), '--no-dump-schema', 'up'],

@@ -1,13 +1,15 @@
-// Online backfill on 1,000,000 rows, on a PostgreSQL server, in one run: the
-// batched backfill (ferry's engine, built in dist/) next to one set-based UPDATE
-// on identical fresh data, and the p99 latency of a concurrent single-row UPDATE
-// load (8 connections, an unrelated column of random rows) with no backfill,
-// during the set-based UPDATE and during the batched backfill. Throughput is
-// measured without the load; each latency phase runs its own fresh table.
+// Online backfill on FERRY_BENCH_ROWS rows (default 1,000,000), on a PostgreSQL server, in one run:
+// ferry's default backfill (built in dist/: paced by its measured impact, budget
+// p99 +10 %) next to one set-based UPDATE on identical fresh data without load, then
+// under a concurrent single-row UPDATE load (8 connections, an unrelated column of
+// random rows, 100 updates/s each): the load's p99 during the default backfill ÷ its
+// p99 with no backfill, and the backfill's rows/s within that budget; then the
+// throughput/latency curve at budgets 5 %, 10 %, 25 %, 50 % and unlimited, each point
+// a fixed window of FERRY_BENCH_CURVE_SECONDS (default 12) on a fresh table.
 // Run with `npm run bench` (builds ferry first).
 // FERRY_BENCH_URL picks the server (default postgres://postgres@127.0.0.1:5432/test),
-// FERRY_BENCH_ROWS the table size, FERRY_BENCH_LOAD_RATE the updates per second of
-// each load connection (default 100; 0 = as fast as it can).
+// FERRY_BENCH_LOAD_RATE the updates per second of each load connection (default 100;
+// 0 = as fast as it can).
 import { randomBytes } from 'node:crypto';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import pg from 'pg';
@@ -16,7 +18,8 @@ const SERVER = process.env.FERRY_BENCH_URL ?? 'postgres://postgres@127.0.0.1:543
 const ROWS = Number(process.env.FERRY_BENCH_ROWS ?? 1_000_000);
 const LOAD_CONNECTIONS = 8;
 const LOAD_RATE = Number(process.env.FERRY_BENCH_LOAD_RATE ?? 100);
-const BASELINE_MS = 5000;
+const BASELINE_MS = 6000;
+const CURVE_MS = 1000 * Number(process.env.FERRY_BENCH_CURVE_SECONDS ?? 12);
 const urlOf = (db) => Object.assign(new URL(SERVER), { pathname: `/${db}` }).toString();
 
 const SET = { first_name: "split_part(full_name, ' ', 1)", last_name: "split_part(full_name, ' ', 2)" };
@@ -135,28 +138,48 @@ async function main() {
     await checkFilled();
     return { rows: r.affectedRows, seconds, rate: r.affectedRows / seconds, wal: wal / seconds };
   };
-  const batched = async (sleepRatio, targetBatchMs = 200) => {
-    const spec = backfillStepSchema.parse({ id: 'split-name', kind: 'backfill', table: 'users', set: SET, where: WHERE, sleepRatio, targetBatchMs });
+  /**
+   * One default backfill (only the budget differs), to the end or for `windowMs`: rows/s, and the pacer's
+   * decisions as the events record them. The probe gets a session of its own, as ferry's CLI gives it.
+   */
+  const batched = async (p99Increase = 0.1, windowMs = undefined) => {
+    const spec = backfillStepSchema.parse({ id: 'split-name', kind: 'backfill', table: 'users', set: SET, where: WHERE, impact: { p99Increase } });
     const target = { migrationId: `0001_bench_${++runs}`, stepId: spec.id, spec };
-    const throttles = new Map();
-    // Progress comes at most every 250 ms: a sample of the throttle reasons, by signal.
-    const onProgress = (x) => {
-      const signal = x.throttledBy?.replace(/\s*[\d.]+.*$/, '');
-      if (signal) throttles.set(signal, (throttles.get(signal) ?? 0) + 1);
-    };
-    const wal0 = await walLsn();
+    let last;
+    const decisions = [];
+    const signal = windowMs ? AbortSignal.timeout(windowMs) : undefined;
     const t0 = performance.now();
-    const p = await runBackfill(db, target, { lockTimeoutMs: 2000, onProgress });
+    const p = await runBackfill(db, target, {
+      lockTimeoutMs: 2000,
+      onProgress: (x) => {
+        if (x.pacing && (x.pacing.dutyCycle !== last?.dutyCycle || x.pacing.impact !== last?.impact)) decisions.push(x.pacing);
+        if (x.pacing) last = x.pacing;
+      },
+      openSession: () => openServer({ url, applicationName: 'ferry backfill probe' }),
+      ...(signal ? { signal } : {}),
+    });
     const seconds = (performance.now() - t0) / 1000;
-    if (p.state !== 'done') throw new Error(`backfill ended ${p.state}`);
-    await checkFilled();
-    const wal = await walSince(wal0);
-    return { rows: p.rowsDone, seconds, rate: p.rowsDone / seconds, progress: p, wal: wal / seconds, throttles };
+    if (!windowMs) {
+      if (p.state !== 'done') throw new Error(`backfill ended ${p.state}`);
+      await checkFilled();
+    }
+    const { rows: events } = await db.query(`SELECT reason FROM ferry.events WHERE migration_id = $1 AND kind = 'backfill-pacing' ORDER BY id`, [
+      target.migrationId,
+    ]);
+    return { rows: p.rowsDone, seconds, rate: p.rowsDone / seconds, progress: p, pacing: last, decisions, events: events.map((e) => e.reason) };
   };
   const fmtBatched = (b) =>
     `${b.rows} rows in ${b.seconds.toFixed(2)} s = ${fmtRate(b.rate)} (${b.progress.batches} batches, last size ${b.progress.batchSize}, ` +
-    `longest ${b.progress.longestBatchMs.toFixed(0)} ms, ${b.progress.retries} retries, WAL ${mib(b.wal)}/s` +
-    `${b.throttles.size ? `; progress lines throttled by: ${[...b.throttles].map(([k, n]) => `${k} ×${n}`).join(', ')}` : ''})`;
+    `longest ${b.progress.longestBatchMs.toFixed(0)} ms, ${b.progress.retries} retries; ${b.events.length} pacing changes` +
+    `${b.pacing ? `, last: ${b.pacing.state} duty ${(100 * b.pacing.dutyCycle).toFixed(0)} %, impact ${b.pacing.impact === null ? '—' : `${(100 * b.pacing.impact).toFixed(0)} %`}, paused ${(b.pacing.pausedMs / 1000).toFixed(1)} s` : ''})`;
+  /** A fresh table, the load on it, and `run` beside it: the load's latencies and what `run` returned. */
+  const underLoad = async (run) => {
+    await freshUsers();
+    const stop = await startLoad(url);
+    const out = await run();
+    return { load: histogram(await stop()), out };
+  };
+  const ratio = (h, base) => (h.p99 / base.p99).toFixed(2);
 
   try {
     await admin.query(`CREATE DATABASE "${dbName}"`);
@@ -164,60 +187,54 @@ async function main() {
     await ensureState(db);
     console.log(`backfill bench: ${ROWS.toLocaleString('en-US')} rows, set ${Object.keys(SET).join(', ')} where ${WHERE}`);
 
-    // Throughput, no load.
+    // Throughput, no load: the pacer sees no other session and must not pause.
     await freshUsers();
     const set = await setBased();
-    console.log(`set-based UPDATE:             ${set.rows} rows in ${set.seconds.toFixed(2)} s = ${fmtRate(set.rate)} (WAL ${mib(set.wal)}/s)`);
+    console.log(`set-based UPDATE:                 ${set.rows} rows in ${set.seconds.toFixed(2)} s = ${fmtRate(set.rate)} (WAL ${mib(set.wal)}/s)`);
     await freshUsers();
-    const def = await batched(0.2);
-    console.log(`batched (target 200 ms, sleepRatio 0.2): ${fmtBatched(def)}`);
-    await freshUsers();
-    const fast = await batched(0);
-    console.log(`batched (target 200 ms, sleepRatio 0):   ${fmtBatched(fast)}`);
+    const idle = await batched();
+    console.log(`default backfill, no load:        ${fmtBatched(idle)}`);
 
-    // Latency of the concurrent load.
+    // Latency of the concurrent load: without backfill before and after the backfills, pooled.
     await freshUsers();
     let stop = await startLoad(url);
     await new Promise((r) => setTimeout(r, BASELINE_MS));
-    const base = histogram(await stop());
-    console.log(`load, no backfill (${BASELINE_MS / 1000} s):        ${fmtLoad(base)}`);
-    await freshUsers();
+    const before = await stop();
+    console.log(`load, no backfill (${BASELINE_MS / 1000} s):          ${fmtLoad(histogram(before))}`);
+    const def = await underLoad(() => batched());
+    console.log(`load during default backfill:     ${fmtLoad(def.load)}`);
+    console.log(`  (default backfill under load: ${fmtBatched(def.out)})`);
+    for (const e of def.out.events.slice(0, 6)) console.log(`  pacing: ${e}`);
+    // The pacer's walk (duty cycle @ measured impact), as the progress saw it every 250 ms at most.
+    const walk = def.out.decisions.map((d) => `${Math.round(100 * d.dutyCycle)}%@${d.impact === null ? '—' : Math.round(100 * d.impact)}`);
+    console.log(`  duty@impact: ${walk.join(' ')}`);
+    const curve = [];
+    for (const budget of [0.05, 0.25, 0.5, 'unlimited']) {
+      const point = await underLoad(() => batched(budget, CURVE_MS));
+      curve.push({ budget, ...point });
+    }
     stop = await startLoad(url);
-    const setLoaded = await setBased();
-    const duringSet = histogram(await stop());
-    console.log(`load during set-based UPDATE:  ${fmtLoad(duringSet)} (UPDATE ${setLoaded.seconds.toFixed(2)} s)`);
-    await freshUsers();
-    stop = await startLoad(url);
-    const defLoaded = await batched(0.2);
-    const duringBatched = histogram(await stop());
-    console.log(`load during batched backfill:  ${fmtLoad(duringBatched)}`);
-    console.log(`  (batched under load: ${fmtBatched(defLoaded)})`);
-    // Not the default: shorter batches lock fewer rows at a time, for the trade-off between throughput and the load's p99.
-    await freshUsers();
-    stop = await startLoad(url);
-    const shortLoaded = await batched(0.2, 50);
-    const duringShort = histogram(await stop());
-    console.log(`load during batched, target 50 ms: ${fmtLoad(duringShort)}`);
-    console.log(`  (batched target 50 ms under load: ${fmtBatched(shortLoaded)})`);
+    await new Promise((r) => setTimeout(r, BASELINE_MS));
+    const after = await stop();
+    const base = histogram({ latencies: [...before.latencies, ...after.latencies], seconds: before.seconds + after.seconds });
+    console.log(`load, no backfill, after (${BASELINE_MS / 1000} s):   ${fmtLoad(histogram(after))}`);
 
-    const pct = (a, b) => `${a >= b ? '+' : ''}${((100 * (a - b)) / b).toFixed(1)} %`;
     console.log('---');
-    console.log(`throughput batched ÷ set-based, sleepRatio 0.2: ${(def.rate / set.rate).toFixed(2)} (goal ≥ 0.6)`);
-    console.log(`throughput batched ÷ set-based, sleepRatio 0:   ${(fast.rate / set.rate).toFixed(2)}`);
     console.log(
-      `longest batch (sleepRatio 0.2): ${def.progress.longestBatchMs.toFixed(0)} ms (target ${200} ms); under load: ${defLoaded.progress.longestBatchMs.toFixed(0)} ms`,
+      `load p99 during default backfill ÷ no backfill: ${ratio(def.load, base)} (${def.load.p99.toFixed(2)} ms ÷ ${base.p99.toFixed(2)} ms; goal ≤ 1.10)`,
     );
+    console.log(`default backfill under that load: ${fmtRate(def.out.rate)} (goal ≥ 16,700 rows/s)`);
     console.log(
-      `load p99: no backfill ${base.p99.toFixed(2)} ms, during set-based ${duringSet.p99.toFixed(2)} ms, during batched ${duringBatched.p99.toFixed(2)} ms`,
+      `default backfill with no load ÷ set-based UPDATE: ${(idle.rate / set.rate).toFixed(2)} (goal ≥ 0.85; paused ${((idle.pacing?.pausedMs ?? 0) / 1000).toFixed(2)} s)`,
     );
-    console.log(
-      `load p99 during batched ÷ no backfill:   ${(duringBatched.p99 / base.p99).toFixed(2)}× (${pct(duringBatched.p99, base.p99)}; goal within +10 %)`,
-    );
-    console.log(`load p99 during set-based ÷ no backfill: ${(duringSet.p99 / base.p99).toFixed(2)}× (${pct(duringSet.p99, base.p99)})`);
-    console.log(
-      `not default — target 50 ms: load p99 ${duringShort.p99.toFixed(2)} ms = ${pct(duringShort.p99, base.p99)} over no backfill, ` +
-        `at ${fmtRate(shortLoaded.rate)} under load (${(shortLoaded.rate / set.rate).toFixed(2)} of set-based unloaded); default under load: ${fmtRate(defLoaded.rate)}`,
-    );
+    console.log(`curve under load (budget → rows/s, load p99 ÷ no backfill; 10 % is the full default run, the others ${CURVE_MS / 1000} s windows):`);
+    const points = [{ budget: 0.1, ...def }, ...curve].sort((a, b) => (a.budget === 'unlimited' ? 1 : b.budget === 'unlimited' ? -1 : a.budget - b.budget));
+    for (const pt of points) {
+      const name = pt.budget === 'unlimited' ? 'unlimited' : `${Math.round(pt.budget * 100)} %`;
+      console.log(
+        `  ${name.padStart(9)}: ${fmtRate(pt.out.rate).padStart(15)}, p99 ${ratio(pt.load, base)}× (p99 ${pt.load.p99.toFixed(2)} ms, p99.9 ${pt.load.p999.toFixed(2)} ms)`,
+      );
+    }
   } catch (err) {
     console.error(`bench failed: ${err instanceof Error ? err.stack : err}`);
     exitCode = 1;

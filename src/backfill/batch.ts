@@ -1,6 +1,7 @@
 import type { Database, Queryable } from '../db/database.js';
 import { type BatchCheckpoint, type ClaimedRange, lockCheckpoint, writeCheckpoint } from './claims.js';
 import { DataFault, isDataError, Rollback, rowJson } from './faults.js';
+import type { Pacing } from './pacer.js';
 import type { BackfillPlan } from './plan.js';
 import { batchEnd, batchRows, KEY_ALIAS, type KeyBounds, rangeUpdate, rowsBatch, TODO_ALIAS, todoPredicate, writeRows } from './statements.js';
 import type { TransformFn } from './transform.js';
@@ -12,6 +13,8 @@ export interface BatchContext {
   workerId: string;
   lockTimeoutMs: number;
   transform?: TransformFn;
+  /** The pacer's decision in force, recorded with each checkpoint. */
+  pacing?: Pacing;
 }
 
 /** The outcome of one batch transaction. */
@@ -93,7 +96,9 @@ async function transformFill(tx: Queryable, plan: BackfillPlan, transform: Trans
 export async function runBatch(ctx: BatchContext, range: ClaimedRange, limit: number, retries: number, throttledBy: string | null): Promise<BatchResult> {
   const started = performance.now();
   return ctx.db.transaction(async (tx): Promise<BatchResult> => {
-    await setLockTimeout(tx, ctx.lockTimeoutMs);
+    // The commit need not wait for its WAL flush: a server crash can only lose whole batches with their
+    // checkpoints (they commit together), which the next run redoes; the worker goes on while the WAL writer flushes.
+    await tx.query(`SELECT set_config('lock_timeout', $1, true), set_config('synchronous_commit', 'off', true)`, [`${ctx.lockTimeoutMs}ms`]);
     const cp = await lockCheckpoint(tx, ctx.plan.target, range.rangeNo, ctx.workerId);
     if (!cp) return { kind: 'lost' };
     if (cp.state !== 'running') return { kind: 'stopped', state: cp.state };
@@ -107,6 +112,7 @@ export async function runBatch(ctx: BatchContext, range: ClaimedRange, limit: nu
       batchSize: limit,
       elapsedMs: performance.now() - started,
       throttledBy,
+      pacing: ctx.pacing ?? null,
       done: r.walked < limit,
     };
     await writeCheckpoint(tx, ctx.plan.target, range.rangeNo, checkpoint, ctx.workerId);

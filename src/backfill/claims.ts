@@ -10,6 +10,7 @@
  */
 import type { Queryable } from '../db/database.js';
 import { quoteIdent } from '../db/quote.js';
+import type { Pacing } from './pacer.js';
 import { type BackfillPlan, keyList } from './plan.js';
 import type { BackfillTarget } from './types.js';
 
@@ -41,6 +42,8 @@ export interface BatchCheckpoint {
   batchSize: number;
   elapsedMs: number;
   throttledBy: string | null;
+  /** The pacer's decision this batch ran under. */
+  pacing: Pacing | null;
   /** The range is exhausted. */
   done: boolean;
 }
@@ -63,7 +66,8 @@ export async function createRanges(tx: Queryable, plan: BackfillPlan, rowsTotal:
   if (made.length === 0) return false;
   const { rows: est } = await tx.query<{ n: number }>('SELECT greatest(reltuples, 0)::float8 AS n FROM pg_class WHERE oid = $1', [plan.tableOid]);
   const estimate = est[0]?.n ?? 0;
-  const sample = estimate > 500_000 ? ` TABLESAMPLE SYSTEM (${Math.max(0.01, Math.min(100, (100 * 200_000) / estimate)).toFixed(4)})` : '';
+  // Boundaries from a sample of ~50,000 rows on big tables: ranges need not be equal, and reading all keys costs seconds.
+  const sample = estimate > 250_000 ? ` TABLESAMPLE SYSTEM (${Math.max(0.01, Math.min(100, (100 * 50_000) / estimate)).toFixed(4)})` : '';
   const desc = plan.key.map((k) => `${quoteIdent(k.name)} DESC`).join(', ');
   const keyText = `ARRAY[${plan.key.map((k) => `${quoteIdent(k.name)}::text`).join(', ')}]`;
   const { rows } = await tx.query<{ key: string[] }>(
@@ -127,10 +131,23 @@ export async function writeCheckpoint(tx: Queryable, t: BackfillTarget, rangeNo:
   await tx.query(
     `UPDATE ferry.backfill_ranges SET last_key = coalesce($4, last_key), rows_done = rows_done + $5, keys_walked = keys_walked + $6,
             batches = batches + 1, retries = retries + $7, batch_size = $8, last_batch_ms = $9, longest_batch_ms = greatest(longest_batch_ms, $9),
-            throttled_by = $10, done = $11, claimed_by = CASE WHEN $11 THEN NULL ELSE claimed_by END,
+            throttled_by = $10, done = $11, claimed_by = CASE WHEN $11 THEN NULL ELSE claimed_by END, pacing = coalesce($12::jsonb, pacing),
             heartbeat_at = clock_timestamp(), updated_at = clock_timestamp()
       WHERE ${ID} AND range_no = $3`,
-    [t.migrationId, t.stepId, rangeNo, c.lastKey, c.updated, c.walked, c.retries, c.batchSize, c.elapsedMs, c.throttledBy, c.done],
+    [
+      t.migrationId,
+      t.stepId,
+      rangeNo,
+      c.lastKey,
+      c.updated,
+      c.walked,
+      c.retries,
+      c.batchSize,
+      c.elapsedMs,
+      c.throttledBy,
+      c.done,
+      c.pacing && JSON.stringify(c.pacing),
+    ],
   );
   await tx.query(
     'INSERT INTO ferry.backfill_batches (migration_id, step_id, range_no, rows, batch_size, duration_ms, worker) VALUES ($1, $2, $3, $4, $5, $6, $7)',

@@ -10,6 +10,8 @@ import { startRun } from './control.js';
 import { batchDataError, batchFailedError, dataFaultError, locksOutlastedError } from './errors.js';
 import { DataFault, isDataError, RETRYABLE } from './faults.js';
 import { HealthMonitor } from './health.js';
+import type { Pacing } from './pacer.js';
+import { type OpenSession, WorkerPacing } from './pacing.js';
 import type { BackfillPlan } from './plan.js';
 import { preparePlan, validateBackfill } from './prepare.js';
 import { backfillProgress } from './progress.js';
@@ -26,6 +28,14 @@ export interface RunBackfillOptions {
   onProgress?: (p: BackfillProgress) => void;
   /** Stop between batches (the range is released for others). */
   signal?: AbortSignal;
+  /**
+   * Opens another session on the same database for the impact probe the
+   * pacer measures by (docs/backfill.md). Without it nothing is measured and
+   * the backfill runs at full speed under its health back-off.
+   */
+  openSession?: OpenSession;
+  /** Called with each pacer decision (one per batch; the record keeps only the latest and the changes of state). */
+  onPacing?: (p: Pacing) => void;
 }
 
 /** Attempts of one batch on lock timeouts / deadlocks / serialisation failures; from the third on, each halves it. */
@@ -93,7 +103,7 @@ async function batchWithRetries(ctx: BatchContext, range: ClaimedRange, size: nu
 /**
  * Work on a backfill until no range is left (state `done`), it is paused,
  * cancelled or failed, or `signal` aborts: claim a range, run its batches
- * (adaptive size, sleep ratio, health back-off), checkpoint each with its data,
+ * (adaptive size, paced by their measured impact, health back-off), checkpoint each with its data,
  * and take over ranges of workers whose lease expired. Any number of processes
  * may run it at once on one backfill. Prepares the backfill first if nobody has.
  * Returns the final progress.
@@ -111,7 +121,6 @@ export async function runBackfill(db: Database, t: BackfillTarget, opts: RunBack
   await startRun(db, t.migrationId, t.stepId, ['pending', 'failed']);
   const leaseMs = opts.leaseMs ?? 30_000;
   const { min, max, initial } = t.spec.batchSize;
-  const limits = { min, max, targetMs: t.spec.targetBatchMs };
   const monitor = new HealthMonitor(db, plan.tableOid, t.spec.throttle);
   let size = Math.min(max, Math.max(min, initial));
   let range: ClaimedRange | undefined;
@@ -131,6 +140,7 @@ export async function runBackfill(db: Database, t: BackfillTarget, opts: RunBack
       if (left > leaseMs / 3) await heartbeat(db, t, ctx.workerId);
     }
   };
+  const pacing = await WorkerPacing.start(db, plan, ctx.workerId, opts.openSession);
   try {
     while (!opts.signal?.aborted) {
       if (!range) {
@@ -148,7 +158,11 @@ export async function runBackfill(db: Database, t: BackfillTarget, opts: RunBack
         }
         if (range.batchSize > 0) size = Math.min(max, Math.max(min, range.batchSize));
       }
-      const { result, limit }: { result: BatchResult; limit: number } = await batchWithRetries(ctx, range, size, throttledBy, opts.signal);
+      ctx.pacing = pacing.current;
+      pacing.inBatch(true);
+      const { result, limit }: { result: BatchResult; limit: number } = await batchWithRetries(ctx, range, size, throttledBy, opts.signal).finally(() =>
+        pacing.inBatch(false),
+      );
       if (result.kind === 'lost') {
         range = undefined;
         continue;
@@ -163,13 +177,20 @@ export async function runBackfill(db: Database, t: BackfillTarget, opts: RunBack
       // Say so at once (not only with the next checkpoint), so the progress line shows why it slows down.
       if (throttledBy !== previous) await showThrottle(db, t, rangeNo, throttledBy);
       throttledRuns = health.backOff ? throttledRuns + 1 : 0;
-      size = nextBatchSize(limit, { walked: cp.walked, elapsedMs: cp.elapsedMs, throttled: health.backOff }, limits);
-      let rest = Math.max(t.spec.sleepRatio * cp.elapsedMs, Math.min(10_000, health.pauseMs));
+      // The pacer's pause keeps the duty cycle (and the manifest's sleepRatio floor); health can ask for more.
+      let rest = Math.max(await pacing.afterBatch(rangeNo, cp.updated, cp.elapsedMs), Math.min(10_000, health.pauseMs));
+      opts.onPacing?.(pacing.current);
+      size = nextBatchSize(limit, { walked: cp.walked, elapsedMs: cp.elapsedMs, throttled: health.backOff }, { min, max, targetMs: pacing.current.batchMs });
       if (health.backOff) rest = Math.max(rest, Math.min(10_000, 250 * 2 ** (throttledRuns - 1)));
       await report(false);
-      await pause(rest);
+      if (rest > 0) {
+        const rested = performance.now();
+        await pause(rest);
+        pacing.rested(performance.now() - rested);
+      }
     }
   } finally {
+    await pacing.stop();
     await releaseClaims(db, t, ctx.workerId).catch(() => {});
   }
   const final = (await backfillProgress(db, t.migrationId, t.stepId))[0] as BackfillProgress;

@@ -1,3 +1,4 @@
+import { type ActivityReading, readActivity, walRate } from '../db/activity.js';
 import type { Database, Queryable } from '../db/database.js';
 import type { BackfillStepSpec } from './spec.js';
 
@@ -23,11 +24,6 @@ export interface HealthVerdict {
   pauseMs: number;
 }
 
-const lsnToBigInt = (lsn: string): bigint => {
-  const [hi, lo] = lsn.split('/');
-  return (BigInt(`0x${hi ?? '0'}`) << 32n) + BigInt(`0x${lo ?? '0'}`);
-};
-
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
@@ -44,7 +40,8 @@ const median = (xs: number[]): number => {
  * have (PGlite is one embedded session) are skipped.
  */
 export class HealthMonitor {
-  private lastLsn: { lsn: bigint; at: number } | undefined;
+  /** The last reading with a WAL position, for the WAL rate. */
+  private last: ActivityReading | undefined;
   /** The span the last WAL rate was measured over, in ms. */
   private walSpanMs = 0;
   private readonly recent: number[] = [];
@@ -62,34 +59,27 @@ export class HealthMonitor {
   async read(q: Queryable = this.db): Promise<HealthReading> {
     const none: HealthReading = { lockWaiters: null, autovacuum: null, xminAgeSeconds: null, walBytesPerSecond: null, replayLagSeconds: null };
     if (!this.serverSignals) return none;
+    let a: ActivityReading;
     try {
-      const { rows } = await q.query<{ waiters: number; vacuum: boolean; xmin_age: number | null; lsn: string | null; lag: number | null }>(
-        `SELECT (SELECT count(DISTINCT l.pid)::int FROM pg_locks l
-                  WHERE l.relation = $1 AND NOT l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())) AS waiters,
-                EXISTS (SELECT 1 FROM pg_stat_progress_vacuum v WHERE v.relid = $1 AND v.datname = current_database()) AS vacuum,
-                (SELECT extract(epoch FROM clock_timestamp() - min(a.xact_start))::float8 FROM pg_stat_activity a
-                  WHERE a.backend_xmin IS NOT NULL AND a.pid <> pg_backend_pid() AND a.datname = current_database()) AS xmin_age,
-                CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END AS lsn,
-                (SELECT extract(epoch FROM max(r.replay_lag))::float8 FROM pg_stat_replication r) AS lag`,
-        [this.tableOid],
-      );
-      const r = rows[0];
-      if (!r) return none;
-      let walRate: number | null = null;
-      if (r.lsn) {
-        const now = { lsn: lsnToBigInt(r.lsn), at: performance.now() };
-        if (this.lastLsn && now.at > this.lastLsn.at) {
-          this.walSpanMs = now.at - this.lastLsn.at;
-          walRate = (Number(now.lsn - this.lastLsn.lsn) * 1000) / this.walSpanMs;
-        }
-        this.lastLsn = now;
-      }
-      return { lockWaiters: r.waiters, autovacuum: r.vacuum, xminAgeSeconds: r.xmin_age, walBytesPerSecond: walRate, replayLagSeconds: r.lag };
+      a = await readActivity(q, { tableOid: this.tableOid });
     } catch {
       // A server without these views or functions (or without the rights to read them): skip the signals.
       this.serverSignals = false;
       return none;
     }
+    const last = this.last;
+    const rate = last ? walRate(last, a) : null;
+    if (a.walBytes !== null) {
+      if (last && rate !== null) this.walSpanMs = a.at - last.at;
+      this.last = a;
+    }
+    return {
+      lockWaiters: a.tableLockWaiters,
+      autovacuum: a.vacuumOnTable,
+      xminAgeSeconds: a.xminAgeSeconds,
+      walBytesPerSecond: rate,
+      replayLagSeconds: a.replayLagSeconds,
+    };
   }
 
   /**

@@ -86,6 +86,7 @@ export async function rollbackBackfill(db: Database, t: BackfillTarget, opts: Ro
         rangesDone: 0,
         rangesTotal: 1,
         workers: 1,
+        pacing: null,
         updatedAt: new Date().toISOString(),
       });
       if (r.walked < size || !r.lastKey) break;

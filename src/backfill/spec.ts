@@ -39,7 +39,29 @@ export const backfillStepSchema = z
       .default({ initial: 1000, min: 100, max: 50_000 })
       .describe('Batch size, adapted toward `targetBatchMs` within [min, max].'),
     targetBatchMs: z.number().int().min(1).default(200).describe('How long one batch should take, in milliseconds.'),
-    sleepRatio: z.number().min(0).max(100).default(0.2).describe("Sleep this fraction of each batch's duration between batches."),
+    sleepRatio: z
+      .number()
+      .min(0)
+      .max(100)
+      .default(0)
+      .describe("Sleep at least this fraction of each batch's duration between batches; the pacer decides the rest (`impact`)."),
+    impact: z
+      .strictObject({
+        p99Increase: z
+          .union([z.number().min(0.001).max(100), z.literal('unlimited'), z.null()])
+          .default(0.1)
+          .describe(
+            'How much the rest of the database\'s p99 latency may rise while the backfill runs, as a fraction (0.1 = +10 %); "unlimited" or null: do not pace.',
+          ),
+        minDutyCycle: z
+          .number()
+          .min(0.001)
+          .max(1)
+          .default(0.05)
+          .describe('The floor: the least fraction of wall time spent in batches; a budget not met there is reported, the backfill keeps going.'),
+      })
+      .default({ p99Increase: 0.1, minDutyCycle: 0.05 })
+      .describe('The latency budget the backfill paces itself by, measured while it runs (docs/backfill.md).'),
     throttle: z
       .strictObject({
         maxLockWaiters: z.number().int().min(0).default(0).describe('Back off while more sessions than this wait for a lock on the table.'),

@@ -1,3 +1,4 @@
+import type { Pacing } from './pacer.js';
 import type { BackfillStepSpec } from './spec.js';
 
 /** Which backfill to work on: a manifest's backfill step, resolved. */
@@ -34,5 +35,7 @@ export interface BackfillProgress {
   rangesTotal: number;
   /** Workers holding a live claim on a range. */
   workers: number;
+  /** The latest pacer decision of a worker (rate, budget, measured impact, duty cycle); null before any, and once not running. */
+  pacing: Pacing | null;
   updatedAt: string;
 }

@@ -24,7 +24,7 @@ export interface ActivityReading {
   walBytes: bigint | null;
   /** The largest replay lag of a replica, in seconds; null without replicas. */
   replayLagSeconds: number | null;
-  /** Checkpoints the server had to request (WAL filled max_wal_size) since stats reset. */
+  /** Checkpoints the server had to request (WAL filled max_wal_size) since stats reset; null from PostgreSQL 17 on, which moved the count to pg_stat_checkpointer. */
   requestedCheckpoints: number | null;
 }
 
@@ -78,7 +78,7 @@ export async function readActivity(q: Queryable, opts: { tableOid?: number; excl
               WHERE a.backend_xmin IS NOT NULL AND a.pid <> pg_backend_pid() AND a.datname = current_database()) AS xmin_age,
             CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END AS lsn,
             (SELECT extract(epoch FROM max(r.replay_lag))::float8 FROM pg_stat_replication r) AS lag,
-            (SELECT checkpoints_req::text FROM pg_stat_bgwriter) AS ckpt`,
+            (SELECT to_jsonb(b) ->> 'checkpoints_req' FROM pg_stat_bgwriter b) AS ckpt`,
     [opts.tableOid ?? null, opts.excludeApplication ?? null],
   );
   const r = rows[0];

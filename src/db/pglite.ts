@@ -1,7 +1,7 @@
 import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { PGlite, type Results, type Transaction } from '@electric-sql/pglite';
+import type { PGlite, Results, Transaction } from '@electric-sql/pglite';
 import { FerryError } from '../errors.js';
 import type { Database, Queryable, QueryResult } from './database.js';
 import { acquireFileLock, announceServing } from './file-lock.js';
@@ -48,6 +48,8 @@ export async function openPglite(opts: PgliteOptions = {}): Promise<Database> {
     release = await acquireFileLock(`${dir}.lock`, opts.lockWaitMs ?? 30_000, `the local database ${opts.dataDir}`);
   }
   try {
+    // Loaded here, not at the top: a command against a server never pays for the embedded engine.
+    const { PGlite } = await import('@electric-sql/pglite');
     pg = new PGlite(opts.dataDir ? resolve(opts.dataDir) : undefined);
     await pg.waitReady;
   } catch (err) {

@@ -3,6 +3,7 @@ import { readRollout } from '../rollout/stages.js';
 import type { HealthSettings } from './config.js';
 import { type DecisionMatrix, evaluateMatrix } from './matrix.js';
 import { PrometheusSource } from './prometheus.js';
+import { judgeResources } from './resources.js';
 import { SdkMetricSource } from './sdk-source.js';
 import type { CohortFigures, MetricSource, Window } from './source.js';
 
@@ -27,13 +28,15 @@ const enough = (f: CohortFigures, min: number) => (f.requests === null ? f.error
  * The matrix of the current stage: the sliding window (`health.window`, never
  * reaching before the stage began) up to the database's now. When the old cohort
  * has too little traffic in it (at 100 % it has none), its baseline comes from the
- * same length of time before the stage began.
+ * same length of time before the stage began. The resource row judges the
+ * server's load readings the same way: the window's against those from before
+ * the stage began; `unmeasured` says why there is no fresh one (see `sampleResources`).
  */
 export async function assessHealth(
   db: Queryable,
   t: HealthTarget,
   source: MetricSource,
-  opts: { checkDataErrors: number; window?: Window },
+  opts: { checkDataErrors: number; window?: Window; unmeasured?: string },
 ): Promise<DecisionMatrix> {
   const { rows } = await db.query<{ now: Date | string }>('SELECT clock_timestamp() AS now');
   const now = new Date(rows[0]?.now ?? Date.now());
@@ -55,6 +58,13 @@ export async function assessHealth(
       baselineWindow = before;
     }
   }
+  const resources = await judgeResources(db, {
+    window,
+    stageStart,
+    windowMs,
+    thresholds: t.settings.thresholds.resources,
+    ...(opts.unmeasured === undefined ? {} : { unmeasured: opts.unmeasured }),
+  });
   return evaluateMatrix({
     migrationId: t.id,
     flag: t.flag,
@@ -66,5 +76,6 @@ export async function assessHealth(
     baseline,
     dataErrors: opts.checkDataErrors + canary.dataErrors,
     thresholds: t.settings.thresholds,
+    resources,
   });
 }

@@ -11,7 +11,8 @@ import { appendEvent, ensureState } from '../state/store.js';
 import { assessHealth, type HealthTarget, sourceFor } from './assess.js';
 import { acquireLease, type ControllerState, fence, heartbeat, readController, releaseLease, saveProgress } from './controller-state.js';
 import { type Action, type Decision, decide } from './decision.js';
-import { type DecisionMatrix, explain } from './matrix.js';
+import { type DecisionMatrix, explain, verdictNumbers } from './matrix.js';
+import { sampleResources } from './resources.js';
 import type { MetricSource } from './source.js';
 
 /**
@@ -103,7 +104,7 @@ export function decisionDetails(m: DecisionMatrix, d: Decision, evaluation: numb
     window: m.window,
     baselineWindow: m.baselineWindow,
     traffic: m.traffic,
-    metrics: m.metrics.map(({ metric, value, baseline, compared, threshold, colour }) => ({ metric, value, baseline, compared, threshold, colour })),
+    metrics: m.metrics.map(verdictNumbers),
   };
 }
 
@@ -259,6 +260,8 @@ export async function runController(db: Database, t: ControllerTarget, opts: Con
   };
   await w.locked(() => ensureState(db));
   await acquireLease(db, t.id, owner, token, leaseMs, opts.lockWaitMs);
+  // A reading before the first stage is set: the canary's resource baseline.
+  await sampleResources(db, 'controller');
   let last: { colour: string; action: string } | undefined;
   let matrix: DecisionMatrix | null = null;
   let evaluations = 0;
@@ -296,7 +299,8 @@ export async function runController(db: Database, t: ControllerTarget, opts: Con
       }
       // Evaluate: the health matrix of the stage.
       const row = await readController(db, t.id);
-      matrix = await assessHealth(db, t, opts.source, { checkDataErrors: await w.dataErrors(db, t.id) });
+      const probe = await sampleResources(db, 'controller');
+      matrix = await assessHealth(db, t, opts.source, { checkDataErrors: await w.dataErrors(db, t.id), ...probe });
       evaluations++;
       // Decide.
       const paused = phase === 'paused' || row?.state === 'paused';

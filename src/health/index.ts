@@ -22,11 +22,41 @@ export {
 } from './controller.js';
 export { type ControllerRecord, type ControllerState, readController } from './controller-state.js';
 export { type Action, type Decision, type DecisionContext, decide } from './decision.js';
-export { bandColour, type DecisionMatrix, evaluateMatrix, explain, type MetricName, type MetricVerdict, worst } from './matrix.js';
+export {
+  bandColour,
+  counts,
+  type DecisionMatrix,
+  evaluateMatrix,
+  explain,
+  METRIC_NAMES,
+  type MetricName,
+  type MetricVerdict,
+  verdictNumbers,
+  worst,
+} from './matrix.js';
 export { DEFAULT_QUERIES, fillQuery, PrometheusSource } from './prometheus.js';
+export {
+  type ResourceSample,
+  type ResourceSignal,
+  resourceSignals,
+  type SignalName,
+  signalCompared,
+  signalFigure,
+  signalName,
+  walRateIn,
+} from './resource-row.js';
+export { judgeResources, type ResourceInput, type ResourceProbe, readSamples, resourceRow, sampleResources } from './resources.js';
 export { resumeRollout } from './resume.js';
 export { type MetricRow, mergeMetricRows, SdkMetricSource, type SdkTotals, sdkTotals } from './sdk-source.js';
 export { type HealthPoint, type HealthSeries, type HealthSeriesOptions, sdkHealthSeries } from './series.js';
 export type { CohortFigures, MetricSource, Window } from './source.js';
 export { controllerTargetOf } from './target.js';
-export { type Colour, DEFAULT_THRESHOLDS, type Thresholds, thresholdsOf, thresholdsSchema } from './thresholds.js';
+export {
+  type Colour,
+  DEFAULT_THRESHOLDS,
+  type RatioBand,
+  type ResourceThresholds,
+  type Thresholds,
+  thresholdsOf,
+  thresholdsSchema,
+} from './thresholds.js';

@@ -1,8 +1,11 @@
+import type { ResourceSignal } from './resource-row.js';
 import type { CohortFigures, Window } from './source.js';
-import type { Colour, Thresholds } from './thresholds.js';
+import { bandColour, type Colour, type Thresholds } from './thresholds.js';
 
-/** The metrics of the decision matrix. */
-export type MetricName = 'errorRate' | 'latencyP99' | 'dataErrors';
+export { bandColour };
+
+/** The metrics of the decision matrix; `resources` is the server's load ("resource usage acceptable"). */
+export type MetricName = 'errorRate' | 'latencyP99' | 'dataErrors' | 'resources';
 
 /** One row of the matrix: the canary's value, the baseline's, what was compared and against which band. */
 export interface MetricVerdict {
@@ -18,6 +21,8 @@ export interface MetricVerdict {
   colour: Colour;
   /** Why, for people: "0.52 % ≤ 1 %", "new cohort 12 requests < 100". */
   note: string;
+  /** The resource row's signals; its value, baseline, compared and threshold are those of the signal that decided its colour. */
+  signals?: ResourceSignal[];
 }
 
 /** Traffic of one cohort in the window. */
@@ -39,7 +44,7 @@ export interface DecisionMatrix {
   baselineWindow: { from: string; to: string } | null;
   traffic: { new: CohortTraffic; old: CohortTraffic; minRequests: number };
   metrics: MetricVerdict[];
-  /** Worst of the metrics: red > yellow > no-data > green. */
+  /** Worst of the metrics that count (see {@link counts}): red > yellow > no-data > green. */
   colour: Colour;
   thresholds: Thresholds;
 }
@@ -51,10 +56,14 @@ export function worst(colours: readonly Colour[]): Colour {
   return colours.reduce<Colour>((w, c) => (RANK[c] > RANK[w] ? c : w), 'green');
 }
 
-/** The colour of `x` in a band: green below `yellow`, yellow up to and including `red`, red above. */
-export function bandColour(x: number, band: { yellow: number; red: number }): Colour {
-  if (x < band.yellow) return 'green';
-  return x <= band.red ? 'yellow' : 'red';
+/**
+ * Whether a row takes part in the overall colour. The resource row does only
+ * when it measured something: it can hold or stop a rollout, but an engine that
+ * cannot see the server's load (PGlite) or a stage without a baseline yet must not
+ * keep the rollout waiting on "no data" for ever.
+ */
+export function counts(v: MetricVerdict): boolean {
+  return v.metric !== 'resources' || v.colour !== 'no-data';
 }
 
 const pct = (f: number) => `${Number((f * 100).toFixed(2))} %`;
@@ -74,6 +83,8 @@ export interface MatrixInput {
   /** Data errors: the verification checks' plus the shadow comparisons' of the new cohort. */
   dataErrors: number;
   thresholds: Thresholds;
+  /** The resource row, judged from the server's load readings; absent: the matrix has no such row. */
+  resources?: MetricVerdict;
 }
 
 /** Whether a cohort has enough traffic to judge: `minRequests` requests, or a value at all when the source cannot count. */
@@ -140,7 +151,7 @@ export function evaluateMatrix(i: MatrixInput): DecisionMatrix {
     note: `${i.dataErrors} data error${i.dataErrors === 1 ? '' : 's'}`,
   };
 
-  const metrics = [errorRate, latency, data];
+  const metrics = i.resources ? [errorRate, latency, data, i.resources] : [errorRate, latency, data];
   const traffic = (f: CohortFigures): CohortTraffic => ({ requests: f.requests, errorRate: f.errorRate, p99Ms: f.p99Ms });
   return {
     migrationId: i.migrationId,
@@ -151,7 +162,7 @@ export function evaluateMatrix(i: MatrixInput): DecisionMatrix {
     baselineWindow: i.baselineWindow ? { from: i.baselineWindow.from.toISOString(), to: i.baselineWindow.to.toISOString() } : null,
     traffic: { new: traffic(i.canary), old: traffic(i.baseline), minRequests: t.minRequests },
     metrics,
-    colour: worst(metrics.map((m) => m.colour)),
+    colour: worst(metrics.filter(counts).map((m) => m.colour)),
     thresholds: t,
   };
 }
@@ -161,10 +172,24 @@ export function verdictOf(m: DecisionMatrix, metric: MetricName): MetricVerdict 
   return m.metrics.find((v) => v.metric === metric) as MetricVerdict;
 }
 
-/** One line per metric that is not green, for reasons and events. */
+/** A verdict's numbers without its notes (the resource row's signals too), as logged with each decision. */
+export function verdictNumbers({ metric, value, baseline, compared, threshold, colour, signals }: MetricVerdict): Record<string, unknown> {
+  const numbers = { metric, value, baseline, compared, threshold, colour };
+  return signals ? { ...numbers, signals: signals.map(({ note, ...s }) => s) } : numbers;
+}
+
+/** Each metric's name for people. */
+export const METRIC_NAMES: Record<MetricName, string> = {
+  errorRate: 'error rate',
+  latencyP99: 'p99 latency',
+  dataErrors: 'data errors',
+  resources: 'resource usage',
+};
+
+/** One line per metric that counts and is not green, for reasons and events. */
 export function explain(m: DecisionMatrix): string {
-  const names: Record<MetricName, string> = { errorRate: 'error rate', latencyP99: 'p99 latency', dataErrors: 'data errors' };
-  const bad = m.metrics.filter((v) => v.colour !== 'green');
-  const list = (bad.length ? bad : m.metrics).map((v) => `${names[v.metric]} ${v.colour}: ${v.note}`);
+  const judged = m.metrics.filter(counts);
+  const bad = judged.filter((v) => v.colour !== 'green');
+  const list = (bad.length ? bad : judged).map((v) => `${METRIC_NAMES[v.metric]} ${v.colour}: ${v.note}`);
   return list.join('; ');
 }

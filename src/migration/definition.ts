@@ -21,6 +21,22 @@ export interface DefinedStep {
   operation?: { op: string; part: string };
 }
 
+/**
+ * What an op step was when an earlier ferry compiled the same operation to
+ * other SQL: a step recorded with it was not edited, only generated anew.
+ */
+export interface PreviousGeneration {
+  checksum: string;
+  definition: StepDefinition;
+}
+
+declare module './loaded.js' {
+  interface Step {
+    /** For steps compiled from an operation whose SQL ferry now generates differently: each earlier generation (see {@link PreviousGeneration}). */
+    previous?: PreviousGeneration[];
+  }
+}
+
 /** A step's definition while it is being read, before it is complete. */
 export const NOT_DEFINED_YET: StepDefinition = { body: '', rollback: '', verify: '' };
 

@@ -1,6 +1,5 @@
 import { statSync } from 'node:fs';
-import { join } from 'node:path';
-import { createJiti } from 'jiti';
+import { basename, join } from 'node:path';
 import { SqlSyntaxError, splitStatements } from '../db/sql-script.js';
 import { entryExists, fileErrorReason, readFolder, readTextFile, UnreadableFile } from '../project/text-file.js';
 import { MIGRATION_ID_RULE, migrationIdProblem } from './ids.js';
@@ -13,8 +12,12 @@ export const MANIFEST_FILES = ['migration.json', 'migration.ts', 'migration.js']
 /** The folder under the migrations folder where cleanup archives finished migrations (`archive/YYYYMM/<id>`). */
 export const ARCHIVE_DIR = 'archive';
 
-/** Whether something is at `dir/path`: a file, a folder, or a broken link (which the read then reports). */
-export function migrationFileExists(dir: string, path: string): boolean {
+/**
+ * Whether something is at `dir/path`: a file, a folder, or a broken link (which the read then reports).
+ * `names`, the folder's listing when the caller has it, answers for a plain file name without a system call.
+ */
+export function migrationFileExists(dir: string, path: string, names?: ReadonlySet<string>): boolean {
+  if (names && basename(path) === path && path !== '.' && path !== '..') return names.has(path);
   return entryExists(join(dir, path));
 }
 
@@ -34,15 +37,19 @@ export function readMigrationFile(file: string, problems: string[]): string | un
 }
 
 /** Read a migration's manifest (JSON, or a TypeScript / JavaScript module); problems are collected, not thrown. */
-export async function readManifest(dir: string, problems: string[]): Promise<{ raw: unknown; file: string; text: string } | undefined> {
+export async function readManifest(
+  dir: string,
+  problems: string[],
+): Promise<{ raw: unknown; file: string; text: string; names: ReadonlySet<string> } | undefined> {
+  let names: ReadonlySet<string>;
   try {
-    readFolder(dir);
+    names = new Set(readFolder(dir));
   } catch (err) {
     if (!(err instanceof UnreadableFile)) throw err;
     problems.push(err.message);
     return undefined;
   }
-  const name = MANIFEST_FILES.find((f) => entryExists(join(dir, f)));
+  const name = MANIFEST_FILES.find((f) => names.has(f));
   if (!name) {
     problems.push(`${dir}: no manifest (expected one of ${MANIFEST_FILES.join(', ')})`);
     return undefined;
@@ -52,15 +59,17 @@ export async function readManifest(dir: string, problems: string[]): Promise<{ r
   if (text === undefined) return undefined;
   if (name.endsWith('.json')) {
     try {
-      return { raw: JSON.parse(text), file, text };
+      return { raw: JSON.parse(text), file, text, names };
     } catch (err) {
       problems.push(`${file}: not valid JSON: ${(err as Error).message}`);
       return undefined;
     }
   }
   try {
+    // jiti loads only for a TypeScript or JavaScript manifest: most projects never need it.
+    const { createJiti } = await import('jiti');
     const mod = (await createJiti(import.meta.url, { moduleCache: false }).import(file)) as { default?: unknown };
-    return { raw: mod.default ?? mod, file, text };
+    return { raw: mod.default ?? mod, file, text, names };
   } catch (err) {
     problems.push(`${file}: cannot be loaded: ${(err as Error).message}`);
     return undefined;

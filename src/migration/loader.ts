@@ -28,6 +28,7 @@ export interface LoadOptions {
 
 function loadStep(
   dir: string,
+  names: ReadonlySet<string>,
   mfile: string,
   s: Exclude<ManifestStep, { kind: 'op' }>,
   index: number,
@@ -42,7 +43,7 @@ function loadStep(
     let source = '';
     if (s.module !== undefined) {
       const file = join(dir, s.module);
-      if (!migrationFileExists(dir, s.module)) {
+      if (!migrationFileExists(dir, s.module, names)) {
         problems.push(`${mfile}: ${where('module')}: file ${s.module} does not exist`);
         return undefined;
       }
@@ -56,7 +57,7 @@ function loadStep(
   }
   if (s.kind === 'ts') {
     const file = join(dir, s.module);
-    if (!migrationFileExists(dir, s.module)) {
+    if (!migrationFileExists(dir, s.module, names)) {
       problems.push(`${mfile}: ${where('module')}: file ${s.module} does not exist`);
       return undefined;
     }
@@ -75,7 +76,7 @@ function loadStep(
   let ok = true;
   for (const dirn of ['forward', 'rollback', 'verify', 'cleanup'] as const) {
     const path = files[dirn];
-    if (!migrationFileExists(dir, path)) {
+    if (!migrationFileExists(dir, path, names)) {
       if (required[dirn]) {
         const fix = dirn === 'rollback' ? ' (or mark the step "irreversible": true)' : '';
         problems.push(`${mfile}: ${where(dirn)}: file ${path} does not exist${fix}`);
@@ -114,7 +115,7 @@ function finished(step: Step, checksum: string, source?: string): Step {
  * compiled from operations, then every contract-phase step (which `up` leaves
  * to `ferry contract`), numbered in that order.
  */
-function orderedSteps(dir: string, mfile: string, manifest: Manifest, problems: string[], opts: LoadOptions): Step[] {
+function orderedSteps(dir: string, names: ReadonlySet<string>, mfile: string, manifest: Manifest, problems: string[], opts: LoadOptions): Step[] {
   const expand: Step[] = [];
   const contract: Step[] = [];
   const ops = manifest.steps.flatMap((step, index) => (step.kind === 'op' ? [{ step, index }] : []));
@@ -130,7 +131,7 @@ function orderedSteps(dir: string, mfile: string, manifest: Manifest, problems: 
       }
       return;
     }
-    const step = loadStep(dir, mfile, s, i, problems, opts);
+    const step = loadStep(dir, names, mfile, s, i, problems, opts);
     if (step) (step.phase === 'contract' ? contract : expand).push(step);
   });
   const steps = [...expand, ...contract];
@@ -170,7 +171,7 @@ export async function loadMigration(dir: string, id: string, opts: LoadOptions =
     const parsed = manifestSchema.safeParse(m.raw);
     if (!parsed.success) problems.push(...formatIssues(m.file, parsed.error.issues));
     else {
-      const loaded = orderedSteps(dir, m.file, parsed.data, problems, opts);
+      const loaded = orderedSteps(dir, m.names, m.file, parsed.data, problems, opts);
       problems.push(...manifestCheckProblems(m.file, parsed.data, opts.environments));
       for (const step of loaded) if (step.backfill) problems.push(...(await backfillExpressionProblems(id, step, m.file)));
       if (problems.length === 0) {

@@ -88,7 +88,14 @@ function stepOfPart(
     const script = scriptOf(file, statements, problems, `${where} ${dirn}`);
     if (script) base[dirn] = script;
   }
-  return finished(base, forward.text);
+  finished(base, forward.text);
+  if (part.previous) {
+    // The same operation as an earlier ferry compiled it: applied that way, the step is unedited.
+    const { previous: _p, ...now } = part;
+    const earlier = stepOfPart(s, o, { ...now, ...part.previous }, phase, mfile, []);
+    if (earlier) base.previous = [{ checksum: earlier.checksum, definition: earlier.definition }];
+  }
+  return base;
 }
 
 /** A compiled step once complete: its checksum (what it applies, and how: an edited operation is drift once applied) and its definition. */

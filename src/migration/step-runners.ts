@@ -1,4 +1,3 @@
-import { createJiti } from 'jiti';
 import type { Queryable } from '../db/database.js';
 import { quoteQualified } from '../db/quote.js';
 import { FerryError } from '../errors.js';
@@ -100,6 +99,8 @@ const sqlKind: StepKind = {
 
 async function loadModule(step: Step): Promise<StepModule> {
   try {
+    // jiti loads only when a TypeScript step runs.
+    const { createJiti } = await import('jiti');
     const mod = (await createJiti(import.meta.url, { moduleCache: false }).import(step.module as string)) as Partial<StepModule> & {
       default?: Partial<StepModule>;
     };

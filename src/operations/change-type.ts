@@ -10,6 +10,7 @@ import {
   dropSync,
   dropViews,
   hasColumn,
+  previousContract,
   sqlExpression,
   sqlType,
   syncPart,
@@ -22,7 +23,7 @@ import {
   viewsGone,
   viewsPart,
 } from './compat.js';
-import type { Operation } from './types.js';
+import type { Operation, SqlPart } from './types.js';
 import { addColumns, canonicalType, tableProblems } from './virtual-schema.js';
 
 const schema = z.strictObject({
@@ -79,7 +80,8 @@ export const changeType: Operation<ChangeTypeSpec> = {
         oldColumns: [s.column],
         forward: [{ column: shadow, type: s.type, expr: s.using }],
         backward: [{ column: s.column, expr: s.reverse }],
-        backwardRow: `(SELECT NEW.${quoteIdent(shadow)} AS ${quoteIdent(s.column)})`,
+        // The old value is computed from the new one, which the expression reads under the column's own name.
+        backwardColumns: { [s.column]: shadow },
       }),
       {
         kind: 'backfill',
@@ -114,6 +116,21 @@ export const changeType: Operation<ChangeTypeSpec> = {
     ${alter('DROP CONSTRAINT %I')}, ${quoteLiteral(check)});
   END IF;`),
     ];
+    const swapPart: SqlPart = {
+      kind: 'sql',
+      name: 'swap-columns',
+      description: `drop the views, the sync trigger and the old ${s.column}; rename ${shadow} to ${s.column}`,
+      transaction: true,
+      forward: [...views.slice(0, 2), ...dropSync({ t, key: s.column }), ...swap, ...views.slice(2)],
+      rollback: [],
+      verify: [
+        columnCheck(t, shadow, false),
+        `SELECT format_type(${attribute(t, s.column, 'a.atttypid')}, NULL) = format_type(${quoteLiteral(s.type)}::regtype, NULL)`,
+        viewsGone(t, schemas),
+      ],
+      locks: contractLocks(t, schemas, 'DROP TRIGGER, DROP COLUMN, RENAME COLUMN and SET NOT NULL (proved by the validated check, no scan), until commit'),
+      compose: { role: 'reshape', statements: swap },
+    };
     return [
       {
         kind: 'sql',
@@ -142,21 +159,7 @@ export const changeType: Operation<ChangeTypeSpec> = {
         verify: [`SELECT NOT ${checkExists(t, check, ' AND NOT convalidated')}`],
         locks: [{ relation: s.table, mode: 'ShareUpdateExclusiveLock', held: 'VALIDATE CONSTRAINT, for one scan of the table; reads and writes go on' }],
       },
-      {
-        kind: 'sql',
-        name: 'swap-columns',
-        description: `drop the views, the sync trigger and the old ${s.column}; rename ${shadow} to ${s.column}`,
-        transaction: true,
-        forward: [...views.slice(0, 2), ...dropSync({ t, key: s.column }), ...swap, ...views.slice(2)],
-        rollback: [],
-        verify: [
-          columnCheck(t, shadow, false),
-          `SELECT format_type(${attribute(t, s.column, 'a.atttypid')}, NULL) = format_type(${quoteLiteral(s.type)}::regtype, NULL)`,
-          viewsGone(t, schemas),
-        ],
-        locks: contractLocks(t, schemas, 'DROP TRIGGER, DROP COLUMN, RENAME COLUMN and SET NOT NULL (proved by the validated check, no scan), until commit'),
-        compose: { role: 'reshape', statements: swap },
-      },
+      { ...swapPart, previous: previousContract(swapPart, { t, key: s.column }) },
     ];
   },
   columns: (s) => ({

@@ -1,10 +1,14 @@
 import { z } from 'zod';
 import { quoteIdent, quoteLiteral, quoteQualified } from '../db/quote.js';
 import { boundedName, identifier, type TableRef, tableRef } from './names.js';
-import type { LockNote, SqlPart, SyncTrigger } from './types.js';
+import { doBlock } from './plpgsql.js';
+import { dropSync, previousContract } from './sync.js';
+import type { LockNote, SqlPart } from './types.js';
 import type { VirtualSchema } from './virtual-schema.js';
 
 export { boundedName, type TableRef, tableName, tableRef } from './names.js';
+export { doBlock, dollarQuote } from './plpgsql.js';
+export { dropSync, previousContract, syncPart } from './sync.js';
 export type { SyncTrigger } from './types.js';
 
 /** A column or other identifier as PostgreSQL stores it (unquoted, case kept). */
@@ -32,16 +36,6 @@ export const compatField = z
 
 /** The `compat` field of a spec: where the versioned views go. */
 export type CompatNames = z.output<typeof compatField>;
-
-/** Dollar-quote `body` with a tag that does not occur in it. */
-export function dollarQuote(body: string): string {
-  let tag = '$ferry$';
-  for (let i = 1; body.includes(tag); i++) tag = `$ferry${i}$`;
-  return `${tag}${body}${tag}`;
-}
-
-/** An anonymous PL/pgSQL block; `body` is the text between BEGIN and END. */
-export const doBlock = (body: string, declare = ''): string => `DO ${dollarQuote(`\n${declare ? `DECLARE ${declare}\n` : ''}BEGIN\n${body}\nEND\n`)}`;
 
 /** The two view schemas of a table: `ferry_v1_<table>` (old shape) and `ferry_v2_<table>` (new shape), unless `compat` names them. */
 export function viewSchemas(t: TableRef, compat: CompatNames): { old: string; new: string } {
@@ -148,80 +142,6 @@ export function contractLocks(t: TableRef, schemas: { old: string; new: string }
   ];
 }
 
-/** The trigger's and its function's names: `ferry_sync_<key>` on the table, `<schema>.ferry_sync_<table>_<key>`. */
-export function syncNames(s: Pick<SyncTrigger, 't' | 'key'>): { trigger: string; fn: string } {
-  return { trigger: boundedName('ferry_sync', s.key), fn: quoteQualified(s.t.schema, boundedName('ferry_sync', s.t.name, s.key)) };
-}
-
-const rowOf = (prefix: string, cols: string[]) => `ROW(${cols.map((c) => `${prefix}.${quoteIdent(c)}`).join(', ')})`;
-
-/**
- * One operation's block of the trigger function. A write of the old shape only
- * (INSERT with no new column set, UPDATE changing only old columns) recomputes
- * the new columns; a write of the new shape only recomputes the old ones —
- * unless the new values already are what the old ones give, as a backfill
- * writes them, so a lossy round trip never rewrites the old data.
- */
-export function syncBlock(s: SyncTrigger): string {
-  const newCols = s.forward.map((f) => f.column);
-  const fresh = rowOf('NEW', newCols);
-  const derived = `(SELECT ROW(${s.forward.map((f) => `CAST((${f.expr}) AS ${f.type})`).join(', ')}) FROM (SELECT NEW.*) AS r)`;
-  const computeNew = `SELECT ${s.forward.map((f) => `(${f.expr})`).join(', ')} INTO ${s.forward.map((f) => `NEW.${quoteIdent(f.column)}`).join(', ')} FROM (SELECT NEW.*) AS r;`;
-  const computeOld = `SELECT ${s.backward.map((b) => `(${b.expr})`).join(', ')} INTO ${s.backward.map((b) => `NEW.${quoteIdent(b.column)}`).join(', ')} FROM ${s.backwardRow ?? '(SELECT NEW.*)'} AS r;`;
-  return `  IF TG_OP = 'INSERT' THEN
-    IF ${fresh} IS NULL THEN
-      ${computeNew}
-    ELSIF ${fresh} IS DISTINCT FROM ${derived} THEN
-      ${computeOld}
-    END IF;
-  ELSIF ${rowOf('NEW', s.oldColumns)} IS DISTINCT FROM ${rowOf('OLD', s.oldColumns)} THEN
-    IF ${fresh} IS NOT DISTINCT FROM ${rowOf('OLD', newCols)} THEN
-      ${computeNew}
-    END IF;
-  ELSIF ${fresh} IS DISTINCT FROM ${rowOf('OLD', newCols)} AND ${fresh} IS DISTINCT FROM ${derived} THEN
-    ${computeOld}
-  END IF;`;
-}
-
-/**
- * The trigger function named after `s`, running the block of each of `blocks`
- * in order (one block per operation keeping columns of the table in sync).
- */
-export function syncFunction(s: Pick<SyncTrigger, 't' | 'key'>, blocks: SyncTrigger[], orReplace = false): string {
-  const body = `
-#variable_conflict use_column
-BEGIN
-${blocks.map(syncBlock).join('\n')}
-  RETURN NEW;
-END
-`;
-  return `CREATE ${orReplace ? 'OR REPLACE ' : ''}FUNCTION ${syncNames(s).fn}() RETURNS trigger LANGUAGE plpgsql AS ${dollarQuote(body)}`;
-}
-
-/** Statements removing the sync trigger and its function. */
-export function dropSync(s: Pick<SyncTrigger, 't' | 'key'>): string[] {
-  const n = syncNames(s);
-  return [`DROP TRIGGER IF EXISTS ${quoteIdent(n.trigger)} ON ${s.t.sql}`, `DROP FUNCTION IF EXISTS ${n.fn}()`];
-}
-
-/** The part installing the sync trigger, before any backfill so no concurrent write is missed. */
-export function syncPart(s: SyncTrigger): SqlPart {
-  const n = syncNames(s);
-  return {
-    kind: 'sql',
-    name: 'sync-trigger',
-    description: `keep ${s.oldColumns.join(', ')} and ${s.forward.map((f) => f.column).join(', ')} of ${s.t.display} in sync on every write`,
-    transaction: true,
-    forward: [syncFunction(s, [s]), `CREATE TRIGGER ${quoteIdent(n.trigger)} BEFORE INSERT OR UPDATE ON ${s.t.sql} FOR EACH ROW EXECUTE FUNCTION ${n.fn}()`],
-    rollback: dropSync(s),
-    verify: [`SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = ${s.t.oid} AND tgname = ${quoteLiteral(n.trigger)} AND tgenabled <> 'D')`],
-    locks: [
-      { relation: s.t.display, mode: 'ShareRowExclusiveLock', held: 'CREATE TRIGGER, until commit; catalog only, milliseconds (blocks writes meanwhile)' },
-    ],
-    compose: { role: 'sync', sync: s },
-  };
-}
-
 const plainRow = (cols: string[]) => `ROW(${cols.map(quoteIdent).join(', ')})`;
 
 /** The backfill predicate of rows whose new columns were never computed: all new columns NULL while some old one is not. */
@@ -237,7 +157,7 @@ export function dropOldShapePart(t: TableRef, compat: CompatNames, o: { name: st
   const views = dropViews(t, schemas);
   const sync = o.syncKey === undefined ? [] : dropSync({ t, key: o.syncKey });
   const drop = `ALTER TABLE ${t.sql} ${o.columns.map((c) => `DROP COLUMN ${quoteIdent(c)}`).join(', ')}`;
-  return {
+  const part: SqlPart = {
     kind: 'sql',
     name: o.name,
     description: `drop the views${sync.length ? ', the sync trigger' : ''} and ${o.columns.join(', ')} of ${t.display}`,
@@ -248,6 +168,7 @@ export function dropOldShapePart(t: TableRef, compat: CompatNames, o: { name: st
     locks: contractLocks(t, schemas, `${sync.length ? 'DROP TRIGGER and ' : ''}DROP COLUMN, until commit`),
     compose: { role: 'reshape', statements: [drop] },
   };
+  return o.syncKey === undefined ? part : { ...part, previous: previousContract(part, { t, key: o.syncKey }) };
 }
 
 /** Problems with publishing compat views of `table`: views of that name must not exist yet (another migration's, not contracted). */

@@ -1,18 +1,7 @@
 import { quoteIdent, quoteLiteral } from '../db/quote.js';
-import {
-  columnCheck,
-  contractLocks,
-  dropSync,
-  dropViews,
-  type SyncTrigger,
-  syncBlock,
-  syncFunction,
-  syncNames,
-  type TableRef,
-  type ViewShape,
-  viewsGone,
-  viewsPart,
-} from './compat.js';
+import { columnCheck, contractLocks, dropViews, type SyncTrigger, type TableRef, type ViewShape, viewsGone, viewsPart } from './compat.js';
+import { dropSync, previousContract, replaceUpdateTrigger, syncBlock, syncFunction, syncNames, syncTriggersExist } from './sync.js';
+import { legacyBlock, legacyFunction, legacyTriggerExists } from './sync-legacy.js';
 import type { SqlPart } from './types.js';
 
 /** The new shape of one table after all of a migration's operations on it, in stored column names. */
@@ -63,28 +52,44 @@ export function residualViewsPart(t: TableRef, publisher: string, rollback: stri
   };
 }
 
+/** True when the trigger function holds `block` in the form of this ferry or (`legacy`) an earlier one. */
+const holdsBlock = (fn: string, block: string) =>
+  `EXISTS (SELECT 1 FROM pg_proc WHERE oid = to_regprocedure(${quoteLiteral(`${fn}()`)}) AND strpos(prosrc, ${quoteLiteral(block)}) > 0)`;
+
 /**
  * The sync part of the `k`-th (from 0) operation keeping columns of one table
- * in sync: the table has one trigger, whose function runs each operation's
- * block in manifest order; this part adds block `k` and its rollback takes it
- * out again. Part 0 is the first operation's own part, which creates them.
+ * in sync: the table has one trigger function, which runs each operation's
+ * block in manifest order; this part adds block `k` (and its columns to the
+ * UPDATE trigger) and its rollback takes it out again. Part 0 is the first
+ * operation's own part, which creates them.
  */
 export function composedSyncPart(first: SyncTrigger, blocks: SyncTrigger[], k: number, steps: string[]): SqlPart {
   const n = syncNames(first);
   const block = blocks[k] as SyncTrigger;
+  const upTo = blocks.slice(0, k + 1);
+  const before = blocks.slice(0, k);
   return {
     kind: 'sql',
     name: 'sync-trigger',
-    description: `also keep ${block.oldColumns.join(', ')} and ${block.forward.map((f) => f.column).join(', ')} of ${first.t.display} in sync: one trigger for steps ${steps.slice(0, k + 1).join(', ')}`,
+    description: `also keep ${block.oldColumns.join(', ')} and ${block.forward.map((f) => f.column).join(', ')} of ${first.t.display} in sync: one trigger function for steps ${steps.slice(0, k + 1).join(', ')}`,
     transaction: true,
-    forward: [syncFunction(first, blocks.slice(0, k + 1), true)],
-    rollback: [syncFunction(first, blocks.slice(0, k), true)],
-    verify: [
-      `SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = ${first.t.oid} AND tgname = ${quoteLiteral(n.trigger)} AND tgenabled <> 'D')`,
-      `SELECT EXISTS (SELECT 1 FROM pg_proc WHERE oid = to_regprocedure(${quoteLiteral(`${n.fn}()`)}) AND strpos(prosrc, ${quoteLiteral(syncBlock(block))}) > 0)`,
+    forward: [syncFunction(first, upTo, true), replaceUpdateTrigger(first, upTo)],
+    rollback: [syncFunction(first, before, true), replaceUpdateTrigger(first, before)],
+    // An earlier ferry's function and trigger, when it applied the first steps, keep the table in sync as well.
+    verify: [`SELECT ${syncTriggersExist(first)}`, `SELECT ${holdsBlock(n.fn, syncBlock(block))} OR ${holdsBlock(n.fn, legacyBlock(block))}`],
+    // CREATE OR REPLACE FUNCTION changes the catalog only (writers pick the new body up on their next row); the UPDATE trigger is recreated.
+    locks: [
+      {
+        relation: first.t.display,
+        mode: 'ShareRowExclusiveLock',
+        held: 'DROP and CREATE TRIGGER of the UPDATE trigger, until commit; catalog only, milliseconds (blocks writes meanwhile)',
+      },
     ],
-    // CREATE OR REPLACE FUNCTION changes the catalog only; writers pick the new body up on their next row.
-    locks: [],
+    previous: {
+      forward: [legacyFunction(first, upTo, true)],
+      rollback: [legacyFunction(first, before, true)],
+      verify: [`SELECT ${legacyTriggerExists(first)}`, `SELECT ${holdsBlock(n.fn, legacyBlock(block))}`],
+    },
   };
 }
 
@@ -102,7 +107,7 @@ export function composedContractPart(c: ComposedShape, statements: string[], syn
   const views = dropViews(t, schemas);
   const renames = [...c.renamed].map(([from, to]) => `ALTER TABLE ${t.sql} RENAME COLUMN ${quoteIdent(from)} TO ${quoteIdent(to)}`);
   const shown = (column: string) => c.renamed.get(column) ?? column;
-  return {
+  const part: SqlPart = {
     kind: 'sql',
     name: 'drop-old-shape',
     description: `drop the views${syncKey === undefined ? '' : ' and the sync trigger'} of ${t.display}, then make the column changes of steps ${c.steps.join(', ')} for good`,
@@ -118,4 +123,5 @@ export function composedContractPart(c: ComposedShape, statements: string[], syn
     ],
     locks: contractLocks(t, schemas, `${syncKey === undefined ? '' : 'DROP TRIGGER, '}DROP COLUMN, RENAME COLUMN and SET NOT NULL, until commit`),
   };
+  return syncKey === undefined ? part : { ...part, previous: previousContract(part, { t, key: syncKey }) };
 }

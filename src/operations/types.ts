@@ -39,6 +39,12 @@ export interface SqlPart {
   compose?: ComposeRole;
   /** Lint rules its SQL handles besides its own operation's: a composed contract makes every composed operation's changes. */
   handles?: string[];
+  /**
+   * The same part as an earlier ferry generated it from the same spec, when
+   * this one generates other SQL (the sync triggers): a step recorded with it
+   * was not edited (src/migration/op-compile.ts).
+   */
+  previous?: { forward: string[]; rollback: string[]; verify: string[] };
 }
 
 /**
@@ -171,6 +177,6 @@ export interface SyncTrigger {
   forward: { column: string; type: string; expr: string }[];
   /** Each old column and the expression computing it from the new shape. */
   backward: { column: string; expr: string }[];
-  /** The row `backward` expressions read, as a FROM item; default every column of NEW. */
-  backwardRow?: string;
+  /** The only names `backward` expressions read (read name → stored column); default every column of the row under its own name. */
+  backwardColumns?: Record<string, string>;
 }

@@ -6,7 +6,15 @@ import { kindOf } from '../migration/step-runners.js';
 import { refuseMisfits } from '../operations/preflight.js';
 import { appendEvent, ensureMigrationRecord, ensureState, ensureStateIn, readState } from '../state/store.js';
 import { refuseStaleApprovals } from './approvals.js';
-import { applyStep, MIGRATION_LOCK_KEY, type RunOptions, rehearseStepInTransaction, type StepReport } from './execute.js';
+import {
+  type AlongWithStep,
+  applyStep,
+  commitsInOneTransaction,
+  MIGRATION_LOCK_KEY,
+  type RunOptions,
+  rehearseStepInTransaction,
+  type StepReport,
+} from './execute.js';
 import { currentPhase, type Phase, transition } from './lifecycle.js';
 import { type Drift, type MigrationView, missingFolders, refuseDrift, viewOf } from './plan-state.js';
 import { recordStep } from './recorded.js';
@@ -52,10 +60,18 @@ async function views(
   return { work, orphans: missingFolders(state, migrations, archived) };
 }
 
+/** A lifecycle move a run made. */
+type Moved = RunReport['transitions'][number];
+
+/** Move to `to` inside `tx`; the move made, or none when already there. */
+async function moveIn(tx: Queryable, m: Migration, to: Phase, actor: string, reason: string, details?: unknown): Promise<Moved[]> {
+  const from = await transition(tx, m.id, to, { actor, reason, ...(details === undefined ? {} : { details }) });
+  return from === to ? [] : [{ migrationId: m.id, from, to }];
+}
+
 /** Move to `to` inside `tx` and note it in the report; no-op when already there. */
 async function move(tx: Queryable, report: RunReport, m: Migration, to: Phase, actor: string, reason: string, details?: unknown): Promise<void> {
-  const from = await transition(tx, m.id, to, { actor, reason, ...(details === undefined ? {} : { details }) });
-  if (from !== to) report.transitions.push({ migrationId: m.id, from, to });
+  report.transitions.push(...(await moveIn(tx, m, to, actor, reason, details)));
 }
 
 /** Before a backfill step: the expand steps before it are in, so the migration is expanded, then backfilling. */
@@ -86,6 +102,57 @@ async function refuseLint(db: Queryable, views: MigrationView[]): Promise<void> 
     views.map((v) => ({ migration: v.migration, pending: v.pending })),
   );
   if (refusal) throw refusal;
+}
+
+/**
+ * Apply the pending steps of one migration (up to `opts.until`) with its
+ * lifecycle moves: approved as its first step starts, expanded (and
+ * backfilled) as its last one ends. A move commits in the transaction of the
+ * step it goes with, so a one-step migration costs one commit; steps that run
+ * outside one transaction (backfills, CONCURRENTLY) get the moves in
+ * transactions of their own, as does a run with no step to apply.
+ */
+async function applyMigration(db: Database, report: RunReport, v: MigrationView, opts: UpOptions, envNote: string): Promise<void> {
+  const m = v.migration;
+  const untilIndex = opts.until === undefined ? Number.POSITIVE_INFINITY : (m.steps.find((x) => x.id === opts.until)?.index ?? Number.POSITIVE_INFINITY);
+  const steps = v.pending.filter((x) => x.index <= untilIndex);
+  const stillPending = new Set(v.pending.filter((x) => x.index > untilIndex).map((x) => x.id));
+  const start = async (tx: Queryable): Promise<Moved[]> => {
+    await ensureMigrationRecord(tx, m.id, m.manifest.title, m.checksum);
+    if ((v.record?.phase ?? 'planned') !== 'planned') return [];
+    return moveIn(tx, m, 'approved', opts.actor, `approval not required ${envNote}`, { approvalRequired: false });
+  };
+  const finish = async (tx: Queryable): Promise<Moved[]> => {
+    const moved: Moved[] = [];
+    let phase = await currentPhase(tx, m.id);
+    const to = async (next: Phase, reason: string) => {
+      moved.push(...(await moveIn(tx, m, next, opts.actor, reason)));
+      phase = next;
+    };
+    if (stillPending.size === 0 && (phase === 'approved' || phase === 'rolled-back')) await to('expanded', `all ${m.steps.length} steps applied`);
+    const backfills = m.steps.filter((x) => x.kind === 'backfill');
+    if (backfills.length > 0 && backfills.every((x) => !stillPending.has(x.id))) {
+      if (phase === 'expanded') await to('backfilling', 'backfill steps were applied before');
+      if (phase === 'backfilling') await to('backfilled', `all ${backfills.length} backfill step(s) done`);
+    }
+    return moved;
+  };
+  const alone = async (fn: (tx: Queryable) => Promise<Moved[]>) => report.transitions.push(...(await db.transaction(fn)));
+  if (v.pending.length > 0 && !(steps[0] && commitsInOneTransaction(steps[0]))) await alone(start);
+  for (const [i, step] of steps.entries()) {
+    const last = i === steps.length - 1;
+    if (!commitsInOneTransaction(step)) {
+      if (step.kind === 'backfill') await enterBackfill(db, report, m, step.id, opts.actor);
+      report.steps.push(await applyStep(db, m, step, opts));
+      if (last) await alone(finish);
+      continue;
+    }
+    const along: AlongWithStep<Moved> = { committed: (moved) => report.transitions.push(...moved) };
+    if (i === 0) along.before = start;
+    if (last) along.after = finish;
+    report.steps.push(await applyStep(db, m, step, opts, along));
+  }
+  if (steps.length === 0) await alone(finish);
 }
 
 /**
@@ -126,34 +193,7 @@ export async function up(db: Database, migrations: Migration[], opts: UpOptions 
     await refuseMisfits(db, all);
     const work = all.filter((v) => v.pending.length > 0 || v.record?.phase === 'approved' || v.record?.phase === 'rolled-back');
     if (work.length > 0) await ensureState(db);
-    for (const v of work) {
-      const m = v.migration;
-      if (v.pending.length > 0) {
-        await db.transaction(async (tx) => {
-          await ensureMigrationRecord(tx, m.id, m.manifest.title, m.checksum);
-          if ((v.record?.phase ?? 'planned') === 'planned')
-            await move(tx, report, m, 'approved', opts.actor, `approval not required ${envNote}`, { approvalRequired: false });
-        });
-      }
-      const untilIndex = opts.until === undefined ? Number.POSITIVE_INFINITY : (m.steps.find((x) => x.id === opts.until)?.index ?? Number.POSITIVE_INFINITY);
-      for (const step of v.pending.filter((x) => x.index <= untilIndex)) {
-        if (step.kind === 'backfill') await enterBackfill(db, report, m, step.id, opts.actor);
-        report.steps.push(await applyStep(db, m, step, opts));
-      }
-      const stillPending = new Set(v.pending.filter((x) => x.index > untilIndex).map((x) => x.id));
-      await db.transaction(async (tx) => {
-        const phase = await currentPhase(tx, m.id);
-        if (stillPending.size === 0 && (phase === 'approved' || phase === 'rolled-back')) {
-          await move(tx, report, m, 'expanded', opts.actor, `all ${m.steps.length} steps applied`);
-        }
-        const backfills = m.steps.filter((x) => x.kind === 'backfill');
-        if (backfills.length > 0 && backfills.every((x) => !stillPending.has(x.id))) {
-          if ((await currentPhase(tx, m.id)) === 'expanded') await move(tx, report, m, 'backfilling', opts.actor, 'backfill steps were applied before');
-          if ((await currentPhase(tx, m.id)) === 'backfilling')
-            await move(tx, report, m, 'backfilled', opts.actor, `all ${backfills.length} backfill step(s) done`);
-        }
-      });
-    }
+    for (const v of work) await applyMigration(db, report, v, opts, envNote);
   });
   return report;
 }

@@ -1,6 +1,6 @@
 import { describeChange, describeLockMode, diffSchemas, locksHeld, relationNames, snapshotSchema } from '../db/catalog.js';
 import type { Database, Queryable } from '../db/database.js';
-import { quoteQualified } from '../db/quote.js';
+import { quoteLiteral, quoteQualified } from '../db/quote.js';
 import { FerryError, isFerryError, RETRYABLE_SQLSTATES, sqlState } from '../errors.js';
 import type { Migration, Step } from '../migration/loader.js';
 import { kindOf, StatementError, type StatementRun } from '../migration/step-runners.js';
@@ -65,8 +65,9 @@ async function retrying<T>(
   }
 }
 
+/** Set lock_timeout for the transaction (`local`) or the session; a script, not a parameterised query, so a transaction's BEGIN can go with it. */
 async function setLockTimeout(q: Queryable, ms: number, local: boolean): Promise<void> {
-  await q.query('SELECT set_config($1, $2, $3)', ['lock_timeout', `${ms}ms`, local]);
+  await q.exec(`SET ${local ? 'LOCAL ' : ''}lock_timeout = ${quoteLiteral(`${Math.round(ms)}ms`)}`);
 }
 
 /** Indexes named by the step's CREATE INDEX statements that exist but are INVALID (a failed concurrent build). */
@@ -123,11 +124,27 @@ async function alreadyDone(db: Database, step: Step): Promise<boolean> {
 }
 
 /**
+ * Bookkeeping that commits in a step's own transaction, around its SQL and its
+ * record (the lifecycle moves of the migration's first and last step): one
+ * commit per step instead of three. What `before` and `after` return in the
+ * attempt that committed goes to `committed` (a retried attempt's is dropped).
+ */
+export interface AlongWithStep<T> {
+  before?(tx: Queryable): Promise<T[]>;
+  after?(tx: Queryable): Promise<T[]>;
+  committed(items: T[]): void;
+}
+
+/** Whether `applyStep` runs the step in one transaction, so bookkeeping can commit with it (else it needs transactions of its own). */
+export const commitsInOneTransaction = (step: Step): boolean => step.transaction && step.kind !== 'backfill';
+
+/**
  * Apply one step: its SQL and the record that it is applied commit together,
  * under lock_timeout, retried with backoff. Non-transactional steps leave a
  * marker first, so a crash is noticed and cleaned up on the next run.
+ * `along` joins the step's transaction; only for {@link commitsInOneTransaction} steps.
  */
-export async function applyStep(db: Database, m: Migration, step: Step, opts: RunOptions): Promise<StepReport> {
+export async function applyStep<T>(db: Database, m: Migration, step: Step, opts: RunOptions, along?: AlongWithStep<T>): Promise<StepReport> {
   if (step.kind === 'backfill') return applyBackfillStep(db, m, step, opts);
   const started = performance.now();
   const log = (message: string) => opts.onProgress?.({ type: 'log', migrationId: m.id, stepId: step.id, message });
@@ -139,16 +156,19 @@ export async function applyStep(db: Database, m: Migration, step: Step, opts: Ru
     return r;
   };
 
+  if (along && !commitsInOneTransaction(step)) throw new Error(`step ${step.id} does not run in one transaction; its bookkeeping cannot join it`);
   if (step.transaction) {
     const { value, retries } = await retrying(m, step, 'forward', opts, db, () =>
       db.transaction(async (tx) => {
         await setLockTimeout(tx, opts.lockTimeoutMs, true);
+        const before = (await along?.before?.(tx)) ?? [];
         const statements = await kindOf(step).forward(step, tx, log);
         await record(tx, performance.now() - started);
-        return statements;
+        return { statements, items: [...before, ...((await along?.after?.(tx)) ?? [])] };
       }),
     );
-    return report('applied', value, retries);
+    along?.committed(value.items);
+    return report('applied', value.statements, retries);
   }
 
   let note: string | undefined;

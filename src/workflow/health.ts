@@ -5,6 +5,7 @@ import { type ControllerEvent, type ControllerResult, type ControllerTarget, typ
 import { readController } from '../health/controller-state.js';
 import { type Decision, decide } from '../health/decision.js';
 import type { DecisionMatrix } from '../health/matrix.js';
+import { sampleResources } from '../health/resources.js';
 import { type HealthSeries, sdkHealthSeries } from '../health/series.js';
 import type { MetricSource } from '../health/source.js';
 import { controllerTargetOf } from '../health/target.js';
@@ -61,14 +62,17 @@ export function metricSourceOf(db: Database, t: ControllerTarget, source: Metric
 
 /**
  * `ferry health <id>`: the decision matrix of the current stage (new cohort vs
- * old) and what the controller would decide now; changes nothing. E_GATE when
- * the migration names no flag.
+ * old, and the server's load against its baseline) and what the controller would
+ * decide now; changes nothing but storing a reading of the load. E_GATE when the
+ * migration names no flag.
  */
 export async function healthReport(db: Database, m: Migration, opts: HealthReportOptions = {}): Promise<HealthReport> {
   const t = controllerTargetOf(m);
   if (opts.windowMs !== undefined) t.settings = { ...t.settings, windowMs: opts.windowMs };
   const source = metricSourceOf(db, t, opts.source);
-  const matrix = await assessHealth(db, t, source, { checkDataErrors: await dataErrors(db, m.id) });
+  // Judging takes a reading too: it is the resource row's now, and a later stage's baseline.
+  const probe = await sampleResources(db, 'health');
+  const matrix = await assessHealth(db, t, source, { checkDataErrors: await dataErrors(db, m.id), ...probe });
   const s = await rolloutStatus(db, t);
   const c = await readController(db, m.id);
   const decision = decide(matrix, {

@@ -44,11 +44,15 @@ export interface MigrationView {
 
 const short = (c: string) => c.slice(0, 12);
 
-/** How one applied step differs from its file: by its recorded definition, or (recorded before ferry kept definitions) its forward checksum. */
+/**
+ * How one applied step differs from its file: by its recorded definition, or (recorded before ferry kept definitions) its forward checksum.
+ * An op step applied as an earlier ferry compiled it is compared with that generation: ferry generating other SQL is no edit.
+ */
 function stepDrift(m: Migration, step: Step, a: AppliedStep): Drift[] {
   const at = { migrationId: m.id, stepId: a.stepId };
+  const generations = [{ checksum: step.checksum, definition: step.definition }, ...(step.previous ?? [])];
   if (!a.definition) {
-    if (step.checksum === a.checksum) return [];
+    if (generations.some((g) => g.checksum === a.checksum)) return [];
     return [
       {
         ...at,
@@ -59,7 +63,8 @@ function stepDrift(m: Migration, step: Step, a: AppliedStep): Drift[] {
     ];
   }
   const out: Drift[] = [];
-  const now = step.definition;
+  const recorded = a.definition;
+  const now = generations.find((g) => g.definition.body === recorded.body)?.definition ?? step.definition;
   if (now.body !== a.definition.body) {
     out.push({
       ...at,

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { startServer } from '../../server/index.js';
 import type { GlobalOptions } from '../context.js';
 import { wholeNumber } from '../numbers.js';
 import { pc, processOutput } from '../output.js';
@@ -35,6 +34,8 @@ Examples:
       const g = globals();
       const out = processOutput(Boolean(g.json));
       const port = o.port === undefined ? undefined : wholeNumber('--port', o.port, { min: 0, max: 65535 }, '--port 4100');
+      // The server (hono, the API schemas) loads only here: every other command, `up` above all, starts without it.
+      const { startServer } = await import('../../server/index.js');
       const server = await startServer({
         ...(g.project === undefined ? {} : { root: g.project }),
         ...(g.env === undefined ? {} : { env: g.env }),

@@ -1,15 +1,14 @@
 import { html } from 'hono/html';
+import { METRIC_NAMES, type MetricName, type ResourceSignal, signalCompared, signalFigure, signalName } from '../../../health/index.js';
 import type { HealthDocument } from '../../api/live-documents.js';
 import { colourBadge, num, pct, prose, span, when } from '../parts.js';
 
 type Verdict = HealthDocument['matrix']['metrics'][number];
 type HealthSeries = HealthDocument['series'];
 
-const METRIC_NAMES: Readonly<Record<string, string>> = { errorRate: 'error rate', latencyP99: 'p99 latency', dataErrors: 'data errors' };
-
 /** A metric's value in its unit: error rate as %, p99 in ms, data errors as a count. */
 function value(metric: string, v: number | null): string {
-  if (v === null) return '—';
+  if (v === null || metric === 'resources') return '—';
   if (metric === 'errorRate') return pct(v);
   if (metric === 'latencyP99') return `${num(Math.round(v * 10) / 10)} ms`;
   return num(v);
@@ -17,14 +16,29 @@ function value(metric: string, v: number | null): string {
 
 /** What the band compares, in its unit: the p99 increase is a fraction of the baseline. */
 function band(metric: string, t: { yellow: number; red: number }): string {
+  if (metric === 'resources') return 'per signal, below';
   if (metric === 'dataErrors') return `green < ${t.yellow} · yellow ≤ ${t.red} · red > ${t.red}`;
   const f = (x: number) => (metric === 'latencyP99' ? `+${pct(x)}` : pct(x));
   return `green < ${f(t.yellow)} · yellow ≤ ${f(t.red)} · red > ${f(t.red)}`;
 }
 
 function compared(v: Verdict): string {
-  if (v.compared === null) return '—';
+  if (v.compared === null || v.metric === 'resources') return '—';
   return v.metric === 'latencyP99' ? `${v.compared >= 0 ? '+' : ''}${pct(v.compared)}` : value(v.metric, v.compared);
+}
+
+/** A signal of the resource row, under it: its figures in their units; its note is in the row's. */
+function signalRow(s: ResourceSignal) {
+  const band = `green < ${signalCompared(s.signal, s.threshold.yellow)} · yellow ≤ ${signalCompared(s.signal, s.threshold.red)} · red > ${signalCompared(s.signal, s.threshold.red)}`;
+  return html`<tr data-signal="${s.signal}" class="c-row-${s.colour}">
+  <td class="small">${signalName(s.signal)}</td>
+  <td class="num">${signalFigure(s.signal, s.value)}</td>
+  <td class="num">${signalFigure(s.signal, s.baseline)}</td>
+  <td class="num">${signalCompared(s.signal, s.compared)}</td>
+  <td class="small">${band}</td>
+  <td>${colourBadge(s.colour)}</td>
+  <td></td>
+</tr>`;
 }
 
 function matrix(r: HealthDocument) {
@@ -35,14 +49,14 @@ function matrix(r: HealthDocument) {
 <tr class="traffic"><td>requests</td><td class="num">${mx.traffic.new.requests === null ? '—' : num(mx.traffic.new.requests)}</td><td class="num">${mx.traffic.old.requests === null ? '—' : num(mx.traffic.old.requests)}</td><td></td><td class="small muted">at least ${num(mx.traffic.minRequests)} each</td><td></td><td></td></tr>
 ${mx.metrics.map(
   (v) => html`<tr data-metric="${v.metric}" class="c-row-${v.colour}">
-  <td><b>${METRIC_NAMES[v.metric] ?? v.metric}</b></td>
+  <td><b>${METRIC_NAMES[v.metric as MetricName] ?? v.metric}</b></td>
   <td class="num">${value(v.metric, v.value)}</td>
   <td class="num">${value(v.metric, v.baseline)}</td>
   <td class="num">${compared(v)}</td>
   <td class="small">${band(v.metric, v.threshold)}</td>
   <td>${colourBadge(v.colour)}</td>
   <td class="small muted">${v.note}</td>
-</tr>`,
+</tr>${(v.signals ?? []).map(signalRow)}`,
 )}
 </tbody></table>`;
 }
