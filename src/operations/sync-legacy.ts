@@ -29,11 +29,19 @@ const backwardRow = (s: SyncTrigger) =>
 
 /** One operation's block of the previous generation's trigger function (see `syncBlock` in src/operations/sync.ts for what it does). */
 export function legacyBlock(s: SyncTrigger): string {
-  const newCols = s.forward.map((f) => f.column);
-  const fresh = rowOf('NEW', newCols);
   const derived = `(SELECT ROW(${s.forward.map((f) => `CAST((${f.expr}) AS ${f.type})`).join(', ')}) FROM (SELECT NEW.*) AS r)`;
   const computeNew = `SELECT ${s.forward.map((f) => `(${f.expr})`).join(', ')} INTO ${s.forward.map((f) => `NEW.${quoteIdent(f.column)}`).join(', ')} FROM (SELECT NEW.*) AS r;`;
   const computeOld = `SELECT ${s.backward.map((b) => `(${b.expr})`).join(', ')} INTO ${s.backward.map((b) => `NEW.${quoteIdent(b.column)}`).join(', ')} FROM ${backwardRow(s)} AS r;`;
+  return syncBranches(s, derived, computeNew, computeOld);
+}
+
+/**
+ * The decision both generations share: which side of the row a write changed,
+ * given how each generation derives the new row and computes either side.
+ */
+export function syncBranches(s: SyncTrigger, derived: string, computeNew: string, computeOld: string): string {
+  const newCols = s.forward.map((f) => f.column);
+  const fresh = rowOf('NEW', newCols);
   return `  IF TG_OP = 'INSERT' THEN
     IF ${fresh} IS NULL THEN
       ${computeNew}

@@ -2,7 +2,7 @@ import { quoteIdent, quoteLiteral } from '../db/quote.js';
 import { boundedName } from './names.js';
 import { doBlock, dollarQuote } from './plpgsql.js';
 import { type CompiledExpression, compileExpression } from './sync-expr.js';
-import { legacyBlock, legacyDropSync, legacyNames, legacySyncStatements, legacyTriggerExists } from './sync-legacy.js';
+import { legacyBlock, legacyDropSync, legacyNames, legacySyncStatements, legacyTriggerExists, syncBranches } from './sync-legacy.js';
 import type { SqlPart, SyncTrigger } from './types.js';
 
 /**
@@ -25,8 +25,6 @@ export function syncNames(s: Pick<SyncTrigger, 't' | 'key'>): { insert: string; 
   const legacy = legacyNames(s);
   return { insert: boundedName('ferry_sync', s.key, 'insert'), update: boundedName('ferry_sync', s.key, 'update'), ...legacy };
 }
-
-const rowOf = (prefix: string, cols: string[]) => `ROW(${cols.map((c) => `${prefix}.${quoteIdent(c)}`).join(', ')})`;
 
 /**
  * Assign `targets` their expressions. Today's form computes every target from
@@ -60,26 +58,13 @@ export function syncBlock(s: SyncTrigger): string {
   );
   if (!forward || !backward) return legacyBlock(s);
   const newCols = s.forward.map((f) => f.column);
-  const fresh = rowOf('NEW', newCols);
   const derived = `ROW(${s.forward.map((f, i) => `CAST((${forward[i]?.sql}) AS ${f.type})`).join(', ')})`;
   const computeNew = assign(newCols, forward);
   const computeOld = assign(
     s.backward.map((b) => b.column),
     backward,
   );
-  return `  IF TG_OP = 'INSERT' THEN
-    IF ${fresh} IS NULL THEN
-      ${computeNew}
-    ELSIF ${fresh} IS DISTINCT FROM ${derived} THEN
-      ${computeOld}
-    END IF;
-  ELSIF ${rowOf('NEW', s.oldColumns)} IS DISTINCT FROM ${rowOf('OLD', s.oldColumns)} THEN
-    IF ${fresh} IS NOT DISTINCT FROM ${rowOf('OLD', newCols)} THEN
-      ${computeNew}
-    END IF;
-  ELSIF ${fresh} IS DISTINCT FROM ${rowOf('OLD', newCols)} AND ${fresh} IS DISTINCT FROM ${derived} THEN
-    ${computeOld}
-  END IF;`;
+  return syncBranches(s, derived, computeNew, computeOld);
 }
 
 /**
