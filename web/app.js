@@ -11,6 +11,26 @@
   // name one of them (or "*"; or any island when the server only saw the change by polling, or has just
   // reopened its listening session) refetches itself (hx-trigger="ferry:refresh"). `ferry:change` on the
   // body is for anything else listening.
+  // The islands in view refetch first; the rest once those have answered (or after 1 s), so what the reader
+  // is looking at does not queue behind hidden islands for the browser's few connections to the server.
+  function refreshInOrder(islands) {
+    const inView = (el) => {
+      if (el.closest('details:not([open])')) return false;
+      const r = el.getBoundingClientRect();
+      return r.bottom > 0 && r.top < window.innerHeight && r.width > 0;
+    };
+    const first = islands.filter(inView);
+    const later = islands.filter((el) => !first.includes(el));
+    const answered = first.map(
+      (el) => new Promise((done) => el.addEventListener('htmx:afterRequest', done, { once: true })),
+    );
+    for (const el of first) el.dispatchEvent(new CustomEvent('ferry:refresh'));
+    if (later.length === 0) return;
+    Promise.race([Promise.all(answered), new Promise((done) => setTimeout(done, 1000))]).then(() => {
+      for (const el of later) el.dispatchEvent(new CustomEvent('ferry:refresh'));
+    });
+  }
+
   function connectStream() {
     const badge = $('#live-state');
     const source = new EventSource('/api/v1/stream');
@@ -28,10 +48,11 @@
         // A malformed event still means something changed.
       }
       const all = topics.length === 0 || topics.includes('poll') || topics.includes('reconnected');
-      for (const el of $$('.island[data-topics]')) {
+      const due = $$('.island[data-topics]').filter((el) => {
         const mine = el.dataset.topics.split(' ');
-        if (all || mine.includes('*') || mine.some((t) => topics.includes(t))) el.dispatchEvent(new CustomEvent('ferry:refresh'));
-      }
+        return all || mine.includes('*') || mine.some((t) => topics.includes(t));
+      });
+      refreshInOrder(due);
       document.body.dispatchEvent(new CustomEvent('ferry:change', { detail: { topics } }));
     });
     source.onerror = () => show('off', 'live: reconnecting…');

@@ -7,13 +7,13 @@ import { createProject, runFerry, type TestProject } from '../helpers/project.js
 /** The split migration's id in these tests. */
 export const SPLIT = '0002_split_full_name';
 
-/** users(id, full_name) with 500 rows, then split_full_name done with operations, a check, a 1 s stage schedule and a plan. */
-export function splitProject(p: TestProject, plan: Record<string, unknown> = {}): void {
+/** users(id, full_name) with `users` rows (500), then split_full_name done with operations, a check, a 1 s stage schedule and a plan. */
+export function splitProject(p: TestProject, plan: Record<string, unknown> = {}, users = 500): void {
   p.migration('0001_users', [
     {
       id: 'create-users',
       up: `CREATE TABLE users (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, full_name text NOT NULL);
-           INSERT INTO users (full_name) SELECT 'Person ' || g FROM generate_series(1, 499) g;
+           INSERT INTO users (full_name) SELECT 'Person ' || g FROM generate_series(1, ${users - 1}) g;
            INSERT INTO users (full_name) VALUES ('Zoë Brontë');`,
       down: 'DROP TABLE users;',
     },

@@ -73,6 +73,8 @@ const CASES: Case[] = [
       rollback: 'DROP INDEX CONCURRENTLY IF EXISTS items_n',
       verify: `SELECT to_regclass('items_n') IS NOT NULL`,
       transaction: false,
+      // A build that hit lock_timeout leaves an INVALID index behind; the retry drops it first.
+      cleanup: 'DROP INDEX CONCURRENTLY IF EXISTS items_n',
     },
     'raw-sql (outside a transaction)',
   ),

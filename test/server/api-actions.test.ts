@@ -281,7 +281,9 @@ describe('the backfill job on the embedded database', () => {
   it('start runs the backfill inside ferry serve (which owns the database); a second start while it runs is refused', async () => {
     const target = await emptyPgliteTarget();
     const p = createProject(target);
-    splitProject(p);
+    // Enough rows for many batches: the second start arrives while the first one's job runs (and the job lets it in between batches).
+    const users = 50_000;
+    splitProject(p, {}, users);
     // Its health comes from a Prometheus that is not there.
     const manifest = join(p.root, 'migrations', SPLIT, 'migration.json');
     writeFileSync(manifest, JSON.stringify({ ...JSON.parse(readFileSync(manifest, 'utf8')), health: { prometheus: { url: 'http://127.0.0.1:9/' } } }));
@@ -299,8 +301,8 @@ describe('the backfill job on the embedded database', () => {
       (d) => !d.job.running,
     );
     expect(doc.job.lastError).toBeNull();
-    expect(doc.progress).toEqual([expect.objectContaining({ state: 'done', rowsDone: 500 })]);
-    expect(doc.history[0]?.series.reduce((n, p) => n + p.rows, 0)).toBe(500);
+    expect(doc.progress).toEqual([expect.objectContaining({ state: 'done', rowsDone: users })]);
+    expect(doc.history[0]?.series.reduce((n, p) => n + p.rows, 0)).toBe(users);
     const events = await server.ctx.withDb((db) =>
       db.query<{ actor: string; to_phase: string }>('SELECT actor, to_phase FROM ferry.events WHERE migration_id = $1 AND to_phase IS NOT NULL ORDER BY id', [
         SPLIT,
