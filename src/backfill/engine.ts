@@ -11,7 +11,7 @@ import { batchDataError, batchFailedError, dataFaultError, locksOutlastedError }
 import { DataFault, isDataError, RETRYABLE } from './faults.js';
 import { HealthMonitor } from './health.js';
 import type { Pacing } from './pacer.js';
-import { type OpenSession, WorkerPacing } from './pacing.js';
+import { WorkerPacing } from './pacing.js';
 import type { BackfillPlan } from './plan.js';
 import { preparePlan, validateBackfill } from './prepare.js';
 import { backfillProgress } from './progress.js';
@@ -28,12 +28,6 @@ export interface RunBackfillOptions {
   onProgress?: (p: BackfillProgress) => void;
   /** Stop between batches (the range is released for others). */
   signal?: AbortSignal;
-  /**
-   * Opens another session on the same database for the impact probe the
-   * pacer measures by (docs/backfill.md). Without it nothing is measured and
-   * the backfill runs at full speed under its health back-off.
-   */
-  openSession?: OpenSession;
   /** Called with each pacer decision (one per batch; the record keeps only the latest and the changes of state). */
   onPacing?: (p: Pacing) => void;
 }
@@ -140,7 +134,7 @@ export async function runBackfill(db: Database, t: BackfillTarget, opts: RunBack
       if (left > leaseMs / 3) await heartbeat(db, t, ctx.workerId);
     }
   };
-  const pacing = await WorkerPacing.start(db, plan, ctx.workerId, opts.openSession);
+  const pacing = await WorkerPacing.start(db, plan, ctx.workerId);
   try {
     while (!opts.signal?.aborted) {
       if (!range) {
@@ -172,7 +166,7 @@ export async function runBackfill(db: Database, t: BackfillTarget, opts: RunBack
       const rangeNo = range.rangeNo;
       if (cp.done) range = undefined;
       const previous: string | null = throttledBy;
-      const health = await monitor.assess(cp.elapsedMs, t.spec.targetBatchMs, cp.walked);
+      const health = await monitor.assess(cp.elapsedMs, t.spec.targetBatchMs, cp.walked, pacing.idle);
       throttledBy = health.reason;
       // Say so at once (not only with the next checkpoint), so the progress line shows why it slows down.
       if (throttledBy !== previous) await showThrottle(db, t, rangeNo, throttledBy);
@@ -187,6 +181,9 @@ export async function runBackfill(db: Database, t: BackfillTarget, opts: RunBack
         const rested = performance.now();
         await pause(rest);
         pacing.rested(performance.now() - rested);
+      } else if (db.kind === 'pglite') {
+        // The embedded database runs in this thread: let the process's other work (ferry serve's requests) in between batches.
+        await new Promise<void>((resolve) => setImmediate(resolve));
       }
     }
   } finally {
