@@ -96,3 +96,14 @@ export const backfillStepSchema = z
 
 /** A validated backfill step of a manifest. */
 export type BackfillStepSpec = z.output<typeof backfillStepSchema>;
+
+/**
+ * `spec` as a ferry before pacing read the same manifest step: no `impact`, and
+ * `sleepRatio` 0.2 unless its author wrote one. A step recorded that way was not
+ * edited: only ferry's defaults are new (src/migration/definition.ts, `previous`).
+ */
+export function unpacedBackfillSpec<S extends BackfillStepSpec>(spec: S, sleepRatioWritten: boolean): Omit<S, 'impact'> {
+  const { impact: _impact, ...earlier } = spec;
+  // Assigning an existing key keeps its place, so the JSON the checksum hashes is key for key the earlier one.
+  return sleepRatioWritten ? earlier : { ...earlier, sleepRatio: 0.2 };
+}

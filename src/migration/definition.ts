@@ -22,19 +22,12 @@ export interface DefinedStep {
 }
 
 /**
- * What an op step was when an earlier ferry compiled the same operation to
- * other SQL: a step recorded with it was not edited, only generated anew.
+ * What a step was when an earlier ferry read or compiled it (an operation's
+ * other SQL, a backfill's other defaults): recorded so, it was not edited.
  */
 export interface PreviousGeneration {
   checksum: string;
   definition: StepDefinition;
-}
-
-declare module './loaded.js' {
-  interface Step {
-    /** For steps compiled from an operation whose SQL ferry now generates differently: each earlier generation (see {@link PreviousGeneration}). */
-    previous?: PreviousGeneration[];
-  }
 }
 
 /** A step's definition while it is being read, before it is complete. */

@@ -1,6 +1,6 @@
 import type { BackfillStepSpec } from '../backfill/spec.js';
 import type { Statement } from '../db/sql-script.js';
-import type { StepDefinition } from './definition.js';
+import type { PreviousGeneration, StepDefinition } from './definition.js';
 import type { Manifest } from './manifest.js';
 
 // The shapes of a loaded migration: what src/migration/loader.ts builds and its helpers (files.ts, op-compile.ts) fill in.
@@ -41,6 +41,11 @@ export interface Step {
    * safely, the manifest step it comes from and that step's spec as compiled (columns named as stored).
    */
   operation?: { op: string; part: string; handles: string[]; step?: string; spec?: unknown };
+  /**
+   * What this same step was as an earlier ferry read or compiled it (other trigger SQL, other backfill defaults):
+   * a step recorded as one of these was not edited, only generated anew.
+   */
+  previous?: PreviousGeneration[];
 }
 
 /** A migration folder, loaded and validated. */

@@ -1,6 +1,6 @@
 import { join, relative } from 'node:path';
 import { checkExpression } from '../backfill/plan.js';
-import type { BackfillStepSpec } from '../backfill/spec.js';
+import { type BackfillStepSpec, unpacedBackfillSpec } from '../backfill/spec.js';
 import { parserReady } from '../db/sql-script.js';
 import { FerryError } from '../errors.js';
 import { formatIssues } from '../project/config.js';
@@ -26,15 +26,25 @@ export interface LoadOptions {
   environments?: readonly string[];
 }
 
-function loadStep(
-  dir: string,
-  names: ReadonlySet<string>,
-  mfile: string,
-  s: Exclude<ManifestStep, { kind: 'op' }>,
-  index: number,
-  problems: string[],
-  opts: LoadOptions,
-): Step | undefined {
+/** A migration folder while it is read: its path and listing, and its manifest's file and contents as written. */
+interface Folder {
+  dir: string;
+  names: ReadonlySet<string>;
+  /** The manifest's path. */
+  file: string;
+  /** The manifest as written, before defaults. */
+  raw: unknown;
+}
+
+/** Whether the author wrote `field` in the manifest's `index`th step (rather than a default filling it in). */
+function written(folder: Folder, index: number, field: string): boolean {
+  const steps = (folder.raw as { steps?: unknown } | null)?.steps;
+  const step = Array.isArray(steps) ? (steps[index] as unknown) : undefined;
+  return typeof step === 'object' && step !== null && field in step;
+}
+
+function loadStep(folder: Folder, s: Exclude<ManifestStep, { kind: 'op' }>, index: number, problems: string[], opts: LoadOptions): Step | undefined {
+  const { dir, names, file: mfile } = folder;
   const where = (field: string) => `steps.${index}.${field}`;
   const base = { id: s.id, index, kind: s.kind, transaction: s.transaction, irreversible: s.irreversible, checksum: '', definition: NOT_DEFINED_YET };
   const step: Step = s.description ? { ...base, description: s.description } : base;
@@ -53,7 +63,12 @@ function loadStep(
       source = text;
     }
     step.backfill = s;
-    return finished(step, checksumOf('backfill', JSON.stringify(s), source), source);
+    finished(step, checksumOf('backfill', JSON.stringify(s), source), source);
+    // Recorded by a ferry before pacing (no `impact`, another default sleepRatio), the same step is unedited.
+    const earlier = unpacedBackfillSpec(s, written(folder, index, 'sleepRatio'));
+    const definition = stepDefinition({ ...step, backfill: earlier, moduleSource: source });
+    step.previous = [{ checksum: checksumOf('backfill', JSON.stringify(earlier), source), definition }];
+    return step;
   }
   if (s.kind === 'ts') {
     const file = join(dir, s.module);
@@ -115,7 +130,8 @@ function finished(step: Step, checksum: string, source?: string): Step {
  * compiled from operations, then every contract-phase step (which `up` leaves
  * to `ferry contract`), numbered in that order.
  */
-function orderedSteps(dir: string, names: ReadonlySet<string>, mfile: string, manifest: Manifest, problems: string[], opts: LoadOptions): Step[] {
+function orderedSteps(folder: Folder, manifest: Manifest, problems: string[], opts: LoadOptions): Step[] {
+  const mfile = folder.file;
   const expand: Step[] = [];
   const contract: Step[] = [];
   const ops = manifest.steps.flatMap((step, index) => (step.kind === 'op' ? [{ step, index }] : []));
@@ -131,7 +147,7 @@ function orderedSteps(dir: string, names: ReadonlySet<string>, mfile: string, ma
       }
       return;
     }
-    const step = loadStep(dir, names, mfile, s, i, problems, opts);
+    const step = loadStep(folder, s, i, problems, opts);
     if (step) (step.phase === 'contract' ? contract : expand).push(step);
   });
   const steps = [...expand, ...contract];
@@ -171,7 +187,7 @@ export async function loadMigration(dir: string, id: string, opts: LoadOptions =
     const parsed = manifestSchema.safeParse(m.raw);
     if (!parsed.success) problems.push(...formatIssues(m.file, parsed.error.issues));
     else {
-      const loaded = orderedSteps(dir, m.names, m.file, parsed.data, problems, opts);
+      const loaded = orderedSteps({ dir, names: m.names, file: m.file, raw: m.raw }, parsed.data, problems, opts);
       problems.push(...manifestCheckProblems(m.file, parsed.data, opts.environments));
       for (const step of loaded) if (step.backfill) problems.push(...(await backfillExpressionProblems(id, step, m.file)));
       if (problems.length === 0) {

@@ -1,4 +1,4 @@
-import { backfillStepSchema } from '../backfill/spec.js';
+import { backfillStepSchema, unpacedBackfillSpec } from '../backfill/spec.js';
 import { SqlSyntaxError, splitStatements } from '../db/sql-script.js';
 import { composeOperations, type OpStep } from '../operations/compose.js';
 import { OPERATIONS, operationNamed } from '../operations/index.js';
@@ -68,7 +68,11 @@ function stepOfPart(
       return undefined;
     }
     base.backfill = { ...parsed.data, id };
-    return finished(base, JSON.stringify(base.backfill));
+    finished(base, JSON.stringify(base.backfill));
+    // Compiled by a ferry before pacing (no `impact`, sleepRatio 0.2), the same step is unedited.
+    const earlier = unpacedBackfillSpec(base.backfill, false);
+    base.previous = [{ checksum: opChecksum(base, JSON.stringify(earlier)), definition: stepDefinition({ ...base, backfill: earlier }) }];
+    return base;
   }
   const file = `${mfile}#${id}`;
   // A part may run nothing forward and exist only for its rollback (e.g. a VALIDATE in a transaction of its own).
@@ -98,9 +102,12 @@ function stepOfPart(
   return base;
 }
 
+/** The checksum of a compiled step that applies `body`. */
+const opChecksum = (step: Step, body: string) => checksumOf('op', step.kind, String(step.transaction), body);
+
 /** A compiled step once complete: its checksum (what it applies, and how: an edited operation is drift once applied) and its definition. */
 function finished(step: Step, body: string): Step {
-  step.checksum = checksumOf('op', step.kind, String(step.transaction), body);
+  step.checksum = opChecksum(step, body);
   step.definition = stepDefinition(step);
   return step;
 }

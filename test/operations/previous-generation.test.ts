@@ -8,10 +8,11 @@ import { viewOf } from '../../src/workflow/plan-state.js';
 
 /**
  * Migrations applied by the ferry that generated one `BEFORE INSERT OR UPDATE`
- * sync trigger (before the compiled triggers) must not read as edited now that
- * the same operations compile to other SQL. What that ferry recorded for each
- * step whose SQL changed: [checksum, definition body, rollback, verify],
- * taken from it (commit 629c702) for the manifests below.
+ * sync trigger (before the compiled triggers) and backfilled with a fixed
+ * sleepRatio 0.2 (before pacing) must not read as edited now that the same
+ * operations compile to other SQL and backfills have other defaults. What that
+ * ferry recorded for each step that changed: [checksum, definition body,
+ * rollback, verify], taken from it (commit 629c702) for the manifests below.
  */
 const RECORDED: Record<string, [string, string, string, string]> = {
   '0001_split/split.sync-trigger': [
@@ -56,6 +57,42 @@ const RECORDED: Record<string, [string, string, string, string]> = {
     'a5a4b822da1a6d03dd103ca02ccbe3c14116587420b13acfed49bde362d66896',
     'c13e61b2d95c8917158e5d07b26cc7fdd5bc4e24339655d297b6d2f04b485e0c',
   ],
+  '0001_split/split.backfill': [
+    '263756720d448b349b796ed78b593e4e0877b2ff138c8ceb438aeb50d3126d5b',
+    '7640b0beab6ff1877a967cbdd8051cc93150b567f0750523cef622f6ec536855',
+    '39f61b80ec5d4a4380a6815b55e8edd0953cc985c6e3103efa9fee61e15e6ee4',
+    '48818a2747944f9b63ffef3bb72ec50a20aabc2e2bac1f730ec3b198b51c85ad',
+  ],
+  '0002_retype/retype.backfill': [
+    '619368ab11612416f598c7dec8d7a9c5a21ff15ef62b3da56ae8144df5e434b0',
+    '12d0682d429194e6e495e6ca7ef2172c5ad4412813be512fc8a5d862dc5e73a9',
+    '39f61b80ec5d4a4380a6815b55e8edd0953cc985c6e3103efa9fee61e15e6ee4',
+    '48818a2747944f9b63ffef3bb72ec50a20aabc2e2bac1f730ec3b198b51c85ad',
+  ],
+  '0003_both/split.backfill': [
+    '263756720d448b349b796ed78b593e4e0877b2ff138c8ceb438aeb50d3126d5b',
+    '7640b0beab6ff1877a967cbdd8051cc93150b567f0750523cef622f6ec536855',
+    '39f61b80ec5d4a4380a6815b55e8edd0953cc985c6e3103efa9fee61e15e6ee4',
+    '48818a2747944f9b63ffef3bb72ec50a20aabc2e2bac1f730ec3b198b51c85ad',
+  ],
+  '0003_both/retype.backfill': [
+    '619368ab11612416f598c7dec8d7a9c5a21ff15ef62b3da56ae8144df5e434b0',
+    '12d0682d429194e6e495e6ca7ef2172c5ad4412813be512fc8a5d862dc5e73a9',
+    '39f61b80ec5d4a4380a6815b55e8edd0953cc985c6e3103efa9fee61e15e6ee4',
+    '48818a2747944f9b63ffef3bb72ec50a20aabc2e2bac1f730ec3b198b51c85ad',
+  ],
+  '0004_fill/fill': [
+    '23acac0abec815ac3f90c5a49848ed9585660d1967d3697ed471bb4377a8824c',
+    '81bcea0f9bbbce08943bbdb0bb5d2a2a7757831fd9044f95f77ccae6ca581eb8',
+    '9031751adad171745214db12f9c1efeb39ce3811c121eb206a0fdf326267f6b5',
+    '48818a2747944f9b63ffef3bb72ec50a20aabc2e2bac1f730ec3b198b51c85ad',
+  ],
+  '0005_fill_slow/fill': [
+    '7a9eb673beada532e6a9c797f3fa2e5f2df6be95fca276e84a252f544b2255a7',
+    '0168180ac4a8b7e38362dda980eb3b0eeb0e95b75e9032a2d8c2c67a5f46881e',
+    '9031751adad171745214db12f9c1efeb39ce3811c121eb206a0fdf326267f6b5',
+    '48818a2747944f9b63ffef3bb72ec50a20aabc2e2bac1f730ec3b198b51c85ad',
+  ],
 };
 
 const SPLIT = {
@@ -77,7 +114,15 @@ const RETYPE = {
   using: 'amount::bigint * 100',
   reverse: '(amount / 100)::int',
 };
-const MIGRATIONS: Record<string, Record<string, unknown>[]> = { '0001_split': [SPLIT], '0002_retype': [RETYPE], '0003_both': [SPLIT, RETYPE] };
+/** A backfill step written in the manifest: with ferry's default sleepRatio, and with one its author wrote. */
+const FILL = { id: 'fill', kind: 'backfill', table: 'people', set: { nick: 'lower(full_name)' }, where: 'nick IS NULL', rollback: { nick: 'NULL' } };
+const MIGRATIONS: Record<string, Record<string, unknown>[]> = {
+  '0001_split': [SPLIT],
+  '0002_retype': [RETYPE],
+  '0003_both': [SPLIT, RETYPE],
+  '0004_fill': [FILL],
+  '0005_fill_slow': [{ ...FILL, sleepRatio: 0.5 }],
+};
 
 async function load(edit: (id: string, steps: Record<string, unknown>[]) => Record<string, unknown>[] = (_, s) => s) {
   const dir = mkdtempSync(join(tmpdir(), 'ferry-previous-'));
@@ -131,5 +176,16 @@ describe('steps applied with the SQL an earlier ferry generated', () => {
     const drift = viewOf(m, undefined, applied(m)).drift;
     expect(drift).toContainEqual(expect.objectContaining({ stepId: 'split.sync-trigger', kind: 'edited' }));
     expect(viewOf(m, undefined, applied(m, false)).drift).toContainEqual(expect.objectContaining({ stepId: 'split.sync-trigger', kind: 'edited' }));
+  });
+
+  it("a backfill's edited expression, or a sleepRatio written where the default was, is an edit", async () => {
+    const edited = await load((id, steps) =>
+      id === '0004_fill' ? [{ ...FILL, set: { nick: 'upper(full_name)' } }] : id === '0005_fill_slow' ? [{ ...FILL, sleepRatio: 0.2 }] : steps,
+    );
+    for (const id of ['0004_fill', '0005_fill_slow']) {
+      const m = edited.find((x) => x.id === id);
+      if (!m) throw new Error(`${id} not loaded`);
+      expect(viewOf(m, undefined, applied(m)).drift, id).toContainEqual(expect.objectContaining({ stepId: 'fill', kind: 'edited' }));
+    }
   });
 });
