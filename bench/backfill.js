@@ -5,7 +5,7 @@
 // random rows, 100 updates/s each): the load's p99 during the default backfill ÷ its
 // p99 with no backfill, and the backfill's rows/s within that budget; then the
 // throughput/latency curve at budgets 5 %, 10 %, 25 %, 50 % and unlimited, each point
-// a fixed window of FERRY_BENCH_CURVE_SECONDS (default 12) on a fresh table.
+// a fixed window of FERRY_BENCH_CURVE_SECONDS (default 30) on a fresh table.
 // Run with `npm run bench` (builds ferry first).
 // FERRY_BENCH_URL picks the server (default postgres://postgres@127.0.0.1:5432/test),
 // FERRY_BENCH_LOAD_RATE the updates per second of each load connection (default 100;
@@ -19,7 +19,7 @@ const ROWS = Number(process.env.FERRY_BENCH_ROWS ?? 1_000_000);
 const LOAD_CONNECTIONS = 8;
 const LOAD_RATE = Number(process.env.FERRY_BENCH_LOAD_RATE ?? 100);
 const BASELINE_MS = 6000;
-const CURVE_MS = 1000 * Number(process.env.FERRY_BENCH_CURVE_SECONDS ?? 12);
+const CURVE_MS = 1000 * Number(process.env.FERRY_BENCH_CURVE_SECONDS ?? 30);
 const urlOf = (db) => Object.assign(new URL(SERVER), { pathname: `/${db}` }).toString();
 
 const SET = { first_name: "split_part(full_name, ' ', 1)", last_name: "split_part(full_name, ' ', 2)" };
@@ -155,7 +155,6 @@ async function main() {
         if (x.pacing && (x.pacing.dutyCycle !== last?.dutyCycle || x.pacing.impact !== last?.impact)) decisions.push(x.pacing);
         if (x.pacing) last = x.pacing;
       },
-      openSession: () => openServer({ url, applicationName: 'ferry backfill probe' }),
       ...(signal ? { signal } : {}),
     });
     const seconds = (performance.now() - t0) / 1000;

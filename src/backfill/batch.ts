@@ -96,9 +96,14 @@ async function transformFill(tx: Queryable, plan: BackfillPlan, transform: Trans
 export async function runBatch(ctx: BatchContext, range: ClaimedRange, limit: number, retries: number, throttledBy: string | null): Promise<BatchResult> {
   const started = performance.now();
   return ctx.db.transaction(async (tx): Promise<BatchResult> => {
-    // The commit need not wait for its WAL flush: a server crash can only lose whole batches with their
-    // checkpoints (they commit together), which the next run redoes; the worker goes on while the WAL writer flushes.
-    await tx.query(`SELECT set_config('lock_timeout', $1, true), set_config('synchronous_commit', 'off', true)`, [`${ctx.lockTimeoutMs}ms`]);
+    // With nobody else working, the commit need not wait for its WAL flush: a server crash can only lose whole
+    // batches with their checkpoints (they commit together), which the next run redoes. Under load it does wait
+    // (the session's own setting), so the application's next commits do not have to flush the batch's WAL.
+    const loaded = ctx.pacing !== undefined && ctx.pacing.state !== 'full';
+    await tx.query(
+      `SELECT set_config('lock_timeout', $1, true), set_config('synchronous_commit', CASE WHEN $2 THEN current_setting('synchronous_commit') ELSE 'off' END, true)`,
+      [`${ctx.lockTimeoutMs}ms`, loaded],
+    );
     const cp = await lockCheckpoint(tx, ctx.plan.target, range.rangeNo, ctx.workerId);
     if (!cp) return { kind: 'lost' };
     if (cp.state !== 'running') return { kind: 'stopped', state: cp.state };

@@ -96,10 +96,12 @@ export class HealthMonitor {
    * to back off (smaller batches, growing pauses) — except the WAL rate, which
    * a smaller batch does not lower: over its threshold, it asks for the pause
    * that brings the WAL written since the last reading down to the threshold
-   * on average. With `keys` (the keys the batch walked) the latency trend is
-   * judged per key, so a batch slower only because it is bigger is no slowdown.
+   * on average — unless the database is `idle` (no other session, by the
+   * pacer's probe) and no replica lags. With `keys` (the keys the batch walked)
+   * the latency trend is judged per key, so a batch slower only because it is
+   * bigger is no slowdown.
    */
-  async assess(lastBatchMs: number, targetMs: number, keys?: number): Promise<HealthVerdict> {
+  async assess(lastBatchMs: number, targetMs: number, keys?: number, idle = false): Promise<HealthVerdict> {
     const l = this.limits;
     const h = await this.read();
     const perKey = keys !== undefined && keys > 0;
@@ -114,7 +116,9 @@ export class HealthMonitor {
       return backOff(`oldest transaction ${Math.round(h.xminAgeSeconds)} s > ${l.maxXminAgeSeconds} s`);
     if (h.replayLagSeconds !== null && h.replayLagSeconds > l.maxReplayLagSeconds)
       return backOff(`replay lag ${h.replayLagSeconds.toFixed(1)} s > ${l.maxReplayLagSeconds} s`);
-    if (h.walBytesPerSecond !== null && h.walBytesPerSecond > l.maxWalBytesPerSecond) {
+    // Idle (the pacer's probe sees no other session) and no replica lagging: the WAL rate hurts nobody, so the backfill runs at full speed.
+    const walMatters = !idle || h.replayLagSeconds !== null;
+    if (walMatters && h.walBytesPerSecond !== null && h.walBytesPerSecond > l.maxWalBytesPerSecond) {
       const mib = (n: number) => (n / 1048576).toFixed(1);
       return {
         reason: `WAL ${mib(h.walBytesPerSecond)} MiB/s > ${mib(l.maxWalBytesPerSecond)} MiB/s`,

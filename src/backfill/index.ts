@@ -9,7 +9,6 @@ export { type RunBackfillOptions, runBackfill } from './engine.js';
 export { HealthMonitor, type HealthReading, type HealthVerdict, type Thresholds } from './health.js';
 export { type BackfillBatch, type BatchPoint, backfillBatches, backfillBatchSeries } from './history.js';
 export { describePacing, type Pacing, type PacingState } from './pacer.js';
-export type { OpenSession } from './pacing.js';
 export { checkExpression } from './plan.js';
 export { prepareBackfill, validateBackfill } from './prepare.js';
 export { backfillProgress, backfillStateExists } from './progress.js';

@@ -50,11 +50,17 @@ export interface ImpactWindow {
 const DECREASE = 0.5;
 const INCREASE = 0.1;
 /** Where pacing starts when load appears: cautious, the budget is not measured yet. */
-const FIRST_LOADED_DUTY = 0.5;
+const FIRST_LOADED_DUTY = 0.25;
 /** Under load some pause is kept, so the probe's baseline is re-taken while the backfill rests. */
 const MAX_LOADED_DUTY = 0.9;
 /** Shortest batch the pacer asks for: below it, a batch's round trips cost more than its rows. */
-const MIN_BATCH_MS = 20;
+const MIN_BATCH_MS = 5;
+/**
+ * Under load a batch lasts this share of `targetBatchMs × duty cycle`: what the
+ * application feels is each batch's burst (its locks, its WAL flushed with their
+ * commits), so the pacer keeps bursts short and lets the duty cycle set the rate.
+ */
+const LOADED_BATCH_SHARE = 0.25;
 
 const pct = (f: number) => `${f >= 0 ? '+' : ''}${Math.round(f * 100)} %`;
 
@@ -65,7 +71,8 @@ export function initialPacing(limits: PacerLimits): Pacing {
 }
 
 /** Batch duration for a duty cycle under load: shrinks with it, within [MIN_BATCH_MS, target]. */
-const loadedBatchMs = (duty: number, target: number) => Math.max(Math.min(MIN_BATCH_MS, target), Math.min(target, Math.round(target * duty)));
+const loadedBatchMs = (duty: number, target: number) =>
+  Math.max(Math.min(MIN_BATCH_MS, target), Math.min(target, Math.round(target * duty * LOADED_BATCH_SHARE)));
 
 /**
  * The next decision from the last one and what the window measured. Pure;

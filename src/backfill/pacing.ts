@@ -6,8 +6,6 @@ import { ImpactProbe, OWN_SESSIONS } from './probe.js';
 import type { BackfillTarget } from './types.js';
 
 /** Opens another session on the backfill's database, for the impact probe. */
-export type OpenSession = () => Promise<Database>;
-
 /**
  * One worker's pacing through a run: the probe beside its batches, the
  * pacer's decisions, and their record — in the range row with each
@@ -40,14 +38,14 @@ export class WorkerPacing {
   /**
    * Name the worker's session as the backfill's own (so other workers do not
    * count it as load) and start the probe on a session of its own when there
-   * is a budget, a server, and a way to open a session. Without one nothing is
-   * measured: the backfill runs at full speed under its health back-off.
+   * is a budget and a server (which opens the probe's session). Without them
+   * nothing is measured: the backfill runs at full speed under its health back-off.
    */
-  static async start(db: Database, plan: BackfillPlan, workerId: string, openSession?: OpenSession): Promise<WorkerPacing> {
+  static async start(db: Database, plan: BackfillPlan, workerId: string): Promise<WorkerPacing> {
     const t = plan.target;
     let probe: ImpactProbe | undefined;
-    if (db.kind === 'server' && openSession && t.spec.impact.p99Increase !== null && t.spec.impact.p99Increase !== 'unlimited') {
-      const session = await openSession();
+    if (db.openSession && t.spec.impact.p99Increase !== null && t.spec.impact.p99Increase !== 'unlimited') {
+      const session = await db.openSession(`${OWN_SESSIONS} probe`);
       probe = new ImpactProbe(session, plan.table, plan.tableOid);
       try {
         await probe.start();
@@ -94,6 +92,11 @@ export class WorkerPacing {
     this.current = next;
     if (next.state !== previous.state) await this.record(rangeNo, previous, next);
     return pauseAfter(batchMs, next, this.t.spec.sleepRatio);
+  }
+
+  /** Whether the probe measures and sees no other session working: nobody to protect, full speed. */
+  get idle(): boolean {
+    return this.probe !== undefined && this.current.state === 'full';
   }
 
   /** The worker rested this long (shown as `pausedMs`: a backfill without load rests 0). */

@@ -24,16 +24,19 @@ const PROBE_GAP_MS = 5;
 const ACTIVITY_EVERY_MS = 100;
 /** Load seen this recently still counts: sessions of a paced load are active only part of the time. */
 const LOAD_MEMORY_MS = 2000;
-/** Samples a decision needs: a p99 of fewer is mostly noise. */
+/** New samples between two decisions (about 1.5 s of probing). */
 const WINDOW_SAMPLES = 200;
 /**
- * The quantile judged: a little past p99, so the pacer holds the share of
- * writes that wait for a batch's rows under 0.5 % — the application's p99
- * then stays clear of them, rather than at the edge AIMD would otherwise
- * settle on.
+ * Samples a decision judges, the newest: a p99 of fewer is mostly noise (of
+ * 600, the 6th slowest), and a sliding window of them lets one stall of a busy
+ * machine weigh in no more than it does in the application's own p99.
  */
-const JUDGED = 0.995;
+const WINDOW_KEEP = 600;
+/** The quantile judged: the p99 the budget is about. */
+const JUDGED = 0.99;
 const BASELINE_SAMPLES = 100;
+/** How long into a rest samples start to count as the baseline. */
+const SETTLE_MS = 20;
 const BASELINE_KEEP = 600;
 /** A probe that waits this long counts as this long. */
 const PROBE_TIMEOUT_MS = 2000;
@@ -47,10 +50,14 @@ export function quantile(xs: readonly number[], q: number): number {
 /** Measures the backfill's impact on the rest of the database; see the file's comment. */
 export class ImpactProbe {
   private inBatch = false;
+  /** When the worker's current rest began. */
+  private restSince = Number.NEGATIVE_INFINITY;
   private stopped = false;
   private loop: Promise<void> | undefined;
+  /** The last WINDOW_KEEP samples, batches and rests mixed: what the application sees. */
   private window: number[] = [];
-  private recent: number[] = [];
+  /** Samples taken since the last decision. */
+  private fresh = 0;
   private readonly baseline: number[] = [];
   private lastLoadAt = Number.NEGATIVE_INFINITY;
   private lastActivityAt = Number.NEGATIVE_INFINITY;
@@ -82,6 +89,7 @@ export class ImpactProbe {
   /** The worker is in a batch (true) or resting (false): samples taken at rest are the baseline. */
   markBatch(running: boolean): void {
     this.inBatch = running;
+    if (!running) this.restSince = performance.now();
   }
 
   /** What was measured since the last decision; impact is null until the window holds enough samples. */
@@ -89,14 +97,11 @@ export class ImpactProbe {
     const loaded = this.loaded();
     if (!loaded) {
       this.window = [];
-      this.recent = [];
+      this.fresh = 0;
     }
-    if (!loaded || this.window.length < WINDOW_SAMPLES || this.baseline.length < BASELINE_SAMPLES) return { loaded, impact: null };
-    const raw = quantile(this.window, JUDGED) / Math.max(0.001, quantile(this.baseline, JUDGED)) - 1;
-    this.window = [];
-    // The median of the last three windows: one stall of a busy machine is no reason to halve the pace.
-    this.recent = [...this.recent.slice(-2), raw];
-    return { loaded, impact: quantile(this.recent, 0.5) };
+    if (!loaded || this.fresh < WINDOW_SAMPLES || this.window.length < WINDOW_KEEP || this.baseline.length < BASELINE_SAMPLES) return { loaded, impact: null };
+    this.fresh = 0;
+    return { loaded, impact: quantile(this.window, JUDGED) / Math.max(0.001, quantile(this.baseline, JUDGED)) - 1 };
   }
 
   /** Stop probing and close the probe's session. */
@@ -156,7 +161,8 @@ export class ImpactProbe {
   }
 
   private async probeOnce(): Promise<void> {
-    const atRest = !this.inBatch;
+    // A batch's after-effects (its WAL written out, its dead rows) last a little into the rest: not yet baseline.
+    const atRest = !this.inBatch && performance.now() - this.restSince >= SETTLE_MS;
     const tid = `(${Math.floor(Math.random() * Math.max(1, this.pages))},${1 + Math.floor(Math.random() * this.perPage)})`;
     const t0 = performance.now();
     try {
@@ -166,6 +172,8 @@ export class ImpactProbe {
     }
     const ms = performance.now() - t0;
     this.window.push(ms);
+    if (this.window.length > WINDOW_KEEP) this.window.shift();
+    this.fresh++;
     // A sample that started at rest but overlapped a batch is no baseline.
     if (atRest && !this.inBatch) {
       this.baseline.push(ms);

@@ -35,6 +35,11 @@ export interface Database extends Queryable {
   withAdvisoryLock<T>(key: bigint, waitMs: number, fn: () => Promise<T>): Promise<T>;
   /** Subscribe to NOTIFY on `channel`; resolves to an unsubscribe function. */
   listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
+  /**
+   * Open another session to the same server, named `applicationName` (a server only: PGlite is one
+   * session). The caller closes it.
+   */
+  openSession?(applicationName: string): Promise<Database>;
   /** Close every connection and file the driver holds. */
   close(): Promise<void>;
 }

@@ -117,6 +117,7 @@ export async function openServer(opts: ServerOptions): Promise<Database> {
     kind: 'server',
     target,
     ...q,
+    openSession: (applicationName) => openServer({ ...opts, applicationName }),
     async transaction(fn) {
       if (inTransaction) throw new Error('nested transaction on one ferry session');
       inTransaction = true;

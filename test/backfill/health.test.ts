@@ -41,6 +41,28 @@ forEachDriver('backfill health signals', (suite) => {
     });
   }
 
+  if (suite.kind === 'server') {
+    it('over the WAL limit asks for a pause while others work, and none on an idle database with no replica lagging', async () => {
+      const db = await (await suite.fresh()).open();
+      try {
+        await seedUsers(db, 10);
+        const { rows } = await db.query<{ oid: number }>(`SELECT 'users'::regclass::oid::int AS oid`);
+        const h = new HealthMonitor(db, rows[0]?.oid as number, { ...CALM, maxWalBytesPerSecond: 1 });
+        const writeWal = () => db.exec('UPDATE users SET full_name = full_name');
+        await h.read();
+        await writeWal();
+        const loaded = await h.assess(10, 200, 10, false);
+        expect(loaded.reason).toMatch(/^WAL \d+\.\d MiB\/s > 0\.0 MiB\/s$/);
+        expect(loaded.backOff).toBe(false);
+        expect(loaded.pauseMs).toBeGreaterThan(0);
+        await writeWal();
+        expect(await h.assess(10, 200, 10, true)).toEqual({ reason: null, backOff: false, pauseMs: 0 });
+      } finally {
+        await db.close();
+      }
+    });
+  }
+
   it('backs off on a batch far slower than the recent median and over its target, and skips the signals this engine does not have', async () => {
     const db = await (await suite.fresh()).open();
     try {

@@ -34,9 +34,10 @@ describe('the backfill pacer', () => {
   it('starts cautiously when load appears, halves over budget, adds a step under it, and comes back to full speed when the load stops', () => {
     const seq = walk([loaded(null), loaded(0.5), loaded(0.5), loaded(0.02), loaded(0.02), { loaded: false, impact: null }]);
     expect(seq.map((p) => p.state)).toEqual(['paced', 'paced', 'paced', 'paced', 'paced', 'full']);
-    expect(seq.map((p) => Number(p.dutyCycle.toFixed(4)))).toEqual([0.5, 0.25, 0.125, 0.225, 0.325, 1]);
-    // Batches shrink with the duty cycle, so the rows a batch locks are held for less time.
-    expect(seq[2]?.batchMs).toBe(25);
+    expect(seq.map((p) => Number(p.dutyCycle.toFixed(4)))).toEqual([0.25, 0.125, 0.0625, 0.1625, 0.2625, 1]);
+    // Batches shrink with the duty cycle (a quarter of target × duty, at least 5 ms), so each burst the application feels is short.
+    expect(seq[1]?.batchMs).toBe(6);
+    expect(seq[2]?.batchMs).toBe(5);
     expect(seq[5]?.batchMs).toBe(200);
   });
 

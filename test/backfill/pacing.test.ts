@@ -81,7 +81,6 @@ forEachDriver('backfill pacing by measured impact', (suite) => {
       try {
         final = await runBackfill(db, targetOf(spec), {
           lockTimeoutMs: 5000,
-          openSession: () => target.open(),
           onPacing: (p) => {
             decisions.push(p);
             // Stop the load once the pacer has measured it and slowed down.
@@ -125,7 +124,6 @@ forEachDriver('backfill pacing by measured impact', (suite) => {
       try {
         final = await runBackfill(db, targetOf(spec), {
           lockTimeoutMs: 5000,
-          openSession: () => target.open(),
           onPacing: (p) => decisions.push(p),
           onProgress: (p) => seen.push(p),
         });
@@ -153,7 +151,7 @@ forEachDriver('backfill pacing by measured impact', (suite) => {
       await seedUsers(db, 5000);
       const decisions: Pacing[] = [];
       const spec = specOf({ ...FAST, batchSize: { initial: 100, min: 100, max: 100 }, ranges: 2 });
-      const final = await runBackfill(db, targetOf(spec), { lockTimeoutMs: 5000, openSession: () => target.open(), onPacing: (p) => decisions.push(p) });
+      const final = await runBackfill(db, targetOf(spec), { lockTimeoutMs: 5000, onPacing: (p) => decisions.push(p) });
       expect(final.state).toBe('done');
       expect(decisions.length).toBeGreaterThanOrEqual(50);
       expect(decisions.every((p) => p.state === 'full' && p.dutyCycle === 1 && p.pausedMs === 0 && p.impact === null)).toBe(true);
