@@ -156,12 +156,30 @@ export async function readState(db: Queryable): Promise<{ migrations: Map<string
   return { migrations, applied };
 }
 
-/** Register a migration in phase `planned` if the database does not know it yet. */
-export async function ensureMigrationRecord(db: Queryable, id: string, title: string, checksum: string): Promise<void> {
-  await db.query(
+/**
+ * Register a migration in phase `planned` if the database does not know it yet.
+ * Resolves to its phase; its row stays locked until the transaction ends.
+ */
+export async function ensureMigrationRecord(db: Queryable, id: string, title: string, checksum: string): Promise<string> {
+  const { rows } = await db.query<{ phase: string }>(
     `INSERT INTO ferry.migrations (id, phase, title, checksum) VALUES ($1, 'planned', $2, $3)
-     ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, checksum = EXCLUDED.checksum`,
+     ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, checksum = EXCLUDED.checksum
+     RETURNING phase`,
     [id, title, checksum],
+  );
+  return rows[0]?.phase as string;
+}
+
+/** Move a migration from phase `from` to `to` and append the transition's event, in one statement. */
+export async function recordTransition(
+  db: Queryable,
+  e: { migrationId: string; actor: string; from: string; to: string; reason: string; details?: unknown },
+): Promise<void> {
+  await db.query(
+    `WITH moved AS (UPDATE ferry.migrations SET phase = $4::text, updated_at = now() WHERE id = $1 RETURNING id)
+     INSERT INTO ferry.events (migration_id, actor, kind, from_phase, to_phase, reason, details)
+     SELECT id, $2, 'transition', $3::text, $4::text, $5, $6::jsonb FROM moved`,
+    [e.migrationId, e.actor, e.from, e.to, e.reason, e.details === undefined ? null : JSON.stringify(e.details)],
   );
 }
 
@@ -225,10 +243,23 @@ export interface AppliedRecord {
   clearMarker?: boolean;
 }
 
-/** Record a step as applied, with its definition (in the same transaction as its forward SQL). */
-export async function recordApplied(db: Queryable, a: AppliedRecord): Promise<void> {
+/**
+ * Record a step as applied, with its definition (in the same transaction as its forward SQL). With
+ * `migration`, also record the manifest's definition and point of no return when this is the
+ * migration's first applied step: from then on they are what `down` obeys, and only `ferry acknowledge`
+ * changes the definition. One statement either way.
+ */
+export async function recordApplied(
+  db: Queryable,
+  a: AppliedRecord,
+  migration?: { definition: Record<string, string>; pointOfNoReturn: string | null },
+): Promise<void> {
+  const first = migration
+    ? `WITH first AS (UPDATE ferry.migrations SET definition = $12::jsonb, point_of_no_return = $13
+                       WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM ferry.applied_steps WHERE migration_id = $1))\n     `
+    : '';
   await db.query(
-    `INSERT INTO ferry.applied_steps (migration_id, step_id, position, checksum, applied_by, duration_ms, baseline, definition, rollback, irreversible, phase)
+    `${first}INSERT INTO ferry.applied_steps (migration_id, step_id, position, checksum, applied_by, duration_ms, baseline, definition, rollback, irreversible, phase)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10, $11)`,
     [
       a.migrationId,
@@ -242,27 +273,10 @@ export async function recordApplied(db: Queryable, a: AppliedRecord): Promise<vo
       JSON.stringify(a.rollback),
       a.irreversible,
       a.phase,
+      ...(migration ? [JSON.stringify(migration.definition), migration.pointOfNoReturn] : []),
     ],
   );
   if (a.clearMarker) await db.query('DELETE FROM ferry.step_runs WHERE migration_id = $1 AND step_id = $2', [a.migrationId, a.stepId]);
-}
-
-/**
- * Record a migration's manifest definition and point of no return, but only
- * while none of its steps is applied: from its first applied step on, they are
- * what `down` obeys, and only `ferry acknowledge` changes the definition.
- */
-export async function recordDefinitionIfNew(
-  db: Queryable,
-  migrationId: string,
-  definition: Record<string, string>,
-  pointOfNoReturn: string | null,
-): Promise<void> {
-  await db.query(
-    `UPDATE ferry.migrations SET definition = $2::jsonb, point_of_no_return = $3
-      WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM ferry.applied_steps WHERE migration_id = $1)`,
-    [migrationId, JSON.stringify(definition), pointOfNoReturn],
-  );
 }
 
 /** Replace the recorded definition and rollback of an applied step (an acknowledged edit). */

@@ -63,9 +63,9 @@ async function views(
 /** A lifecycle move a run made. */
 type Moved = RunReport['transitions'][number];
 
-/** Move to `to` inside `tx`; the move made, or none when already there. */
-async function moveIn(tx: Queryable, m: Migration, to: Phase, actor: string, reason: string, details?: unknown): Promise<Moved[]> {
-  const from = await transition(tx, m.id, to, { actor, reason, ...(details === undefined ? {} : { details }) });
+/** Move to `to` inside `tx` (from `known`, when the caller holds the row locked in `tx`); the move made, or none when already there. */
+async function moveIn(tx: Queryable, m: Migration, to: Phase, actor: string, reason: string, details?: unknown, known?: Phase): Promise<Moved[]> {
+  const from = await transition(tx, m.id, to, { actor, reason, ...(details === undefined ? {} : { details }), ...(known ? { from: known } : {}) });
   return from === to ? [] : [{ migrationId: m.id, from, to }];
 }
 
@@ -117,16 +117,19 @@ async function applyMigration(db: Database, report: RunReport, v: MigrationView,
   const untilIndex = opts.until === undefined ? Number.POSITIVE_INFINITY : (m.steps.find((x) => x.id === opts.until)?.index ?? Number.POSITIVE_INFINITY);
   const steps = v.pending.filter((x) => x.index <= untilIndex);
   const stillPending = new Set(v.pending.filter((x) => x.index > untilIndex).map((x) => x.id));
+  // The phase `start` left the row in, locked, in its transaction: `finish` in the same transaction need not read it again.
+  let started: { tx: Queryable; phase: Phase } | undefined;
   const start = async (tx: Queryable): Promise<Moved[]> => {
-    await ensureMigrationRecord(tx, m.id, m.manifest.title, m.checksum);
-    if ((v.record?.phase ?? 'planned') !== 'planned') return [];
-    return moveIn(tx, m, 'approved', opts.actor, `approval not required ${envNote}`, { approvalRequired: false });
+    const phase = (await ensureMigrationRecord(tx, m.id, m.manifest.title, m.checksum)) as Phase;
+    started = { tx, phase: phase === 'planned' ? 'approved' : phase };
+    if (phase !== 'planned') return [];
+    return moveIn(tx, m, 'approved', opts.actor, `approval not required ${envNote}`, { approvalRequired: false }, phase);
   };
   const finish = async (tx: Queryable): Promise<Moved[]> => {
     const moved: Moved[] = [];
-    let phase = await currentPhase(tx, m.id);
+    let phase = started?.tx === tx ? started.phase : await currentPhase(tx, m.id);
     const to = async (next: Phase, reason: string) => {
-      moved.push(...(await moveIn(tx, m, next, opts.actor, reason)));
+      moved.push(...(await moveIn(tx, m, next, opts.actor, reason, undefined, phase)));
       phase = next;
     };
     if (stillPending.size === 0 && (phase === 'approved' || phase === 'rolled-back')) await to('expanded', `all ${m.steps.length} steps applied`);

@@ -1,6 +1,6 @@
 import type { Queryable } from '../db/database.js';
 import { FerryError } from '../errors.js';
-import { appendEvent } from '../state/store.js';
+import { recordTransition } from '../state/store.js';
 import { approvalsCurrent, rolesApproved } from './approvals.js';
 import { checksPass } from './check-store.js';
 import { crossingGate } from './crossing.js';
@@ -170,15 +170,21 @@ export async function refusal(
  * Move a migration to `to`, checking the table and every gate, and append the
  * event (who, when, from → to, why) in the same transaction. Resolves to the
  * phase it moved from (equal to `to` when it was already there: nothing is written).
+ * `from`: the phase as the caller read it with the row locked in this transaction (not read again).
  */
-export async function transition(tx: Queryable, migrationId: string, to: Phase, opts: { actor: string; reason: string; details?: unknown }): Promise<Phase> {
-  const from = await currentPhase(tx, migrationId);
+export async function transition(
+  tx: Queryable,
+  migrationId: string,
+  to: Phase,
+  opts: { actor: string; reason: string; details?: unknown; from?: Phase },
+): Promise<Phase> {
+  // A caller that holds the row locked in this transaction (it registered or moved the migration in it) knows the phase.
+  const from = opts.from ?? (await currentPhase(tx, migrationId));
   if (from === to) return from;
   const t = findTransition(from, to);
   if (!t) throw new FerryError('E_GATE', `migration ${migrationId} cannot move from ${from} to ${to}`, nextMoves(from));
   const refused = await gateRefusal(t, { tx, migrationId, from, to, actor: opts.actor, details: opts.details });
   if (refused) throw refused;
-  await tx.query('UPDATE ferry.migrations SET phase = $2, updated_at = now() WHERE id = $1', [migrationId, to]);
-  await appendEvent(tx, { migrationId, actor: opts.actor, kind: 'transition', from, to, reason: opts.reason, details: opts.details });
+  await recordTransition(tx, { migrationId, actor: opts.actor, from, to, reason: opts.reason, details: opts.details });
   return from;
 }

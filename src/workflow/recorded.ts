@@ -2,7 +2,7 @@ import type { Queryable } from '../db/database.js';
 import { splitStatements } from '../db/sql-script.js';
 import { rollbackOf } from '../migration/definition.js';
 import type { Migration, Step } from '../migration/loader.js';
-import { type AppliedStep, type MigrationRecord, recordApplied, recordDefinitionIfNew } from '../state/store.js';
+import { type AppliedStep, type MigrationRecord, recordApplied } from '../state/store.js';
 
 /**
  * Record `step` of `m` as applied by `actor`, with its definition, its rollback,
@@ -10,21 +10,25 @@ import { type AppliedStep, type MigrationRecord, recordApplied, recordDefinition
  * and point of no return; in the transaction that applied it.
  */
 export async function recordStep(q: Queryable, m: Migration, step: Step, actor: string, opts: { durationMs?: number; baseline?: boolean } = {}): Promise<void> {
-  await recordDefinitionIfNew(q, m.id, m.definition, m.manifest.pointOfNoReturn);
-  await recordApplied(q, {
-    migrationId: m.id,
-    stepId: step.id,
-    position: step.index,
-    checksum: step.checksum,
-    actor,
-    durationMs: opts.durationMs ?? 0,
-    baseline: opts.baseline ?? false,
-    definition: step.definition,
-    rollback: rollbackOf(step),
-    irreversible: step.irreversible,
-    phase: step.phase ?? 'expand',
-    clearMarker: !step.transaction,
-  });
+  const manifest = { definition: m.definition, pointOfNoReturn: m.manifest.pointOfNoReturn };
+  await recordApplied(
+    q,
+    {
+      migrationId: m.id,
+      stepId: step.id,
+      position: step.index,
+      checksum: step.checksum,
+      actor,
+      durationMs: opts.durationMs ?? 0,
+      baseline: opts.baseline ?? false,
+      definition: step.definition,
+      rollback: rollbackOf(step),
+      irreversible: step.irreversible,
+      phase: step.phase ?? 'expand',
+      clearMarker: !step.transaction,
+    },
+    manifest,
+  );
 }
 
 /** The facts that guard a migration's data, as the database recorded them when it was applied. */
