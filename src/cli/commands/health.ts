@@ -1,6 +1,6 @@
 import { type Command, Option } from 'commander';
 import { FerryError } from '../../errors.js';
-import type { Decision, DecisionMatrix } from '../../health/index.js';
+import { counts, type Decision, type DecisionMatrix, METRIC_NAMES } from '../../health/index.js';
 import type { Migration } from '../../migration/loader.js';
 import { parseHold } from '../../rollout/index.js';
 import { type HealthReport, healthReport } from '../../workflow/health.js';
@@ -56,8 +56,10 @@ function report(ctx: CommandContext, { matrix, decision, phase }: HealthReport):
 function hintFor(m: DecisionMatrix, decision: Decision): string {
   if (m.colour === 'no-data')
     return `send traffic through the SDK's observe()/record() (or lower health.thresholds.minRequests), then run \`ferry health ${m.migrationId}\` again`;
-  if (m.colour === 'red' && decision.action === 'pause')
-    return `red on p99 latency alone is degraded, not severe: \`ferry rollout ${m.migrationId} run\` pauses here and resumes by itself once green again; investigate the latency, or roll back on purpose with \`ferry flag set ${m.flag} false\``;
+  if (m.colour === 'red' && decision.action === 'pause') {
+    const red = m.metrics.filter((v) => counts(v) && v.colour === 'red').map((v) => METRIC_NAMES[v.metric]);
+    return `red on ${red.join(' and ')} alone is degraded, not severe: \`ferry rollout ${m.migrationId} run\` pauses here and resumes by itself once green again; investigate, or roll back on purpose with \`ferry flag set ${m.flag} false\``;
+  }
   if (m.colour === 'yellow')
     return `\`ferry rollout ${m.migrationId} run\` pauses here; investigate, then \`ferry rollout ${m.migrationId} resume\` to accept it`;
   return `roll back: \`ferry flag set ${m.flag} false\` (quick), then \`ferry down ${m.migrationId}\` if data is involved`;
