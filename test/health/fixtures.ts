@@ -23,7 +23,13 @@ export async function serverTarget(): Promise<{ target: TestTarget; url: string;
 }
 
 /** The health settings the controller tests use: evaluate every second, a 3 s window, 30 requests per cohort to judge. */
-export const FAST_HEALTH = { interval: '1s', window: '3s', thresholds: { minRequests: 30 } } as const;
+/**
+ * The test server is shared by the suite's files running in parallel: its WAL rate (a server-wide signal of the
+ * resource row) is their work, not this rollout's. Tests that are not about it judge it never yellow.
+ */
+export const SHARED_SERVER_RESOURCES = { walRate: { yellow: 1000, red: 1000 } } as const;
+
+export const FAST_HEALTH = { interval: '1s', window: '3s', thresholds: { minRequests: 30, resources: SHARED_SERVER_RESOURCES } } as const;
 
 /** A migration `0001_checkout` with flag `checkout.v2`, two steps (`a` creates t1, `b` creates t2), the given holds and health settings. */
 export function healthProject(

@@ -18,7 +18,7 @@ import { ensureState } from '../../src/state/store.js';
 import { emptyPgliteTarget, serverAvailable } from '../helpers/databases.js';
 import { migrationsOf, testRun } from '../helpers/engine.js';
 import { until } from '../helpers/process.js';
-import { cleanups, healthProject, serverTarget, startService, where } from './fixtures.js';
+import { cleanups, healthProject, SHARED_SERVER_RESOURCES, serverTarget, startService, where } from './fixtures.js';
 
 const resources = (m: DecisionMatrix) => m.metrics.find((v) => v.metric === 'resources');
 const signal = (v: ReturnType<typeof resources>, name: string) => v?.signals?.find((s) => s.signal === name);
@@ -119,7 +119,7 @@ describe.runIf(await serverAvailable())('the resource row on the server', () => 
     const health = {
       interval: '1s',
       window: '3s',
-      thresholds: { minRequests: 30, resources: { lockWaiters: { yellow: 1, red: 2 }, walRate: { yellow: 1000, red: 1000 } } },
+      thresholds: { minRequests: 30, resources: { ...SHARED_SERVER_RESOURCES, lockWaiters: { yellow: 1, red: 2 } } },
     };
     const { p, id, flag } = healthProject(target, { holds: ['1h', '1h', '1h', '1h', '1h'], health });
     const ms = await migrationsOf(p);

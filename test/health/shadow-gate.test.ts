@@ -4,10 +4,10 @@ import { readFlag } from '../../src/rollout/flags.js';
 import { createFlags } from '../../src/sdk/index.js';
 import { serverAvailable } from '../helpers/databases.js';
 import { startFerry, until } from '../helpers/process.js';
-import { cleanups, currentMatrix, decisions, healthProject, serverTarget, up, where } from './fixtures.js';
+import { cleanups, currentMatrix, decisions, healthProject, SHARED_SERVER_RESOURCES, serverTarget, up, where } from './fixtures.js';
 
 /** Evaluate every second over a window long enough that a loaded machine cannot age the mismatches out of it. */
-const HEALTH = { interval: '1s', window: '60s', thresholds: { minRequests: 30 } };
+const HEALTH = { interval: '1s', window: '60s', thresholds: { minRequests: 30, resources: SHARED_SERVER_RESOURCES } };
 
 type Verdict = { metric: string; value: number | null; colour: string };
 
