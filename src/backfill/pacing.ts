@@ -5,7 +5,6 @@ import type { BackfillPlan } from './plan.js';
 import { ImpactProbe, OWN_SESSIONS } from './probe.js';
 import type { BackfillTarget } from './types.js';
 
-/** Opens another session on the backfill's database, for the impact probe. */
 /**
  * One worker's pacing through a run: the probe beside its batches, the
  * pacer's decisions, and their record — in the range row with each
