@@ -172,11 +172,13 @@ export async function runBackfill(db: Database, t: BackfillTarget, opts: RunBack
       if (throttledBy !== previous) await showThrottle(db, t, rangeNo, throttledBy);
       throttledRuns = health.backOff ? throttledRuns + 1 : 0;
       // The pacer's pause keeps the duty cycle (and the manifest's sleepRatio floor); health can ask for more.
+      const paceWas = pacing.current.state;
       let rest = Math.max(await pacing.afterBatch(rangeNo, cp.updated, cp.elapsedMs), Math.min(10_000, health.pauseMs));
       opts.onPacing?.(pacing.current);
       size = nextBatchSize(limit, { walked: cp.walked, elapsedMs: cp.elapsedMs, throttled: health.backOff }, { min, max, targetMs: pacing.current.batchMs });
       if (health.backOff) rest = Math.max(rest, Math.min(10_000, 250 * 2 ** (throttledRuns - 1)));
-      await report(false);
+      // A change of pacing state is shown at once, like a throttle.
+      await report(pacing.current.state !== paceWas);
       if (rest > 0) {
         const rested = performance.now();
         await pause(rest);

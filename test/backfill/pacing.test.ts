@@ -114,10 +114,11 @@ forEachDriver('backfill pacing by measured impact', (suite) => {
     const target = await suite.fresh();
     const db = await target.open();
     try {
-      // Batches of ~320 ms the load waits for: even at the floor, over budget.
-      await seedUsers(db, 800);
+      // Batches of ~320 ms the load waits for: even at the floor, over budget; enough of them that the floor is
+      // reached (after ~800 probes) well before the last one, however slowly a loaded machine probes.
+      await seedUsers(db, 1600);
       const spec = specOf({ ...FAST, set: slowFill(4), batchSize: { initial: 80, min: 80, max: 80 }, ranges: 1, impact: { minDutyCycle: 0.4 } });
-      const stopLoad = await startLoad(target, 800);
+      const stopLoad = await startLoad(target, 1600);
       const decisions: Pacing[] = [];
       const seen: BackfillProgress[] = [];
       let final: BackfillProgress;

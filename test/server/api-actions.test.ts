@@ -54,7 +54,7 @@ async function waitFor<T>(read: () => Promise<T>, done: (v: T) => boolean): Prom
 }
 
 interface BackfillDoc {
-  progress: { state: string; rowsDone: number }[];
+  progress: { state: string; rowsDone: number; pacing: { state: string; dutyCycle: number; pausedMs: number; reason: string } | null }[];
   history: { stepId: string; batches: number; series: { rows: number; batchSize: number; durationMs: number; worker: string | null }[] }[];
   totals: { rowsDone: number; rowsTotal: number; etaSeconds: number | null };
   job: { running: boolean; lastError: string | null };
@@ -296,13 +296,26 @@ describe('the backfill job on the embedded database', () => {
     expect([a.status, b.status].sort()).toEqual([200, 409]);
     expectProblem(a.status === 409 ? a : b, 409, 'E_LOCKED');
     expect((a.status === 200 ? a : b).json).toMatchObject({ action: 'start', job: { running: true } });
+    // While it runs, the pacer's decision is in the document and on the page (the job lets requests in between batches).
+    let pacing: BackfillDoc['progress'][number]['pacing'] = null;
+    let page = '';
     const doc = await waitFor(
-      async () => (await server.request<BackfillDoc>(`${API}/backfill`)).json,
+      async () => {
+        const d = (await server.request<BackfillDoc>(`${API}/backfill`)).json;
+        if (d.progress[0]?.pacing) pacing = d.progress[0].pacing;
+        const island = (await server.request(`/fragments/migrations/${SPLIT}/backfill`)).text;
+        if (island.includes('data-pacing=')) page = island;
+        return d;
+      },
       (d) => !d.job.running,
     );
     expect(doc.job.lastError).toBeNull();
     expect(doc.progress).toEqual([expect.objectContaining({ state: 'done', rowsDone: users })]);
     expect(doc.history[0]?.series.reduce((n, p) => n + p.rows, 0)).toBe(users);
+    // One embedded session, nobody to protect: full speed, no pause.
+    expect(pacing).toMatchObject({ state: 'full', dutyCycle: 1, pausedMs: 0, reason: 'no concurrent load' });
+    expect(page).toContain('data-pacing="full"');
+    expect(page).toContain('pacing: full speed (no concurrent load; budget +10 %)');
     const events = await server.ctx.withDb((db) =>
       db.query<{ actor: string; to_phase: string }>('SELECT actor, to_phase FROM ferry.events WHERE migration_id = $1 AND to_phase IS NOT NULL ORDER BY id', [
         SPLIT,

@@ -78,6 +78,20 @@ const DriftSchema = z
   .object({ migrationId: z.string(), stepId: z.string().optional(), kind: z.string(), problem: z.string(), acknowledgeable: z.boolean() })
   .openapi('Drift');
 
+/** The pacer's latest decision for a backfill (docs/backfill.md, "Pacing by measured impact"). */
+const PacingSchema = z
+  .object({
+    state: z.enum(['full', 'paced', 'minimum']),
+    dutyCycle: z.number().describe('Fraction of wall time spent in batches; 1 never pauses.'),
+    batchMs: z.number(),
+    budget: z.number().nullable().describe('How much the p99 may rise, as a fraction; null when unlimited.'),
+    impact: z.number().nullable().describe('The p99 rise measured over the last window; null when nothing is measured.'),
+    reason: z.string(),
+    rowsPerSec: z.number(),
+    pausedMs: z.number(),
+  })
+  .openapi('BackfillPacing');
+
 /** A backfill step's progress (`ferry backfill --status --json`). */
 export const BackfillProgressSchema = z
   .object({
@@ -94,6 +108,7 @@ export const BackfillProgressSchema = z
     batches: z.number(),
     retries: z.number(),
     throttledBy: z.string().nullable(),
+    pacing: PacingSchema.nullable(),
     rangesDone: z.number(),
     rangesTotal: z.number(),
     workers: z.number(),

@@ -1,5 +1,6 @@
 import type { Context } from 'hono';
 import { html } from 'hono/html';
+import { describePacing } from '../../../backfill/index.js';
 import type { BackfillDocument } from '../../api/live-documents.js';
 import type { ServeEnv } from '../../context.js';
 import { actionButton, signInHint } from '../layout.js';
@@ -54,6 +55,7 @@ function step(p: BackfillLine, h: BackfillHistoryLine | undefined) {
     <div><dt>last / longest batch</dt><dd>${Math.round(p.lastBatchMs)} / ${Math.round(p.longestBatchMs)} ms</dd></div>
     <div><dt>ranges</dt><dd>${p.rangesDone} / ${p.rangesTotal}</dd></div>
   </dl>
+  ${p.pacing ? html`<p class="small${p.pacing.state === 'minimum' ? ' c-yellow' : ''}" data-pacing="${p.pacing.state}">pacing: ${describePacing(p.pacing)}</p>` : ''}
   ${p.throttledBy ? html`<p class="c-yellow small">throttled: ${p.throttledBy}</p>` : ''}
   <p class="small muted">${p.retries} retries · updated ${when(p.updatedAt)}</p>
   ${charts(h)}
