@@ -7,10 +7,6 @@
   const $$ = (sel, root = document) => [...root.querySelectorAll(sel)];
 
   // ── live updates ────────────────────────────────────────────────────────────
-  // Each `change` event of the stream names the state tables that changed; every island whose data-topics
-  // name one of them (or "*"; or any island when the server only saw the change by polling, or has just
-  // reopened its listening session) refetches itself (hx-trigger="ferry:refresh"). `ferry:change` on the
-  // body is for anything else listening.
   // The islands in view refetch first; the rest once those have answered (or after 1 s), so what the reader
   // is looking at does not queue behind hidden islands for the browser's few connections to the server.
   function refreshInOrder(islands) {
@@ -31,6 +27,10 @@
     });
   }
 
+  // Each `change` event of the stream names the state tables that changed; every island whose data-topics
+  // name one of them (or "*"; or any island when the server only saw the change by polling, or has just
+  // reopened its listening session) refetches itself (hx-trigger="ferry:refresh"). `ferry:change` on the
+  // body is for anything else listening.
   function connectStream() {
     const badge = $('#live-state');
     const source = new EventSource('/api/v1/stream');
