@@ -42,14 +42,19 @@ export async function sampleResources(db: Database, source: string): Promise<Res
   }
 }
 
-/** The stored readings taken from `fromMs` to `toMs` (inclusive), oldest first. */
+/**
+ * The stored readings taken from `fromMs` to `toMs` (inclusive), oldest first.
+ * Windows come as JavaScript dates, whole milliseconds, while readings are stamped
+ * to the microsecond: a reading counts as taken in its millisecond, so one taken
+ * in the same millisecond as the window's end (just before the judging) is in it.
+ */
 export async function readSamples(q: Queryable, fromMs: number, toMs: number): Promise<ResourceSample[]> {
   if (!(await stateTableExists(q, 'resource_samples'))) return [];
   const { rows } = await q.query<{ at_ms: number; active: number | null; waiters: number | null; lag: number | null; wal: string | null }>(
-    `SELECT (extract(epoch FROM at) * 1000)::float8 AS at_ms, active_sessions AS active, lock_waiters AS waiters,
+    `SELECT floor(extract(epoch FROM at) * 1000)::float8 AS at_ms, active_sessions AS active, lock_waiters AS waiters,
             replay_lag_seconds AS lag, wal_bytes::text AS wal
        FROM ferry.resource_samples
-      WHERE at >= $1::timestamptz AND at <= $2::timestamptz
+      WHERE at >= $1::timestamptz AND at < $2::timestamptz + interval '1 millisecond'
       ORDER BY at, id`,
     [new Date(fromMs).toISOString(), new Date(toMs).toISOString()],
   );

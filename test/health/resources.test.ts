@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { readActivity } from '../../src/db/activity.js';
@@ -88,6 +89,8 @@ describe.runIf(await serverAvailable())('the resource row on the server', () => 
     // The baseline: an idle database, read twice (the WAL rate needs two readings).
     await sampleResources(db, 'test');
     await sampleResources(db, 'test');
+    // Windows are whole milliseconds: the stage begins in a later one than the baseline's last reading.
+    await sleep(5);
     const stageStart = await dbNow(db);
     const thresholds = thresholdsOf({
       resources: { activeSessions: { yellow: 1.5, red: 2, floor: 2 }, lockWaiters: { yellow: 1, red: 3 }, walRate: { yellow: 1000, red: 1000 } },
@@ -103,6 +106,7 @@ describe.runIf(await serverAvailable())('the resource row on the server', () => 
     expect(signal(busy, 'activeSessions')?.note).toBe('active sessions 3 vs 0 before the stage (counted as 2): ×1.5 ≥ ×1.5');
     expect(busy.colour).toBe('yellow');
 
+    await sleep(5);
     const queued = await dbNow(db);
     const queue = await lockQueue(url, 'busy', 4);
     await until('four sessions to wait for the lock', async () => (await readActivity(db)).lockWaiters === 4);
