@@ -1,5 +1,6 @@
 import { hostname, userInfo } from 'node:os';
 import type { Database, Queryable } from '../db/database.js';
+import { FerryError } from '../errors.js';
 import { STATE_SCHEMA_VERSIONS } from './schema.js';
 
 /**
@@ -277,6 +278,100 @@ export async function recordApplied(
     ],
   );
   if (a.clearMarker) await db.query('DELETE FROM ferry.step_runs WHERE migration_id = $1 AND step_id = $2', [a.migrationId, a.stepId]);
+}
+
+/** A phase move to record with its event, already checked against the lifecycle's table and gates. */
+export interface PhaseMove {
+  from: string;
+  to: string;
+  reason: string;
+  details?: unknown;
+}
+
+/** What {@link recordProgress} writes about one migration. */
+export interface Progress {
+  migrationId: string;
+  title: string;
+  checksum: string;
+  /** The phase the caller read under the migration lock; null: the migration has no record yet. */
+  expected: string | null;
+  actor: string;
+  /** The moves from `expected`, in order; each gets a transition event. */
+  moves: PhaseMove[];
+  /** A step applied in this transaction, with the manifest's definition recorded when it is the migration's first. */
+  applied?: AppliedRecord;
+  manifest?: { definition: Record<string, string>; pointOfNoReturn: string | null };
+}
+
+/**
+ * Everything a step's transaction records about its migration, in one statement:
+ * register the migration (or refresh its title and checksum), move it through
+ * `moves` with one event each, and record the applied step (see {@link recordApplied}).
+ * When the row is no longer in the `expected` phase, nothing is written and this throws.
+ */
+export async function recordProgress(db: Queryable, p: Progress): Promise<void> {
+  const a = p.applied;
+  const phase = p.moves.at(-1)?.to ?? p.expected ?? 'planned';
+  const definition = a && p.manifest ? JSON.stringify(p.manifest.definition) : null;
+  // The manifest's definition goes with the first applied step only; a sibling CTE does not see this statement's own rows.
+  const firstStep = 'EXCLUDED.definition IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ferry.applied_steps s WHERE s.migration_id = x.id)';
+  const step = a
+    ? `, step AS (
+         INSERT INTO ferry.applied_steps (migration_id, step_id, position, checksum, applied_by, duration_ms, baseline, definition, rollback, irreversible, phase)
+         SELECT id, $10, $11, $12, $13, $14, $15, $16::jsonb, $17::jsonb, $18, $19 FROM m),
+       cleared AS (DELETE FROM ferry.step_runs WHERE $20 AND migration_id = $1 AND step_id = $10 AND EXISTS (SELECT 1 FROM m))`
+    : '';
+  const { rows } = await db.query<{ n: number; was: string | null }>(
+    `WITH m AS (
+       INSERT INTO ferry.migrations AS x (id, phase, title, checksum, definition, point_of_no_return)
+       VALUES ($1, $2, $3, $4, $5::jsonb, $6)
+       ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, checksum = EXCLUDED.checksum, phase = EXCLUDED.phase,
+         updated_at = CASE WHEN x.phase = EXCLUDED.phase THEN x.updated_at ELSE now() END,
+         definition = CASE WHEN ${firstStep} THEN EXCLUDED.definition ELSE x.definition END,
+         point_of_no_return = CASE WHEN ${firstStep} THEN EXCLUDED.point_of_no_return ELSE x.point_of_no_return END
+       WHERE x.phase = $7
+       RETURNING id),
+     moved AS (
+       INSERT INTO ferry.events (migration_id, actor, kind, from_phase, to_phase, reason, details)
+       SELECT m.id, $8, 'transition', e.from_phase, e.to_phase, e.reason, e.details
+         FROM m, ROWS FROM (jsonb_to_recordset($9::jsonb) AS ("from" text, "to" text, reason text, details jsonb)) WITH ORDINALITY
+              AS e(from_phase, to_phase, reason, details, ord)
+        ORDER BY e.ord)${step}
+     SELECT (SELECT count(*)::int FROM m) AS n, (SELECT phase FROM ferry.migrations WHERE id = $1) AS was`,
+    [
+      p.migrationId,
+      phase,
+      p.title,
+      p.checksum,
+      definition,
+      a && p.manifest ? p.manifest.pointOfNoReturn : null,
+      p.expected,
+      p.actor,
+      JSON.stringify(p.moves.map((mv) => ({ from: mv.from, to: mv.to, reason: mv.reason, details: mv.details ?? null }))),
+      ...(a
+        ? [
+            a.stepId,
+            a.position,
+            a.checksum,
+            a.actor,
+            Math.round(a.durationMs),
+            a.baseline,
+            JSON.stringify(a.definition),
+            JSON.stringify(a.rollback),
+            a.irreversible,
+            a.phase,
+            a.clearMarker ?? false,
+          ]
+        : []),
+    ],
+  );
+  if (rows[0]?.n !== 1) {
+    throw new FerryError(
+      'E_LOCKED',
+      `migration ${p.migrationId} is ${rows[0]?.was ?? 'unrecorded'}, not ${p.expected ?? 'unrecorded'} as this run read it under the migration lock; nothing of this step was kept`,
+      'something wrote to ferry.migrations without the lock; run the command again, and let only ferry change ferry.* tables',
+    );
+  }
 }
 
 /** Replace the recorded definition and rollback of an applied step (an acknowledged edit). */

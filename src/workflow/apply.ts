@@ -4,20 +4,12 @@ import { lintRefusalIn } from '../lint/gate.js';
 import type { Migration } from '../migration/loader.js';
 import { kindOf } from '../migration/step-runners.js';
 import { refuseMisfits } from '../operations/preflight.js';
-import { appendEvent, ensureMigrationRecord, ensureState, ensureStateIn, readState } from '../state/store.js';
+import { appendEvent, ensureMigrationRecord, ensureState, ensureStateIn, type PhaseMove, type Progress, readState, recordProgress } from '../state/store.js';
 import { refuseStaleApprovals } from './approvals.js';
-import {
-  type AlongWithStep,
-  applyStep,
-  commitsInOneTransaction,
-  MIGRATION_LOCK_KEY,
-  type RunOptions,
-  rehearseStepInTransaction,
-  type StepReport,
-} from './execute.js';
-import { currentPhase, type Phase, transition } from './lifecycle.js';
+import { applyStep, commitsInOneTransaction, MIGRATION_LOCK_KEY, type RunOptions, rehearseStepInTransaction, type StepReport } from './execute.js';
+import { checkMoves, currentPhase, type MoveAsked, type Phase, transition } from './lifecycle.js';
 import { type Drift, type MigrationView, missingFolders, refuseDrift, viewOf } from './plan-state.js';
-import { recordStep } from './recorded.js';
+import { appliedRecordOf, recordStep } from './recorded.js';
 
 /** Options of `up`. */
 export interface UpOptions extends RunOptions {
@@ -108,54 +100,88 @@ async function refuseLint(db: Queryable, views: MigrationView[]): Promise<void> 
  * Apply the pending steps of one migration (up to `opts.until`) with its
  * lifecycle moves: approved as its first step starts, expanded (and
  * backfilled) as its last one ends. A move commits in the transaction of the
- * step it goes with, so a one-step migration costs one commit; steps that run
- * outside one transaction (backfills, CONCURRENTLY) get the moves in
- * transactions of their own, as does a run with no step to apply.
+ * step it goes with, written with the step's record in one statement, so a
+ * one-statement step costs three round trips (BEGIN, lock_timeout and its SQL;
+ * the record; COMMIT). Steps that run outside one transaction (backfills,
+ * CONCURRENTLY) get the moves in transactions of their own, as does a run with
+ * no step to apply.
  */
 async function applyMigration(db: Database, report: RunReport, v: MigrationView, opts: UpOptions, envNote: string): Promise<void> {
   const m = v.migration;
   const untilIndex = opts.until === undefined ? Number.POSITIVE_INFINITY : (m.steps.find((x) => x.id === opts.until)?.index ?? Number.POSITIVE_INFINITY);
   const steps = v.pending.filter((x) => x.index <= untilIndex);
   const stillPending = new Set(v.pending.filter((x) => x.index > untilIndex).map((x) => x.id));
-  // The phase `start` left the row in, locked, in its transaction: `finish` in the same transaction need not read it again.
-  let started: { tx: Queryable; phase: Phase } | undefined;
-  const start = async (tx: Queryable): Promise<Moved[]> => {
-    const phase = (await ensureMigrationRecord(tx, m.id, m.manifest.title, m.checksum)) as Phase;
-    started = { tx, phase: phase === 'planned' ? 'approved' : phase };
-    if (phase !== 'planned') return [];
-    return moveIn(tx, m, 'approved', opts.actor, `approval not required ${envNote}`, { approvalRequired: false }, phase);
-  };
-  const finish = async (tx: Queryable): Promise<Moved[]> => {
-    const moved: Moved[] = [];
-    let phase = started?.tx === tx ? started.phase : await currentPhase(tx, m.id);
-    const to = async (next: Phase, reason: string) => {
-      moved.push(...(await moveIn(tx, m, next, opts.actor, reason, undefined, phase)));
+  const backfills = m.steps.filter((x) => x.kind === 'backfill');
+  // The phase as this run knows it: read under the migration lock as the run began, then as its own commits left it.
+  // null: no record yet; undefined: read it again (a backfill or a step outside one transaction moved it by itself).
+  let known: Phase | null | undefined = (v.record?.phase as Phase | undefined) ?? null;
+  const startMoves = (from: Phase | null): MoveAsked[] =>
+    from === null || from === 'planned' ? [{ to: 'approved', reason: `approval not required ${envNote}`, details: { approvalRequired: false } }] : [];
+  const finishMoves = (from: Phase): MoveAsked[] => {
+    const asked: MoveAsked[] = [];
+    let phase = from;
+    const to = (next: Phase, reason: string) => {
+      asked.push({ to: next, reason });
       phase = next;
     };
-    if (stillPending.size === 0 && (phase === 'approved' || phase === 'rolled-back')) await to('expanded', `all ${m.steps.length} steps applied`);
-    const backfills = m.steps.filter((x) => x.kind === 'backfill');
+    if (stillPending.size === 0 && (phase === 'approved' || phase === 'rolled-back')) to('expanded', `all ${m.steps.length} steps applied`);
     if (backfills.length > 0 && backfills.every((x) => !stillPending.has(x.id))) {
-      if (phase === 'expanded') await to('backfilling', 'backfill steps were applied before');
-      if (phase === 'backfilling') await to('backfilled', `all ${backfills.length} backfill step(s) done`);
+      if (phase === 'expanded') to('backfilling', 'backfill steps were applied before');
+      if (phase === 'backfilling') to('backfilled', `all ${backfills.length} backfill step(s) done`);
     }
-    return moved;
+    return asked;
   };
-  const alone = async (fn: (tx: Queryable) => Promise<Moved[]>) => report.transitions.push(...(await db.transaction(fn)));
-  if (v.pending.length > 0 && !(steps[0] && commitsInOneTransaction(steps[0]))) await alone(start);
+  /** The bookkeeping of one transaction: `judge` checks its moves (the start's, the finish's) before anything runs; `write` records them. */
+  const bookkeeping = (first: boolean, last: boolean) => {
+    let judged: { expected: Phase | null; moves: PhaseMove[] } | undefined;
+    return {
+      async judge(tx: Queryable): Promise<void> {
+        const expected = known === undefined ? await currentPhase(tx, m.id) : known;
+        const asked = first ? startMoves(expected) : [];
+        if (last) asked.push(...finishMoves(asked.at(-1)?.to ?? expected ?? 'planned'));
+        judged = { expected, moves: await checkMoves(tx, m.id, expected ?? 'planned', asked, opts.actor) };
+      },
+      async write(tx: Queryable, applied?: Pick<Progress, 'applied' | 'manifest'>): Promise<Moved[]> {
+        const { expected, moves } = judged as NonNullable<typeof judged>;
+        await recordProgress(tx, { migrationId: m.id, title: m.manifest.title, checksum: m.checksum, expected, actor: opts.actor, moves, ...applied });
+        return moves.map((x) => ({ migrationId: m.id, from: x.from as Phase, to: x.to as Phase }));
+      },
+      /** After the commit: the moves go in the report, and the phase they left is what the run knows. */
+      committed(moved: Moved[]): void {
+        report.transitions.push(...moved);
+        known = moved.at(-1)?.to ?? judged?.expected;
+      },
+    };
+  };
+  const alone = async (first: boolean, last: boolean) => {
+    const b = bookkeeping(first, last);
+    b.committed(
+      await db.transaction(async (tx) => {
+        await b.judge(tx);
+        return b.write(tx);
+      }),
+    );
+  };
+  if (v.pending.length > 0 && !(steps[0] && commitsInOneTransaction(steps[0]))) await alone(true, false);
   for (const [i, step] of steps.entries()) {
     const last = i === steps.length - 1;
     if (!commitsInOneTransaction(step)) {
       if (step.kind === 'backfill') await enterBackfill(db, report, m, step.id, opts.actor);
       report.steps.push(await applyStep(db, m, step, opts));
-      if (last) await alone(finish);
+      known = undefined;
+      if (last) await alone(false, true);
       continue;
     }
-    const along: AlongWithStep<Moved> = { committed: (moved) => report.transitions.push(...moved) };
-    if (i === 0) along.before = start;
-    if (last) along.after = finish;
-    report.steps.push(await applyStep(db, m, step, opts, along));
+    const b = bookkeeping(i === 0, last);
+    report.steps.push(
+      await applyStep(db, m, step, opts, {
+        before: (tx) => b.judge(tx),
+        record: (tx, durationMs) => b.write(tx, appliedRecordOf(m, step, opts.actor, { durationMs })),
+        committed: (moved) => b.committed(moved),
+      }),
+    );
   }
-  if (steps.length === 0) await alone(finish);
+  if (steps.length === 0) await alone(false, true);
 }
 
 /**

@@ -65,9 +65,33 @@ async function retrying<T>(
   }
 }
 
+/** The statement that sets lock_timeout for the transaction (`local`) or the session. */
+const lockTimeoutSql = (ms: number, local: boolean) => `SET ${local ? 'LOCAL ' : ''}lock_timeout = ${quoteLiteral(`${Math.round(ms)}ms`)}`;
+
 /** Set lock_timeout for the transaction (`local`) or the session; a script, not a parameterised query, so a transaction's BEGIN can go with it. */
 async function setLockTimeout(q: Queryable, ms: number, local: boolean): Promise<void> {
-  await q.exec(`SET ${local ? 'LOCAL ' : ''}lock_timeout = ${quoteLiteral(`${Math.round(ms)}ms`)}`);
+  await q.exec(lockTimeoutSql(ms, local));
+}
+
+/**
+ * `tx` with one statement (`prelude`) that rides with its first script, as the
+ * transaction's BEGIN does: a step's `SET LOCAL lock_timeout`, its BEGIN and its
+ * first statement cost one round trip. Sent alone before a first parameterised query.
+ */
+function withPrelude(tx: Queryable, prelude: string): Queryable {
+  let sent = false;
+  return {
+    async query(sql, params) {
+      if (!sent) await tx.exec(prelude);
+      sent = true;
+      return tx.query(sql, params);
+    },
+    async exec(sql) {
+      if (sent) return tx.exec(sql);
+      sent = true;
+      return (await tx.exec(`${prelude};\n${sql}`)).slice(1);
+    },
+  };
 }
 
 /** Indexes named by the step's CREATE INDEX statements that exist but are INVALID (a failed concurrent build). */
@@ -124,14 +148,16 @@ async function alreadyDone(db: Database, step: Step): Promise<boolean> {
 }
 
 /**
- * Bookkeeping that commits in a step's own transaction, around its SQL and its
- * record (the lifecycle moves of the migration's first and last step): one
- * commit per step instead of three. What `before` and `after` return in the
- * attempt that committed goes to `committed` (a retried attempt's is dropped).
+ * Bookkeeping that commits in a step's own transaction with its SQL (the
+ * lifecycle moves of the migration's first and last step): one commit per step
+ * instead of three. `before` judges, before the step's SQL runs, what `record`
+ * writes after it, in place of the plain record of the step. What `record`
+ * returns in the attempt that committed goes to `committed` (a retried
+ * attempt's is dropped).
  */
 export interface AlongWithStep<T> {
-  before?(tx: Queryable): Promise<T[]>;
-  after?(tx: Queryable): Promise<T[]>;
+  before?(tx: Queryable): Promise<void>;
+  record(tx: Queryable, durationMs: number): Promise<T[]>;
   committed(items: T[]): void;
 }
 
@@ -159,12 +185,13 @@ export async function applyStep<T>(db: Database, m: Migration, step: Step, opts:
   if (along && !commitsInOneTransaction(step)) throw new Error(`step ${step.id} does not run in one transaction; its bookkeeping cannot join it`);
   if (step.transaction) {
     const { value, retries } = await retrying(m, step, 'forward', opts, db, () =>
-      db.transaction(async (tx) => {
-        await setLockTimeout(tx, opts.lockTimeoutMs, true);
-        const before = (await along?.before?.(tx)) ?? [];
+      db.transaction(async (begun) => {
+        const tx = withPrelude(begun, lockTimeoutSql(opts.lockTimeoutMs, true));
+        await along?.before?.(tx);
         const statements = await kindOf(step).forward(step, tx, log);
+        if (along) return { statements, items: await along.record(tx, performance.now() - started) };
         await record(tx, performance.now() - started);
-        return { statements, items: [...before, ...((await along?.after?.(tx)) ?? [])] };
+        return { statements, items: [] };
       }),
     );
     along?.committed(value.items);

@@ -1,6 +1,6 @@
 import type { Queryable } from '../db/database.js';
 import { FerryError } from '../errors.js';
-import { recordTransition } from '../state/store.js';
+import { type PhaseMove, recordTransition } from '../state/store.js';
 import { approvalsCurrent, rolesApproved } from './approvals.js';
 import { checksPass } from './check-store.js';
 import { crossingGate } from './crossing.js';
@@ -180,11 +180,34 @@ export async function transition(
 ): Promise<Phase> {
   // A caller that holds the row locked in this transaction (it registered or moved the migration in it) knows the phase.
   const from = opts.from ?? (await currentPhase(tx, migrationId));
-  if (from === to) return from;
-  const t = findTransition(from, to);
-  if (!t) throw new FerryError('E_GATE', `migration ${migrationId} cannot move from ${from} to ${to}`, nextMoves(from));
-  const refused = await gateRefusal(t, { tx, migrationId, from, to, actor: opts.actor, details: opts.details });
-  if (refused) throw refused;
-  await recordTransition(tx, { migrationId, actor: opts.actor, from, to, reason: opts.reason, details: opts.details });
+  const [move] = await checkMoves(tx, migrationId, from, [{ to, reason: opts.reason, details: opts.details }], opts.actor);
+  if (move) await recordTransition(tx, { migrationId, actor: opts.actor, ...move });
   return from;
+}
+
+/** A move asked of {@link checkMoves}. */
+export interface MoveAsked {
+  to: Phase;
+  reason: string;
+  details?: unknown;
+}
+
+/**
+ * Check moves from `from` through each `to` in turn against the table and every
+ * gate, writing nothing; resolves to the moves to record (a move to the phase it
+ * is already in is none). Throws the E_GATE of the first move refused.
+ */
+export async function checkMoves(tx: Queryable, migrationId: string, from: Phase, asked: readonly MoveAsked[], actor: string): Promise<PhaseMove[]> {
+  const moves: PhaseMove[] = [];
+  let at = from;
+  for (const { to, reason, details } of asked) {
+    if (at === to) continue;
+    const t = findTransition(at, to);
+    if (!t) throw new FerryError('E_GATE', `migration ${migrationId} cannot move from ${at} to ${to}`, nextMoves(at));
+    const refused = await gateRefusal(t, { tx, migrationId, from: at, to, actor, details });
+    if (refused) throw refused;
+    moves.push({ from: at, to, reason, ...(details === undefined ? {} : { details }) });
+    at = to;
+  }
+  return moves;
 }

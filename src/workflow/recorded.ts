@@ -2,18 +2,21 @@ import type { Queryable } from '../db/database.js';
 import { splitStatements } from '../db/sql-script.js';
 import { rollbackOf } from '../migration/definition.js';
 import type { Migration, Step } from '../migration/loader.js';
-import { type AppliedStep, type MigrationRecord, recordApplied } from '../state/store.js';
+import { type AppliedRecord, type AppliedStep, type MigrationRecord, recordApplied } from '../state/store.js';
 
 /**
- * Record `step` of `m` as applied by `actor`, with its definition, its rollback,
- * and (when it is the migration's first applied step) the manifest's definition
- * and point of no return; in the transaction that applied it.
+ * What is recorded of `step` of `m` applied by `actor`: its definition, its
+ * rollback, and the manifest's definition and point of no return (kept when it
+ * is the migration's first applied step).
  */
-export async function recordStep(q: Queryable, m: Migration, step: Step, actor: string, opts: { durationMs?: number; baseline?: boolean } = {}): Promise<void> {
-  const manifest = { definition: m.definition, pointOfNoReturn: m.manifest.pointOfNoReturn };
-  await recordApplied(
-    q,
-    {
+export function appliedRecordOf(
+  m: Migration,
+  step: Step,
+  actor: string,
+  opts: { durationMs?: number; baseline?: boolean } = {},
+): { applied: AppliedRecord; manifest: { definition: Record<string, string>; pointOfNoReturn: string | null } } {
+  return {
+    applied: {
       migrationId: m.id,
       stepId: step.id,
       position: step.index,
@@ -27,8 +30,14 @@ export async function recordStep(q: Queryable, m: Migration, step: Step, actor: 
       phase: step.phase ?? 'expand',
       clearMarker: !step.transaction,
     },
-    manifest,
-  );
+    manifest: { definition: m.definition, pointOfNoReturn: m.manifest.pointOfNoReturn },
+  };
+}
+
+/** Record `step` of `m` as applied by `actor` (see {@link appliedRecordOf}), in the transaction that applied it. */
+export async function recordStep(q: Queryable, m: Migration, step: Step, actor: string, opts: { durationMs?: number; baseline?: boolean } = {}): Promise<void> {
+  const { applied, manifest } = appliedRecordOf(m, step, actor, opts);
+  await recordApplied(q, applied, manifest);
 }
 
 /** The facts that guard a migration's data, as the database recorded them when it was applied. */
