@@ -2,10 +2,10 @@ import { writeFileSync } from 'node:fs';
 import { expect, it } from 'vitest';
 import type { Database, Queryable } from '../../src/db/database.js';
 import { isFerryError } from '../../src/errors.js';
-import { readEvents, readState } from '../../src/state/store.js';
+import { ensureMigrationRecord, ensureState, readEvents, readState, recordProgress } from '../../src/state/store.js';
 import { up } from '../../src/workflow/apply.js';
 import { forEachDriver } from '../helpers/databases.js';
-import { migrationsOf, testRun } from '../helpers/engine.js';
+import { migrationsOf, observable, testRun } from '../helpers/engine.js';
 import { createProject } from '../helpers/project.js';
 
 // `up` commits a migration's lifecycle moves with the step they go with (approved with its first
@@ -159,6 +159,80 @@ forEachDriver('a step commits alone with its record and the moves it goes with',
     } finally {
       if (second !== first) await second.close();
       await first.close();
+    }
+  });
+
+  it('a one-statement step is one script (BEGIN, its lock_timeout and its SQL) and one bookkeeping statement in its transaction', async () => {
+    const target = await suite.fresh();
+    const p = createProject(target);
+    p.migration('0001_timed', [{ id: 'create', up: "CREATE TABLE timed AS SELECT current_setting('lock_timeout') AS t;", down: 'DROP TABLE timed;' }]);
+    p.migration('0002_plain', [
+      { id: 'a', up: 'CREATE TABLE plain_a (x int);', down: 'DROP TABLE plain_a;' },
+      { id: 'b', up: 'CREATE TABLE plain_b (x int);', down: 'DROP TABLE plain_b;' },
+    ]);
+    const ms = await migrationsOf(p);
+    const db = await target.open();
+    try {
+      // The same database, with each transaction's calls counted: scripts (exec) and parameterised statements (query).
+      const calls: { exec: number; query: number }[] = [];
+      const counted: Database = {
+        ...db,
+        transaction: (fn) =>
+          db.transaction((tx) => {
+            const n = { exec: 0, query: 0 };
+            calls.push(n);
+            return fn({
+              exec(sql) {
+                n.exec++;
+                return tx.exec(sql);
+              },
+              query(sql, params) {
+                n.query++;
+                return tx.query(sql, params);
+              },
+            });
+          }),
+      };
+      const report = await up(counted, ms, { ...testRun, lockTimeoutMs: 1234 });
+      expect(report.steps.map((x) => x.stepId)).toEqual(['create', 'a', 'b']);
+      // ensureState's transaction first, then one per step.
+      expect(calls.slice(-3)).toEqual([
+        { exec: 1, query: 1 },
+        { exec: 1, query: 1 },
+        { exec: 1, query: 1 },
+      ]);
+      // The step ran under the lock_timeout set in its own transaction, and it was local to it.
+      expect((await db.query<{ t: string }>('SELECT t FROM timed')).rows).toEqual([{ t: '1234ms' }]);
+      expect((await db.query<{ t: string }>("SELECT current_setting('lock_timeout') AS t")).rows[0]?.t).not.toBe('1234ms');
+      expect((await bookkeepingTxns(db, '0002_plain')).moves.map((m) => m.what)).toEqual(['planned→approved', 'approved→expanded']);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('the bookkeeping writes nothing, and says why, when the migration is not in the phase the run read', async () => {
+    const target = await suite.fresh();
+    const db = await target.open();
+    try {
+      await ensureState(db);
+      await ensureMigrationRecord(db, '0001_moved', 'moved', 'c1');
+      await db.query(`UPDATE ferry.migrations SET phase = 'approved' WHERE id = '0001_moved'`);
+      const before = await observable(db, true);
+      const err = await recordProgress(db, {
+        migrationId: '0001_moved',
+        title: 'moved',
+        checksum: 'c2',
+        expected: 'planned',
+        actor: 'test',
+        moves: [{ from: 'planned', to: 'approved', reason: 'test' }],
+      }).catch((e: unknown) => e);
+      expect(isFerryError(err, 'E_LOCKED')).toBe(true);
+      expect((err as Error).message).toBe(
+        'migration 0001_moved is approved, not planned as this run read it under the migration lock; nothing of this step was kept',
+      );
+      expect(await observable(db, true)).toBe(before);
+    } finally {
+      await db.close();
     }
   });
 });
