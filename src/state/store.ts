@@ -244,6 +244,21 @@ export interface AppliedRecord {
   clearMarker?: boolean;
 }
 
+/** The columns an applied step is recorded in, and their values after migration_id (both writers use them). */
+const APPLIED_COLUMNS = '(migration_id, step_id, position, checksum, applied_by, duration_ms, baseline, definition, rollback, irreversible, phase)';
+const appliedValues = (a: AppliedRecord): unknown[] => [
+  a.stepId,
+  a.position,
+  a.checksum,
+  a.actor,
+  Math.round(a.durationMs),
+  a.baseline,
+  JSON.stringify(a.definition),
+  JSON.stringify(a.rollback),
+  a.irreversible,
+  a.phase,
+];
+
 /**
  * Record a step as applied, with its definition (in the same transaction as its forward SQL). With
  * `migration`, also record the manifest's definition and point of no return when this is the
@@ -260,22 +275,9 @@ export async function recordApplied(
                        WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM ferry.applied_steps WHERE migration_id = $1))\n     `
     : '';
   await db.query(
-    `${first}INSERT INTO ferry.applied_steps (migration_id, step_id, position, checksum, applied_by, duration_ms, baseline, definition, rollback, irreversible, phase)
+    `${first}INSERT INTO ferry.applied_steps ${APPLIED_COLUMNS}
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10, $11)`,
-    [
-      a.migrationId,
-      a.stepId,
-      a.position,
-      a.checksum,
-      a.actor,
-      Math.round(a.durationMs),
-      a.baseline,
-      JSON.stringify(a.definition),
-      JSON.stringify(a.rollback),
-      a.irreversible,
-      a.phase,
-      ...(migration ? [JSON.stringify(migration.definition), migration.pointOfNoReturn] : []),
-    ],
+    [a.migrationId, ...appliedValues(a), ...(migration ? [JSON.stringify(migration.definition), migration.pointOfNoReturn] : [])],
   );
   if (a.clearMarker) await db.query('DELETE FROM ferry.step_runs WHERE migration_id = $1 AND step_id = $2', [a.migrationId, a.stepId]);
 }
@@ -317,7 +319,7 @@ export async function recordProgress(db: Queryable, p: Progress): Promise<void> 
   const firstStep = 'EXCLUDED.definition IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ferry.applied_steps s WHERE s.migration_id = x.id)';
   const step = a
     ? `, step AS (
-         INSERT INTO ferry.applied_steps (migration_id, step_id, position, checksum, applied_by, duration_ms, baseline, definition, rollback, irreversible, phase)
+         INSERT INTO ferry.applied_steps ${APPLIED_COLUMNS}
          SELECT id, $10, $11, $12, $13, $14, $15, $16::jsonb, $17::jsonb, $18, $19 FROM m),
        cleared AS (DELETE FROM ferry.step_runs WHERE $20 AND migration_id = $1 AND step_id = $10 AND EXISTS (SELECT 1 FROM m))`
     : '';
@@ -348,21 +350,7 @@ export async function recordProgress(db: Queryable, p: Progress): Promise<void> 
       p.expected,
       p.actor,
       JSON.stringify(p.moves.map((mv) => ({ from: mv.from, to: mv.to, reason: mv.reason, details: mv.details ?? null }))),
-      ...(a
-        ? [
-            a.stepId,
-            a.position,
-            a.checksum,
-            a.actor,
-            Math.round(a.durationMs),
-            a.baseline,
-            JSON.stringify(a.definition),
-            JSON.stringify(a.rollback),
-            a.irreversible,
-            a.phase,
-            a.clearMarker ?? false,
-          ]
-        : []),
+      ...(a ? [...appliedValues(a), a.clearMarker ?? false] : []),
     ],
   );
   if (rows[0]?.n !== 1) {
