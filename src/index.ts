@@ -12,6 +12,7 @@ export { openServer } from './db/server.js';
 export type { GuideExample, UpgradeGuideInput } from './docs/upgrade-guide.js';
 export { FerryError, type FerryErrorCode, isFerryError } from './errors.js';
 export * from './health/index.js';
+export { IMPORT_TOOLS, type ImportTool } from './import/types.js';
 export { type Finding, type LintReport, lintMigration, lintSql } from './lint/index.js';
 export { configJsonSchema, type JsonSchema, manifestJsonSchema } from './migration/json-schema.js';
 export { type LoadOptions, loadAll, loadMigration, type Migration, type Step } from './migration/loader.js';
@@ -93,6 +94,7 @@ export {
   type RolloutRunOptions,
   runRollout,
 } from './workflow/health.js';
+export { type ImportedMigration, type ImportOptions, type ImportProblem, type ImportReport, importMigrations } from './workflow/import.js';
 export { type Gate, type GateContext, type GateRefusal, PHASES, type Phase, TRANSITIONS, transition } from './workflow/lifecycle.js';
 export {
   type EnvironmentCatalog,

@@ -7,6 +7,7 @@ import { registerDocumentCommands } from './commands/documents.js';
 import { registerDriftCommands } from './commands/drift.js';
 import { registerFlagCommands } from './commands/flag.js';
 import { registerHealthCommand } from './commands/health.js';
+import { registerImportCommand } from './commands/import.js';
 import { registerInspectCommands } from './commands/inspect.js';
 import { registerLifecycleCommands } from './commands/lifecycle.js';
 import { registerLintCommand } from './commands/lint.js';
@@ -75,6 +76,7 @@ export function buildProgram(json = false): Command {
   registerConsumerCommands(program, globals);
   registerCleanupCommands(program, globals);
   registerTicketCommands(program, globals);
+  registerImportCommand(program, globals);
   registerSchemaCommand(program, globals);
   registerServeCommand(program, globals);
   program.hook('postAction', (_program, command) => syncTicketsAfter(globals(), command));
