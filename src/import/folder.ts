@@ -4,10 +4,12 @@
  * decides what is written where.
  */
 
+import { relative, sep } from 'node:path';
 import { type Statement, splitStatements } from '../db/sql-script.js';
 import { MIGRATION_NAME_MAX_BYTES, MIGRATION_PREFIX_MAX_DIGITS } from '../migration/ids.js';
 import type { ManifestInput } from '../migration/manifest.js';
-import type { ForeignMigration, ImportTool } from './types.js';
+import { type CodeTool, codeStepModule, opaqueStepModule } from './runtime/step-module.js';
+import type { CodeMigration, ForeignMigration, ImportTool } from './types.js';
 import { verifySqlFor } from './verify-sql.js';
 
 /** Fewest digits of an imported id's prefix. */
@@ -139,13 +141,50 @@ function titleOf(m: ForeignMigration): string {
   return m.name.replace(/[_-]+/g, ' ').trim() || `migration ${m.version}`;
 }
 
+/** The step module of a code migration's folder. */
+const CODE_STEP_MODULE = 'change.mjs';
+
+/**
+ * The folder of a code migration (node-pg-migrate, Knex): one `kind: "ts"`
+ * step whose module runs the original's up and down on the step's
+ * transaction, or, when ferry cannot load the original, an opaque step that
+ * says why and is irreversible. `folder` is where the migration is written.
+ */
+function codeFolder(tool: ImportTool, m: ForeignMigration, code: CodeMigration, folder: string): Record<string, string> {
+  const file = m.files[0] as string;
+  const importPath = relative(folder, code.module).split(sep).join('/');
+  const module = code.opaque
+    ? opaqueStepModule(tool as CodeTool, file, code.opaque)
+    : codeStepModule(tool as CodeTool, importPath.startsWith('.') ? importPath : `./${importPath}`, file);
+  const manifest: ManifestInput & { $schema: string } = {
+    $schema: '../migration.schema.json',
+    title: titleOf(m),
+    summary: `Imported from ${tool} (${file}), version ${m.version}${code.opaque ? `; opaque: ferry cannot run it (${code.opaque})` : ''}.`,
+    type: 'schema-additive',
+    strategy: 'big-bang',
+    steps: [
+      {
+        id: 'change',
+        kind: 'ts',
+        module: CODE_STEP_MODULE,
+        ...(m.transaction ? {} : { transaction: false }),
+        ...(code.opaque || !code.reversible ? { irreversible: true } : {}),
+      },
+    ],
+  };
+  return { 'migration.json': `${JSON.stringify(manifest, null, 2)}\n`, [CODE_STEP_MODULE]: module };
+}
+
 /**
  * The files of the ferry migration folder for one imported migration, by name:
  * `migration.json` and each step's `.up.sql`, `.down.sql` (none when the tool
  * has no rollback: the step is irreversible) and `.verify.sql` (derived from
  * the forward script). `statements` is `m.up` as {@link splitStatements} cut it.
+ * A code migration is one TypeScript step instead (see `codeFolder`), its
+ * module imported from `folder`, the absolute path the folder is written to.
  */
-export function importedFolder(tool: ImportTool, m: ForeignMigration, statements: Statement[]): Record<string, string> {
+export function importedFolder(tool: ImportTool, m: ForeignMigration, statements: Statement[], folder = ''): Record<string, string> {
+  if (m.code) return codeFolder(tool, m, m.code, folder);
   const verify = verifySqlFor(statements);
   // A rollback without a statement (dbmate's empty down block) undoes nothing: the migration is irreversible.
   const down = m.down !== undefined && (downStatements(m.down)?.length ?? 1) > 0 ? m.down : undefined;

@@ -43,7 +43,7 @@ interface Fixture {
   down?: boolean;
 }
 
-const FIXTURES: Record<Exclude<ImportTool, 'dbmate'>, Fixture> = {
+const FIXTURES: Record<Exclude<ImportTool, 'dbmate' | 'node-pg-migrate' | 'knex'>, Fixture> = {
   'golang-migrate': {
     dir: 'migrations-go',
     files: { ...Object.fromEntries(UP.map((sql, i) => [`00000${i + 1}_${NAMES[i]}.up.sql`, sql])), '000005_create_orders.down.sql': 'DROP TABLE orders;\n' },
@@ -102,7 +102,7 @@ function writeFiles(root: string, dir: string, files: Record<string, string>): v
 }
 
 /** A project on a fresh database where `tool` applied the first `applied` migrations of its fixture. */
-async function appliedByTool(tool: Exclude<ImportTool, 'dbmate'>, applied = UP.length) {
+async function appliedByTool(tool: Exclude<ImportTool, 'dbmate' | 'node-pg-migrate' | 'knex'>, applied = UP.length) {
   const target = (await emptyServerTarget()) as TestTarget;
   const p = createProject(target);
   writeFiles(p.root, FIXTURES[tool].dir, FIXTURES[tool].files);
@@ -112,7 +112,7 @@ async function appliedByTool(tool: Exclude<ImportTool, 'dbmate'>, applied = UP.l
   return { target, p, db, project: loadProject(p.root) };
 }
 
-const options = (tool: Exclude<ImportTool, 'dbmate'>, more: { force?: boolean; dryRun?: boolean } = {}) => ({
+const options = (tool: Exclude<ImportTool, 'dbmate' | 'node-pg-migrate' | 'knex'>, more: { force?: boolean; dryRun?: boolean } = {}) => ({
   tool,
   dir: FIXTURES[tool].dir,
   dryRun: false,
@@ -123,7 +123,11 @@ const options = (tool: Exclude<ImportTool, 'dbmate'>, more: { force?: boolean; d
 });
 
 /** The refusal's E_DRIFT and its report; the test fails if the import did not refuse. */
-async function refused(db: Database, project: ReturnType<typeof loadProject>, tool: Exclude<ImportTool, 'dbmate'>): Promise<ImportReport> {
+async function refused(
+  db: Database,
+  project: ReturnType<typeof loadProject>,
+  tool: Exclude<ImportTool, 'dbmate' | 'node-pg-migrate' | 'knex'>,
+): Promise<ImportReport> {
   const err = await importMigrations(project, db, options(tool)).catch((e: unknown) => e);
   expect(isFerryError(err, 'E_DRIFT')).toBe(true);
   return (err as { details: { report: ImportReport } }).details.report;
@@ -133,7 +137,7 @@ const server = await emptyServerTarget();
 if (!server) console.log('skipping the import workflow tests: no PostgreSQL server at FERRY_TEST_DATABASE_URL (they run in CI)');
 
 describe.runIf(server !== undefined)('ferry import of the tools not installed here', () => {
-  for (const tool of Object.keys(FIXTURES) as Exclude<ImportTool, 'dbmate'>[]) {
+  for (const tool of Object.keys(FIXTURES) as Exclude<ImportTool, 'dbmate' | 'node-pg-migrate' | 'knex'>[]) {
     it(`(fixture: ${tool}) records what the tool applied, applies a new migration alone, and rolls back to the tool's schema`, async () => {
       const { target, p, db, project } = await appliedByTool(tool);
       try {

@@ -12,7 +12,7 @@ function render(out: Output, r: ImportReport): void {
     const what = [
       m.folder === 'written' ? (r.dryRun ? 'would write' : 'written') : m.folder,
       `${m.steps} step${m.steps === 1 ? '' : 's'}`,
-      m.irreversible ? 'no rollback (the tool has none)' : '',
+      m.opaque ? `opaque: ferry cannot run it (${m.opaque})` : m.irreversible ? 'irreversible (no rollback from the tool)' : '',
       r.table
         ? m.applied
           ? m.recorded
@@ -40,7 +40,7 @@ export function registerImportCommand(program: Command, globals: () => GlobalOpt
     .option('--force', 'import what can be imported even when some migrations cannot be imported faithfully')
     .addHelpText(
       'after',
-      "\nEach migration becomes one ferry migration: its forward SQL as the tool runs it, its rollback\nwhere the tool has one (else the step is irreversible), and verify SQL that checks the objects it\ncreates. With --env, the tool's history table in that environment is read (never written) and\nevery migration it applied is recorded as applied in ferry, without running anything; then\n`ferry up` applies only what neither tool applied. A migration the tool recorded whose file is\ngone, a file edited since it was applied, or a dirty or failed run is listed, and nothing is\nwritten (exit 8) unless --force.\n\nExamples:\n  ferry import --from dbmate --dry-run\n  ferry import --from golang-migrate --dir db/migrations --env production\n  ferry import --from prisma --env staging --json",
+      "\nEach migration becomes one ferry migration: its forward SQL as the tool runs it, its rollback\nwhere the tool has one (else the step is irreversible), and verify SQL that checks the objects it\ncreates. A node-pg-migrate or Knex migration becomes a step that runs the original module's up and\ndown in ferry's transaction, with the project's own node-pg-migrate or knex; one whose module\ncannot be loaded is imported as an opaque, irreversible step, and the import says so.\n\nWith --env, the tool's history table in that environment is read (never written) and\nevery migration it applied is recorded as applied in ferry, without running anything; then\n`ferry up` applies only what neither tool applied. A migration the tool recorded whose file is\ngone, a file edited since it was applied, or a dirty or failed run is listed, and nothing is\nwritten (exit 8) unless --force.\n\nExamples:\n  ferry import --from dbmate --dry-run\n  ferry import --from golang-migrate --dir db/migrations --env production\n  ferry import --from prisma --env staging --json\n  ferry import --from knex --dir db/knex-migrations --env production",
     )
     .action(async (o: { from: ImportTool; dir?: string; dryRun?: boolean; force?: boolean }) => {
       const g = globals();
