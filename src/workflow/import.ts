@@ -46,8 +46,10 @@ export interface ImportedMigration {
   /** Recorded as applied in ferry by this import (`baseline`, nothing run). */
   recorded: boolean;
   steps: number;
-  /** No rollback: the tool has no down SQL for it. */
+  /** No rollback: the tool has no down SQL for it (a code migration: no `down`, or it is opaque). */
   irreversible: boolean;
+  /** A code migration ferry cannot run (its module does not load): why. Imported as an irreversible step that refuses to run. */
+  opaque?: string;
 }
 
 /** What an import did, or (dry-run, or refused) would do. */
@@ -91,6 +93,10 @@ function appliedVersions(history: ToolHistory, foreign: readonly ForeignMigratio
     if (r.status === 'rolled-back') continue;
     if (r.status === 'dirty' || r.status === 'failed') {
       if (settled.has(r.version)) continue;
+      if (r.message !== undefined) {
+        problems.push({ version: r.version, kind: r.status, message: r.message });
+        continue;
+      }
       const why =
         r.status === 'dirty'
           ? `${history.table} is dirty at version ${r.version}: the tool stopped inside that migration, and the database may hold part of it`
@@ -184,6 +190,8 @@ export async function importMigrations(
     );
   }
   const foreign = reader.read(dir).sort((a, b) => (a.version.startsWith('R__') ? 1 : 0) - (b.version.startsWith('R__') ? 1 : 0));
+  // Code migrations (node-pg-migrate, Knex): load each module, one at a time, to learn whether ferry can run it.
+  if (reader.inspect) for (const [i, m] of foreign.entries()) foreign[i] = await reader.inspect(m);
   const problems: ImportProblem[] = [];
   let history: ToolHistory | undefined;
   let applied = new Set<string>();
@@ -224,8 +232,8 @@ export async function importMigrations(
       plans.push({ m, id, statements: [] });
       continue;
     }
-    const files = importedFolder(opts.tool, m, statements);
     const there = join(project.migrationsDir, id);
+    const files = importedFolder(opts.tool, m, statements, there);
     if (entryExists(there) && !sameFiles(folderOnDisk(there), files)) {
       problems.push({
         version: m.version,
@@ -252,8 +260,9 @@ export async function importMigrations(
       applied: applied.has(m.version),
       folder: files && !(blocked.has(m.version) && !opts.force) ? (entryExists(join(project.migrationsDir, id)) ? 'unchanged' : 'written') : 'skipped',
       recorded: false,
-      steps: files ? Object.keys(files).filter((f) => f.endsWith('.up.sql')).length : 0,
-      irreversible: m.down === undefined,
+      steps: files ? (m.code ? 1 : Object.keys(files).filter((f) => f.endsWith('.up.sql')).length) : 0,
+      irreversible: m.code ? !m.code.reversible || m.code.opaque !== undefined : m.down === undefined,
+      ...(m.code?.opaque === undefined ? {} : { opaque: m.code.opaque }),
     })),
   };
   if (problems.length > 0 && !opts.force) {
