@@ -3,6 +3,9 @@
  * tests that drive migrations from TypeScript.
  */
 export type { BackfillBatch, BatchPoint } from './backfill/index.js';
+export { renderAnnotations } from './check/annotations.js';
+export { renderSarif } from './check/sarif.js';
+export { renderSummary } from './check/summary.js';
 export { type DatabaseTarget, openConnection } from './db/connect.js';
 export type { Database, DriverKind, Queryable, QueryResult } from './db/database.js';
 export { openPglite } from './db/pglite.js';
@@ -107,6 +110,7 @@ export {
 } from './workflow/lint.js';
 export { type FiledTicket, openPhaseTickets, syncPhaseTickets } from './workflow/phase-tickets.js';
 export { type Drift, type DriftKind, projectLoadOptions } from './workflow/plan-state.js';
+export { type PrCheckOptions, type PrCheckReport, prCheck, prCheckRefusal } from './workflow/pr-check.js';
 export { DEFAULT_SAMPLE_ROWS, type RehearsalReport, type RehearseOptions, rehearse } from './workflow/rehearse.js';
 export type { RehearsalData, RehearsalStepData, TouchedTable } from './workflow/rehearse-data.js';
 export { type DownOptions, type DownReport, down } from './workflow/rollback.js';

@@ -1,6 +1,7 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { EXIT_CODES, FerryError } from '../errors.js';
 import { registerBackfillCommand } from './commands/backfill.js';
+import { registerCheckCommand } from './commands/check.js';
 import { registerCleanupCommands } from './commands/cleanup.js';
 import { registerConsumerCommands } from './commands/consumers.js';
 import { registerDocumentCommands } from './commands/documents.js';
@@ -67,6 +68,7 @@ export function buildProgram(json = false): Command {
   registerInspectCommands(program, globals);
   registerDriftCommands(program, globals);
   registerLintCommand(program, globals);
+  registerCheckCommand(program, globals);
   registerLifecycleCommands(program, globals);
   registerBackfillCommand(program, globals);
   registerFlagCommands(program, globals);
