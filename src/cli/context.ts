@@ -5,7 +5,7 @@ import type { Migration } from '../migration/loader.js';
 import type { Connection, Project } from '../project/config.js';
 import type { RunOptions } from '../workflow/execute.js';
 import { selectMigrations } from '../workflow/plan-state.js';
-import { loadWorkspace, openWorkspace } from '../workflow/workspace.js';
+import { loadWorkspace, openWorkspace, type WorkspaceOptions } from '../workflow/workspace.js';
 import { type Output, processOutput, progressPrinter } from './output.js';
 
 /** Options every command takes. */
@@ -38,16 +38,21 @@ export function checkMigrationArgument(id: string | undefined): void {
   throw new FerryError('E_USAGE', `not a migration id: ${JSON.stringify(id)}`, `${MIGRATION_ID_RULE}; the name alone (without the digits) also selects it`);
 }
 
-/** Load and validate everything (project, environment, migrations) before touching the database. */
-export async function prepare(g: GlobalOptions, id: string | undefined): Promise<Omit<CommandContext, 'db'>> {
-  checkMigrationArgument(id);
-  const out = processOutput(Boolean(g.json));
-  const ws = await loadWorkspace({
+/** The workspace the global options name: --project, --env, --by and --lock-wait. */
+export function workspaceOptionsOf(g: GlobalOptions): WorkspaceOptions {
+  return {
     ...(g.project === undefined ? {} : { root: g.project }),
     ...(g.env === undefined ? {} : { env: g.env }),
     ...(g.by === undefined ? {} : { actor: g.by }),
     ...(g.lockWait === undefined ? {} : { lockWait: g.lockWait }),
-  });
+  };
+}
+
+/** Load and validate everything (project, environment, migrations) before touching the database. */
+export async function prepare(g: GlobalOptions, id: string | undefined): Promise<Omit<CommandContext, 'db'>> {
+  checkMigrationArgument(id);
+  const out = processOutput(Boolean(g.json));
+  const ws = await loadWorkspace(workspaceOptionsOf(g));
   const selected = selectMigrations(ws.migrations, id);
   if (!out.json) ws.run.onProgress = progressPrinter(out);
   return { ...ws, selected, out };

@@ -1,23 +1,11 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { emptyServerTarget } from '../helpers/databases.js';
 import { runFerry, runFerryJson } from '../helpers/project.js';
-import { repoProject, SAFE_TABLE, UNSAFE_INDEX } from './fixture.js';
+import { repoProject, SAFE_TABLE, UNSAFE_INDEX, validSarif } from './fixture.js';
 
 // `ferry check` as CI runs it: a real child process in a real git repository.
-
-const require = createRequire(import.meta.url);
-const JEST_SARIF = dirname(require.resolve('@microsoft/jest-sarif/package.json'));
-interface Ajv6 {
-  addMetaSchema(schema: unknown): void;
-  compile(schema: unknown): ((data: unknown) => boolean) & { errors?: unknown[] | null };
-}
-const Ajv = require(join(JEST_SARIF, 'node_modules/ajv')) as new (opts: Record<string, unknown>) => Ajv6;
-const ajv = new Ajv({ schemaId: 'auto', allErrors: true });
-ajv.addMetaSchema(require(join(JEST_SARIF, 'node_modules/ajv/lib/refs/json-schema-draft-04.json')));
-const validSarif = ajv.compile(require(join(JEST_SARIF, 'lib/schemas/sarif-2.1.0-rtm.5.json')));
 
 /** The environment of a run outside GitHub Actions (whatever the test runner's own CI says). */
 const PLAIN = { GITHUB_ACTIONS: '', GITHUB_STEP_SUMMARY: '', GITHUB_BASE_REF: '' };

@@ -1,7 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { TestTarget } from '../helpers/databases.js';
 import { createProject, type StepFiles, type TestProject } from '../helpers/project.js';
 
@@ -90,3 +91,20 @@ export function nestedRepoProject(): { repo: string; projectDir: string; migrati
   git(repo, 'checkout', '-q', '-b', 'feature');
   return { repo, projectDir, migration };
 }
+
+// The SARIF 2.1.0 schema is draft-04, which ajv 8 does not read; @microsoft/jest-sarif ships it with its own ajv 6,
+// configured here as jest-sarif configures it (draft-04 meta-schema, `id` as the schema id).
+const require = createRequire(import.meta.url);
+const JEST_SARIF = dirname(require.resolve('@microsoft/jest-sarif/package.json'));
+interface Ajv6 {
+  addMetaSchema(schema: unknown): void;
+  compile(schema: unknown): ((data: unknown) => boolean) & { errors?: unknown[] | null };
+}
+const Ajv = require(join(JEST_SARIF, 'node_modules/ajv')) as new (opts: Record<string, unknown>) => Ajv6;
+const ajv = new Ajv({ schemaId: 'auto', allErrors: true });
+ajv.addMetaSchema(require(join(JEST_SARIF, 'node_modules/ajv/lib/refs/json-schema-draft-04.json')));
+
+/** The SARIF 2.1.0 schema (OASIS, as @microsoft/jest-sarif ships it). */
+export const SARIF_SCHEMA = require(join(JEST_SARIF, 'lib/schemas/sarif-2.1.0-rtm.5.json')) as { id: string };
+/** Whether a document is a valid SARIF 2.1.0 log; `.errors` says why not. */
+export const validSarif = ajv.compile(SARIF_SCHEMA);

@@ -1,26 +1,10 @@
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { annotationLine, escapeData, escapeProperty, renderAnnotations } from '../../src/check/annotations.js';
 import type { PrCheckReport } from '../../src/check/report.js';
 import { renderSarif } from '../../src/check/sarif.js';
 import { checkVerdict, renderSummary } from '../../src/check/summary.js';
 import { prCheck } from '../../src/workflow/pr-check.js';
-import { repoProject, SAFE_TABLE, UNSAFE_INDEX } from './fixture.js';
-
-// The SARIF 2.1.0 schema is draft-04, which ajv 8 does not read; @microsoft/jest-sarif ships it with its own ajv 6,
-// configured here as jest-sarif configures it (draft-04 meta-schema, `id` as the schema id).
-const require = createRequire(import.meta.url);
-const JEST_SARIF = dirname(require.resolve('@microsoft/jest-sarif/package.json'));
-const SARIF_SCHEMA = require(join(JEST_SARIF, 'lib/schemas/sarif-2.1.0-rtm.5.json')) as { id: string };
-interface Ajv6 {
-  addMetaSchema(schema: unknown): void;
-  compile(schema: unknown): ((data: unknown) => boolean) & { errors?: unknown[] | null };
-}
-const Ajv = require(join(JEST_SARIF, 'node_modules/ajv')) as new (opts: Record<string, unknown>) => Ajv6;
-const ajv = new Ajv({ schemaId: 'auto', allErrors: true });
-ajv.addMetaSchema(require(join(JEST_SARIF, 'node_modules/ajv/lib/refs/json-schema-draft-04.json')));
-const validSarif = ajv.compile(SARIF_SCHEMA);
+import { repoProject, SAFE_TABLE, UNSAFE_INDEX, validSarif } from './fixture.js';
 
 const ID = '20260102000000_users_email_idx';
 

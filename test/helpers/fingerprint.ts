@@ -10,12 +10,23 @@ import type { TestTarget } from './databases.js';
  * included); pg_dump's per-run `\restrict` token lines are left out.
  */
 export async function schemaDumpHash(url: string): Promise<string> {
-  const { stdout } = await promisify(execFile)('pg_dump', ['--schema-only', '--no-owner', '--no-privileges', url], { maxBuffer: 1 << 28 });
-  const dump = stdout
+  return createHash('sha256')
+    .update(await schemaDump(url))
+    .digest('hex');
+}
+
+/**
+ * `pg_dump --schema-only` of a server database, pg_dump's per-run `\restrict`
+ * token lines left out; with `withoutFerry`, ferry's own schema too (what the
+ * application sees, to compare with what another migration tool left).
+ */
+export async function schemaDump(url: string, opts: { withoutFerry?: boolean } = {}): Promise<string> {
+  const args = ['--schema-only', '--no-owner', '--no-privileges', ...(opts.withoutFerry ? ['--exclude-schema', 'ferry'] : []), url];
+  const { stdout } = await promisify(execFile)('pg_dump', args, { maxBuffer: 1 << 28 });
+  return stdout
     .split('\n')
     .filter((l) => !/^\\(un)?restrict /.test(l))
     .join('\n');
-  return createHash('sha256').update(dump).digest('hex');
 }
 
 /**

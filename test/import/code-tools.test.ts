@@ -16,7 +16,7 @@ import { type ImportReport, importMigrations } from '../../src/workflow/import.j
 import { down } from '../../src/workflow/rollback.js';
 import { emptyServerTarget, type TestTarget } from '../helpers/databases.js';
 import { testRun } from '../helpers/engine.js';
-import { fingerprint } from '../helpers/fingerprint.js';
+import { fingerprint, schemaDump } from '../helpers/fingerprint.js';
 import { createProject } from '../helpers/project.js';
 
 // The real node-pg-migrate and Knex apply a fixture of code migrations; ferry imports them as TypeScript
@@ -129,14 +129,8 @@ async function runTool(tool: CodeTool, root: string, url: string, direction: 'up
   }
 }
 
-/** `pg_dump --schema-only` without ferry's own schema: what the application sees. */
-async function appSchema(url: string): Promise<string> {
-  const { stdout } = await promisify(execFile)('pg_dump', ['--schema-only', '--no-owner', '--no-privileges', '--exclude-schema', 'ferry', url]);
-  return stdout
-    .split('\n')
-    .filter((l) => !/^\\(un)?restrict /.test(l))
-    .join('\n');
-}
+/** What the application sees: the schema dump without ferry's own schema. */
+const appSchema = (url: string) => schemaDump(url, { withoutFerry: true });
 
 /**
  * A project whose tool folder holds the fixture (with `replace` written over it), the project's

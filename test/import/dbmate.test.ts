@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { emptyServerTarget, type TestTarget } from '../helpers/databases.js';
-import { fingerprint } from '../helpers/fingerprint.js';
+import { fingerprint, schemaDump } from '../helpers/fingerprint.js';
 import { createProject, runFerry, runFerryJson } from '../helpers/project.js';
 
 // The real dbmate (its npm package ships the binary) applies a fixture; ferry imports its folder and its
@@ -28,14 +28,8 @@ async function dbmate(url: string, dir: string, ...args: string[]): Promise<void
   await promisify(execFile)(DBMATE, ['--url', `${url}${url.includes('?') ? '&' : '?'}sslmode=disable`, '--migrations-dir', dir, '--no-dump-schema', ...args]);
 }
 
-/** `pg_dump --schema-only` without ferry's own schema: what the application sees. */
-async function appSchema(url: string): Promise<string> {
-  const { stdout } = await promisify(execFile)('pg_dump', ['--schema-only', '--no-owner', '--no-privileges', '--exclude-schema', 'ferry', url]);
-  return stdout
-    .split('\n')
-    .filter((l) => !/^\\(un)?restrict /.test(l))
-    .join('\n');
-}
+/** What the application sees: the schema dump without ferry's own schema. */
+const appSchema = (url: string) => schemaDump(url, { withoutFerry: true });
 
 function writeFixture(root: string): string {
   const dir = join(root, 'db', 'migrations');

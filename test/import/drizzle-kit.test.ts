@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { emptyServerTarget, type TestTarget } from '../helpers/databases.js';
-import { fingerprint } from '../helpers/fingerprint.js';
+import { fingerprint, schemaDump } from '../helpers/fingerprint.js';
 import { createProject, runFerry, runFerryJson } from '../helpers/project.js';
 
 // The real Drizzle Kit (`drizzle-kit migrate`) applies a fixture in its layout (NNNN_tag.sql with
@@ -39,14 +39,8 @@ async function drizzleMigrate(root: string, config: string): Promise<void> {
   await promisify(execFile)(DRIZZLE_KIT, ['migrate', '--config', config], { cwd: root });
 }
 
-/** `pg_dump --schema-only` without ferry's own schema: what the application sees. */
-async function appSchema(url: string): Promise<string> {
-  const { stdout } = await promisify(execFile)('pg_dump', ['--schema-only', '--no-owner', '--no-privileges', '--exclude-schema', 'ferry', url]);
-  return stdout
-    .split('\n')
-    .filter((l) => !/^\\(un)?restrict /.test(l))
-    .join('\n');
-}
+/** What the application sees: the schema dump without ferry's own schema. */
+const appSchema = (url: string) => schemaDump(url, { withoutFerry: true });
 
 /** The ferry id of each: Drizzle's `when` (what it records as created_at) and the tag's name. */
 const IDS = MIGRATIONS.map(([tag], idx) => `${1_700_000_000_000 + idx * 1000}_${tag.slice(5)}`);

@@ -5,7 +5,7 @@ import { renderSarif } from '../../check/sarif.js';
 import { checkVerdict, renderSummary } from '../../check/summary.js';
 import { FerryError, type FerryErrorCode } from '../../errors.js';
 import { type CheckFinding, type PrCheckReport, prCheck, prCheckRefusal } from '../../workflow/pr-check.js';
-import type { GlobalOptions } from '../context.js';
+import { type GlobalOptions, workspaceOptionsOf } from '../context.js';
 import { type Output, pc, processOutput } from '../output.js';
 
 const FORMATS = ['text', 'sarif'] as const;
@@ -105,13 +105,8 @@ Examples:
       const { format, output } = checkOptions(o, json);
       const sarifOnStdout = format === 'sarif' && output === undefined;
       const out = processOutput(json);
-      const report = await prCheck({
-        projectDir: g.project ?? process.cwd(),
-        ...(o.base === undefined ? {} : { base: o.base }),
-        ...(g.env === undefined ? {} : { env: g.env }),
-        ...(g.by === undefined ? {} : { actor: g.by }),
-        ...(g.lockWait === undefined ? {} : { lockWait: g.lockWait }),
-      });
+      const { root, ...workspace } = workspaceOptionsOf(g);
+      const report = await prCheck({ projectDir: root ?? process.cwd(), ...workspace, ...(o.base === undefined ? {} : { base: o.base }) });
       if (format === 'sarif') {
         const log = `${JSON.stringify(renderSarif(report, { version: program.version() ?? '0.0.0' }), null, 2)}\n`;
         if (output === undefined) process.stdout.write(log);

@@ -3,7 +3,7 @@ import { FerryError } from '../../errors.js';
 import { IMPORT_TOOLS, type ImportTool } from '../../import/types.js';
 import { type ImportReport, importMigrations } from '../../workflow/import.js';
 import { loadWorkspace, openWorkspace } from '../../workflow/workspace.js';
-import type { GlobalOptions } from '../context.js';
+import { type GlobalOptions, workspaceOptionsOf } from '../context.js';
 import { type Output, pc, processOutput } from '../output.js';
 
 function render(out: Output, r: ImportReport): void {
@@ -45,12 +45,7 @@ export function registerImportCommand(program: Command, globals: () => GlobalOpt
     .action(async (o: { from: ImportTool; dir?: string; dryRun?: boolean; force?: boolean }) => {
       const g = globals();
       const out = processOutput(Boolean(g.json));
-      const ws = await loadWorkspace({
-        ...(g.project === undefined ? {} : { root: g.project }),
-        ...(g.env === undefined ? {} : { env: g.env }),
-        ...(g.by === undefined ? {} : { actor: g.by }),
-        ...(g.lockWait === undefined ? {} : { lockWait: g.lockWait }),
-      });
+      const ws = await loadWorkspace(workspaceOptionsOf(g));
       const db = g.env === undefined ? undefined : await openWorkspace(ws, 'import');
       try {
         const report = await importMigrations(ws.project, db, {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { GlobalOptions } from '../context.js';
+import { type GlobalOptions, workspaceOptionsOf } from '../context.js';
 import { wholeNumber } from '../numbers.js';
 import { pc, processOutput } from '../output.js';
 
@@ -37,10 +37,7 @@ Examples:
       // The server (hono, the API schemas) loads only here: every other command, `up` above all, starts without it.
       const { startServer } = await import('../../server/index.js');
       const server = await startServer({
-        ...(g.project === undefined ? {} : { root: g.project }),
-        ...(g.env === undefined ? {} : { env: g.env }),
-        ...(g.by === undefined ? {} : { actor: g.by }),
-        ...(g.lockWait === undefined ? {} : { lockWait: g.lockWait }),
+        ...workspaceOptionsOf(g),
         ...(o.host === undefined ? {} : { host: o.host }),
         ...(port === undefined ? {} : { port }),
       });
