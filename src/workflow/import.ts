@@ -219,7 +219,7 @@ export async function importMigrations(
     });
   }
   const ids = importedIds(importable);
-  const plans: { m: ForeignMigration; id: string; files?: Record<string, string>; statements: Statement[] }[] = [];
+  const plans: { m: ForeignMigration; id: string; files?: Record<string, string> }[] = [];
   for (const [i, m] of importable.entries()) {
     const id = ids[i] as string;
     let statements: Statement[];
@@ -229,7 +229,7 @@ export async function importMigrations(
     } catch (err) {
       if (!(err instanceof SqlSyntaxError)) throw err;
       problems.push({ version: m.version, kind: 'unparsable', message: `${m.files[0]}:${err.line}: PostgreSQL's parser rejects it: ${err.message}` });
-      plans.push({ m, id, statements: [] });
+      plans.push({ m, id });
       continue;
     }
     const there = join(project.migrationsDir, id);
@@ -240,10 +240,10 @@ export async function importMigrations(
         kind: 'conflict',
         message: `${relative(project.root, there)} exists and is not what this import writes; move it away or import into another project`,
       });
-      plans.push({ m, id, statements });
+      plans.push({ m, id });
       continue;
     }
-    plans.push({ m, id, files, statements });
+    plans.push({ m, id, files });
   }
 
   const blocked = new Set(problems.map((p) => p.version));
