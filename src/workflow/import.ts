@@ -219,7 +219,8 @@ export async function importMigrations(
     });
   }
   const ids = importedIds(importable);
-  const plans: { m: ForeignMigration; id: string; files?: Record<string, string> }[] = [];
+  // `there`: a folder with this id is already in the project (an earlier import wrote it, or a conflict).
+  const plans: { m: ForeignMigration; id: string; files?: Record<string, string>; there?: boolean }[] = [];
   for (const [i, m] of importable.entries()) {
     const id = ids[i] as string;
     let statements: Statement[];
@@ -234,7 +235,8 @@ export async function importMigrations(
     }
     const there = join(project.migrationsDir, id);
     const files = importedFolder(opts.tool, m, statements, there);
-    if (entryExists(there) && !sameFiles(folderOnDisk(there), files)) {
+    const exists = entryExists(there);
+    if (exists && !sameFiles(folderOnDisk(there), files)) {
       problems.push({
         version: m.version,
         kind: 'conflict',
@@ -243,7 +245,7 @@ export async function importMigrations(
       plans.push({ m, id });
       continue;
     }
-    plans.push({ m, id, files });
+    plans.push({ m, id, files, there: exists });
   }
 
   const blocked = new Set(problems.map((p) => p.version));
@@ -253,12 +255,12 @@ export async function importMigrations(
     ...(history ? { table: history.table } : {}),
     dryRun: opts.dryRun,
     problems,
-    migrations: plans.map(({ m, id, files }) => ({
+    migrations: plans.map(({ m, id, files, there }) => ({
       id,
       version: m.version,
       files: m.files,
       applied: applied.has(m.version),
-      folder: files && !(blocked.has(m.version) && !opts.force) ? (entryExists(join(project.migrationsDir, id)) ? 'unchanged' : 'written') : 'skipped',
+      folder: files && !(blocked.has(m.version) && !opts.force) ? (there ? 'unchanged' : 'written') : 'skipped',
       recorded: false,
       steps: files ? (m.code ? 1 : Object.keys(files).filter((f) => f.endsWith('.up.sql')).length) : 0,
       irreversible: m.code ? !m.code.reversible || m.code.opaque !== undefined : m.down === undefined,

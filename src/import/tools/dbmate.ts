@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { ForeignMigration, ToolReader } from '../types.js';
-import { findHistoryTable, layoutError, listToolFolder, readToolText } from './tool-files.js';
+import { findHistoryTable, layoutError, listToolFolder, namedLike, readToolText } from './tool-files.js';
 
 /*
  * dbmate: `<version>_<name>.sql` files, each with a `-- migrate:up` block and
@@ -76,13 +76,13 @@ export const dbmateReader: ToolReader = {
     const byVersion = new Map<string, ForeignMigration>();
     for (const name of listToolFolder(dir)) {
       if (!name.endsWith('.sql')) continue;
-      const m = FILE_NAME.exec(name);
-      if (!m)
-        throw layoutError(
-          join(dir, name),
-          'is not named `<version>_<name>.sql`, so dbmate skips it',
-          'rename it with a leading version number, or move it out of the folder',
-        );
+      const m = namedLike(
+        FILE_NAME,
+        name,
+        join(dir, name),
+        'is not named `<version>_<name>.sql`, so dbmate skips it',
+        'rename it with a leading version number, or move it out of the folder',
+      );
       const version = m[1] as string;
       const other = byVersion.get(version);
       if (other) throw layoutError(join(dir, name), `has the same version ${version} as ${other.files[0]}`, 'give each migration its own version');

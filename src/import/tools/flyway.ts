@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ForeignMigration, HistoryRow, ToolReader } from '../types.js';
-import { byCodePoint, findHistoryTable, layoutError, listToolFolder, readToolText } from './tool-files.js';
+import { byCodePoint, findHistoryTable, layoutError, listToolFolder, namedLike, readToolText } from './tool-files.js';
 
 /*
  * Flyway: `V<version>__<desc>.sql` (versioned), `U<version>__<desc>.sql` (its
@@ -79,13 +79,13 @@ export const flywayReader: ToolReader = {
     const repeatable: ForeignMigration[] = [];
     for (const rel of sqlFiles(dir)) {
       const base = rel.split(/[\\/]/).pop() as string;
-      const m = FILE_NAME.exec(base);
-      if (!m)
-        throw layoutError(
-          join(dir, rel),
-          'is not named `V<version>__<description>.sql`, `U<version>__<description>.sql` or `R__<description>.sql`',
-          'rename it the way Flyway expects, or move it out of the folder',
-        );
+      const m = namedLike(
+        FILE_NAME,
+        base,
+        join(dir, rel),
+        'is not named `V<version>__<description>.sql`, `U<version>__<description>.sql` or `R__<description>.sql`',
+        'rename it the way Flyway expects, or move it out of the folder',
+      );
       const [, kind, raw, desc, rdesc] = m;
       const text = readToolText(join(dir, rel));
       if (rdesc !== undefined) {

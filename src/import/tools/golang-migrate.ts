@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { ForeignMigration, ToolReader } from '../types.js';
-import { findHistoryTable, layoutError, listToolFolder, readToolText } from './tool-files.js';
+import { findHistoryTable, layoutError, listToolFolder, namedLike, readToolText } from './tool-files.js';
 
 /*
  * golang-migrate: `<version>_<title>.up.sql` and `<version>_<title>.down.sql`.
@@ -32,13 +32,13 @@ export const golangMigrateReader: ToolReader = {
     const pairs = new Map<string, Pair>();
     for (const name of listToolFolder(dir)) {
       if (!name.endsWith('.sql')) continue;
-      const m = FILE_NAME.exec(name);
-      if (!m)
-        throw layoutError(
-          join(dir, name),
-          'is not named `<version>_<title>.up.sql` or `<version>_<title>.down.sql`',
-          'rename it the way golang-migrate expects, or move it out of the folder',
-        );
+      const m = namedLike(
+        FILE_NAME,
+        name,
+        join(dir, name),
+        'is not named `<version>_<title>.up.sql` or `<version>_<title>.down.sql`',
+        'rename it the way golang-migrate expects, or move it out of the folder',
+      );
       const [, digits, title, direction] = m as unknown as [string, string, string, 'up' | 'down'];
       const version = recordedVersion(digits);
       const pair = pairs.get(version) ?? { title };

@@ -15,6 +15,13 @@ export function layoutError(file: string, problem: string, hint: string): FerryE
   return new FerryError('E_USAGE', `${file}: ${problem}`, hint);
 }
 
+/** `name` (a file of the tool's folder, at `file`) matched by the tool's naming `pattern`; a name it does not match is {@link layoutError}. */
+export function namedLike(pattern: RegExp, name: string, file: string, problem: string, hint: string): RegExpExecArray {
+  const m = pattern.exec(name);
+  if (!m) throw layoutError(file, problem, hint);
+  return m;
+}
+
 function unreadable(err: unknown): never {
   if (err instanceof UnreadableFile)
     throw new FerryError('E_USAGE', err.message, 'make it a readable UTF-8 file, or pass --dir with the tool’s migration folder');
