@@ -49,7 +49,7 @@ function stepOfPart(
     description: part.description,
     transaction: part.kind === 'backfill' || part.transaction,
     // Contract parts are the point of no return; an expand part with no rollback statements simply has nothing to undo.
-    irreversible: phase === 'contract',
+    irreversible: phase === 'contract' || (part.kind === 'sql' && part.irreversible === true),
     checksum: '',
     definition: NOT_DEFINED_YET,
     operation: {
@@ -83,7 +83,7 @@ function stepOfPart(
     return undefined;
   }
   base.forward = forward;
-  if (phase === 'expand' && part.rollback.length === 0) base.rollback = { file, text: '', statements: [] };
+  if (phase === 'expand' && part.rollback.length === 0 && !base.irreversible) base.rollback = { file, text: '', statements: [] };
   for (const [dirn, statements] of [
     ['rollback', part.rollback],
     ['verify', part.verify],

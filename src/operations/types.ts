@@ -31,6 +31,11 @@ export interface SqlPart {
   rollback: string[];
   /** Queries that each return one row whose first column is true when the part's effect is there. */
   verify: string[];
+  /**
+   * The forward statements cannot be undone (`ALTER TYPE … ADD VALUE`): `rollback` is empty, and once the
+   * part is applied, `down` stops before it, as before any irreversible step (a point of no return).
+   */
+  irreversible?: boolean;
   /** For non-transactional parts: run before retrying after a crash or failure (e.g. drop an INVALID index). */
   cleanup?: string[];
   /** The locks the forward statements take, for the plan and the linter's view. */

@@ -1,16 +1,14 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { diffSchemas, locksHeld, snapshotSchema } from '../../src/db/catalog.js';
-import type { Database } from '../../src/db/database.js';
-import { openServer } from '../../src/db/server.js';
-import { RETRYABLE_SQLSTATES, sqlState } from '../../src/errors.js';
 import { addForeignKey } from '../../src/operations/add-foreign-key.js';
 import { addIndex } from '../../src/operations/add-index.js';
 import { addUnique } from '../../src/operations/add-unique.js';
 import { createTable } from '../../src/operations/create-table.js';
 import { rawSql } from '../../src/operations/raw-sql.js';
 import { renameTable } from '../../src/operations/rename-table.js';
-import type { Operation, OpPart, SqlPart } from '../../src/operations/types.js';
-import { createServerDatabase, forEachDriver, serverAvailable } from '../helpers/databases.js';
+import type { Operation, OpPart } from '../../src/operations/types.js';
+import { forEachDriver, serverAvailable } from '../helpers/databases.js';
+import { type LoadStatement, runLikeFerry, serverDb, session, sqlParts, startLoad, waitingOnLock, warm } from '../helpers/op-load.js';
 import { applyParts, failingChecks, revertParts } from '../helpers/operations.js';
 
 /** A table whose name needs quoting, in public, and a parent table in another schema. */
@@ -80,7 +78,6 @@ const CASES: Case[] = [
   ),
 ];
 
-const sqlParts = (parts: OpPart[]) => parts.filter((p): p is SqlPart => p.kind === 'sql');
 const verifyCount = (parts: OpPart[]) => sqlParts(parts).reduce((n, p) => n + p.verify.length, 0);
 
 describe('table operation specs', () => {
@@ -190,130 +187,29 @@ forEachDriver('table operations', (suite) => {
 });
 
 const serverUp = await serverAvailable();
-const cleanups: (() => Promise<void>)[] = [];
-afterAll(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
-});
+const serverDbWithFixture = () => serverDb(FIXTURE);
 
-async function serverDb(): Promise<{ db: Database; url: string }> {
-  const created = await createServerDatabase();
-  cleanups.push(created.drop);
-  const db = await openServer({ url: created.url });
-  cleanups.push(() => db.close());
-  await db.exec(FIXTURE);
-  return { db, url: created.url };
-}
-
-/** Another application session on the same database, closed after the file. */
-async function session(url: string, applicationName: string): Promise<Database> {
-  const db = await openServer({ url, applicationName });
-  cleanups.push(() => db.close());
-  return db;
-}
-
-/** Wait until the session named `applicationName` is blocked on a lock. */
-async function waitingOnLock(watch: Database, applicationName: string): Promise<void> {
-  for (let i = 0; i < 1000; i++) {
-    const { rows } = await watch.query(
-      `SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock' AND datname = current_database()`,
-      [applicationName],
-    );
-    if (rows.length > 0) return;
-    await sleep(10);
-  }
-  throw new Error(`${applicationName} never waited on a lock`);
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Run parts as ferry does: each under a short lock_timeout, retried with backoff on lock timeouts, cleanup before a retry. */
-async function runLikeFerry(db: Database, parts: OpPart[], direction: 'forward' | 'rollback'): Promise<number> {
-  let retries = 0;
-  for (const part of direction === 'forward' ? sqlParts(parts) : sqlParts(parts).reverse()) {
-    const statements = direction === 'forward' ? part.forward : part.rollback;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        if (part.transaction) {
-          await db.transaction(async (tx) => {
-            await tx.exec(`SET LOCAL lock_timeout = '100ms'`);
-            for (const s of statements) await tx.exec(s);
-          });
-        } else {
-          await db.exec(`SET lock_timeout = '100ms'`);
-          try {
-            for (const s of statements) await db.exec(s);
-          } finally {
-            await db.exec('RESET lock_timeout');
-          }
-        }
-        break;
-      } catch (err) {
-        if (!RETRYABLE_SQLSTATES.has(sqlState(err) ?? '') || attempt >= 40) throw err;
-        retries++;
-        if (direction === 'forward') for (const s of part.cleanup ?? []) await db.exec(s).catch(() => {});
-        await sleep(10 * 2 ** Math.min(attempt, 4));
-      }
-    }
-  }
-  return retries;
-}
-
-/** Four application sessions reading and writing `table()` in a loop; every statement's start and end are kept. */
-async function startLoad(url: string, table: () => string) {
-  const sessions = await Promise.all([1, 2, 3, 4].map(() => openServer({ url, applicationName: 'app-load' })));
-  const runs: { start: number; end: number }[] = [];
-  const failures: string[] = [];
-  let stopping = false;
-  const loops = sessions.map(async (s, k) => {
-    for (let i = 0; !stopping; i++) {
-      const start = performance.now();
-      const id = 1 + Math.floor(Math.random() * ROWS);
-      const t = table();
-      try {
-        if (i % 3 === 0) await s.query(`INSERT INTO ${t} (parent_id, email) VALUES ($1, $2)`, [1 + (i % 100), `load-${k}-${i}-${Math.random()}`]);
-        else if (i % 3 === 1) await s.query(`UPDATE ${t} SET n = n + 1 WHERE id = $1`, [id]);
-        else await s.query(`SELECT email FROM ${t} WHERE id = $1`, [id]);
-        runs.push({ start, end: performance.now() });
-      } catch (err) {
-        failures.push(`${t}: ${(err as Error).message}`);
-      }
-    }
-  });
-  let stopped: Promise<void> | undefined;
-  return {
-    failures,
-    finished: () => runs.length,
-    /** Statements whose run overlapped `during`, and how many finished inside it. */
-    async around(during: () => Promise<unknown>): Promise<{ overlapping: number; finished: number }> {
-      const from = performance.now();
-      await during();
-      const to = performance.now();
-      return { overlapping: runs.filter((r) => r.end >= from && r.start <= to).length, finished: runs.filter((r) => r.end >= from && r.end <= to).length };
-    },
-    stop() {
-      stopping = true;
-      stopped ??= Promise.all(loops)
-        .then(() => Promise.all(sessions.map((s) => s.close())))
-        .then(() => {});
-      return stopped;
-    },
+/** The application's mix on `table()`: inserts, updates and reads by id. */
+const loadOn =
+  (table: () => string): LoadStatement =>
+  (i, k) => {
+    const id = 1 + Math.floor(Math.random() * ROWS);
+    const t = table();
+    if (i % 3 === 0) return { sql: `INSERT INTO ${t} (parent_id, email) VALUES ($1, $2)`, params: [1 + (i % 100), `load-${k}-${i}-${Math.random()}`] };
+    if (i % 3 === 1) return { sql: `UPDATE ${t} SET n = n + 1 WHERE id = $1`, params: [id] };
+    return { sql: `SELECT email FROM ${t} WHERE id = $1`, params: [id] };
   };
-}
-
-/** Wait until `n` more load statements have finished, so the load is running before and after each phase. */
-async function warm(load: Awaited<ReturnType<typeof startLoad>>, n = 20): Promise<void> {
-  const target = load.finished() + n;
-  for (let i = 0; i < 1000 && load.finished() < target; i++) await sleep(5);
-  expect(load.finished()).toBeGreaterThanOrEqual(target);
-}
 
 describe.runIf(serverUp)('table operations under a concurrent write load [server]', () => {
   for (const c of CASES) {
     it(`${c.title}: four writing sessions see no failed statement during forward, rollback${c.contract.length ? ' and contract' : ''}`, async () => {
-      const { db, url } = await serverDb();
+      const { db, url } = await serverDbWithFixture();
       const renamed = c.title === 'rename-table';
       let table = '"Order Items"';
-      const load = await startLoad(url, () => table);
+      const load = await startLoad(
+        url,
+        loadOn(() => table),
+      );
       try {
         await warm(load);
         const phases: Record<string, { overlapping: number; finished: number }> = {};
@@ -340,7 +236,7 @@ describe.runIf(serverUp)('table operations under a concurrent write load [server
   }
 
   it('rename-table: a statement on the old name that waits for the rename runs on the view, never on a missing name', async () => {
-    const { db, url } = await serverDb();
+    const { db, url } = await serverDbWithFixture();
     const app = await session(url, 'old-app');
     const watch = await session(url, 'watch');
     const [part] = sqlParts(compile(renameTable, { from: 'Order Items', to: 'line_items' }).expand);
@@ -362,7 +258,7 @@ describe.runIf(serverUp)('table operations under a concurrent write load [server
   });
 
   it('add-index: the concurrent build holds only ShareUpdateExclusiveLock on the table, and writes go on while it waits', async () => {
-    const { db, url } = await serverDb();
+    const { db, url } = await serverDbWithFixture();
     const builder = await session(url, 'builder');
     const writer = await session(url, 'writer');
     const [part] = sqlParts(compile(addIndex, { table: 'Order Items', name: 'items_n', columns: ['n'] }).expand);
@@ -387,7 +283,7 @@ describe.runIf(serverUp)('table operations under a concurrent write load [server
 
   it('lock notes name the strongest lock each transactional forward statement takes', async () => {
     for (const c of CASES) {
-      const { db } = await serverDb();
+      const { db } = await serverDbWithFixture();
       for (const part of sqlParts(c.expand)) {
         if (!part.transaction) {
           for (const s of part.forward) await db.exec(s);
