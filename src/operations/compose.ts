@@ -233,13 +233,14 @@ export function composeOperations(steps: OpStep[]): { steps: Map<string, Compose
   for (const [key, members] of byTable) {
     const viewer = members.find((m) => m.effect.views);
     if (!viewer) continue;
-    for (const s of steps.filter((x) => x.op.name === 'rename-table')) {
-      const r = s.spec as { from: string; to: string };
-      const from = tableRef(r.from);
-      if (key === keyOf(r.from) || key === `${from.schema}.${tableRef(r.to).name}`) {
+    for (const s of steps.filter((x) => x.op.name === 'rename-table' || x.op.name === 'drop-table')) {
+      const dropped = s.op.name === 'drop-table';
+      const r = s.spec as { from: string; to: string } | { table: string };
+      const names = 'table' in r ? [keyOf(r.table)] : [keyOf(r.from), `${tableRef(r.from).schema}.${tableRef(r.to).name}`];
+      if (names.includes(key)) {
         const [a, b] = steps.indexOf(s) < steps.indexOf(viewer.step) ? [s.id, viewer.step.id] : [viewer.step.id, s.id];
         problems.push(
-          `steps ${q(a)} and ${q(b)}: ${q(s.id)} renames table ${key} and ${q(viewer.step.id)} publishes views of its columns in the same migration; put them in separate migrations`,
+          `steps ${q(a)} and ${q(b)}: ${q(s.id)} ${dropped ? 'drops' : 'renames'} table ${key} and ${q(viewer.step.id)} publishes views of its columns in the same migration; put them in separate migrations`,
         );
       }
     }

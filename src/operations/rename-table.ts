@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { quoteIdent, quoteLiteral } from '../db/quote.js';
+import { quoteIdent } from '../db/quote.js';
 import { relationIsSql, tableName as tableNameSchema, tableRef } from './names.js';
+import { copyGrantsSql } from './table-view.js';
 import type { Operation } from './types.js';
 import { tableProblems } from './virtual-schema.js';
 
@@ -25,26 +26,6 @@ function names(spec: RenameTableSpec) {
   const from = tableRef(spec.from);
   const to = tableRef(`${from.schema}.${tableRef(spec.to).name}`);
   return { from, to };
-}
-
-/**
- * A DO block giving the compatibility view every privilege other roles hold on
- * the table, so applications that are not the owner keep their access through
- * the old name.
- */
-function copyGrantsSql(tableSql: string, viewSql: string): string {
-  const body = `DECLARE g record;
-BEGIN
-  FOR g IN
-    SELECT a.privilege_type, a.is_grantable, CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END AS grantee
-      FROM pg_class c CROSS JOIN LATERAL aclexplode(c.relacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee
-     WHERE c.oid = to_regclass(${quoteLiteral(tableSql)}) AND a.grantee <> c.relowner
-  LOOP
-    EXECUTE format('GRANT %s ON %s TO %s%s', g.privilege_type, ${quoteLiteral(viewSql)}, g.grantee,
-                   CASE WHEN g.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
-  END LOOP;
-END`;
-  return `DO ${quoteLiteral(body)}`;
 }
 
 /**
