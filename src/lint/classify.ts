@@ -35,6 +35,16 @@ export const OPERATION_TYPES: Record<string, MigrationType> = {
   'change-type': 'data-format',
   'split-column': 'data-format',
   'drop-column': 'schema-destructive',
+  'alter-column': 'data-format',
+  'add-primary-key': 'schema-additive',
+  'drop-constraint': 'schema-destructive',
+  'rename-constraint': 'api-breaking',
+  'drop-index': 'schema-destructive',
+  'set-replica-identity': 'system',
+  'drop-table': 'schema-destructive',
+  'create-enum': 'schema-additive',
+  'add-enum-value': 'schema-additive',
+  'create-type': 'schema-additive',
 };
 
 const SYSTEM_NODES = new Set([
@@ -71,6 +81,40 @@ const NEUTRAL_NODES = new Set([
 ]);
 const API_DROPS = new Set(['OBJECT_VIEW', 'OBJECT_FUNCTION', 'OBJECT_PROCEDURE', 'OBJECT_TYPE', 'OBJECT_DOMAIN', 'OBJECT_MATVIEW']);
 
+/**
+ * What an ALTER TABLE on an existing table takes away, if anything: not an
+ * addition, though the statement is an ALTER.
+ * - `DROP DEFAULT` is api-breaking, like a rename: old writers that leave the
+ *   column out fail at once when it is NOT NULL (or store NULL where they got
+ *   a value); the linter's catalog does not tell nullability, so it is always
+ *   counted so.
+ * - `DROP CONSTRAINT` is schema-destructive, like a dropped column: the
+ *   guarantee is gone, rows written meanwhile may break it, so adding it back
+ *   is no exact undo (and ON CONFLICT on a unique one fails at once).
+ */
+function removalOf(n: Node, table: string): Change | undefined {
+  const cmds = alterCommands(n);
+  const dropped = cmds.filter((c) => c.subtype === 'AT_DropConstraint');
+  if (dropped.length > 0) return { type: 'schema-destructive', what: `DROP CONSTRAINT ${dropped.map((c) => String(c.name)).join(', ')} on ${table}` };
+  const noDefault = cmds.filter((c) => c.subtype === 'AT_ColumnDefault' && c.def === undefined);
+  if (noDefault.length > 0) return { type: 'api-breaking', what: `DROP DEFAULT of ${noDefault.map((c) => String(c.name)).join(', ')} on ${table}` };
+  return undefined;
+}
+
+/**
+ * `DROP INDEX` of an existing index is schema-destructive: queries that used it
+ * fall back to scans, a unique one's guarantee (and ON CONFLICT on it) is gone,
+ * and undoing it is a whole new build.
+ */
+function droppedIndexes(n: Node): Change {
+  return {
+    type: 'schema-destructive',
+    what: `DROP INDEX ${droppedRelations(n)
+      .map((r) => r.relname)
+      .join(', ')}`,
+  };
+}
+
 /** What kind of change one statement makes (before `state` records it), from its findings and its node. */
 export function changeOf(s: Statement, n: Node, findings: Finding[], state: ScriptState): Change | undefined {
   const byRule = findings
@@ -87,9 +131,16 @@ export function changeOf(s: Statement, n: Node, findings: Finding[], state: Scri
     return { type: 'system', what: 'table storage change (tablespace, logging)' };
   }
   if (['UpdateStmt', 'DeleteStmt', 'InsertStmt', 'MergeStmt'].includes(s.node)) {
+    // ferry's own bookkeeping (an operation saving what it drops in ferry.saved_definitions) is not the application's data.
+    if (rv?.schemaname === 'ferry') return undefined;
     return rv && !state.isNew(rv) ? { type: 'data-format', what: `${s.node.replace('Stmt', '').toUpperCase()} on ${rv.relname}` } : undefined;
   }
+  if (s.node === 'AlterTableStmt' && !(rv && state.isNew(rv))) {
+    const removal = removalOf(n, rv?.relname ?? '?');
+    if (removal) return removal;
+  }
   if (s.node === 'DropStmt') {
+    if (n.removeType === 'OBJECT_INDEX') return droppedRelations(n).every((r) => state.isNewIndex(r)) ? undefined : droppedIndexes(n);
     const fresh = droppedRelations(n).every((r) => state.isNew(r));
     if (n.removeType === 'OBJECT_SCHEMA' || n.removeType === 'OBJECT_SEQUENCE')
       return { type: 'schema-destructive', what: `DROP ${String(n.removeType).slice(7)}` };

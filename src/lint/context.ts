@@ -54,10 +54,14 @@ export class ScriptState {
   lockTimeoutReported = false;
   /** Enum values added (ALTER TYPE … ADD VALUE) in the current transaction. */
   enumValuesAdded = new Set<string>();
+  /** The phase of the migration step being linted: `contract` steps remove the old shape after verification. */
+  phase: 'expand' | 'contract' = 'expand';
   /** The live catalog the script is judged against, if one was read. */
   readonly catalog: LintCatalog | undefined;
   private readonly relations: KnownRelations;
   private readonly checks: NotNullCheck[] = [];
+  /** The new names of existing tables an expand step renamed away (their old shape, out of the applications' sight). */
+  private readonly renamedAway: RangeVar[] = [];
 
   constructor(opts: { ferryManaged: boolean; transaction: boolean; catalog?: LintCatalog }) {
     this.ferryManaged = opts.ferryManaged;
@@ -67,9 +71,10 @@ export class ScriptState {
     this.relations = new KnownRelations(opts.catalog);
   }
 
-  /** A new ferry step begins: its own transaction (or none), ferry's lock_timeout again. */
-  startStep(transaction: boolean): void {
+  /** A new ferry step begins: its own transaction (or none) and phase, ferry's lock_timeout again. */
+  startStep(transaction: boolean, phase: 'expand' | 'contract' = 'expand'): void {
     this.inTransaction = transaction;
+    this.phase = phase;
     this.lockTimeoutSet = this.ferryManaged;
     this.enumValuesAdded.clear();
   }
@@ -137,6 +142,15 @@ export class ScriptState {
     return judgeTypeChange(column, cmd);
   }
 
+  /**
+   * Whether the table `rv` names got that name from a rename of an existing
+   * table in an expand step before: the old shape of an expand/contract change,
+   * which a contract step may drop.
+   */
+  wasRenamedAway(rv: RangeVar): boolean {
+    return !this.isNew(rv) && this.renamedAway.some((r) => sameRelation(r, rv));
+  }
+
   /** Whether a validated `CHECK (column IS NOT NULL)` exists on the table from earlier statements. */
   hasValidatedNotNull(table: RangeVar, column: string): boolean {
     return this.checks.some((c) => c.validated && c.column === column && sameRelation(c.table, table));
@@ -189,7 +203,10 @@ export class ScriptState {
   private observeRename(n: Record<string, unknown>): void {
     const rv = rangeVar(n.relation);
     if (!rv || typeof n.newname !== 'string') return;
-    if (n.renameType === 'OBJECT_TABLE') this.relations.renameTable(rv, n.newname);
+    if (n.renameType === 'OBJECT_TABLE') {
+      if (this.phase === 'expand' && !this.isNew(rv)) this.renamedAway.push({ ...rv, relname: n.newname });
+      this.relations.renameTable(rv, n.newname);
+    }
     if (n.renameType === 'OBJECT_INDEX') this.relations.renameIndex(rv, n.newname);
     if (n.renameType === 'OBJECT_COLUMN' && typeof n.subname === 'string') {
       this.relations.changeColumn(rv, n.subname);

@@ -49,8 +49,9 @@ function where(input: ScriptInput, line: number): Pick<Finding, 'file' | 'line' 
   };
 }
 
-/** Set a finding's status from the operation that handles it, the statement's comments and the manifest. */
-function settle(f: Finding, comments: Map<string, string | undefined>, input: ScriptInput): Finding {
+/** Set a finding's status from what the rule saw handled (`handled`), the operation that handles it, the statement's comments and the manifest. */
+function settle(f: Finding, comments: Map<string, string | undefined>, input: ScriptInput, handled?: string): Finding {
+  if (handled !== undefined) return { ...f, severity: 'info', status: 'handled', note: `handled: ${handled}` };
   if (input.handledBy?.rules.includes(f.rule)) {
     const note = `handled by operation ${input.handledBy.op}`;
     return { ...f, severity: 'info', status: 'handled', note };
@@ -77,10 +78,10 @@ export function lintStatements(input: ScriptInput, state: ScriptState): Statemen
     const comments = disabledByComments(statement.text);
     const findings = RULES.flatMap((rule) =>
       rule.check({ statement, n, analysis, state }).map((hit) => {
-        const { message, catalog } = typeof hit === 'string' ? { message: hit, catalog: undefined } : hit;
+        const { message, catalog, handled } = typeof hit === 'string' ? { message: hit, catalog: undefined, handled: undefined } : hit;
         const f: Finding = { rule: rule.id, severity: rule.severity, message, why: rule.why, fix: rule.fix, ...where(input, statement.line), status: 'active' };
         if (catalog) f.catalog = catalog;
-        return settle(f, comments, input);
+        return settle(f, comments, input, handled);
       }),
     );
     const change = changeOf(statement, n, findings, state);

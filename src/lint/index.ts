@@ -109,7 +109,7 @@ function lintAfresh(m: Migration, opts: LintMigrationOptions): LintReport {
     if (step.phase) fact.phase = step.phase;
     if (step.operation) fact.op = step.operation.op;
     if (step.kind === 'sql' && step.forward) {
-      state.startStep(step.transaction);
+      state.startStep(step.transaction, step.phase === 'contract' ? 'contract' : 'expand');
       const reports = lintStatements(
         {
           statements: step.forward.statements,

@@ -13,6 +13,10 @@ const schema = z
     column: columnName.describe('The new column.'),
     type: sqlType.describe('Its SQL type, e.g. `text` or `varchar(100)`.'),
     default: sqlExpression.optional().describe('Default expression (SQL) for new rows and, unless NULL, existing ones.'),
+    check: sqlExpression
+      .optional()
+      .describe('A CHECK expression (SQL), e.g. `price >= 0`: added NOT VALID (no scan under lock), then validated in a step of its own.'),
+    comment: z.string().min(1).optional().describe("The column's comment (COMMENT ON COLUMN)."),
     notNull: z.boolean().default(false).describe('NOT NULL, done safely: nullable, backfill, CHECK … NOT VALID, VALIDATE, SET NOT NULL; needs `default`.'),
     volatile: z
       .boolean()
@@ -28,6 +32,8 @@ export type AddColumnSpec = z.output<typeof schema>;
 
 const isVolatile = (s: AddColumnSpec) => s.default !== undefined && (s.volatile ?? VOLATILE.test(s.default));
 const checkName = (t: TableRef, column: string) => boundedName(t.name, column, 'ferry_nn');
+/** The name of the spec's own CHECK: PostgreSQL's `<table>_<column>_check`. */
+const userCheckName = (t: TableRef, column: string) => boundedName(t.name, column, 'check');
 const constraint = (t: TableRef, name: string, validated?: boolean) =>
   `EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = ${t.oid} AND conname = ${quoteLiteral(name)}${validated === undefined ? '' : ` AND convalidated = ${validated}`})`;
 
@@ -76,6 +82,37 @@ export function notNullParts(t: TableRef, column: string): SqlPart[] {
 }
 
 /**
+ * The two parts that add a CHECK to an existing table with no scan under
+ * ACCESS EXCLUSIVE: `NOT VALID` (catalog only; new writes are checked), then
+ * `VALIDATE` (one scan under SHARE UPDATE EXCLUSIVE; reads and writes go on).
+ */
+export function checkParts(t: TableRef, name: string, expression: string): SqlPart[] {
+  const con = quoteIdent(name);
+  return [
+    {
+      kind: 'sql',
+      name: 'add-check',
+      description: `CHECK (${expression}) NOT VALID as ${name}: enforced for new writes, no scan`,
+      transaction: true,
+      forward: [`ALTER TABLE ${t.sql} ADD CONSTRAINT ${con} CHECK (${expression}) NOT VALID`],
+      rollback: [`ALTER TABLE ${t.sql} DROP CONSTRAINT IF EXISTS ${con}`],
+      verify: [`SELECT ${constraint(t, name)}`],
+      locks: [{ relation: t.display, mode: 'AccessExclusiveLock', held: 'ADD CONSTRAINT … NOT VALID, until commit; catalog only, milliseconds' }],
+    },
+    {
+      kind: 'sql',
+      name: 'validate-check',
+      description: `validate ${name} (one scan; reads and writes go on)`,
+      transaction: true,
+      forward: [`ALTER TABLE ${t.sql} VALIDATE CONSTRAINT ${con}`],
+      rollback: [],
+      verify: [`SELECT ${constraint(t, name, true)}`],
+      locks: [{ relation: t.display, mode: 'ShareUpdateExclusiveLock', held: 'VALIDATE CONSTRAINT, for one scan of the table; reads and writes go on' }],
+    },
+  ];
+}
+
+/**
  * Add a column without a long lock: nullable first, with a non-volatile default
  * kept in the catalog (no rewrite); a volatile default is set for new rows and
  * existing rows are backfilled; NOT NULL comes last through a validated check.
@@ -84,7 +121,8 @@ export function notNullParts(t: TableRef, column: string): SqlPart[] {
 export const addColumn: Operation<AddColumnSpec> = {
   name: 'add-column',
   schema,
-  describe: (s) => `add column ${s.column} ${s.type}${s.notNull ? ' NOT NULL' : ''}${s.default === undefined ? '' : ` DEFAULT ${s.default}`} to ${s.table}`,
+  describe: (s) =>
+    `add column ${s.column} ${s.type}${s.notNull ? ' NOT NULL' : ''}${s.default === undefined ? '' : ` DEFAULT ${s.default}`}${s.check === undefined ? '' : ` CHECK (${s.check})`} to ${s.table}`,
   expand(s) {
     const t = tableRef(s.table);
     const col = quoteIdent(s.column);
@@ -96,6 +134,7 @@ export const addColumn: Operation<AddColumnSpec> = {
         : volatile
           ? [add, `ALTER TABLE ${t.sql} ALTER COLUMN ${col} SET DEFAULT (${s.default})`]
           : [`${add} DEFAULT (${s.default})`];
+    if (s.comment !== undefined) forward.push(`COMMENT ON COLUMN ${t.sql}.${col} IS ${quoteLiteral(s.comment)}`);
     const parts: OpPart[] = [
       {
         kind: 'sql',
@@ -117,6 +156,7 @@ export const addColumn: Operation<AddColumnSpec> = {
         backfill: { table: s.table, set: { [s.column]: s.default }, where: `${col} IS NULL` },
       });
     }
+    if (s.check !== undefined) parts.push(...checkParts(t, userCheckName(t, s.column), s.check));
     if (s.notNull) parts.push(...notNullParts(t, s.column));
     return parts;
   },

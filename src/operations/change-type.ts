@@ -47,12 +47,75 @@ const attribute = (t: TableRef, column: string, field: string) =>
 const checkExists = (t: TableRef, name: string, extra = '') =>
   `EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = ${t.oid} AND conname = ${quoteLiteral(name)}${extra})`;
 
+/** A literal cast to its type, as pg_get_expr shows a constant default: `'0'::text`, `'a''b'::character varying`; group 1 is the literal. */
+const CAST_LITERAL = "^('(?:[^']|'')*')::[^']+$";
+
+/**
+ * The contract part that leaves the column's default as the user wrote it, not
+ * as swap-columns carries it over (`'0'::text::integer`, the old default cast).
+ * After the swap it rewrites that cast in plain form; run before the swap (a
+ * composed contract swaps in a later step) it gives the shadow the plain default
+ * and takes the old column's, so the swap carries nothing. A separate part, so
+ * the parts applied by earlier ferries stay what they were. Plain form: a
+ * constant (`'0'::text`) as its bare literal read in the new type (`0`), else the
+ * expression assigned as it is (`0` to a bigint); else it stays a cast.
+ */
+function plainDefaultPart(t: TableRef, s: ChangeTypeSpec): SqlPart {
+  const shadow = shadowColumn(s.column);
+  const set = (what: string, expr: string) => `EXECUTE format('ALTER TABLE %s ALTER COLUMN %I SET DEFAULT %s', ${quoteLiteral(t.sql)}, ${what}, ${expr});`;
+  const body = `  IF ${hasColumn(t, shadow)} THEN
+    target := ${quoteLiteral(shadow)};
+    expr := ${attribute(t, s.column, 'pg_get_expr(d.adbin, d.adrelid)')};
+    IF expr IS NULL THEN
+      RETURN;
+    END IF;
+    EXECUTE format('ALTER TABLE %s ALTER COLUMN %I DROP DEFAULT', ${quoteLiteral(t.sql)}, ${quoteLiteral(s.column)});
+  ELSE
+    target := ${quoteLiteral(s.column)};
+    expr := ${attribute(t, s.column, 'pg_get_expr(d.adbin, d.adrelid)')};
+    suffix := '::' || ${attribute(t, s.column, 'format_type(a.atttypid, a.atttypmod)')};
+    IF expr IS NULL OR right(expr, length(suffix)) <> suffix THEN
+      RETURN;
+    END IF;
+    expr := left(expr, length(expr) - length(suffix));
+    IF expr LIKE '(%)' THEN
+      expr := substr(expr, 2, length(expr) - 2);
+    END IF;
+  END IF;
+  lit := substring(expr from ${quoteLiteral(CAST_LITERAL)});
+  BEGIN
+    IF lit IS NULL THEN
+      RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    ${set('target', 'lit')}
+  EXCEPTION WHEN OTHERS THEN
+    BEGIN
+      ${set('target', 'expr')}
+    EXCEPTION WHEN OTHERS THEN
+      IF target = ${quoteLiteral(shadow)} THEN
+        ${set('target', `format('(%s)::%s', expr, ${quoteLiteral(s.type)})`)}
+      END IF;
+    END;
+  END;`;
+  return {
+    kind: 'sql',
+    name: 'plain-default',
+    description: `write the default of ${s.column} as it was written, not as a cast of the old column's`,
+    transaction: true,
+    forward: [doBlock(body, 'target text;\n  expr text;\n  lit text;\n  suffix text;')],
+    rollback: [],
+    verify: [`SELECT NOT ${hasColumn(t, shadow)} OR ${attribute(t, s.column, 'd.adbin IS NULL')}`],
+    locks: [{ relation: s.table, mode: 'AccessExclusiveLock', held: 'SET DEFAULT, until commit; catalog only, milliseconds' }],
+  };
+}
+
 /**
  * Change a column's type without a table rewrite under lock: expand adds a
  * shadow column of the new type, syncs both ways with a trigger, backfills, and
  * publishes the old column (v1 view) and the shadow under the column's name (v2
  * view); contract carries NOT NULL and the default over, drops the old column
- * and renames the shadow into its place.
+ * and renames the shadow into its place, then writes the default as the user
+ * wrote it.
  */
 export const changeType: Operation<ChangeTypeSpec> = {
   name: 'change-type',
@@ -160,6 +223,7 @@ export const changeType: Operation<ChangeTypeSpec> = {
         locks: [{ relation: s.table, mode: 'ShareUpdateExclusiveLock', held: 'VALIDATE CONSTRAINT, for one scan of the table; reads and writes go on' }],
       },
       { ...swapPart, previous: previousContract(swapPart, { t, key: s.column }) },
+      plainDefaultPart(t, s),
     ];
   },
   columns: (s) => ({

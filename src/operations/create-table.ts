@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { quoteIdent } from '../db/quote.js';
+import { quoteIdent, quoteLiteral } from '../db/quote.js';
 import { splitStatements } from '../db/sql-script.js';
 import { identifier as identifierSchema, relationIsSql, tableName as tableNameSchema, tableRef } from './names.js';
 import { applyStatement } from './sql-effects.js';
@@ -11,6 +11,9 @@ const columnSchema = z.strictObject({
   nullable: z.boolean().optional().describe('Defaults to true, except for primary key columns.'),
   default: z.string().trim().min(1).optional().describe("Default expression as SQL: `now()`, `'pending'`."),
   primaryKey: z.boolean().optional().describe('Part of the (possibly composite) primary key.'),
+  unique: z.boolean().optional().describe('A UNIQUE constraint on this column alone (named `<table>_<column>_key`).'),
+  check: z.string().trim().min(1).optional().describe('A CHECK expression as SQL, e.g. `price >= 0` (named `<table>_<column>_check`).'),
+  comment: z.string().min(1).optional().describe("The column's comment (COMMENT ON COLUMN)."),
 });
 
 /** The fields of a `create-table` step: structured `columns`, or a raw `definition` (the SQL between the parentheses). */
@@ -21,7 +24,8 @@ export const createTableSchema = z
       .array(columnSchema)
       .min(1)
       .optional()
-      .describe('Structured columns {name, type, nullable?, default?, primaryKey?}; give `columns` or `definition`.'),
+      .describe('Structured columns {name, type, nullable?, default?, primaryKey?, unique?, check?, comment?}; give `columns` or `definition`.'),
+    comment: z.string().min(1).optional().describe("The table's comment (COMMENT ON TABLE)."),
     definition: z.string().trim().min(1).optional().describe('The SQL between the parentheses of CREATE TABLE; instead of `columns`.'),
   })
   .refine((s) => (s.columns === undefined) !== (s.definition === undefined), 'give either columns or definition, not both')
@@ -35,11 +39,30 @@ function body(spec: CreateTableSpec): string {
   const columns = spec.columns ?? [];
   const lines = columns.map((c) => {
     const notNull = c.primaryKey === true || c.nullable === false;
-    return [quoteIdent(c.name), c.type, notNull ? 'NOT NULL' : '', c.default === undefined ? '' : `DEFAULT ${c.default}`].filter(Boolean).join(' ');
+    return [
+      quoteIdent(c.name),
+      c.type,
+      notNull ? 'NOT NULL' : '',
+      c.default === undefined ? '' : `DEFAULT ${c.default}`,
+      c.unique ? 'UNIQUE' : '',
+      c.check === undefined ? '' : `CHECK (${c.check})`,
+    ]
+      .filter(Boolean)
+      .join(' ');
   });
   const key = columns.filter((c) => c.primaryKey === true).map((c) => quoteIdent(c.name));
   if (key.length > 0) lines.push(`PRIMARY KEY (${key.join(', ')})`);
   return lines.join(',\n  ');
+}
+
+/** The COMMENT statements of the table and its columns; they run in the CREATE TABLE's transaction, and DROP TABLE removes them. */
+function commentsSql(spec: CreateTableSpec): string[] {
+  const t = tableRef(spec.table);
+  const table = spec.comment === undefined ? [] : [`COMMENT ON TABLE ${t.sql} IS ${quoteLiteral(spec.comment)}`];
+  const columns = (spec.columns ?? []).flatMap((c) =>
+    c.comment === undefined ? [] : [`COMMENT ON COLUMN ${t.sql}.${quoteIdent(c.name)} IS ${quoteLiteral(c.comment)}`],
+  );
+  return [...table, ...columns];
 }
 
 /** Create a new table. Nothing else can see it until the step commits, so its locks block no one. */
@@ -57,7 +80,7 @@ export const createTable: Operation<CreateTableSpec> = {
       name: 'create-table',
       description: `create table ${spec.table}`,
       transaction: true,
-      forward: [`CREATE TABLE ${t.sql} (\n  ${body(spec)}\n)`],
+      forward: [`CREATE TABLE ${t.sql} (\n  ${body(spec)}\n)`, ...commentsSql(spec)],
       rollback: [`DROP TABLE ${t.sql}`],
       verify: [relationIsSql(t.regclass, ['r', 'p'])],
       locks: [

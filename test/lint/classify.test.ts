@@ -77,4 +77,39 @@ describe('classification: type and risk', () => {
     const m = await migrationOf([{ id: 'u', up: 'UPDATE users SET a = 1 WHERE id = 2;' }], { lint: { disable: ['type-mismatch'] } });
     expect(mismatch(lintMigration(m))).toMatchObject([{ status: 'disabled' }]);
   });
+  it('DROP CONSTRAINT and DROP INDEX of existing objects are schema-destructive, DROP DEFAULT api-breaking: none is additive', async () => {
+    const of = async (up: string) => lintMigration(await migrationOf([{ id: 's', up }])).classification;
+    expect(await of('ALTER TABLE users DROP CONSTRAINT users_email_key;')).toMatchObject({ inferred: 'schema-destructive', matchesDeclared: false });
+    expect((await of('ALTER TABLE users DROP CONSTRAINT users_email_key;')).reasons.join('\n')).toContain('DROP CONSTRAINT users_email_key on users');
+    expect(await of('DROP INDEX CONCURRENTLY users_email_idx;')).toMatchObject({ inferred: 'schema-destructive', matchesDeclared: false });
+    expect((await of('DROP INDEX CONCURRENTLY users_email_idx;')).reasons.join('\n')).toContain('DROP INDEX users_email_idx (schema-destructive)');
+    const noDefault = await of('ALTER TABLE users ALTER COLUMN status DROP DEFAULT;');
+    expect(noDefault).toMatchObject({ inferred: 'api-breaking', risk: 'high', matchesDeclared: false });
+    expect(noDefault.reasons.join('\n')).toContain('DROP DEFAULT of status on users (api-breaking)');
+    // Setting a default stays additive.
+    expect(await of("ALTER TABLE users ALTER COLUMN status SET DEFAULT 'new';")).toMatchObject({ inferred: 'schema-additive', matchesDeclared: true });
+  });
+
+  it('the same drops of objects created earlier in the migration stay additive', async () => {
+    const r = lintMigration(
+      await migrationOf([
+        { id: 'create', up: 'CREATE TABLE t (id int PRIMARY KEY, a int DEFAULT 0 CHECK (a >= 0)); CREATE INDEX t_a ON t (a);' },
+        { id: 'drop', up: 'ALTER TABLE t DROP CONSTRAINT t_a_check; ALTER TABLE t ALTER COLUMN a DROP DEFAULT; DROP INDEX t_a;' },
+      ]),
+    );
+    expect(r.classification).toMatchObject({ inferred: 'schema-additive', matchesDeclared: true });
+    expect(mismatch(r)).toEqual([]);
+  });
+
+  it('a DROP CONSTRAINT in the contract step of an expand/contract migration removes the old shape and is not counted', async () => {
+    const m = await migrationOf(
+      [
+        { id: 'expand', up: 'ALTER TABLE users ADD CONSTRAINT users_email_key2 UNIQUE USING INDEX users_email_idx2;' },
+        { id: 'contract', up: 'ALTER TABLE users DROP CONSTRAINT users_email_key;' },
+      ],
+      { type: 'schema-additive' },
+    );
+    (m.steps[1] as (typeof m.steps)[1]).phase = 'contract';
+    expect(lintMigration(m).classification).toMatchObject({ inferred: 'schema-additive', matchesDeclared: true });
+  });
 });

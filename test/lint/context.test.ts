@@ -55,7 +55,12 @@ describe('isNewIndex: an index created earlier in the script', () => {
       { id: 'drop', up: 'DROP INDEX app.orders_user_idx;' },
     ]);
     const withCatalog = lintMigration(m, { catalog: catalog() });
-    expect(withCatalog.findings.map((f) => [f.stepId, f.rule, f.severity])).toEqual([['drop', 'drop-index-not-concurrent', 'error']]);
+    // Dropping the existing index also makes the migration (declared schema-additive) schema-destructive.
+    expect(withCatalog.findings.map((f) => [f.stepId, f.rule, f.severity])).toEqual([
+      ['drop', 'drop-index-not-concurrent', 'error'],
+      [undefined, 'type-mismatch', 'warning'],
+    ]);
+    expect(withCatalog.findings[1]?.message).toContain('DROP INDEX orders_user_idx (schema-destructive)');
     expect(withCatalog.findings[0]?.catalog).toEqual({ table: 'app.orders', found: true, rows: 50_000, bytes: 4_194_304 });
     expect(withCatalog.findings[0]?.message).toBe('DROP INDEX app.orders_user_idx without CONCURRENTLY (app.orders: ~50,000 rows, 4.0 MB)');
     expect(lintMigration(m).findings.map((f) => f.rule)).toEqual(['index-not-concurrent']);

@@ -509,6 +509,7 @@ describe('operations that cannot compose are refused when the migration loads, n
       'op-3.compat-views',
       'op-2.not-null-check (contract)',
       'op-2.not-null-validate (contract)',
+      'op-2.plain-default (contract)',
       'op-3.drop-old-shape (contract)',
     ]);
     expect(m.steps.filter((s) => s.id.endsWith('.compat-views')).map((s) => s.forward?.statements.length)).toEqual([0, 0, 4]);

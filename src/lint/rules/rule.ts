@@ -18,6 +18,8 @@ export interface RuleInput {
 export interface RuleHit {
   message: string;
   catalog?: CatalogFact;
+  /** Why the workflow itself makes this statement safe where it stands (a contract step dropping the old shape): the finding is shown as handled, never raised. */
+  handled?: string;
 }
 
 /** One lint rule: its identity and advice, and a check returning one message (or hit) per problem in a statement. */

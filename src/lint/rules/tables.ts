@@ -21,12 +21,17 @@ export const dropTable: Rule = {
   id: 'drop-table',
   severity: 'error',
   why: 'the data is gone and cannot be rolled back, and code still using the table fails at once.',
-  fix: 'stop using the table first, keep it (or a backup) through the deprecation period, and drop it in a contract step after verification',
+  fix: 'use the drop-table operation (the table hidden behind a view of its old name until contract); or stop using the table first, keep it (or a backup) through the deprecation period, and drop it in a contract step after verification (a contract-step DROP TABLE of a table renamed away in expand is shown as handled)',
   check({ statement, n, state }) {
     if (statement.node !== 'DropStmt' || n.removeType !== 'OBJECT_TABLE') return [];
     return droppedRelations(n)
       .filter((t) => !state.isNew(t))
-      .map((t) => `DROP TABLE ${relationName(t)}`);
+      .map((t) =>
+        // The advice followed: the table was renamed away in expand (applications stopped using it) and is dropped in contract, after verification.
+        state.phase === 'contract' && state.wasRenamedAway(t)
+          ? { message: `DROP TABLE ${relationName(t)}`, handled: 'a contract step dropping the table an expand step renamed away' }
+          : `DROP TABLE ${relationName(t)}`,
+      );
   },
 };
 
