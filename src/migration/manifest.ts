@@ -63,7 +63,7 @@ const opStep = z.looseObject({
     .string()
     .min(1)
     .describe(
-      'The operation: add-column, drop-column, rename-column, split-column, merge-columns, change-type, add-index, add-foreign-key, add-unique, create-table, rename-table or raw-sql; its other fields are those of the operation (docs/operations.md).',
+      'The operation: add-column, drop-column, rename-column, split-column, merge-columns, change-type, alter-column, add-index, add-foreign-key, add-unique, add-primary-key, drop-constraint, rename-constraint, drop-index, set-replica-identity, create-table, rename-table, drop-table, create-enum, add-enum-value, create-type or raw-sql; its other fields are those of the operation (docs/operations.md).',
     ),
   description,
 });

@@ -1,8 +1,12 @@
 import { z } from 'zod';
 import { quoteIdent, quoteLiteral } from '../db/quote.js';
+import { copyModeFields, copyModeProblems } from './alter-column-constraints.js';
+import { type CopyChange, compatCopy, copyContract, copyExpand } from './alter-column-copy.js';
+import { shadowColumn } from './change-type.js';
+import { viewProblems } from './compat.js';
 import { identifier as identifierSchema, tableName as tableNameSchema, tableRef } from './names.js';
-import type { Operation } from './types.js';
-import { quoted, tableProblems, typeFamily, type VirtualSchema } from './virtual-schema.js';
+import type { ColumnEffect, Operation } from './types.js';
+import { addColumns, canonicalType, quoted, tableProblems, typeFamily, type VirtualSchema } from './virtual-schema.js';
 
 /** What happens to referencing rows when the referenced row is deleted. */
 export const ON_DELETE_ACTIONS = ['no action', 'restrict', 'cascade', 'set null', 'set default'] as const;
@@ -23,8 +27,12 @@ export const addForeignKeySchema = z
       })
       .describe('The referenced table and its columns.'),
     onDelete: z.enum(ON_DELETE_ACTIONS).optional().describe('What happens to referencing rows when the referenced row is deleted; default NO ACTION.'),
+    ...copyModeFields,
   })
-  .refine((s) => s.columns.length === s.references.columns.length, 'columns and references.columns must have the same length');
+  .refine((s) => s.columns.length === s.references.columns.length, 'columns and references.columns must have the same length')
+  .superRefine((s, ctx) => {
+    for (const message of copyModeProblems(s)) ctx.addIssue({ code: 'custom', message });
+  });
 
 /** An `add-foreign-key` step's spec. */
 export type AddForeignKeySpec = z.infer<typeof addForeignKeySchema>;
@@ -58,10 +66,19 @@ function fitProblems(spec: AddForeignKeySpec, schema: VirtualSchema): string[] {
   return problems;
 }
 
+/** The copy-mode change of a `compat: true` spec: the foreign key put on a copy of its one column. */
+const copyOf = (spec: AddForeignKeySpec): CopyChange =>
+  compatCopy(spec, {
+    foreignKey: { name: spec.name, references: { table: spec.references.table, column: spec.references.columns[0] as string }, onDelete: spec.onDelete },
+  });
+
 /**
  * Add a foreign key in two steps: `NOT VALID` (catalog only, new writes are
  * checked from then on), then `VALIDATE CONSTRAINT`, which scans existing rows
- * under a lock that lets reads and writes go on.
+ * under a lock that lets reads and writes go on. With `compat: true`, the key
+ * is put on a copy of the column that only the new shape sees (see
+ * alter-column), so old writers' dangling references are fixed by `up`
+ * instead of refused, and contract swaps the copy in.
  */
 export const addForeignKey: Operation<AddForeignKeySpec> = {
   name: 'add-foreign-key',
@@ -69,6 +86,7 @@ export const addForeignKey: Operation<AddForeignKeySpec> = {
   describe: (spec) =>
     `add foreign key ${spec.name}: ${spec.table} (${spec.columns.join(', ')}) references ${spec.references.table} (${spec.references.columns.join(', ')})`,
   expand(spec) {
+    if (spec.compat) return copyExpand(copyOf(spec));
     const t = tableRef(spec.table);
     const ref = tableRef(spec.references.table);
     const name = quoteIdent(spec.name);
@@ -110,7 +128,17 @@ export const addForeignKey: Operation<AddForeignKeySpec> = {
       },
     ];
   },
-  contract: () => [],
-  check: fitProblems,
-  apply: (spec, schema) => void schema.tables.get(schema.keyOf(spec.table))?.constraints.add(spec.name),
+  contract: (spec) => (spec.compat ? copyContract(copyOf(spec)) : []),
+  columns(spec): ColumnEffect {
+    const retypes = spec.compat ? [{ column: spec.columns[0] as string, shadow: shadowColumn(spec.columns[0] as string), type: spec.type as string }] : [];
+    return { table: spec.table, views: spec.compat === true, hides: [], retypes, adds: [] };
+  },
+  check: (spec, schema) => [
+    ...fitProblems(spec, schema),
+    ...(spec.compat ? [...tableProblems(schema, spec.table, { lacks: spec.columns.map(shadowColumn) }), ...viewProblems(schema, spec.table, undefined)] : []),
+  ],
+  apply(spec, schema) {
+    if (spec.compat) addColumns(schema, spec.table, [[shadowColumn(spec.columns[0] as string), { type: canonicalType(spec.type as string), notNull: false }]]);
+    schema.tables.get(schema.keyOf(spec.table))?.constraints.add(spec.name);
+  },
 };

@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { quoteIdent, quoteLiteral } from '../db/quote.js';
-import { buildIndexPart } from './add-index.js';
+import { indexConstraintParts } from './add-unique.js';
 import { identifier as identifierSchema, tableName as tableNameSchema, tableRef } from './names.js';
 import type { Operation } from './types.js';
 import { quoted, relationNameProblems, tableProblems, type VirtualSchema } from './virtual-schema.js';
@@ -44,39 +43,7 @@ export const addPrimaryKey: Operation<AddPrimaryKeySpec> = {
   name: 'add-primary-key',
   schema: addPrimaryKeySchema,
   describe: (spec) => `add primary key ${spec.name} on ${spec.table} (${spec.columns.join(', ')})`,
-  expand(spec) {
-    const t = tableRef(spec.table);
-    const name = quoteIdent(spec.name);
-    const build = buildIndexPart({
-      table: spec.table,
-      name: spec.name,
-      unique: true,
-      definition: `(${spec.columns.map(quoteIdent).join(', ')})`,
-      part: 'build-index',
-    });
-    return [
-      build,
-      {
-        kind: 'sql',
-        name: 'attach-primary-key',
-        description: `make index ${spec.name} the primary key ${spec.name} of ${spec.table}`,
-        transaction: true,
-        forward: [`ALTER TABLE ${t.sql} ADD CONSTRAINT ${name} PRIMARY KEY USING INDEX ${name}`],
-        // Dropping the constraint drops its index too; the build part's rollback then finds nothing left to drop.
-        rollback: [`ALTER TABLE ${t.sql} DROP CONSTRAINT ${name}`],
-        verify: [
-          `SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = ${t.regclass} AND conname = ${quoteLiteral(spec.name)} AND contype = 'p' AND convalidated)`,
-        ],
-        locks: [
-          {
-            relation: spec.table,
-            mode: 'AccessExclusiveLock',
-            held: 'catalog only, milliseconds: the index is already built and the key columns are already NOT NULL',
-          },
-        ],
-      },
-    ];
-  },
+  expand: (spec) => indexConstraintParts(spec, 'primary key'),
   contract: () => [],
   check: keyProblems,
   apply(spec, schema) {

@@ -10,6 +10,7 @@ import { addForeignKey } from './add-foreign-key.js';
 import { addIndex } from './add-index.js';
 import { addPrimaryKey } from './add-primary-key.js';
 import { addUnique } from './add-unique.js';
+import { alterColumn } from './alter-column.js';
 import { changeType } from './change-type.js';
 import { createEnum } from './create-enum.js';
 import { createTable } from './create-table.js';
@@ -36,6 +37,7 @@ export {
   addIndex,
   addPrimaryKey,
   addUnique,
+  alterColumn,
   changeType,
   createEnum,
   createTable,
@@ -61,6 +63,7 @@ export const OPERATIONS: readonly Operation<unknown>[] = [
   splitColumn,
   mergeColumns,
   changeType,
+  alterColumn,
   addIndex,
   addForeignKey,
   addUnique,

@@ -7,11 +7,11 @@ import type { TableRef } from './names.js';
  * what it drops or replaces is saved when it runs and its rollback reads it back.
  */
 export interface SavedDefinition {
-  /** `constraint`, `index` or `replica-identity`. */
-  kind: 'constraint' | 'index' | 'replica-identity';
+  /** `constraint`, `index`, `replica-identity`, or `column` (alter-column's record of a column before an in-place change, as jsonb). */
+  kind: 'constraint' | 'index' | 'replica-identity' | 'column';
   /** The table, as `schema.name` (table names cannot hold a dot, so this is unambiguous). */
   relation: string;
-  /** The constraint's or index's name; for a replica identity, the identity the step sets. */
+  /** The constraint's or index's name; for a replica identity, the identity the step sets; for a column, `<column>#<hash of the change>`. */
   name: string;
 }
 

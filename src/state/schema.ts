@@ -377,8 +377,8 @@ export const STATE_SCHEMA_VERSIONS: readonly string[] = [
   COMMENT ON TABLE ferry.resource_samples IS 'readings of the server''s load for the health matrix''s resource row; NULL where the engine or the role cannot see a figure';
   `,
   // 13: definitions operations remove. An operation's SQL is fixed when it is compiled, before the catalog is read,
-  // so drop-constraint, drop-index and set-replica-identity save what they drop or replace when they run, and their
-  // rollback re-creates it from here; a dropped index's definition stays after contract, for rebuilding it by hand.
+  // so drop-constraint, drop-index, set-replica-identity and alter-column (in place) save what they drop or replace when
+  // they run, and their rollback re-creates it from here; a dropped index's definition stays after contract, for rebuilding it by hand.
   `
   CREATE TABLE ferry.saved_definitions (
     kind       text NOT NULL,
@@ -388,8 +388,8 @@ export const STATE_SCHEMA_VERSIONS: readonly string[] = [
     saved_at   timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (kind, relation, name)
   );
-  COMMENT ON TABLE ferry.saved_definitions IS 'what an operation dropped or replaced (constraint, index, replica identity), saved when it ran: its rollback re-creates it from here';
+  COMMENT ON TABLE ferry.saved_definitions IS 'what an operation dropped or replaced (constraint, index, replica identity, a column''s definition), saved when it ran: its rollback re-creates it from here';
   COMMENT ON COLUMN ferry.saved_definitions.relation IS 'the table, as schema.name';
-  COMMENT ON COLUMN ferry.saved_definitions.definition IS 'SQL: pg_get_constraintdef, pg_get_indexdef, or the REPLICA IDENTITY clause';
+  COMMENT ON COLUMN ferry.saved_definitions.definition IS 'SQL: pg_get_constraintdef, pg_get_indexdef, or the REPLICA IDENTITY clause; for a column, its nullability, default, comment and type as JSON';
   `,
 ];

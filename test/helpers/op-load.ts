@@ -130,3 +130,11 @@ export async function warm(load: Load, n = 20): Promise<void> {
   for (let i = 0; i < 1000 && load.finished() < target; i++) await sleep(5);
   expect(load.finished()).toBeGreaterThanOrEqual(target);
 }
+
+/** After the last phase: the load ran on, stopped with no failed statement, and overlapped every phase. */
+export async function expectCleanLoad(load: Load, phases: Record<string, { overlapping: number }>): Promise<void> {
+  await warm(load);
+  await load.stop();
+  expect(load.failures).toEqual([]);
+  for (const [phase, seen] of Object.entries(phases)) expect(seen.overlapping, `load statements during ${phase}`).toBeGreaterThan(0);
+}

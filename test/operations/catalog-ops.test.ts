@@ -10,7 +10,7 @@ import { setReplicaIdentity } from '../../src/operations/set-replica-identity.js
 import type { Operation, OpPart, SqlPart } from '../../src/operations/types.js';
 import { ensureState } from '../../src/state/store.js';
 import { forEachDriver, serverAvailable } from '../helpers/databases.js';
-import { type LoadStatement, runLikeFerry, serverDb, sqlParts, startLoad, warm } from '../helpers/op-load.js';
+import { expectCleanLoad, type LoadStatement, runLikeFerry, serverDb, sqlParts, startLoad, warm } from '../helpers/op-load.js';
 import { applyParts, failingChecks, revertParts } from '../helpers/operations.js';
 
 /** A name that ends a quoted identifier, a literal and a dollar quote if pasted unquoted. */
@@ -364,10 +364,7 @@ describe.runIf(serverUp)('catalog operations under a concurrent write load [serv
           phases.contract = await writers.around(() => runLikeFerry(db, c.contract, 'forward'));
           expect(await failingChecks(db, c.contract)).toEqual([]);
         }
-        await warm(writers);
-        await writers.stop();
-        expect(writers.failures).toEqual([]);
-        for (const [phase, seen] of Object.entries(phases)) expect(seen.overlapping, `load statements during ${phase}`).toBeGreaterThan(0);
+        await expectCleanLoad(writers, phases);
       } finally {
         await writers.stop();
       }
