@@ -236,6 +236,17 @@ function columnRefs(node: unknown, out: ColumnRefNode[]): void {
   }
 }
 
+/** The target list of `sql` when it parses as exactly one SELECT; undefined when it does not. */
+function selectTargets(sql: string): unknown[] | undefined {
+  try {
+    const parsed = parseSync(sql) as { stmts?: { stmt?: { SelectStmt?: { targetList?: unknown[] } } }[] };
+    return parsed.stmts?.length === 1 ? parsed.stmts[0]?.stmt?.SelectStmt?.targetList : undefined;
+  } catch (err) {
+    if (/not initialized/i.test(String((err as Error).message))) throw err;
+    return undefined;
+  }
+}
+
 /**
  * `expr` with every reference to column `from` made a reference to `to`
  * (a CHECK written for the column, put on its copy). Undefined when that
@@ -243,16 +254,11 @@ function columnRefs(node: unknown, out: ColumnRefNode[]): void {
  * expression, or names `from` qualified or in a form other than plain or quoted.
  */
 export function renameInExpression(expr: string, from: string, to: string): string | undefined {
+  // Bare, it must be one expression too: text that closes the parentheses it is put in (`a) OR (b`) is not.
+  if (selectTargets(`SELECT ${expr}`)?.length !== 1) return undefined;
   const prefix = 'SELECT (\n';
   const text = Buffer.from(`${prefix}${expr}\n)`, 'utf8');
-  let targets: unknown[] | undefined;
-  try {
-    const parsed = parseSync(text.toString('utf8')) as { stmts?: { stmt?: { SelectStmt?: { targetList?: unknown[] } } }[] };
-    targets = parsed.stmts?.length === 1 ? parsed.stmts[0]?.stmt?.SelectStmt?.targetList : undefined;
-  } catch (err) {
-    if (/not initialized/i.test(String((err as Error).message))) throw err;
-    return undefined;
-  }
+  const targets = selectTargets(text.toString('utf8'));
   if (targets?.length !== 1) return undefined;
   const refs: ColumnRefNode[] = [];
   columnRefs(targets, refs);

@@ -49,6 +49,10 @@ const schema = z
     message: "setting NOT NULL, adding a CHECK or UNIQUE copies the column: give `type`, the column's type (or its new type)",
     path: ['type'],
   })
+  .refine((s) => !s.check || renameInExpression(s.check.expression, s.column, shadowColumn(s.column)) !== undefined, {
+    message: 'the check expression must be one SQL expression that names the column unqualified (`length(email) > 3`, not `users.email`)',
+    path: ['check', 'expression'],
+  })
   .refine((s) => modeOf(s) !== 'in-place' || (s.up === undefined && s.down === undefined && s.compat === undefined), {
     message:
       'up, down and compat are for changes made through a copy of the column (notNull true, check, unique, or a type change that is not binary-coercible)',

@@ -138,7 +138,8 @@ describe('alter-column specs', () => {
     expect(modeOf({ type: 'int', comment: 'x' })).toBe('copy');
   });
 
-  it('rejects specs without a change, copies without a type, and up/down where nothing is copied', () => {
+  it('rejects specs without a change, copies without a type, up/down where nothing is copied, and CHECKs it cannot move', async () => {
+    await parserReady();
     const bad = [
       { table: 'users', column: 'email' },
       { table: 'users', column: 'email', notNull: true, up: "coalesce(email, '')" },
@@ -146,6 +147,10 @@ describe('alter-column specs', () => {
       { table: 'users', column: 'email', default: "''", up: 'email' },
       { table: 'users', column: 'email', notNull: false, compat: { new: 'v2' } },
       { table: 'users', column: 'email', check: { name: 'c', expression: '' }, type: 'text' },
+      // A CHECK that is no one expression, or names the column qualified, cannot be moved onto the copy: refused when the manifest loads.
+      { table: 'users', column: 'email', check: { name: 'c', expression: 'email + +' }, type: 'text' },
+      { table: 'users', column: 'email', check: { name: 'c', expression: 'length(users.email) > 0' }, type: 'text' },
+      { table: 'users', column: 'email', check: { name: 'c', expression: "email <> '') OR (true" }, type: 'text' },
     ];
     for (const spec of bad) expect(alterColumn.schema.safeParse(spec).success, JSON.stringify(spec)).toBe(false);
   });
@@ -156,8 +161,12 @@ describe('alter-column specs', () => {
     );
     expect(renameInExpression('users.email > 3', 'email', 'x')).toBeUndefined();
     expect(renameInExpression('1; DROP TABLE users', 'email', 'x')).toBeUndefined();
-    const spec = alterColumn.schema.parse({ table: 'users', column: 'email', check: { name: 'c', expression: 'users.email <> $$$$' }, type: 'text' });
-    expect(() => alterColumn.expand(spec)).toThrow(/unqualified/);
+    expect(renameInExpression("email <> '') OR (true", 'email', 'x')).toBeUndefined();
+    // Refused when the manifest loads, with what to write instead, not when the SQL is generated.
+    const parsed = alterColumn.schema.safeParse({ table: 'users', column: 'email', check: { name: 'c', expression: 'users.email <> $$$$' }, type: 'text' });
+    expect(parsed.error?.issues.map((i) => [i.path.join('.'), i.message])).toEqual([
+      ['check.expression', expect.stringMatching(/names the column unqualified/)],
+    ]);
   });
 
   it('names its NOT NULL check as change-type does, so either contract turns it into NOT NULL', () => {
