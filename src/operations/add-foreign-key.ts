@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { quoteIdent, quoteLiteral } from '../db/quote.js';
-import { copyModeFields, copyModeProblems } from './alter-column-constraints.js';
+import { copyModeFields, copyModeProblems, foreignKeyLocks } from './alter-column-constraints.js';
 import { type CopyChange, compatCopy, copyContract, copyExpand } from './alter-column-copy.js';
 import { shadowColumn } from './change-type.js';
 import { viewProblems } from './compat.js';
@@ -103,14 +103,7 @@ export const addForeignKey: Operation<AddForeignKeySpec> = {
         forward: [add],
         rollback: [drop],
         verify: [`SELECT EXISTS (${constraint})`],
-        locks: [
-          { relation: spec.table, mode: 'ShareRowExclusiveLock', held: 'catalog only, milliseconds (NOT VALID skips the scan); blocks writes while held' },
-          {
-            relation: spec.references.table,
-            mode: 'ShareRowExclusiveLock',
-            held: 'catalog only, milliseconds (adds the referential triggers); blocks writes while held',
-          },
-        ],
+        locks: foreignKeyLocks('add', spec.table, spec.references.table),
       },
       {
         kind: 'sql',
@@ -121,10 +114,7 @@ export const addForeignKey: Operation<AddForeignKeySpec> = {
         // PostgreSQL cannot mark a constraint unvalidated again: drop it and add it back NOT VALID (catalog only).
         rollback: [drop, add],
         verify: [`SELECT EXISTS (${constraint} AND convalidated)`],
-        locks: [
-          { relation: spec.table, mode: 'ShareUpdateExclusiveLock', held: 'for the whole validating scan; reads and writes go on, other DDL waits' },
-          { relation: spec.references.table, mode: 'RowShareLock', held: 'for the whole validating scan; reads and writes go on' },
-        ],
+        locks: foreignKeyLocks('validate', spec.table, spec.references.table),
       },
     ];
   },

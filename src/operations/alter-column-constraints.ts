@@ -3,7 +3,7 @@ import { quoteIdent, quoteLiteral } from '../db/quote.js';
 import { constraintExists, notNullCheck } from './alter-column-parts.js';
 import { shadowColumn } from './change-type.js';
 import { type CompatNames, doBlock, sqlExpression, sqlType, type TableRef, tableRef } from './compat.js';
-import type { SqlPart } from './types.js';
+import type { LockNote, SqlPart } from './types.js';
 
 /**
  * The constraints of `alter-column`'s copy mode (src/operations/alter-column-copy.ts):
@@ -11,6 +11,19 @@ import type { SqlPart } from './types.js';
  * dropping what depends on the column, and the parts that put CHECKs and a
  * foreign key on the filled copy.
  */
+
+/** The locks of a foreign key's two steps on its table and the referenced one: `ADD … NOT VALID`, then `VALIDATE`. */
+export function foreignKeyLocks(step: 'add' | 'validate', table: string, references: string): LockNote[] {
+  return step === 'add'
+    ? [
+        { relation: table, mode: 'ShareRowExclusiveLock', held: 'catalog only, milliseconds (NOT VALID skips the scan); blocks writes while held' },
+        { relation: references, mode: 'ShareRowExclusiveLock', held: 'catalog only, milliseconds (adds the referential triggers); blocks writes while held' },
+      ]
+    : [
+        { relation: table, mode: 'ShareUpdateExclusiveLock', held: 'for the whole validating scan; reads and writes go on, other DDL waits' },
+        { relation: references, mode: 'RowShareLock', held: 'for the whole validating scan; reads and writes go on' },
+      ];
+}
 
 /** One copy-mode change: the column, the copy's type, `up` and `down`, and what the copy carries (see src/operations/alter-column-copy.ts). */
 export interface CopyChange {
@@ -149,14 +162,7 @@ export function foreignKeyParts(c: CopyChange, t: TableRef): SqlPart[] {
       ],
       rollback: [`ALTER TABLE ${t.sql} DROP CONSTRAINT IF EXISTS ${name}`],
       verify: [exists('')],
-      locks: [
-        { relation: c.table, mode: 'ShareRowExclusiveLock', held: 'catalog only, milliseconds (NOT VALID skips the scan); blocks writes while held' },
-        {
-          relation: fk.references.table,
-          mode: 'ShareRowExclusiveLock',
-          held: 'catalog only, milliseconds (adds the referential triggers); blocks writes while held',
-        },
-      ],
+      locks: foreignKeyLocks('add', c.table, fk.references.table),
     },
     {
       kind: 'sql',
@@ -166,10 +172,7 @@ export function foreignKeyParts(c: CopyChange, t: TableRef): SqlPart[] {
       forward: [`ALTER TABLE ${t.sql} VALIDATE CONSTRAINT ${name}`],
       rollback: [],
       verify: [exists(' AND convalidated')],
-      locks: [
-        { relation: c.table, mode: 'ShareUpdateExclusiveLock', held: 'for the whole validating scan; reads and writes go on, other DDL waits' },
-        { relation: fk.references.table, mode: 'RowShareLock', held: 'for the whole validating scan; reads and writes go on' },
-      ],
+      locks: foreignKeyLocks('validate', c.table, fk.references.table),
     },
   ];
 }

@@ -82,16 +82,13 @@ export function modeOf(s: Fields): 'in-place' | 'change-type' | 'copy' {
   return s.notNull === undefined && s.default === undefined && s.comment === undefined ? 'change-type' : 'copy';
 }
 
-const quotedColumn = (s: AlterColumnSpec) => quoteIdent(s.column);
+/** `up` and `down` as given, each defaulting to the column itself. */
+const directions = (s: AlterColumnSpec) => ({ up: s.up ?? quoteIdent(s.column), down: s.down ?? quoteIdent(s.column) });
 
-const changeTypeSpec = (s: AlterColumnSpec) => ({
-  table: s.table,
-  column: s.column,
-  type: s.type as string,
-  using: s.up ?? quotedColumn(s),
-  reverse: s.down ?? quotedColumn(s),
-  compat: s.compat,
-});
+const changeTypeSpec = (s: AlterColumnSpec) => {
+  const { up, down } = directions(s);
+  return { table: s.table, column: s.column, type: s.type as string, using: up, reverse: down, compat: s.compat };
+};
 
 function copyOf(s: AlterColumnSpec): CopyChange {
   let check: CopyChange['check'];
@@ -108,8 +105,7 @@ function copyOf(s: AlterColumnSpec): CopyChange {
     table: s.table,
     column: s.column,
     type: s.type as string,
-    up: s.up ?? quotedColumn(s),
-    down: s.down ?? quotedColumn(s),
+    ...directions(s),
     notNull: s.notNull,
     check,
     unique: s.unique,
