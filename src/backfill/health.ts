@@ -1,5 +1,6 @@
 import { type ActivityReading, readActivity, walRate } from '../db/activity.js';
 import type { Database, Queryable } from '../db/database.js';
+import { OWN_SESSIONS } from './probe.js';
 import type { BackfillStepSpec } from './spec.js';
 
 /** The health thresholds of a backfill step. */
@@ -61,7 +62,8 @@ export class HealthMonitor {
     if (!this.serverSignals) return none;
     let a: ActivityReading;
     try {
-      a = await readActivity(q, { tableOid: this.tableOid });
+      // The backfill's own workers queue on the table's extension lock among themselves: that is no reason to back off.
+      a = await readActivity(q, { tableOid: this.tableOid, excludeApplication: OWN_SESSIONS });
     } catch {
       // A server without these views or functions (or without the rights to read them): skip the signals.
       this.serverSignals = false;

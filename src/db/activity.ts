@@ -12,9 +12,9 @@ export interface ActivityReading {
   at: number;
   /** Sessions of this database running a statement (not idle), this one excluded. */
   activeSessions: number | null;
-  /** Sessions of this database waiting for a lock (any relation). */
+  /** Sessions of this database waiting for a lock (any relation), the excluded sessions left out. */
   lockWaiters: number | null;
-  /** Sessions waiting for a lock on `tableOid`, when one was given. */
+  /** Sessions waiting for a lock on `tableOid`, when one was given, the excluded sessions left out (a backfill's workers queue on the table's extension lock among themselves). */
   tableLockWaiters: number | null;
   /** A vacuum (auto or manual) is running on `tableOid`. */
   vacuumOnTable: boolean | null;
@@ -50,7 +50,8 @@ export const lsnBytes = (lsn: string): bigint => {
 /**
  * Read the activity of the server `q` is connected to (one round trip).
  * Sessions named `exclude` by application_name prefix are left out of the
- * session counts (a backfill's own workers are not load on the database).
+ * session and lock-waiter counts (a backfill's own workers are not load on the
+ * database, and their waits on each other are not the application's).
  * Throws where the views or functions do not exist or may not be read; the
  * caller decides to stop asking.
  */
@@ -65,13 +66,14 @@ export async function readActivity(q: Queryable, opts: { tableOid?: number; excl
     lag: number | null;
     ckpt: string | null;
   }>(
-    `WITH me AS (SELECT oid AS dboid FROM pg_database WHERE datname = current_database())
+    `WITH me AS (SELECT oid AS dboid FROM pg_database WHERE datname = current_database()),
+          waiting AS (SELECT l.pid, l.relation FROM pg_locks l, me WHERE NOT l.granted AND l.database = me.dboid
+                         AND ($2::text IS NULL OR NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = l.pid AND a.application_name LIKE $2 || '%')))
      SELECT (SELECT count(*)::int FROM pg_stat_activity a
               WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() AND a.state IS NOT NULL AND a.state <> 'idle'
                 AND a.backend_type = 'client backend' AND ($2::text IS NULL OR a.application_name NOT LIKE $2 || '%')) AS active,
-            (SELECT count(DISTINCT l.pid)::int FROM pg_locks l, me WHERE NOT l.granted AND l.database = me.dboid) AS waiters,
-            CASE WHEN $1::oid IS NULL THEN NULL ELSE
-              (SELECT count(DISTINCT l.pid)::int FROM pg_locks l, me WHERE l.relation = $1::oid AND NOT l.granted AND l.database = me.dboid) END AS table_waiters,
+            (SELECT count(DISTINCT l.pid)::int FROM waiting l) AS waiters,
+            CASE WHEN $1::oid IS NULL THEN NULL ELSE (SELECT count(DISTINCT l.pid)::int FROM waiting l WHERE l.relation = $1::oid) END AS table_waiters,
             CASE WHEN $1::oid IS NULL THEN NULL ELSE
               EXISTS (SELECT 1 FROM pg_stat_progress_vacuum v WHERE v.relid = $1::oid AND v.datname = current_database()) END AS vacuum,
             (SELECT extract(epoch FROM clock_timestamp() - min(a.xact_start))::float8 FROM pg_stat_activity a
