@@ -32,6 +32,9 @@ export interface RunBackfillOptions {
   onPacing?: (p: Pacing) => void;
 }
 
+/** How long a reading of the server's activity serves the batch health check (see HealthMonitor). */
+const HEALTH_READ_EVERY_MS = 250;
+
 /** Attempts of one batch on lock timeouts / deadlocks / serialisation failures; from the third on, each halves it. */
 const MAX_ATTEMPTS = 10;
 
@@ -115,7 +118,7 @@ export async function runBackfill(db: Database, t: BackfillTarget, opts: RunBack
   await startRun(db, t.migrationId, t.stepId, ['pending', 'failed']);
   const leaseMs = opts.leaseMs ?? 30_000;
   const { min, max, initial } = t.spec.batchSize;
-  const monitor = new HealthMonitor(db, plan.tableOid, t.spec.throttle);
+  const monitor = new HealthMonitor(db, plan.tableOid, t.spec.throttle, HEALTH_READ_EVERY_MS);
   let size = Math.min(max, Math.max(min, initial));
   let range: ClaimedRange | undefined;
   let throttledBy: string | null = null;

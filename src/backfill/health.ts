@@ -47,11 +47,20 @@ export class HealthMonitor {
   private walSpanMs = 0;
   private readonly recent: number[] = [];
   private serverSignals: boolean;
+  /** The last server reading and when it was taken, reused for `readEveryMs`. */
+  private cached: { at: number; reading: HealthReading } | undefined;
 
+  /**
+   * `readEveryMs` reuses a server reading that recent: the engine reads at
+   * most a few times a second, not before every batch — under load batches
+   * are a few ms long, and the activity views (pg_locks, pg_stat_activity)
+   * cost the server more than such a batch should. 0 reads every time.
+   */
   constructor(
     private readonly db: Database,
     private readonly tableOid: number,
     private readonly limits: Thresholds,
+    private readonly readEveryMs = 0,
   ) {
     this.serverSignals = db.kind === 'server';
   }
@@ -60,6 +69,9 @@ export class HealthMonitor {
   async read(q: Queryable = this.db): Promise<HealthReading> {
     const none: HealthReading = { lockWaiters: null, autovacuum: null, xminAgeSeconds: null, walBytesPerSecond: null, replayLagSeconds: null };
     if (!this.serverSignals) return none;
+    const now = performance.now();
+    // The WAL rate of a reused reading was acted on already (its pause): only the states repeat.
+    if (this.cached && now - this.cached.at < this.readEveryMs) return { ...this.cached.reading, walBytesPerSecond: null };
     let a: ActivityReading;
     try {
       // The backfill's own workers queue on the table's extension lock among themselves: that is no reason to back off.
@@ -75,13 +87,15 @@ export class HealthMonitor {
       if (last && rate !== null) this.walSpanMs = a.at - last.at;
       this.last = a;
     }
-    return {
+    const reading: HealthReading = {
       lockWaiters: a.tableLockWaiters,
       autovacuum: a.vacuumOnTable,
       xminAgeSeconds: a.xminAgeSeconds,
       walBytesPerSecond: rate,
       replayLagSeconds: a.replayLagSeconds,
     };
+    this.cached = { at: now, reading };
+    return reading;
   }
 
   /**

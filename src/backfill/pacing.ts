@@ -42,27 +42,31 @@ export class WorkerPacing {
    */
   static async start(db: Database, plan: BackfillPlan, workerId: string): Promise<WorkerPacing> {
     const t = plan.target;
-    let probe: ImpactProbe | undefined;
-    if (db.openSession && t.spec.impact.p99Increase !== null && t.spec.impact.p99Increase !== 'unlimited') {
-      const session = await db.openSession(`${OWN_SESSIONS} probe`);
-      probe = new ImpactProbe(session, plan.table, plan.tableOid);
-      try {
-        await probe.start();
-      } catch (err) {
-        await probe.stop().catch(() => {});
-        throw err;
-      }
-    }
-    const pacing = new WorkerPacing(db, t, workerId, probe);
+    // The worker's own session is named first: the probe's first look for load must not find the worker's statements.
+    let restoreName: (() => Promise<void>) | undefined;
     if (db.kind === 'server') {
       const { rows } = await db.query<{ name: string }>(`SELECT current_setting('application_name') AS name, set_config('application_name', $1, false)`, [
         `${OWN_SESSIONS} ${workerId}`.slice(0, 63),
       ]);
       const name = rows[0]?.name ?? '';
-      pacing.restoreName = async () => {
+      restoreName = async () => {
         await db.query(`SELECT set_config('application_name', $1, false)`, [name]);
       };
     }
+    let probe: ImpactProbe | undefined;
+    try {
+      if (db.openSession && t.spec.impact.p99Increase !== null && t.spec.impact.p99Increase !== 'unlimited') {
+        const session = await db.openSession(`${OWN_SESSIONS} probe`);
+        probe = new ImpactProbe(session, plan.table, plan.tableOid);
+        await probe.start();
+      }
+    } catch (err) {
+      await probe?.stop().catch(() => {});
+      await restoreName?.().catch(() => {});
+      throw err;
+    }
+    const pacing = new WorkerPacing(db, t, workerId, probe);
+    if (restoreName) pacing.restoreName = restoreName;
     return pacing;
   }
 

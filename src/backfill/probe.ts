@@ -21,7 +21,8 @@ export const OWN_SESSIONS = 'ferry backfill';
 
 /** Gap between probes: ~150 a second, a few % of one core. */
 const PROBE_GAP_MS = 5;
-const ACTIVITY_EVERY_MS = 100;
+/** How often the load is looked for (pg_stat_activity, pg_locks): a few times a second costs the server little. */
+const ACTIVITY_EVERY_MS = 250;
 /** Load seen this recently still counts: sessions of a paced load are active only part of the time. */
 const LOAD_MEMORY_MS = 2000;
 /** New samples between two decisions (about 1.5 s of probing). */
@@ -129,9 +130,10 @@ export class ImpactProbe {
   }
 
   private async readLoad(): Promise<void> {
-    const a: ActivityReading = await readActivity(this.session, { tableOid: this.tableOid, excludeApplication: OWN_SESSIONS });
+    const a: ActivityReading = await readActivity(this.session, { tableOid: this.tableOid, excludeApplication: OWN_SESSIONS, recentMs: ACTIVITY_EVERY_MS });
     this.lastActivityAt = a.at;
-    if ((a.activeSessions ?? 0) > 0 || (a.tableLockWaiters ?? 0) > 0) this.lastLoadAt = a.at;
+    // Sessions that ran a statement since the last look: a load of short statements is idle at most instants.
+    if ((a.recentSessions ?? a.activeSessions ?? 0) > 0 || (a.tableLockWaiters ?? 0) > 0) this.lastLoadAt = a.at;
     if (Math.random() < 0.05) await this.readSize();
   }
 

@@ -12,6 +12,13 @@ export interface ActivityReading {
   at: number;
   /** Sessions of this database running a statement (not idle), this one excluded. */
   activeSessions: number | null;
+  /**
+   * Sessions of this database that ran a statement within the last `recentMs`
+   * (running one now, or their state changed since), this one excluded: a
+   * load of short statements is seen by one reading, where `activeSessions`
+   * catches each session only in the moments its statement runs.
+   */
+  recentSessions: number | null;
   /** Sessions of this database waiting for a lock (any relation), the excluded sessions left out. */
   lockWaiters: number | null;
   /** Sessions waiting for a lock on `tableOid`, when one was given, the excluded sessions left out (a backfill's workers queue on the table's extension lock among themselves). */
@@ -32,6 +39,7 @@ export interface ActivityReading {
 export const NO_ACTIVITY = (at = performance.now()): ActivityReading => ({
   at,
   activeSessions: null,
+  recentSessions: null,
   lockWaiters: null,
   tableLockWaiters: null,
   vacuumOnTable: null,
@@ -55,9 +63,13 @@ export const lsnBytes = (lsn: string): bigint => {
  * Throws where the views or functions do not exist or may not be read; the
  * caller decides to stop asking.
  */
-export async function readActivity(q: Queryable, opts: { tableOid?: number; excludeApplication?: string } = {}): Promise<ActivityReading> {
+export async function readActivity(
+  q: Queryable,
+  opts: { tableOid?: number; excludeApplication?: string; recentMs?: number } = {},
+): Promise<ActivityReading> {
   const { rows } = await q.query<{
     active: number;
+    recent: number;
     waiters: number;
     table_waiters: number | null;
     vacuum: boolean | null;
@@ -72,6 +84,10 @@ export async function readActivity(q: Queryable, opts: { tableOid?: number; excl
      SELECT (SELECT count(*)::int FROM pg_stat_activity a
               WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() AND a.state IS NOT NULL AND a.state <> 'idle'
                 AND a.backend_type = 'client backend' AND ($2::text IS NULL OR a.application_name NOT LIKE $2 || '%')) AS active,
+            (SELECT count(*)::int FROM pg_stat_activity a
+              WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() AND a.state IS NOT NULL
+                AND (a.state <> 'idle' OR a.state_change > clock_timestamp() - make_interval(secs => $3::float8 / 1000))
+                AND a.backend_type = 'client backend' AND ($2::text IS NULL OR a.application_name NOT LIKE $2 || '%')) AS recent,
             (SELECT count(DISTINCT l.pid)::int FROM waiting l) AS waiters,
             CASE WHEN $1::oid IS NULL THEN NULL ELSE (SELECT count(DISTINCT l.pid)::int FROM waiting l WHERE l.relation = $1::oid) END AS table_waiters,
             CASE WHEN $1::oid IS NULL THEN NULL ELSE
@@ -81,13 +97,14 @@ export async function readActivity(q: Queryable, opts: { tableOid?: number; excl
             CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END AS lsn,
             (SELECT extract(epoch FROM max(r.replay_lag))::float8 FROM pg_stat_replication r) AS lag,
             (SELECT to_jsonb(b) ->> 'checkpoints_req' FROM pg_stat_bgwriter b) AS ckpt`,
-    [opts.tableOid ?? null, opts.excludeApplication ?? null],
+    [opts.tableOid ?? null, opts.excludeApplication ?? null, opts.recentMs ?? 1000],
   );
   const r = rows[0];
   if (!r) return NO_ACTIVITY();
   return {
     at: performance.now(),
     activeSessions: r.active,
+    recentSessions: r.recent,
     lockWaiters: r.waiters,
     tableLockWaiters: r.table_waiters,
     vacuumOnTable: r.vacuum,

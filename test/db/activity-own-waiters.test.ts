@@ -59,3 +59,18 @@ describe.skipIf(!haveServer)('readActivity and the batch health check: whose loc
     await Promise.all([...own, app].map((w) => w.done));
   });
 });
+
+describe.skipIf(!haveServer)('readActivity: a load of short statements', () => {
+  it('is seen by one reading through the sessions that ran a statement lately, though none is running at that instant', async () => {
+    const { db, url } = await serverDb('CREATE TABLE t (id int PRIMARY KEY)');
+    const app = await session(url, 'app');
+    const own = await session(url, 'ferry backfill worker 1');
+    await app.query('SELECT 1');
+    await own.query('SELECT 1');
+    const lately = await readActivity(db, { excludeApplication: 'ferry backfill', recentMs: 60_000 });
+    expect(lately.activeSessions).toBe(0);
+    expect(lately.recentSessions).toBe(1);
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await readActivity(db, { excludeApplication: 'ferry backfill', recentMs: 200 })).recentSessions).toBe(0);
+  });
+});
