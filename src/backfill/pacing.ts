@@ -2,7 +2,7 @@ import type { Database } from '../db/database.js';
 import { appendEvent } from '../state/store.js';
 import { initialPacing, nextPacing, type PacerLimits, type Pacing, pauseAfter } from './pacer.js';
 import type { BackfillPlan } from './plan.js';
-import { ImpactProbe, OWN_SESSIONS } from './probe.js';
+import { BASELINE_REST_MS, ImpactProbe, OWN_SESSIONS } from './probe.js';
 import type { BackfillTarget } from './types.js';
 
 /**
@@ -94,7 +94,9 @@ export class WorkerPacing {
     }
     this.current = next;
     if (next.state !== previous.state) await this.record(rangeNo, previous, next);
-    return pauseAfter(batchMs, next, this.t.spec.sleepRatio);
+    const pause = pauseAfter(batchMs, next, this.t.spec.sleepRatio);
+    // Under load the baseline is re-measured in a rest long enough to be one, however high the duty cycle.
+    return next.state !== 'full' && this.probe?.wantsBaselineRest() ? Math.max(pause, BASELINE_REST_MS) : pause;
   }
 
   /** Whether the probe measures and sees no other session working: nobody to protect, full speed. */

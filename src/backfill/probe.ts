@@ -5,7 +5,8 @@
  * SHARE in its own short statement. A row the running batch holds makes the
  * probe wait exactly as an application UPDATE of it would; a busy CPU or disk
  * slows it like any other query. Samples taken while the worker rests are the
- * baseline (re-taken all along, so background noise cancels out); samples over
+ * baseline (re-taken all along, so background noise cancels out; when the
+ * rests are too short to count, the worker takes a longer one); samples over
  * the whole window, batches and rests mixed, are what the application sees.
  * The probe locks nothing longer than its own statement, and only probes while
  * other sessions are active: with no load there is nobody to protect.
@@ -36,9 +37,17 @@ const WINDOW_KEEP = 600;
 /** The quantile judged: the p99 the budget is about. */
 const JUDGED = 0.99;
 const BASELINE_SAMPLES = 100;
-/** How long into a rest samples start to count as the baseline. */
-const SETTLE_MS = 20;
+/** How long into a rest samples start to count as the baseline: a batch's after-effects (its WAL written out, its dirty pages) fade first. */
+const SETTLE_MS = 50;
 const BASELINE_KEEP = 600;
+/**
+ * A baseline older than this is stale: the load changes, and short rests
+ * (a high duty cycle) give no sample past {@link SETTLE_MS}, so the worker
+ * takes a rest of {@link BASELINE_REST_MS} to measure it again.
+ */
+const BASELINE_STALE_MS = 5000;
+/** A rest long enough for the baseline: settled, then ~60 probes. */
+export const BASELINE_REST_MS = 400;
 /** A probe that waits this long counts as this long. */
 const PROBE_TIMEOUT_MS = 2000;
 
@@ -61,6 +70,7 @@ export class ImpactProbe {
   private fresh = 0;
   private readonly baseline: number[] = [];
   private lastLoadAt = Number.NEGATIVE_INFINITY;
+  private lastBaselineAt = Number.NEGATIVE_INFINITY;
   private lastActivityAt = Number.NEGATIVE_INFINITY;
   private pages = 0;
   private perPage = 1;
@@ -103,6 +113,11 @@ export class ImpactProbe {
     if (!loaded || this.fresh < WINDOW_SAMPLES || this.window.length < WINDOW_KEEP || this.baseline.length < BASELINE_SAMPLES) return { loaded, impact: null };
     this.fresh = 0;
     return { loaded, impact: quantile(this.window, JUDGED) / Math.max(0.001, quantile(this.baseline, JUDGED)) - 1 };
+  }
+
+  /** Under load, the baseline is stale: the worker should rest {@link BASELINE_REST_MS} so the probe measures the load without it. */
+  wantsBaselineRest(): boolean {
+    return this.loaded() && performance.now() - this.lastBaselineAt > BASELINE_STALE_MS;
   }
 
   /** Stop probing and close the probe's session. */
@@ -178,6 +193,7 @@ export class ImpactProbe {
     this.fresh++;
     // A sample that started at rest but overlapped a batch is no baseline.
     if (atRest && !this.inBatch) {
+      this.lastBaselineAt = performance.now();
       this.baseline.push(ms);
       if (this.baseline.length > BASELINE_KEEP) this.baseline.shift();
     }
