@@ -63,10 +63,7 @@ export const lsnBytes = (lsn: string): bigint => {
  * Throws where the views or functions do not exist or may not be read; the
  * caller decides to stop asking.
  */
-export async function readActivity(
-  q: Queryable,
-  opts: { tableOid?: number; excludeApplication?: string; recentMs?: number } = {},
-): Promise<ActivityReading> {
+export async function readActivity(q: Queryable, opts: { tableOid?: number; excludeApplication?: string; recentMs?: number } = {}): Promise<ActivityReading> {
   const { rows } = await q.query<{
     active: number;
     recent: number;

@@ -10,7 +10,8 @@ const haveServer = await serverAvailable();
 describe.skipIf(!haveServer)('the impact probe keeps its baseline fresh', () => {
   it('asks for a long rest once batches have left it no baseline sample for 5 s under load, and not after that rest', async () => {
     const created = await createServerDatabase();
-    const [db, load, probeSession] = await Promise.all([1, 2, 3].map(() => openServer({ url: created.url })));
+    const open = () => openServer({ url: created.url });
+    const [db, load, probeSession] = [await open(), await open(), await open()];
     let stopping = false;
     let loop: Promise<void> = Promise.resolve();
     let probe: ImpactProbe | undefined;
