@@ -13,7 +13,7 @@
 
 const FACES = '^src/(cli|server)/';
 const WORKFLOW = '^src/workflow/';
-const BLOCKS = '^src/(operations|lint|backfill|rollout|health|verify|docs|project|migration|import|check)/';
+const BLOCKS = '^src/(operations|lint|backfill|rollout|health|verify|docs|project|migration|import|check|fleet)/';
 // The state store: ferry's own tables (schema, migrations, steps, events) and the queries on them.
 const STATE = '^src/state/';
 const DB = '^src/db/';

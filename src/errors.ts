@@ -21,6 +21,7 @@ export type FerryErrorCode =
   | 'E_HEALTH_RED'
   | 'E_HEALTH_NO_DATA'
   | 'E_DATA_LOSS'
+  | 'E_FLEET'
   | 'E_INTERNAL';
 
 /** The exit status of each error code: the one table scripts can rely on (README, "Exit codes"); the API's problem documents carry it too. */
@@ -44,6 +45,8 @@ export const EXIT_CODES: Readonly<Record<FerryErrorCode, number>> = {
   E_HEALTH_RED: 17,
   E_HEALTH_NO_DATA: 18,
   E_DATA_LOSS: 19,
+  /** A fleet run stopped (failures beyond its budget) or finished with failed databases: each is named with its error. */
+  E_FLEET: 20,
 };
 
 /** An error meant for a human: what went wrong (`message`) and how to fix it (`hint`). */

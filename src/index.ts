@@ -23,7 +23,7 @@ export { defineMigration, type Manifest, type ManifestInput, MIGRATION_TYPES, ST
 export { ParseCache, projectParseCache } from './migration/parse-cache.js';
 export type { StepContext, StepModule } from './migration/step-runners.js';
 export { droppedByStatements, OPERATIONS, type Operation, type OpPart, operationNamed, type RollbackLoss } from './operations/index.js';
-export { type Connection, loadProject, type Project, resolveConnection } from './project/config.js';
+export { type Connection, type FleetConfig, loadProject, type Project, resolveConnection } from './project/config.js';
 export { initProject, type NewMigrationOptions, newMigration, writeSchema } from './project/scaffold.js';
 export { closeTicket, createTicket, listTickets } from './project/tickets.js';
 export { readEvents, readState } from './state/store.js';
@@ -86,6 +86,24 @@ export { type Acknowledgement, acknowledgeEdits, type Forgotten, forget } from '
 export { openEnvironment } from './workflow/environments.js';
 export type { ProgressEvent, RunOptions, StepReport } from './workflow/execute.js';
 export { type FlagLookup, type FlagOptions, flagList, lookupFlag, removeFlag, setFlag } from './workflow/flags.js';
+export {
+  type FleetApproval,
+  type FleetApproveArgs,
+  type FleetApproveReport,
+  type FleetArgs,
+  type FleetDatabaseStatus,
+  type FleetEvent,
+  type FleetOptions,
+  type FleetRunOptions,
+  type FleetRunReport,
+  type FleetStatus,
+  fleetAbandon,
+  fleetApprove,
+  fleetInit,
+  fleetRun,
+  fleetStatus,
+  isFleet,
+} from './workflow/fleet.js';
 export {
   HEALTH_SERIES_POINTS,
   type HealthReport,

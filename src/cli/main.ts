@@ -7,6 +7,7 @@ import { registerConsumerCommands } from './commands/consumers.js';
 import { registerDocumentCommands } from './commands/documents.js';
 import { registerDriftCommands } from './commands/drift.js';
 import { registerFlagCommands } from './commands/flag.js';
+import { registerFleetCommands } from './commands/fleet.js';
 import { registerHealthCommand } from './commands/health.js';
 import { registerImportCommand } from './commands/import.js';
 import { registerInspectCommands } from './commands/inspect.js';
@@ -60,7 +61,7 @@ export function buildProgram(json = false): Command {
     .configureOutput({ writeErr: (s) => (json ? undefined : process.stderr.write(s)) })
     .addHelpText(
       'after',
-      '\nExit codes: 0 ok, 1 internal error, 2 usage, 3 config, 4 manifest, 5 not found, 6 connection,\n7 locked, 8 drift, 9 gate, 10 point of no return, 11 step failed, 12 verify, 13 rehearsal,\n14 backfill, 15 lint findings refused,\n16 health yellow, 17 health red (or rolled back by the controller), 18 no data (too little traffic to judge).',
+      '\nExit codes: 0 ok, 1 internal error, 2 usage, 3 config, 4 manifest, 5 not found, 6 connection,\n7 locked, 8 drift, 9 gate, 10 point of no return, 11 step failed, 12 verify, 13 rehearsal,\n14 backfill, 15 lint findings refused,\n16 health yellow, 17 health red (or rolled back by the controller), 18 no data (too little traffic to judge),\n19 data loss refused, 20 fleet run stopped or finished with failed databases.',
     );
   const globals = () => program.opts<GlobalOptions>();
   registerProjectCommands(program, globals);
@@ -79,6 +80,7 @@ export function buildProgram(json = false): Command {
   registerCleanupCommands(program, globals);
   registerTicketCommands(program, globals);
   registerImportCommand(program, globals);
+  registerFleetCommands(program, globals);
   registerSchemaCommand(program, globals);
   registerServeCommand(program, globals);
   program.hook('postAction', (_program, command) => syncTicketsAfter(globals(), command));

@@ -9,6 +9,51 @@ export const CONFIG_FILE = 'ferry.config.json';
 
 const duration = z.string().regex(/^\d+(ms|s|min)$/, 'must be a duration like "500ms", "3s" or "2min"');
 
+const waveSchema = z
+  .union([
+    z.strictObject({ count: z.number().int().min(1).describe('This many databases in the wave.') }),
+    z.strictObject({ percent: z.number().gt(0).max(100).describe('The share of the fleet done when the wave ends (cumulative), 0–100.') }),
+  ])
+  .describe('One wave: `{"count": n}` databases, or `{"percent": p}`: p % of the fleet done when it ends.');
+
+const fleetTargetsSchema = z
+  .union([
+    z.strictObject({ urls: z.array(z.string()).describe('postgres:// URLs, one per database.') }),
+    z.strictObject({ file: z.string().describe('A file of postgres:// URLs, one per line (`#` starts a comment), relative to the project.') }),
+    z.strictObject({
+      query: z
+        .strictObject({
+          env: z.string().describe('The (single-database, server) environment the query runs in.'),
+          sql: z.string().describe('A SELECT whose first column is each database\'s URL, e.g. "SELECT url FROM tenants".'),
+        })
+        .describe('Read the URLs from a database.'),
+    }),
+  ])
+  .describe('Where the databases come from: exactly one of `urls`, `file` or `query`.');
+
+const fleetSchema = z
+  .strictObject({
+    targets: fleetTargetsSchema,
+    control: z
+      .string()
+      .optional()
+      .describe("The (single-database, server) environment holding the fleet ledger (`ferry fleet init`); default: the query's environment."),
+    passwordEnv: z.string().optional().describe('Name of an environment variable holding the password of every target URL that has none.'),
+    concurrency: z.number().int().min(1).max(64).default(8).describe('Databases in flight at once per runner; default 8.'),
+    waves: z
+      .array(waveSchema)
+      .min(1)
+      .default([{ count: 1 }, { percent: 5 }, { percent: 25 }, { percent: 50 }, { percent: 100 }])
+      .describe('The waves, in order; a wave starts when every database of the previous one is done. Default: 1 canary, then 5, 25, 50, 100 %.'),
+    canaries: z.array(z.string()).default([]).describe('URLs or database names that always go first (in this order); `down` reaches them last.'),
+    failureBudget: z
+      .union([z.number().int().min(0), z.string().regex(/^\d+(\.\d+)?%$/, 'must be a whole number of databases or a percentage like "2%"')])
+      .default(0)
+      .describe('Failed databases allowed before the run stops after the current wave: a number, or a share like "2%"; default 0.'),
+    lease: duration.default('60s').describe("How long a runner's claim on a database lasts without renewal (a killed runner's claims expire); default 60s."),
+  })
+  .describe('Many databases (tenants, shards) taking each migration in waves, from a ledger in the control environment.');
+
 const environmentSchema = z
   .strictObject({
     url: z.string().optional().describe('postgres:// URL of a server; without `url`/`urlEnv` the environment is embedded PGlite in `dataDir`.'),
@@ -19,9 +64,13 @@ const environmentSchema = z
     passwordEnv: z.string().optional().describe('Name of an environment variable holding the password (keep passwords out of the file).'),
     dataDir: z.string().optional().describe('PGlite data directory, relative to the project; default `.ferry/local`. Excludes `url`.'),
     requireApproval: z.boolean().optional().describe('`up` refuses planned migrations until `ferry approve`; default false embedded, true for servers.'),
+    fleet: fleetSchema.optional().describe('Makes the environment a fleet of databases (excludes `url`, `urlEnv`, `passwordEnv` and `dataDir`).'),
   })
   .refine((e) => !(e.url && e.dataDir), { message: 'set either url (a server) or dataDir (embedded), not both' })
-  .describe('One database: a server (`url` / `urlEnv`) or embedded PGlite (`dataDir`).');
+  .refine((e) => !(e.fleet && (e.url || e.urlEnv || e.dataDir || e.passwordEnv)), {
+    message: 'a fleet environment has no url, urlEnv, passwordEnv or dataDir of its own (put passwordEnv inside "fleet")',
+  })
+  .describe('One database: a server (`url` / `urlEnv`) or embedded PGlite (`dataDir`); or many, with `fleet`.');
 
 /** The schema of `ferry.config.json` (`ferry schema --config` prints it as JSON Schema). */
 export const configSchema = z.strictObject({
@@ -44,6 +93,11 @@ export const configSchema = z.strictObject({
     .default('30s')
     .describe("How long a runner waits for another runner's lock before it names the holder and gives up (`--lock-wait` overrides it)."),
 });
+
+/** The `fleet` section of a fleet environment, with its defaults filled in. */
+export type FleetConfig = z.output<typeof fleetSchema>;
+/** One wave of a fleet: a count of databases, or the cumulative share of the fleet done when it ends. */
+export type WaveConfig = z.output<typeof waveSchema>;
 
 /** A parsed `ferry.config.json`. */
 export type ProjectConfig = z.output<typeof configSchema>;
@@ -139,6 +193,13 @@ export function resolveConnection(project: Project, name?: string, processEnv: N
     const known = Object.keys(project.config.environments).join(', ') || '(none)';
     throw new FerryError('E_CONFIG', `unknown environment "${envName}"`, `use one of: ${known} (environments in ${CONFIG_FILE})`);
   }
+  if (env.fleet) {
+    throw new FerryError(
+      'E_CONFIG',
+      `environment "${envName}" is a fleet of databases, not one database`,
+      `fleet commands take it (\`ferry up|down|verify|status|contract|backfill|approve --env ${envName}\`, \`ferry fleet status --env ${envName}\`); for one of its databases, add an environment with its url`,
+    );
+  }
   let url = env.url;
   if (env.urlEnv) {
     url = processEnv[env.urlEnv];
@@ -154,12 +215,13 @@ export function resolveConnection(project: Project, name?: string, processEnv: N
     };
   }
   const conn: Connection = { env: envName, driver: 'server', url, requireApproval: env.requireApproval ?? true };
-  if (env.passwordEnv) {
-    const pw = processEnv[env.passwordEnv];
-    if (pw === undefined) {
-      throw new FerryError('E_CONFIG', `environment "${envName}" takes its password from $${env.passwordEnv}, which is not set`, `export ${env.passwordEnv}=…`);
-    }
-    conn.password = pw;
-  }
+  if (env.passwordEnv) conn.password = passwordFrom(envName, env.passwordEnv, processEnv);
   return conn;
+}
+
+/** The password environment `envName` takes from variable `name`; E_CONFIG when it is not set. */
+export function passwordFrom(envName: string, name: string, processEnv: NodeJS.ProcessEnv = process.env): string {
+  const pw = processEnv[name];
+  if (pw === undefined) throw new FerryError('E_CONFIG', `environment "${envName}" takes its password from $${name}, which is not set`, `export ${name}=…`);
+  return pw;
 }

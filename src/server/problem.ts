@@ -40,6 +40,7 @@ const STATUS: Record<ProblemCode, ContentfulStatusCode> = {
   E_HEALTH_RED: 409,
   E_HEALTH_NO_DATA: 409,
   E_DATA_LOSS: 409,
+  E_FLEET: 409,
   E_INTERNAL: 500,
   E_FORBIDDEN: 403,
 };
@@ -113,6 +114,7 @@ const TITLES: Record<ProblemCode, string> = {
   E_HEALTH_RED: 'Health red',
   E_HEALTH_NO_DATA: 'No health data',
   E_DATA_LOSS: 'Would lose data',
+  E_FLEET: 'Fleet run stopped',
   E_INTERNAL: 'Internal error',
   E_FORBIDDEN: 'Forbidden',
 };

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { TestTarget } from './databases.js';
 
-/** The built CLI; `npm test` builds before running vitest. */
-export const FERRY_BIN = resolve(import.meta.dirname, '../../bin/ferry.js');
+/** The built CLI; `npm test` builds before running vitest ($FERRY_TEST_BIN runs another build's bin/ferry.js instead). */
+export const FERRY_BIN = process.env.FERRY_TEST_BIN ?? resolve(import.meta.dirname, '../../bin/ferry.js');
 
 /** A step to write into a test migration: its SQL files and manifest fields. */
 export interface StepFiles {

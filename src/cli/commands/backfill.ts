@@ -6,6 +6,7 @@ import type { RunReport } from '../../workflow/apply.js';
 import { backfill, backfillStatus, backfillSteps, controlBackfills, joinBackfill } from '../../workflow/backfill.js';
 import type { RunOptions } from '../../workflow/step-report.js';
 import { type GlobalOptions, withDatabase } from '../context.js';
+import { runOnFleet } from '../fleet-output.js';
 import { wholeNumber } from '../numbers.js';
 import { pc, phaseLine } from '../output.js';
 import { backfillLine } from '../progress.js';
@@ -53,6 +54,8 @@ export function registerBackfillCommand(program: Command, globals: () => GlobalO
       async (id: string, o: { step?: string; workers: string; join?: boolean; pause?: boolean; resume?: boolean; cancel?: boolean; status?: boolean }) => {
         const workers = wholeNumber('--workers', o.workers, { min: 1, max: 64 }, '--workers 4');
         const g = globals();
+        const flags = { '--workers': workers > 1, '--join': o.join, '--pause': o.pause, '--resume': o.resume, '--cancel': o.cancel, '--status': o.status };
+        if (await runOnFleet(g, { command: 'backfill', id, stepId: o.step }, flags)) return;
         await withDatabase(g, id, 'backfill', async (ctx) => {
           const m = ctx.selected[0] as Migration;
           backfillSteps(m, o.step);

@@ -7,6 +7,7 @@ import { migrationLog, migrationStatus } from '../../workflow/status.js';
 import { type MigrationVerification, verify } from '../../workflow/verify.js';
 import { type ChecksVerdict, checkLines, checkProgressDisplay, checksSummary, checksVerdict, dataErrorsLine } from '../checks-output.js';
 import { type CommandContext, type GlobalOptions, withDatabase } from '../context.js';
+import { runOnFleet, statusOnFleet } from '../fleet-output.js';
 import { wholeNumber } from '../numbers.js';
 import { pc, phaseLabel } from '../output.js';
 import { backfillLine } from '../progress.js';
@@ -23,6 +24,7 @@ export function registerInspectCommands(program: Command, globals: () => GlobalO
       "\nEach migration shows its phase's line of docs/lifecycle.md: what is live now, the next gate, what the\napplication must do before the next step, and which application versions may run.\n\nExamples:\n  ferry status\n  ferry status split_full_name\n  ferry status --env production --json",
     )
     .action(async (id: string | undefined) => {
+      if (await statusOnFleet(globals(), id)) return;
       await withDatabase(globals(), id, 'status', async (ctx) => {
         const only = id === undefined ? {} : { only: ctx.selected.map((m) => m.id) };
         const s = await migrationStatus(ctx.db, ctx.migrations, { archived: ctx.run.archived ?? [], ...only });
@@ -65,6 +67,8 @@ export function registerInspectCommands(program: Command, globals: () => GlobalO
     )
     .action(async (id: string | undefined, o: { status?: boolean; full?: boolean; sample?: string; check?: string[] }) => {
       const mode = checkMode(o);
+      const flags = { '--status': o.status, '--sample': o.sample !== undefined, '--check': Boolean(o.check?.length) };
+      if (await runOnFleet(globals(), { command: 'verify', id, full: o.full }, flags)) return;
       await withDatabase(globals(), id, 'verify', async (ctx) => {
         const results = await verifyWithChecks(ctx, mode, o);
         // Complete means the steps are applied and verify, and every declared data check's latest result passed.

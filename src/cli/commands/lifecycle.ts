@@ -3,6 +3,7 @@ import { FerryError } from '../../errors.js';
 import { approve, checkRole } from '../../workflow/approve.js';
 import { DEFAULT_SAMPLE_ROWS, rehearse } from '../../workflow/rehearse.js';
 import { type GlobalOptions, withDatabase } from '../context.js';
+import { approveOnFleet } from '../fleet-output.js';
 import { wholeNumber } from '../numbers.js';
 import { pc, phaseLine } from '../output.js';
 import { rehearsalLines } from '../rehearsal-output.js';
@@ -21,6 +22,7 @@ export function registerLifecycleCommands(program: Command, globals: () => Globa
       '\nThe approver is --by NAME, or $FERRY_ACTOR, or user@host. Each approval is recorded with the\nmigration\'s checksum: editing the migration afterwards voids it, and up and rollout are refused\nuntil every role approves again.\n\nExamples:\n  ferry approve split_full_name --as "Tech Lead" --by "Ada" --env production\n  ferry approve split_full_name --as "Product Owner" --reason "release notes ready"',
     )
     .action(async (id: string, o: { as: string; reason?: string }) => {
+      if (await approveOnFleet(globals(), { id, role: o.as, reason: o.reason })) return;
       await withMigration(
         globals(),
         id,

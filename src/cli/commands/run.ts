@@ -6,6 +6,7 @@ import { contract } from '../../workflow/contract.js';
 import { lossName } from '../../workflow/data-loss.js';
 import { down } from '../../workflow/rollback.js';
 import { type GlobalOptions, withDatabase } from '../context.js';
+import { runOnFleet } from '../fleet-output.js';
 import { wholeNumber } from '../numbers.js';
 import { type Output, pc, phaseLine } from '../output.js';
 import { dumpAccess } from '../target.js';
@@ -33,6 +34,7 @@ export function registerRunCommands(program: Command, globals: () => GlobalOptio
     )
     .action(async (id: string | undefined, o: { dryRun?: boolean; workers: string }) => {
       const workers = wholeNumber('--workers', o.workers, { min: 1, max: 64 }, '--workers 4');
+      if (await runOnFleet(globals(), { command: 'up', id }, { '--dry-run': o.dryRun, '--workers': workers > 1 })) return;
       const starter = workerStarter(globals(), workers - 1);
       await withDatabase(globals(), id, 'up', async (ctx) => {
         const only = id === undefined ? undefined : ctx.selected[0]?.id;
@@ -62,6 +64,8 @@ export function registerRunCommands(program: Command, globals: () => GlobalOptio
     )
     .action(async (id: string | undefined, o: { to?: string; dryRun?: boolean; acceptDataLoss?: boolean }) => {
       if (o.to !== undefined && id === undefined) throw new FerryError('E_USAGE', '--to needs a migration id', 'ferry down <id> --to <step>');
+      const fleetArgs = { command: 'down' as const, id, to: o.to, acceptDataLoss: o.acceptDataLoss };
+      if (await runOnFleet(globals(), fleetArgs, { '--dry-run': o.dryRun })) return;
       await withDatabase(globals(), id, 'down', async (ctx) => {
         const target = id === undefined ? undefined : ctx.selected[0]?.id;
         const opts = { ...ctx.run, lockWaitMs: ctx.lockWaitMs, dryRun: Boolean(o.dryRun), ...(o.to === undefined ? {} : { to: o.to }) };
@@ -88,6 +92,7 @@ export function registerRunCommands(program: Command, globals: () => GlobalOptio
       '\nRefused (E_GATE, nothing changed) unless it is verified, every declared check\'s latest result\npasses (and ran with --full), health is not red and no rollback is unresolved. Takes a backup of\nwhat it drops (unless one was taken since verification), runs the contract-phase steps\n(operations\' contract parts, and SQL steps with "phase": "contract"), graduates the flag (on for\neveryone for good) and moves the migration verified → contracted.\n\nExamples:\n  ferry contract split_full_name --dry-run\n  ferry contract split_full_name --env production',
     )
     .action(async (id: string, o: { dryRun?: boolean; dir?: string }) => {
+      if (await runOnFleet(globals(), { command: 'contract', id, backupDir: o.dir }, { '--dry-run': o.dryRun })) return;
       await withDatabase(globals(), id, 'contract', async (ctx) => {
         const m = ctx.selected[0] as NonNullable<(typeof ctx.selected)[0]>;
         const access = dumpAccess(ctx);
