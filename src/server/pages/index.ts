@@ -5,13 +5,14 @@ import { overviewDocument } from '../api/documents.js';
 import type { ServeApp } from '../context.js';
 import { problemOf } from '../problem.js';
 import { mountAssets } from './assets.js';
+import { fleetsCard, mountFleetPages } from './fleet.js';
 import { island, layout } from './layout.js';
 import { migrationBody, SECTIONS } from './migration.js';
 import { overviewBody, overviewTable } from './overview.js';
 import { signInBody } from './signin.js';
 
 /**
- * The dashboard: `/` (overview), `/migrations/:id` (a migration's page), `/signin`, the live islands'
+ * The dashboard: `/` (overview, with the fleets), `/migrations/:id` (a migration's page), `/fleets/:name`, `/signin`, the live islands'
  * fragments under `/fragments/` and the packaged assets under `/assets/`. Pages only read, rendering the
  * JSON API's documents; every action is a `fetch` from the page script to the API, which checks the
  * token (the session cookie) and the Origin.
@@ -19,10 +20,13 @@ import { signInBody } from './signin.js';
 export function mountPages(app: ServeApp): void {
   mountAssets(app);
   const overview = async (ctx: Parameters<typeof overviewDocument>[0]) => overviewTable((await overviewDocument(ctx)).migrations);
-  app.get('/', async (c) =>
-    layout(c, { title: 'Migrations', body: overviewBody(island('overview-island', '/fragments/overview', ['*'], overview(c.get('ctx')))) }),
-  );
+  app.get('/', async (c) => {
+    const ctx = c.get('ctx');
+    const [migrations, fleets] = await Promise.all([overviewBody(island('overview-island', '/fragments/overview', ['*'], overview(ctx))), fleetsCard(ctx)]);
+    return layout(c, { title: 'Migrations', body: html`${migrations}${fleets}` });
+  });
   app.get('/fragments/overview', async (c) => c.html(await overview(c.get('ctx'))));
+  mountFleetPages(app);
   app.get('/signin', (c) => layout(c, { title: 'Sign in', body: signInBody(c) }));
   app.get('/migrations/:id', async (c) => {
     try {
