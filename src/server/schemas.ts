@@ -13,3 +13,9 @@ export const ProblemSchema = z
     instance: z.string().optional(),
   })
   .openapi('Problem');
+
+/** An OpenAPI response of JSON `schema`, for a route's `responses`. */
+export const jsonResponse = <T extends z.ZodType>(description: string, schema: T) => ({ description, content: { 'application/json': { schema } } });
+
+/** An OpenAPI response of an RFC 9457 problem document, for a route's `responses`. */
+export const problemResponse = (description: string) => ({ description, content: { 'application/problem+json': { schema: ProblemSchema } } });

@@ -3,7 +3,7 @@ import { FerryError } from '../../errors.js';
 import { openFleet } from '../../workflow/fleet-open.js';
 import { type FleetStatus, fleetStatus } from '../../workflow/fleet-status.js';
 import type { ServeApp, ServeContext } from '../context.js';
-import { ProblemSchema } from '../schemas.js';
+import { jsonResponse as json, problemResponse as problem } from '../schemas.js';
 import { FleetListSchema, FleetNameParam, FleetStatusSchema } from './fleet-schemas.js';
 
 // The fleets of the project (environments with a `fleet` section) as the dashboard reads them: the list, and one
@@ -89,9 +89,6 @@ export function fleetDocument(ctx: ServeContext, name: string): Promise<FleetDoc
   });
   return doc;
 }
-
-const json = <T extends z.ZodType>(description: string, schema: T) => ({ description, content: { 'application/json': { schema } } });
-const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: ProblemSchema } } });
 
 const listRoute = createRoute({
   method: 'get',

@@ -2,15 +2,12 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { accepts } from 'hono/accepts';
 import { DOCUMENT_KINDS } from '../../workflow/documents.js';
 import type { ServeApp } from '../context.js';
-import { ProblemSchema } from '../schemas.js';
+import { jsonResponse as json, problemResponse as problem } from '../schemas.js';
 import { eventsDocument, markdownDocument, migrationDocument, overviewDocument, statusDocument, verifyDocument } from './documents.js';
 import { EventsSchema, MarkdownSchema, MigrationDetailSchema, MigrationIdParam, OverviewSchema, StatusSchema, VerifySchema } from './read-schemas.js';
 
 // The read side of the JSON API: the overview, a migration's page, its log, its verify results and its
 // documents, and `ferry status --json`. Reads need no token; each handler builds one document (documents.ts).
-
-const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: ProblemSchema } } });
-const json = <T extends z.ZodType>(description: string, schema: T) => ({ description, content: { 'application/json': { schema } } });
 
 const BAD_INPUT = problem('invalid input (E_USAGE): a malformed migration id, an unknown document kind or query value');
 const UNKNOWN = problem('no such migration (E_NOT_FOUND)');
