@@ -4,9 +4,8 @@ import type { Migration } from '../migration/loader.js';
 import { readState } from '../state/store.js';
 import { approvalStatus } from './approvals.js';
 import { approve, checkRole } from './approve.js';
-import { openEnvironment } from './environments.js';
 import { type FleetOptions, openFleet } from './fleet-open.js';
-import { errorLine, targetConnection } from './fleet-target.js';
+import { eachDatabase } from './fleet-target.js';
 import { findMigration } from './workspace.js';
 
 // `ferry approve <id> --as <role> --env <fleet>`: one role's approval recorded in every database of the fleet,
@@ -58,32 +57,13 @@ export async function fleetApprove(opts: FleetOptions, args: FleetApproveArgs, o
   await control.close();
   const m = await findMigration(fleet.ws, args.id);
   const role = checkRole(m, args.role);
-  const one = async (t: FleetTarget): Promise<FleetApproval> => {
-    try {
-      const db = await openEnvironment(targetConnection(fleet.name, t, fleet.requireApproval), {
-        lockWaitMs: fleet.ws.lockWaitMs,
-        purpose: 'ferry fleet approve',
-      });
-      try {
-        return await approveOne(db, t, m, { role, actor: fleet.ws.actor, lockWaitMs: fleet.ws.lockWaitMs, reason: args.reason });
-      } finally {
-        await db.close();
-      }
-    } catch (err) {
-      return { target: t.id, status: 'failed', phase: null, moved: false, missing: [], error: errorLine(err) };
-    }
-  };
-  const queue = [...fleet.targets];
-  const byTarget = new Map<string, FleetApproval>();
-  const worker = async () => {
-    for (let t = queue.shift(); t; t = queue.shift()) {
-      const d = await one(t);
-      byTarget.set(t.id, d);
-      onEvent(d);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(fleet.config.concurrency, fleet.targets.length) }, worker));
-  const databases = fleet.targets.map((t) => byTarget.get(t.id) as FleetApproval);
+  const databases = await eachDatabase(
+    fleet,
+    'ferry fleet approve',
+    (db, t) => approveOne(db, t, m, { role, actor: fleet.ws.actor, lockWaitMs: fleet.ws.lockWaitMs, reason: args.reason }),
+    (t, error): FleetApproval => ({ target: t.id, status: 'failed', phase: null, moved: false, missing: [], error }),
+    onEvent,
+  );
   const count = (s: FleetApproval['status']) => databases.filter((d) => d.status === s).length;
   return {
     fleet: fleet.name,

@@ -1,8 +1,7 @@
 import { type FleetRunRow, latestRun, latestTargetRows, requireLedger } from '../fleet/ledger.js';
 import type { FleetTarget } from '../fleet/targets.js';
-import { openEnvironment } from './environments.js';
 import { type FleetOptions, openFleet } from './fleet-open.js';
-import { errorLine, targetConnection } from './fleet-target.js';
+import { eachDatabase } from './fleet-target.js';
 import { migrationStatus } from './status.js';
 
 /** One database of `ferry fleet status`. */
@@ -47,40 +46,27 @@ export async function fleetStatus(opts: FleetOptions): Promise<FleetStatus> {
     await requireLedger(control, fleet.name, fleet.ws.conn.env);
     const run = (await latestRun(control, fleet.name)) ?? null;
     const ledger = await latestTargetRows(control, fleet.name);
-    const queue = [...fleet.targets];
-    const databases: FleetDatabaseStatus[] = [];
-    const readOne = async (t: FleetTarget): Promise<FleetDatabaseStatus> => {
+    const ledgerOf = (t: FleetTarget) => {
       const row = ledger.get(t.id);
-      const base = { target: t.id, ledger: row ? { runId: row.runId, status: row.status, lastError: row.lastError } : null };
-      try {
-        const db = await openEnvironment(targetConnection(fleet.name, t, fleet.requireApproval), {
-          lockWaitMs: fleet.ws.lockWaitMs,
-          purpose: 'ferry fleet status',
-        });
-        try {
-          const s = await migrationStatus(db, fleet.ws.migrations, { archived: fleet.ws.run.archived ?? [] });
-          const latest = s.migrations.filter((m) => m.appliedCount > 0).at(-1);
-          return {
-            ...base,
-            version: latest?.id ?? null,
-            phase: latest?.phase ?? null,
-            pending: s.migrations.filter((m) => m.pendingCount > 0).length,
-            drift: s.drift.map((d) => d.problem),
-            error: null,
-          };
-        } finally {
-          await db.close();
-        }
-      } catch (err) {
-        return { ...base, version: null, phase: null, pending: 0, drift: [], error: errorLine(err) };
-      }
+      return { target: t.id, ledger: row ? { runId: row.runId, status: row.status, lastError: row.lastError } : null };
     };
-    const worker = async () => {
-      for (let t = queue.shift(); t; t = queue.shift()) databases.push(await readOne(t));
-    };
-    await Promise.all(Array.from({ length: fleet.config.concurrency }, worker));
-    const order = new Map(fleet.targets.map((t, i) => [t.id, i]));
-    databases.sort((a, b) => (order.get(a.target) ?? 0) - (order.get(b.target) ?? 0));
+    const databases = await eachDatabase(
+      fleet,
+      'ferry fleet status',
+      async (db, t): Promise<FleetDatabaseStatus> => {
+        const s = await migrationStatus(db, fleet.ws.migrations, { archived: fleet.ws.run.archived ?? [] });
+        const latest = s.migrations.filter((m) => m.appliedCount > 0).at(-1);
+        return {
+          ...ledgerOf(t),
+          version: latest?.id ?? null,
+          phase: latest?.phase ?? null,
+          pending: s.migrations.filter((m) => m.pendingCount > 0).length,
+          drift: s.drift.map((d) => d.problem),
+          error: null,
+        };
+      },
+      (t, error) => ({ ...ledgerOf(t), version: null, phase: null, pending: 0, drift: [], error }),
+    );
     const byVersion: Record<string, number> = {};
     for (const d of databases) if (!d.error) byVersion[d.version ?? '(none)'] = (byVersion[d.version ?? '(none)'] ?? 0) + 1;
     return {

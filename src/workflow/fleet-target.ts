@@ -11,6 +11,7 @@ import { approvalStatus } from './approvals.js';
 import { backfill } from './backfill.js';
 import { contract } from './contract.js';
 import { openEnvironment } from './environments.js';
+import type { LoadedFleet } from './fleet-open.js';
 import { viewOf } from './plan-state.js';
 import { down } from './rollback.js';
 import { verify, verifyMigrations } from './verify.js';
@@ -151,6 +152,43 @@ async function refuseFailingVerify(db: Database, ws: Workspace, selected: readon
       'the steps stay applied on this database; fix it (or roll it back with `ferry down`), then rerun: its verify is checked again',
     );
   }
+}
+
+/**
+ * Every database of `fleet`, up to its concurrency at once and outside any run: each opened as a single environment's
+ * would be, given to `fn` and closed; a database that cannot be opened or fails gives `failed` of its error line.
+ * `onEach` sees each outcome as it comes; the result is in the fleet's order.
+ */
+export async function eachDatabase<T>(
+  fleet: LoadedFleet,
+  purpose: string,
+  fn: (db: Database, t: FleetTarget) => Promise<T>,
+  failed: (t: FleetTarget, error: string) => T,
+  onEach: (outcome: T) => void = () => {},
+): Promise<T[]> {
+  const one = async (t: FleetTarget): Promise<T> => {
+    try {
+      const db = await openEnvironment(targetConnection(fleet.name, t, fleet.requireApproval), { lockWaitMs: fleet.ws.lockWaitMs, purpose });
+      try {
+        return await fn(db, t);
+      } finally {
+        await db.close();
+      }
+    } catch (err) {
+      return failed(t, errorLine(err));
+    }
+  };
+  const queue = [...fleet.targets];
+  const byTarget = new Map<string, T>();
+  const worker = async () => {
+    for (let t = queue.shift(); t; t = queue.shift()) {
+      const outcome = await one(t);
+      byTarget.set(t.id, outcome);
+      onEach(outcome);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(fleet.config.concurrency, fleet.targets.length) }, worker));
+  return fleet.targets.map((t) => byTarget.get(t.id) as T);
 }
 
 /** One line for the ledger and the report: the error's code and message (and its hint). */
