@@ -1,4 +1,5 @@
 #!/usr/bin/env node
-import { main } from '../dist/cli/main.js';
+// The CLI's one-file build (scripts/bundle.js): it starts in about half the time of dist/cli/main.js's 400 modules.
+import { main } from '../dist/bundle/cli.mjs';
 
 process.exitCode = await main(process.argv);

@@ -1,7 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { type Command, Option } from 'commander';
 import type { Migration } from '../../migration/loader.js';
+import { packageRoot } from '../../package-root.js';
 import type { RunReport } from '../../workflow/apply.js';
 import { backfill, backfillStatus, backfillSteps, controlBackfills, joinBackfill } from '../../workflow/backfill.js';
 import type { RunOptions } from '../../workflow/step-report.js';
@@ -11,7 +12,7 @@ import { wholeNumber } from '../numbers.js';
 import { pc, phaseLine } from '../output.js';
 import { backfillLine } from '../progress.js';
 
-const FERRY_BIN = fileURLToPath(new URL('../../../bin/ferry.js', import.meta.url));
+const FERRY_BIN = join(packageRoot(), 'bin', 'ferry.js');
 
 /** Spawn `count` worker processes that join the backfill (`ferry backfill <id> --join`). */
 export function workerStarter(g: GlobalOptions, count: number): RunOptions['startBackfillWorkers'] {

@@ -1,13 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { packageRoot } from '../../package-root.js';
 import type { ServeApp } from '../context.js';
 import { problem } from '../problem.js';
 
 const require = createRequire(import.meta.url);
-/** ferry's own browser files: web/ at the package root (../../../web from src/server/pages and from dist/server/pages). */
-const WEB = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'web');
+/** ferry's own browser files: web/ at the package root. */
+const WEB = join(packageRoot(), 'web');
 
 /** Every file under /assets/: the packaged vendor files (no CDN) and ferry's own script and stylesheet. */
 const ASSETS: Readonly<Record<string, { file: () => string; type: string }>> = {
