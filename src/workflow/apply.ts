@@ -6,7 +6,15 @@ import { kindOf } from '../migration/step-runners.js';
 import { refuseMisfits } from '../operations/preflight.js';
 import { appendEvent, ensureMigrationRecord, ensureState, ensureStateIn, type PhaseMove, type Progress, readState, recordProgress } from '../state/store.js';
 import { refuseStaleApprovals } from './approvals.js';
-import { applyStep, commitsInOneTransaction, MIGRATION_LOCK_KEY, type RunOptions, rehearseStepInTransaction, type StepReport } from './execute.js';
+import {
+  applyStep,
+  commitsInOneTransaction,
+  inRolledBackTransaction,
+  MIGRATION_LOCK_KEY,
+  type RunOptions,
+  rehearsalInOrder,
+  type StepReport,
+} from './execute.js';
 import { checkMoves, currentPhase, type MoveAsked, type Phase, transition } from './lifecycle.js';
 import { type Drift, type MigrationView, missingFolders, refuseDrift, viewOf } from './plan-state.js';
 import { appliedRecordOf, recordStep } from './recorded.js';
@@ -32,7 +40,6 @@ export interface RunReport {
 }
 
 /** Thrown inside a dry-run's transaction to roll everything back. */
-class DryRunRollback extends Error {}
 
 /**
  * The views of the migrations `up` works on (all of them, or `only` one) and
@@ -193,24 +200,20 @@ export async function up(db: Database, migrations: Migration[], opts: UpOptions 
   const report: RunReport = { dryRun: Boolean(opts.dryRun), steps: [], transitions: [] };
   const envNote = opts.envNote ?? 'in this environment';
   if (opts.dryRun) {
-    try {
-      await db.withAdvisoryLock(MIGRATION_LOCK_KEY, opts.lockWaitMs, () =>
-        db.transaction(async (tx) => {
-          await ensureStateIn(tx);
-          const { work: all, orphans } = await views(tx, migrations, opts.only, opts.archived);
-          refuseDrift(all, orphans);
-          await refuseLint(tx, all);
-          await refuseMisfits(tx, all);
-          for (const v of all) {
-            await ensureMigrationRecord(tx, v.migration.id, v.migration.manifest.title, v.migration.checksum);
-            for (const step of v.pending) report.steps.push(await rehearseStepInTransaction(tx, v.migration, step, 'forward', opts));
-          }
-          throw new DryRunRollback();
-        }),
-      );
-    } catch (err) {
-      if (!(err instanceof DryRunRollback)) throw err;
-    }
+    await db.withAdvisoryLock(MIGRATION_LOCK_KEY, opts.lockWaitMs, () =>
+      inRolledBackTransaction(db, async (tx) => {
+        await ensureStateIn(tx);
+        const { work: all, orphans } = await views(tx, migrations, opts.only, opts.archived);
+        refuseDrift(all, orphans);
+        await refuseLint(tx, all);
+        await refuseMisfits(tx, all);
+        const rehearse = rehearsalInOrder(tx, 'forward', opts);
+        for (const v of all) {
+          await ensureMigrationRecord(tx, v.migration.id, v.migration.manifest.title, v.migration.checksum);
+          for (const step of v.pending) report.steps.push(await rehearse(v.migration, step));
+        }
+      }),
+    );
     return report;
   }
   await db.withAdvisoryLock(MIGRATION_LOCK_KEY, opts.lockWaitMs, async () => {

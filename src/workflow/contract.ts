@@ -8,11 +8,9 @@ import { appendEvent, ensureState, readState } from '../state/store.js';
 import type { RunReport, UpOptions } from './apply.js';
 import { cleanupTargets, type DumpAccess, listBackups, takeBackup } from './backup.js';
 import { CROSSING_EVENT, type CrossingVerdict, contractStarted, crossingGates, refuseCrossing } from './crossing.js';
-import { applyStep, MIGRATION_LOCK_KEY, rehearseStepInTransaction } from './execute.js';
+import { applyStep, MIGRATION_LOCK_KEY, rehearseSteps } from './execute.js';
 import { currentPhase, type Phase, phaseRefusal, transition } from './lifecycle.js';
 import { refuseDrift, viewOf } from './plan-state.js';
-
-class DryRunRollback extends Error {}
 
 /** Options of {@link contract}. */
 export interface ContractOptions extends Omit<UpOptions, 'requireApproval'> {
@@ -120,14 +118,7 @@ export async function contract(db: Database, m: Migration, opts: ContractOptions
       refuseCrossing(m, report.crossing, 'contract');
     }
     if (opts.dryRun) {
-      await db
-        .transaction(async (tx) => {
-          for (const step of v.contractPending) report.steps.push(await rehearseStepInTransaction(tx, m, step, 'forward', opts));
-          throw new DryRunRollback();
-        })
-        .catch((err) => {
-          if (!(err instanceof DryRunRollback)) throw err;
-        });
+      report.steps.push(...(await rehearseSteps(db, m, v.contractPending, 'forward', opts)));
       return;
     }
     if (crossing) {

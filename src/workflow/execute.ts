@@ -317,3 +317,67 @@ export async function rehearseStepInTransaction(
   opts.onProgress?.({ type: 'step', report: r });
   return r;
 }
+
+/**
+ * Steps rehearsed in order in one dry-run transaction (`up`, `down` and
+ * `contract --dry-run`). A step that runs outside a transaction (CREATE INDEX
+ * CONCURRENTLY …) cannot be rehearsed and is skipped; a later step may need
+ * what it would have made (a constraint on that index), so once one was
+ * skipped, a later step that fails is reported as not verified, with its error
+ * and the step it may need, and the rehearsal goes on. Before any skip, a
+ * failure ends the dry run as it would end the real run.
+ */
+export function rehearsalInOrder(tx: Queryable, direction: 'forward' | 'rollback', opts: RunOptions): (m: Migration, step: Step) => Promise<StepReport> {
+  let skipped: string | undefined;
+  return async (m, step) => {
+    const started = performance.now();
+    try {
+      const r = await rehearseStepInTransaction(tx, m, step, direction, opts);
+      if (r.status === 'skipped-in-dry-run') skipped ??= `${r.migrationId}/${r.stepId}`;
+      return r;
+    } catch (err) {
+      // Only a failure inside the step's savepoint leaves the transaction usable for the steps after it.
+      if (skipped === undefined || step.kind === 'backfill' || !step.transaction || !isFerryError(err) || err.code !== 'E_STEP') throw err;
+      const script = direction === 'forward' ? step.forward : step.rollback;
+      const r: StepReport = {
+        migrationId: m.id,
+        stepId: step.id,
+        direction,
+        retries: 0,
+        status: 'skipped-in-dry-run',
+        durationMs: performance.now() - started,
+        statements: (script?.statements ?? []).map((s) => ({ sql: s.text, file: script?.file as string, line: s.line })),
+        note: `not verified: it failed in the dry run (${err.cause instanceof Error ? err.cause.message : err.message}), and it comes after ${skipped}, which the dry run could not run and which it may need`,
+      };
+      opts.onProgress?.({ type: 'step', report: r });
+      return r;
+    }
+  };
+}
+
+/** Thrown to end a dry run's transaction, so that everything in it is rolled back. */
+class DryRunRollback extends Error {}
+
+/** Run `fn` in one transaction that is always rolled back (a dry run), and return what it returned. */
+export async function inRolledBackTransaction<T>(db: Database, fn: (tx: Queryable) => Promise<T>): Promise<T> {
+  let out: { value: T } | undefined;
+  try {
+    await db.transaction(async (tx) => {
+      out = { value: await fn(tx) };
+      throw new DryRunRollback();
+    });
+  } catch (err) {
+    if (!(err instanceof DryRunRollback)) throw err;
+  }
+  return (out as { value: T }).value;
+}
+
+/** Rehearse `steps` of `m` in order ({@link rehearsalInOrder}) in one transaction that is rolled back. */
+export function rehearseSteps(db: Database, m: Migration, steps: readonly Step[], direction: 'forward' | 'rollback', opts: RunOptions): Promise<StepReport[]> {
+  return inRolledBackTransaction(db, async (tx) => {
+    const rehearse = rehearsalInOrder(tx, direction, opts);
+    const reports: StepReport[] = [];
+    for (const step of steps) reports.push(await rehearse(m, step));
+    return reports;
+  });
+}

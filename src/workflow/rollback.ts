@@ -5,7 +5,7 @@ import type { Migration, Step } from '../migration/loader.js';
 import { type AppliedStep, ensureState, readState } from '../state/store.js';
 import type { RunReport, UpOptions } from './apply.js';
 import { countRollbackLoss, type LossCount, lossName, refuseDataLoss } from './data-loss.js';
-import { MIGRATION_LOCK_KEY, rehearseStepInTransaction, revertStep } from './execute.js';
+import { MIGRATION_LOCK_KEY, rehearseSteps, revertStep } from './execute.js';
 import { currentPhase, findTransition, type Phase, transition } from './lifecycle.js';
 import { missingFolders, refuseDrift, viewOf } from './plan-state.js';
 import { asApplied, type GuardFacts, guardFacts } from './recorded.js';
@@ -30,8 +30,6 @@ export interface DownReport extends RunReport {
   dataLoss: LossCount[];
   saved?: SavedCopy;
 }
-
-class DryRunRollback extends Error {}
 
 /**
  * The applied steps `down` would undo, last first, after checking the point of
@@ -150,14 +148,7 @@ export async function down(db: Database, migrations: Migration[], id: string | u
       }
     }
     if (opts.dryRun) {
-      await db
-        .transaction(async (tx) => {
-          for (const step of p.steps) report.steps.push(await rehearseStepInTransaction(tx, p.m, step, 'rollback', opts));
-          throw new DryRunRollback();
-        })
-        .catch((err) => {
-          if (!(err instanceof DryRunRollback)) throw err;
-        });
+      report.steps.push(...(await rehearseSteps(db, p.m, p.steps, 'rollback', opts)));
       return;
     }
     for (const step of p.steps) report.steps.push(await revertStep(db, p.m, step, opts));

@@ -148,6 +148,59 @@ forEachDriver('engine', (suite) => {
     }
   });
 
+  it('a dry-run goes on past a step it cannot run: a later step that needs it is reported not verified, with its error; before any skip a failure still fails', async () => {
+    const target = await suite.fresh();
+    const p = createProject(target);
+    p.migration('0001_accounts', [
+      {
+        id: 'create',
+        up: "CREATE TABLE accounts (id int PRIMARY KEY, email text); INSERT INTO accounts VALUES (1, 'a@example.com');",
+        down: 'DROP TABLE accounts;',
+      },
+    ]);
+    p.migration('0002_unique_email', [
+      {
+        id: 'build-index',
+        transaction: false,
+        up: 'CREATE UNIQUE INDEX CONCURRENTLY accounts_email_key ON accounts (email);',
+        down: 'DROP INDEX CONCURRENTLY IF EXISTS accounts_email_key;',
+      },
+      {
+        id: 'attach',
+        up: 'ALTER TABLE accounts ADD CONSTRAINT accounts_email_key UNIQUE USING INDEX accounts_email_key;',
+        down: 'ALTER TABLE accounts DROP CONSTRAINT accounts_email_key;',
+      },
+      { id: 'comment', up: "COMMENT ON TABLE accounts IS 'one per email';", down: 'COMMENT ON TABLE accounts IS NULL;' },
+    ]);
+    const ms = await migrationsOf(p);
+    const db = await target.open();
+    try {
+      const before = await observable(db, true);
+      const report = await up(db, ms, { ...testRun, dryRun: true });
+      expect(await observable(db, true)).toEqual(before);
+      expect(report.steps.map((s) => [s.stepId, s.status])).toEqual([
+        ['create', 'dry-run'],
+        ['build-index', 'skipped-in-dry-run'],
+        ['attach', 'skipped-in-dry-run'],
+        // A step that does not need the skipped one is still rehearsed.
+        ['comment', 'dry-run'],
+      ]);
+      const attach = report.steps.find((s) => s.stepId === 'attach');
+      expect(attach?.note).toContain('index "accounts_email_key" does not exist');
+      expect(attach?.note).toContain('after 0002_unique_email/build-index');
+      expect(attach?.statements.map((s) => s.sql)).toEqual([expect.stringContaining('ADD CONSTRAINT accounts_email_key')]);
+
+      // With no skipped step before it, a failing step fails the dry run, as it would fail the real run.
+      writeFileSync(p.file('0001_accounts', 'create.up.sql'), 'CREATE TABLE accounts (id int PRIMARY KEY, email text); INSERT INTO nowhere VALUES (1);');
+      const broken = await migrationsOf(p);
+      const err = await up(db, broken, { ...testRun, dryRun: true }).catch((e: unknown) => e);
+      expect(isFerryError(err) && err.code).toBe('E_STEP');
+      expect(await observable(db, true)).toEqual(before);
+    } finally {
+      await db.close();
+    }
+  });
+
   it('rehearse passes for a correct rollback and detects a rollback that forgets an index', async () => {
     const target = await suite.fresh();
     const p = createProject(target);
