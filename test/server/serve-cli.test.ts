@@ -1,7 +1,11 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { emptyPgliteTarget } from '../helpers/databases.js';
 import { startFerry, until } from '../helpers/process.js';
 import { createProject, runFerry } from '../helpers/project.js';
+
+const ROOT = join(import.meta.dirname, '..', '..');
 
 // `ferry serve` as users start it: a real process. On the embedded database it owns the data directory,
 // so every other command on the project refuses at once, naming the URL and the pid, and works again once it stops.
@@ -17,6 +21,15 @@ describe('ferry serve (the command)', () => {
     expect(started.token).toBeUndefined(); // FERRY_SERVE_TOKEN was given: nothing secret printed
     const res = await fetch(`${started.url}/api/v1/session`);
     expect(res.status).toBe(200);
+    // The command runs from the one-file build (dist/bundle): ferry's own browser files and the vendored ones are still found.
+    for (const [asset, text] of [
+      ['app.js', readFileSync(join(ROOT, 'web', 'app.js'), 'utf8')],
+      ['htmx.min.js', 'htmx'],
+    ] as const) {
+      const a = await fetch(`${started.url}/assets/${asset}`);
+      expect(a.status, asset).toBe(200);
+      expect(await a.text()).toContain(asset === 'app.js' ? text.slice(0, 200) : text);
+    }
 
     const other = await runFerry(p.root, ['status']);
     expect(other.code).toBe(7);
