@@ -44,12 +44,15 @@ async function runLoad({ url, rows, rate }) {
   );
   parentPort.postMessage({ ready: true });
   const latencies = [];
+  /** When each update started (ms since the epoch), for the latency over time. */
+  const starts = [];
   const interval = rate > 0 ? 1000 / rate : 0;
   const loop = async (c) => {
     let next = performance.now();
     while (!stopping) {
       const id = 1 + Math.floor(Math.random() * rows);
       const t0 = process.hrtime.bigint();
+      starts.push(Date.now());
       await c.query({ name: 'visit', text: 'UPDATE users SET visits = visits + 1 WHERE id = $1', values: [id] });
       latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
       next += interval;
@@ -60,7 +63,7 @@ async function runLoad({ url, rows, rate }) {
   };
   await Promise.all(clients.map(loop));
   await Promise.all(clients.map((c) => c.end()));
-  parentPort.postMessage({ latencies });
+  parentPort.postMessage({ latencies, starts });
 }
 
 /** Load workers still running, ended on failure. */
@@ -72,7 +75,7 @@ async function startLoad(url) {
   workers.add(worker);
   worker.on('exit', () => workers.delete(worker));
   const done = new Promise((ok, fail) => {
-    worker.on('message', (m) => m.latencies && ok(m.latencies));
+    worker.on('message', (m) => m.latencies && ok(m));
     worker.on('error', fail);
     worker.on('exit', (code) => code !== 0 && fail(new Error(`load worker exited with ${code}`)));
   });
@@ -83,8 +86,8 @@ async function startLoad(url) {
   const started = performance.now();
   return async () => {
     worker.postMessage('stop');
-    const latencies = await done;
-    return { latencies, seconds: (performance.now() - started) / 1000 };
+    const { latencies, starts } = await done;
+    return { latencies, starts, seconds: (performance.now() - started) / 1000 };
   };
 }
 
@@ -93,6 +96,20 @@ function histogram({ latencies, seconds }) {
   const s = Float64Array.from(latencies).sort();
   const at = (q) => s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? Number.NaN;
   return { n: s.length, rate: s.length / seconds, p50: at(0.5), p99: at(0.99), p999: at(0.999), max: s[s.length - 1] ?? Number.NaN };
+}
+
+/** Time slices the load's p99 is shown by during the default run: is the backfill's cost spread out or in bursts? */
+const SLICE_MS = 10_000;
+/** The p99 of each SLICE_MS of a load sample, in order. */
+function slicedP99({ latencies, starts }) {
+  const t0 = starts[0] ?? 0;
+  const slices = [];
+  latencies.forEach((ms, i) => {
+    const k = Math.floor((starts[i] - t0) / SLICE_MS);
+    if (!slices[k]) slices[k] = [];
+    slices[k].push(ms);
+  });
+  return slices.filter((xs) => xs.length > 0).map((xs) => histogram({ latencies: xs, seconds: 1 }).p99);
 }
 
 const fmtLoad = (h) =>
@@ -174,10 +191,31 @@ async function main() {
   /** A fresh table, the load on it, and `run` beside it: the load's latencies and what `run` returned. */
   const underLoad = async (run) => {
     await freshUsers();
+    const before = await serverWork();
     const stop = await startLoad(url);
     const out = await run();
-    return { load: histogram(await stop()), out };
+    const sample = await stop();
+    const after = await serverWork();
+    return {
+      load: histogram(sample),
+      slices: slicedP99(sample),
+      out,
+      work: { checkpoints: after.checkpoints - before.checkpoints, autovacuums: after.autovacuums - before.autovacuums },
+    };
   };
+  /**
+   * What else the server did meanwhile, caused by the backfill's WAL and dead rows and felt by the load:
+   * checkpoints (after one, every page's first change writes a full-page image) and autovacuums of the table.
+   */
+  const serverWork = async () => {
+    const { rows } = await db.query(
+      `SELECT (SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter)::int AS checkpoints,
+              (SELECT autovacuum_count FROM pg_stat_user_tables WHERE relid = 'users'::regclass)::int AS autovacuums`,
+    );
+    return rows[0];
+  };
+  const fmtWork = (w) =>
+    `${w.checkpoints} checkpoint${w.checkpoints === 1 ? '' : 's'}, ${w.autovacuums} autovacuum${w.autovacuums === 1 ? '' : 's'} of the table meanwhile`;
   const ratio = (h, base) => (h.p99 / base.p99).toFixed(2);
 
   try {
@@ -207,6 +245,7 @@ async function main() {
     // The pacer's walk (duty cycle @ measured impact), as the progress saw it every 250 ms at most.
     const walk = def.out.decisions.map((d) => `${Math.round(100 * d.dutyCycle)}%@${d.impact === null ? '—' : Math.round(100 * d.impact)}`);
     console.log(`  duty@impact: ${walk.join(' ')}`);
+    console.log(`  load p99 per ${SLICE_MS / 1000} s of the run (ms): ${def.slices.map((x) => x.toFixed(1)).join(' ')}; ${fmtWork(def.work)}`);
     const curve = [];
     for (const budget of [0.05, 0.25, 0.5, 'unlimited']) {
       const point = await underLoad(() => batched(budget, CURVE_MS));
@@ -231,7 +270,7 @@ async function main() {
     for (const pt of points) {
       const name = pt.budget === 'unlimited' ? 'unlimited' : `${Math.round(pt.budget * 100)} %`;
       console.log(
-        `  ${name.padStart(9)}: ${fmtRate(pt.out.rate).padStart(15)}, p99 ${ratio(pt.load, base)}× (p99 ${pt.load.p99.toFixed(2)} ms, p99.9 ${pt.load.p999.toFixed(2)} ms)`,
+        `  ${name.padStart(9)}: ${fmtRate(pt.out.rate).padStart(15)}, p99 ${ratio(pt.load, base)}× (p99 ${pt.load.p99.toFixed(2)} ms, p99.9 ${pt.load.p999.toFixed(2)} ms; ${fmtWork(pt.work)})`,
       );
     }
   } catch (err) {
