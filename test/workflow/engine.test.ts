@@ -1,6 +1,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { expect, it } from 'vitest';
+import type { Database } from '../../src/db/database.js';
 import { isFerryError } from '../../src/errors.js';
+import type { Migration } from '../../src/migration/loader.js';
 import { readEvents, readState } from '../../src/state/store.js';
 import { baseline, up } from '../../src/workflow/apply.js';
 import { rehearse } from '../../src/workflow/rehearse.js';
@@ -54,6 +56,14 @@ async function phaseOf(target: TestTarget, id: string): Promise<string | undefin
   } finally {
     await db.close();
   }
+}
+
+/** `up --dry-run` of `ms`: its report, after checking that schema, data and ferry state are as before. */
+async function dryRunChangesNothing(db: Database, ms: Migration[]) {
+  const before = await observable(db, true);
+  const report = await up(db, ms, { ...testRun, dryRun: true });
+  expect(await observable(db, true)).toEqual(before);
+  return { report, before };
 }
 
 forEachDriver('engine', (suite) => {
@@ -125,9 +135,7 @@ forEachDriver('engine', (suite) => {
     const ms = await migrationsOf(p);
     const db = await target.open();
     try {
-      const before = await observable(db, true);
-      const report = await up(db, ms, { ...testRun, dryRun: true });
-      expect(await observable(db, true)).toEqual(before);
+      const { report } = await dryRunChangesNothing(db, ms);
       expect(report.dryRun).toBe(true);
       const split = report.steps.find((s) => s.stepId === 'split-name');
       expect(split?.status).toBe('dry-run');
@@ -175,9 +183,7 @@ forEachDriver('engine', (suite) => {
     const ms = await migrationsOf(p);
     const db = await target.open();
     try {
-      const before = await observable(db, true);
-      const report = await up(db, ms, { ...testRun, dryRun: true });
-      expect(await observable(db, true)).toEqual(before);
+      const { report, before } = await dryRunChangesNothing(db, ms);
       expect(report.steps.map((s) => [s.stepId, s.status])).toEqual([
         ['create', 'dry-run'],
         ['build-index', 'skipped-in-dry-run'],
