@@ -39,8 +39,6 @@ export interface RunReport {
   transitions: { migrationId: string; from: Phase; to: Phase }[];
 }
 
-/** Thrown inside a dry-run's transaction to roll everything back. */
-
 /**
  * The views of the migrations `up` works on (all of them, or `only` one) and
  * the drift of applied migrations whose folders are gone, which stops any run.
