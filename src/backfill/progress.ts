@@ -47,7 +47,7 @@ export async function backfillProgress(db: Queryable, migrationId?: string, step
             (array_agg(r.last_batch_ms ORDER BY r.updated_at DESC) FILTER (WHERE r.batches > 0))[1] AS last_batch_ms,
             (array_agg(r.batch_size ORDER BY r.updated_at DESC) FILTER (WHERE r.batches > 0))[1] AS batch_size,
             (array_agg(r.throttled_by ORDER BY r.updated_at DESC) FILTER (WHERE r.batches > 0))[1] AS throttled_by,
-            (array_agg(r.pacing ORDER BY r.updated_at DESC) FILTER (WHERE r.pacing IS NOT NULL AND NOT r.done))[1] AS pacing,
+            (array_agg(r.pacing ORDER BY r.updated_at DESC) FILTER (WHERE r.pacing IS NOT NULL AND r.updated_at >= b.run_started_at))[1] AS pacing,
             to_char(greatest(b.updated_at, max(r.updated_at)) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at
        FROM ferry.backfills b LEFT JOIN ferry.backfill_ranges r USING (migration_id, step_id)
       WHERE ($1::text IS NULL OR b.migration_id = $1) AND ($2::text IS NULL OR b.step_id = $2)

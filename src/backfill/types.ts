@@ -35,7 +35,7 @@ export interface BackfillProgress {
   rangesTotal: number;
   /** Workers holding a live claim on a range. */
   workers: number;
-  /** The latest pacer decision of a worker (rate, budget, measured impact, duty cycle); null before any, and once not running. */
+  /** The latest pacer decision of this run, of any worker and range (rate, budget, measured impact, duty cycle); null before any, and once not running. */
   pacing: Pacing | null;
   updatedAt: string;
 }

@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import { type BackfillProgress, type Pacing, runBackfill } from '../../src/backfill/index.js';
+import { type BackfillProgress, backfillProgress, type Pacing, runBackfill } from '../../src/backfill/index.js';
 import { backfillLine } from '../../src/cli/progress.js';
 import type { Database } from '../../src/db/database.js';
 import { forEachDriver, type TestTarget } from '../helpers/databases.js';
@@ -140,6 +140,31 @@ forEachDriver('backfill pacing by measured impact', (suite) => {
       expect(shown.pacing).toMatchObject({ state: 'minimum', budget: 0.1 });
       expect(JSON.parse(JSON.stringify(shown)).pacing.impact).toBeGreaterThan(0.1);
       expect(backfillLine(shown)).toMatch(/at minimum duty 40 %: budget \+10 % not met, impact \+\d+ %, still running/);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it("shows the pacer's latest decision of the run while it runs, also when one range has ended and the next has no batch yet", async () => {
+    const target = await suite.fresh();
+    const db = await target.open();
+    try {
+      await seedUsers(db, 2000);
+      const spec = specOf({ ...FAST, batchSize: { initial: 100, min: 100, max: 100 }, ranges: 8 });
+      const final = await runBackfill(db, targetOf(spec), { lockTimeoutMs: 5000 });
+      expect(final.state).toBe('done');
+      expect(final.pacing).toBeNull();
+      // The moment a worker finished its first range and claimed the next, before that one's first batch: still running.
+      await db.query(`UPDATE ferry.backfills SET state = 'running'`);
+      await db.query(
+        'UPDATE ferry.backfill_ranges SET done = false, rows_done = 0, batches = 0, pacing = NULL WHERE range_no > (SELECT min(range_no) FROM ferry.backfill_ranges)',
+      );
+      const [between] = await backfillProgress(db);
+      expect(between).toMatchObject({ state: 'running', rangesDone: 1 });
+      expect(between?.pacing).toMatchObject({ state: 'full', dutyCycle: 1, reason: 'no concurrent load' });
+      // A decision recorded before this run began is not this run's.
+      await db.query(`UPDATE ferry.backfills SET run_started_at = clock_timestamp() + interval '1 minute'`);
+      expect((await backfillProgress(db))[0]?.pacing).toBeNull();
     } finally {
       await db.close();
     }
