@@ -9,16 +9,14 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import pg from 'pg';
+import { SERVER, urlOf, withClient } from './server.js';
 import { timed } from './timed.js';
 
 const N = 500;
 const ROUNDS = Number(process.env.FERRY_BENCH_ROUNDS ?? 6);
 const ROOT = resolve(import.meta.dirname, '..');
-const SERVER = process.env.FERRY_BENCH_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const suffix = randomBytes(4).toString('hex');
 const names = { ferry: `ferry_bench_${suffix}`, dbmate: `dbmate_bench_${suffix}` };
-const urlOf = (db) => Object.assign(new URL(SERVER), { pathname: `/${db}` }).toString();
 
 const table = (i) => `t_${i}`;
 const upSql = (i) => `CREATE TABLE ${table(i)} (id bigint PRIMARY KEY, v text);\n`;
@@ -44,16 +42,6 @@ function writeDbmateProject(dir) {
   for (let i = 1; i <= N; i++) {
     const version = 20250101000000 + i;
     writeFileSync(join(dir, 'db', 'migrations', `${version}_${table(i)}.sql`), `-- migrate:up\n${upSql(i)}\n-- migrate:down\n${downSql(i)}`);
-  }
-}
-
-async function withClient(url, fn) {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
   }
 }
 

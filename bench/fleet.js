@@ -10,12 +10,12 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
+import { SERVER, urlOf, withClient } from './server.js';
 import { timed } from './timed.js';
 
 const N = Number(process.env.FERRY_BENCH_FLEET_DBS ?? 200);
 const CONCURRENCY = 8;
 const ROOT = resolve(import.meta.dirname, '..');
-const SERVER = process.env.FERRY_BENCH_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const BIN = process.env.FERRY_BENCH_BIN ?? join(ROOT, 'bin', 'ferry.js');
 const suffix = randomBytes(4).toString('hex');
 const control = `fleet_bench_${suffix}_ctl`;
@@ -24,17 +24,6 @@ const sets = {
   loop: Array.from({ length: N }, (_, i) => `fleet_bench_${suffix}_l${i}`),
 };
 const all = [control, ...sets.fleet, ...sets.loop];
-const urlOf = (db) => Object.assign(new URL(SERVER), { pathname: `/${db}` }).toString();
-
-async function withClient(url, fn) {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
 
 /** Run `fn` on each of `items`, `limit` at a time. */
 async function eachLimit(items, limit, fn) {
