@@ -7,10 +7,21 @@ export interface QueryResult<R = Record<string, unknown>> {
   fields: string[];
 }
 
+/** How to send one parameterised statement. */
+export interface QueryOptions {
+  /**
+   * The session sends this text again and again (a step's bookkeeping): a server
+   * parses and plans it once, as a named prepared statement of the session. PGlite,
+   * in-process, runs it as any other. Only for text ferry wrote, with a fixed
+   * result shape: a prepared statement outlives the transaction.
+   */
+  prepare?: boolean;
+}
+
 /** Something SQL can be sent to: a whole database or one open transaction. */
 export interface Queryable {
   /** Run one parameterised statement. */
-  query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
+  query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[], opts?: QueryOptions): Promise<QueryResult<R>>;
   /** Run a script of one or more statements without parameters; one result per statement. */
   exec(sql: string): Promise<QueryResult[]>;
 }

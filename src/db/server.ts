@@ -1,7 +1,8 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { FerryError, sqlState } from '../errors.js';
 import { sleep } from '../sleep.js';
-import type { Database, Queryable, QueryResult } from './database.js';
+import type { Database, Queryable, QueryOptions, QueryResult } from './database.js';
 import { quoteIdent } from './quote.js';
 
 /** Options for {@link openServer}. */
@@ -33,10 +34,22 @@ function toResult(r: pg.QueryResult): QueryResult {
   return out;
 }
 
+/** The session's name for a prepared statement: derived from its text, so the same text is parsed once per session. */
+const preparedNames = new Map<string, string>();
+function preparedName(sql: string): string {
+  let name = preparedNames.get(sql);
+  if (!name) {
+    name = `ferry_${createHash('sha256').update(sql).digest('hex').slice(0, 24)}`;
+    preparedNames.set(sql, name);
+  }
+  return name;
+}
+
 function queryable(client: pg.ClientBase): Queryable {
   return {
-    async query<R>(sql: string, params?: readonly unknown[]) {
-      const r = await client.query(sql, params ? [...params] : undefined);
+    async query<R>(sql: string, params?: readonly unknown[], opts?: QueryOptions) {
+      const values = params ? [...params] : undefined;
+      const r = opts?.prepare ? await client.query({ name: preparedName(sql), text: sql, values: values ?? [] }) : await client.query(sql, values);
       return toResult(r) as QueryResult<R>;
     },
     async exec(sql: string) {
@@ -127,9 +140,9 @@ export async function openServer(opts: ServerOptions): Promise<Database> {
         begun = true;
       };
       const tx: Queryable = {
-        async query(sql, params) {
+        async query(sql, params, opts) {
           await begin();
-          return q.query(sql, params);
+          return q.query(sql, params, opts);
         },
         async exec(sql) {
           if (begun) return q.exec(sql);

@@ -60,14 +60,16 @@ function linesAt(sql: string, offsets: readonly number[]): number[] {
   return out;
 }
 
-/** Each UTF-8 byte offset (ascending) of `buf` as a UTF-16 offset of the string it encodes, in one pass. */
-function charOffsets(buf: Buffer, bytes: readonly number[]): number[] {
+/** Each UTF-8 byte offset (ascending) of `buf` as a UTF-16 offset of the string (`chars` units long) it encodes, in one pass. */
+function charOffsets(buf: Buffer, chars: number, bytes: readonly number[]): number[] {
+  // An ASCII script (as many bytes as UTF-16 units) needs no decoding: each byte is one unit.
+  const ascii = buf.length === chars;
   const out: number[] = [];
   let byte = 0;
   let char = 0;
   for (const b of bytes) {
     const to = Math.min(Math.max(b, byte), buf.length);
-    char += buf.subarray(byte, to).toString('utf8').length;
+    char += ascii ? to - byte : buf.subarray(byte, to).toString('utf8').length;
     byte = to;
     out.push(char);
   }
@@ -107,7 +109,7 @@ function parseScript(sql: string): { spans: StatementSpan[]; trees: Record<strin
     const from = s.stmt_location ?? 0;
     return [from, s.stmt_len ? from + s.stmt_len : buf.length];
   });
-  const chars = charOffsets(buf, bounds);
+  const chars = charOffsets(buf, sql.length, bounds);
   const spans: StatementSpan[] = [];
   const trees: Record<string, unknown>[] = [];
   stmts.forEach((s, i) => {

@@ -278,6 +278,7 @@ export async function recordApplied(
     `${first}INSERT INTO ferry.applied_steps ${APPLIED_COLUMNS}
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10, $11)`,
     [a.migrationId, ...appliedValues(a), ...(migration ? [JSON.stringify(migration.definition), migration.pointOfNoReturn] : [])],
+    { prepare: true },
   );
   if (a.clearMarker) await db.query('DELETE FROM ferry.step_runs WHERE migration_id = $1 AND step_id = $2', [a.migrationId, a.stepId]);
 }
@@ -352,6 +353,7 @@ export async function recordProgress(db: Queryable, p: Progress): Promise<void> 
       JSON.stringify(p.moves.map((mv) => ({ from: mv.from, to: mv.to, reason: mv.reason, details: mv.details ?? null }))),
       ...(a ? [...appliedValues(a), a.clearMarker ?? false] : []),
     ],
+    { prepare: true },
   );
   if (rows[0]?.n !== 1) {
     throw new FerryError(

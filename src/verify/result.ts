@@ -1,4 +1,4 @@
-import type { Queryable, QueryResult } from '../db/database.js';
+import type { Queryable, QueryOptions, QueryResult } from '../db/database.js';
 import type { CheckKind } from './declared.js';
 
 /** How much a check asked of the databases: statements sent and rows they returned. */
@@ -33,9 +33,9 @@ export function newStats(): QueryStats {
 /** `q`, counting every statement and returned row into `stats` (how the engine proves it never ships whole tables). */
 export function counted(q: Queryable, stats: QueryStats): Queryable {
   return {
-    async query<R>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+    async query<R>(sql: string, params?: readonly unknown[], opts?: QueryOptions): Promise<QueryResult<R>> {
       stats.queries++;
-      const r = await q.query<R>(sql, params);
+      const r = await q.query<R>(sql, params, opts);
       stats.rowsFetched += r.rows.length;
       return r;
     },

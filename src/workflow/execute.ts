@@ -81,10 +81,10 @@ async function setLockTimeout(q: Queryable, ms: number, local: boolean): Promise
 function withPrelude(tx: Queryable, prelude: string): Queryable {
   let sent = false;
   return {
-    async query(sql, params) {
+    async query(sql, params, opts) {
       if (!sent) await tx.exec(prelude);
       sent = true;
-      return tx.query(sql, params);
+      return tx.query(sql, params, opts);
     },
     async exec(sql) {
       if (sent) return tx.exec(sql);

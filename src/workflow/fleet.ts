@@ -271,7 +271,7 @@ function oneAtATime(db: Queryable): Queryable {
     return next;
   };
   return {
-    query: (sql, params) => queue(() => db.query(sql, params)),
+    query: (sql, params, opts) => queue(() => db.query(sql, params, opts)),
     exec: (sql) => queue(() => db.exec(sql)),
   };
 }

@@ -24,6 +24,29 @@ forEachDriver('Database', (suite) => {
     }
   });
 
+  it('runs a statement marked prepare like any other, and a server session parses it once, across rolled-back transactions', async () => {
+    const db = await (await suite.fresh()).open();
+    try {
+      await db.exec('CREATE TABLE t (a int)');
+      const insert = 'INSERT INTO t VALUES ($1) RETURNING a';
+      await expect(
+        db.transaction(async (tx) => {
+          expect((await tx.query(insert, [1], { prepare: true })).rows).toEqual([{ a: 1 }]);
+          throw new Error('abort');
+        }),
+      ).rejects.toThrow('abort');
+      for (const v of [2, 3]) await db.transaction(async (tx) => tx.query(insert, [v], { prepare: true }));
+      expect((await db.query('SELECT a FROM t ORDER BY a')).rows).toEqual([{ a: 2 }, { a: 3 }]);
+      if (suite.kind === 'server') {
+        const { rows } = await db.query<{ name: string }>('SELECT name FROM pg_prepared_statements WHERE statement = $1', [insert]);
+        expect(rows).toHaveLength(1);
+        expect(rows[0]?.name).toMatch(/^ferry_[0-9a-f]{24}$/);
+      }
+    } finally {
+      await db.close();
+    }
+  });
+
   it('delivers NOTIFY payloads to listeners until they unsubscribe', async () => {
     const db = await (await suite.fresh()).open();
     try {
