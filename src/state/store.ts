@@ -101,13 +101,16 @@ export function stateExists(db: Queryable): Promise<boolean> {
 
 /** Create or upgrade schema `ferry` inside the caller's transaction. Call under the migration lock. */
 export async function ensureStateIn(tx: Queryable): Promise<void> {
-  await tx.exec(`CREATE SCHEMA IF NOT EXISTS ferry;
-    CREATE TABLE IF NOT EXISTS ferry.state_version (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
-  const { rows } = await tx.query<{ v: number | null }>('SELECT max(version) AS v FROM ferry.state_version');
-  for (let v = (rows[0]?.v ?? 0) + 1; v <= STATE_SCHEMA_VERSIONS.length; v++) {
-    await tx.exec(STATE_SCHEMA_VERSIONS[v - 1] as string);
-    await tx.query('INSERT INTO ferry.state_version (version) VALUES ($1)', [v]);
+  const results = await tx.exec(`CREATE SCHEMA IF NOT EXISTS ferry;
+    CREATE TABLE IF NOT EXISTS ferry.state_version (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now());
+    SELECT max(version) AS v FROM ferry.state_version`);
+  const current = Number((results.at(-1)?.rows[0] as { v: number | null } | undefined)?.v ?? 0);
+  // Every missing version and its record in one script: a first run on a new database is one round trip, not two per version.
+  const upgrade: string[] = [];
+  for (let v = current + 1; v <= STATE_SCHEMA_VERSIONS.length; v++) {
+    upgrade.push(`${STATE_SCHEMA_VERSIONS[v - 1] as string}\n;\nINSERT INTO ferry.state_version (version) VALUES (${v})`);
   }
+  if (upgrade.length > 0) await tx.exec(upgrade.join(';\n'));
 }
 
 /** Create or upgrade schema `ferry` in one transaction. Call under the migration lock. */
