@@ -44,6 +44,8 @@ export interface ImpactWindow {
   loaded: boolean;
   /** The probe's p99 over the window ÷ its baseline p99, minus 1; null when too few samples for a decision yet. */
   impact: number | null;
+  /** What `impact` was measured on: the probe (the default), or the application's own p99 from the SDK's metrics when that read higher. */
+  signal?: 'probe' | 'application';
 }
 
 /** Multiplicative decrease over budget; additive increase under it. */
@@ -91,14 +93,15 @@ export function nextPacing(prev: Pacing, w: ImpactWindow, limits: PacerLimits): 
   const base = prev.state === 'full' ? FIRST_LOADED_DUTY : prev.dutyCycle;
   if (w.impact === null) return prev.state === 'full' ? paced(base, null, 'concurrent load: measuring its latency') : { ...prev, ...keep };
   const budget = limits.budget;
+  const impact = `${w.signal === 'application' ? "the application's p99" : 'impact'} ${pct(w.impact)}`;
   if (w.impact > budget) {
     const duty = base * DECREASE;
     if (duty <= floor) {
-      return paced(floor, w.impact, `impact ${pct(w.impact)} > budget ${pct(budget)} at the minimum duty cycle: the budget cannot be met`, 'minimum');
+      return paced(floor, w.impact, `${impact} > budget ${pct(budget)} at the minimum duty cycle: the budget cannot be met`, 'minimum');
     }
-    return paced(duty, w.impact, `impact ${pct(w.impact)} > budget ${pct(budget)}: slowing down`);
+    return paced(duty, w.impact, `${impact} > budget ${pct(budget)}: slowing down`);
   }
-  return paced(base + INCREASE, w.impact, `impact ${pct(w.impact)} within budget ${pct(budget)}`);
+  return paced(base + INCREASE, w.impact, `${impact} within budget ${pct(budget)}`);
 }
 
 /**

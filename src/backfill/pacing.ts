@@ -1,6 +1,7 @@
 import type { Database } from '../db/database.js';
 import { appendEvent } from '../state/store.js';
-import { initialPacing, nextPacing, type PacerLimits, type Pacing, pauseAfter } from './pacer.js';
+import { AppLatency } from './app-latency.js';
+import { type ImpactWindow, initialPacing, nextPacing, type PacerLimits, type Pacing, pauseAfter } from './pacer.js';
 import type { BackfillPlan } from './plan.js';
 import { BASELINE_REST_MS, ImpactProbe, OWN_SESSIONS } from './probe.js';
 import type { BackfillTarget } from './types.js';
@@ -17,6 +18,8 @@ export class WorkerPacing {
   private readonly limits: PacerLimits;
   private windowStart = performance.now();
   private windowRows = 0;
+  /** When the pacer last lowered the duty cycle (epoch ms): the application's buckets since then show the current pace. */
+  private slowedAt = Date.now();
   private restoreName: (() => Promise<void>) | undefined;
 
   private constructor(
@@ -24,6 +27,7 @@ export class WorkerPacing {
     private readonly t: BackfillTarget,
     private readonly workerId: string,
     private readonly probe: ImpactProbe | undefined,
+    private readonly app: AppLatency | undefined = undefined,
   ) {
     const impact = t.spec.impact;
     this.limits = {
@@ -65,7 +69,9 @@ export class WorkerPacing {
       await restoreName?.().catch(() => {});
       throw err;
     }
-    const pacing = new WorkerPacing(db, t, workerId, probe);
+    // The application's own latency, when ferry's SDK reports it: judged beside the probe (a failed read means no such signal).
+    const app = probe ? await AppLatency.start(db).catch(() => undefined) : undefined;
+    const pacing = new WorkerPacing(db, t, workerId, probe, app);
     if (restoreName) pacing.restoreName = restoreName;
     return pacing;
   }
@@ -82,9 +88,15 @@ export class WorkerPacing {
    */
   async afterBatch(rangeNo: number, rows: number, batchMs: number): Promise<number> {
     this.windowRows += rows;
-    const window = this.probe ? this.probe.take() : { loaded: false, impact: null };
+    let window: ImpactWindow = this.probe ? this.probe.take() : { loaded: false, impact: null };
+    // At each of the probe's decisions, the application's own p99 since the pacer last slowed down, when it reads higher.
+    if (window.impact !== null && this.app) {
+      const app = await this.app.impactSince(this.slowedAt).catch(() => null);
+      if (app !== null && app > window.impact) window = { loaded: window.loaded, impact: app, signal: 'application' };
+    }
     const previous = this.current;
     const next = nextPacing(previous, window, this.limits);
+    if (next.dutyCycle < previous.dutyCycle) this.slowedAt = Date.now();
     const now = performance.now();
     // A measured decision closes a window; without one, a window is a second.
     if (window.impact !== null || now - this.windowStart >= 1000) {

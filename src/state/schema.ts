@@ -392,4 +392,8 @@ export const STATE_SCHEMA_VERSIONS: readonly string[] = [
   COMMENT ON COLUMN ferry.saved_definitions.relation IS 'the table, as schema.name';
   COMMENT ON COLUMN ferry.saved_definitions.definition IS 'SQL: pg_get_constraintdef, pg_get_indexdef, or the REPLICA IDENTITY clause; for a column, its nullability, default, comment and type as JSON';
   `,
+  // 14: a backfill's pacer reads the application's latency from every flag's recent buckets: an index by time alone.
+  `
+  CREATE INDEX metrics_bucket_idx ON ferry.metrics (bucket_start);
+  `,
 ];

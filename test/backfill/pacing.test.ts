@@ -2,6 +2,8 @@ import { expect, it } from 'vitest';
 import { type BackfillProgress, backfillProgress, type Pacing, runBackfill } from '../../src/backfill/index.js';
 import { backfillLine } from '../../src/cli/progress.js';
 import type { Database } from '../../src/db/database.js';
+import { MetricsAggregate, writeMetrics } from '../../src/sdk/metrics.js';
+import { ensureState } from '../../src/state/store.js';
 import { forEachDriver, type TestTarget } from '../helpers/databases.js';
 import { FAST, seedUsers, specOf, targetOf } from './fixtures.js';
 
@@ -106,6 +108,64 @@ forEachDriver('backfill pacing by measured impact', (suite) => {
       expect(events[0]).toMatch(/^full → paced: /);
       expect(events.at(-1)).toMatch(/ → full: no concurrent load$/);
     } finally {
+      await db.close();
+    }
+  });
+
+  it("slows down when the application's own p99, as ferry's SDK reports it, rises past the budget while the probe sees none of it", async () => {
+    const target = await suite.fresh();
+    const db = await target.open();
+    // The application: its requests counted by the SDK's aggregate in 200-ms buckets and flushed to ferry.metrics, 2 ms each before the backfill, 60 ms once it runs.
+    const metrics = new MetricsAggregate(200);
+    const flush = async () => {
+      const { unwritten, error } = await writeMetrics(db, metrics.drain(), 'test-app');
+      if (unwritten.length) throw error;
+    };
+    const app = await target.open();
+    let latencyMs = 2;
+    let appStopped = false;
+    const appLoop = (async () => {
+      while (!appStopped) {
+        // A session of the application stays busy, so the probe measures (it finds load), yet nothing it does touches the table.
+        await app.query('SELECT pg_sleep(0.01)');
+        for (let i = 0; i < 100; i++) metrics.add('checkout', 'new', latencyMs, false, false);
+      }
+    })();
+    try {
+      await seedUsers(db, 1600);
+      await ensureState(db);
+      // One second of baseline, flushed; the buckets it filled have ended before the backfill starts.
+      await new Promise((r) => setTimeout(r, 1000));
+      await flush();
+      await new Promise((r) => setTimeout(r, 250));
+      const flusher = setInterval(() => void flush().catch(() => {}), 100);
+      const decisions: Pacing[] = [];
+      let final: BackfillProgress;
+      try {
+        // Batches of ~40 ms that nobody waits for: the probe reads little, the application (by its own account) a lot.
+        const spec = specOf({ ...FAST, set: slowFill(1), batchSize: { initial: 40, min: 40, max: 40 }, ranges: 1, impact: { minDutyCycle: 0.2 } });
+        final = await runBackfill(db, targetOf(spec), {
+          lockTimeoutMs: 5000,
+          onPacing: (p) => {
+            // The baseline was read when the run started: from its first batch on, the application is slow.
+            latencyMs = 60;
+            decisions.push(p);
+          },
+        });
+      } finally {
+        clearInterval(flusher);
+      }
+      expect(final.state).toBe('done');
+      const at = decisions.findIndex((p) => p.reason.startsWith("the application's p99"));
+      const byApp = decisions[at] as Pacing;
+      expect(byApp.reason).toMatch(/^the application's p99 \+\d+ % > budget \+10 %/);
+      expect(byApp.impact).toBeGreaterThan(5);
+      expect(byApp.dutyCycle).toBeLessThan((decisions[at - 1] as Pacing).dutyCycle);
+      expect((await pacingEvents(db)).some((e) => /the application's p99 \+\d+ % > budget \+10 %/.test(e))).toBe(true);
+    } finally {
+      appStopped = true;
+      await appLoop;
+      await app.close();
       await db.close();
     }
   });
