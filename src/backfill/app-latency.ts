@@ -3,8 +3,8 @@
  * using the SDK flushes a latency histogram per flag, cohort and time bucket
  * (10 s by default) to `ferry.metrics`. Merged over every flag and cohort, the
  * buckets that ended before the backfill started are the baseline; those that
- * ended since the pacer last slowed down are what the application felt at the
- * current pace. Slower to arrive than the probe (a bucket counts once it has
+ * began after the pacer last slowed down, and have ended, are what the
+ * application felt at the current pace. Slower to arrive than the probe (a bucket counts once it has
  * ended and been flushed) but it is what the budget is about, so the pacer
  * judges by whichever of the two reads higher. Without the SDK's metrics, or
  * with too few requests either side, it says nothing.
