@@ -13,12 +13,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import pg from 'pg';
+import { SERVER, urlOf } from './server.js';
 
-const SERVER = process.env.FERRY_BENCH_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const ROWS = Number(process.env.FERRY_BENCH_ALTER_ROWS ?? 1_000_000);
 const WRITERS = 4;
 const FILL = "'unknown@example.invalid'";
-const urlOf = (db) => Object.assign(new URL(SERVER), { pathname: `/${db}` }).toString();
 
 async function freshDatabase(name) {
   const admin = new pg.Client({ connectionString: SERVER });

@@ -18,13 +18,12 @@
 import { randomBytes } from 'node:crypto';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import pg from 'pg';
+import { SERVER, urlOf } from './server.js';
 
-const SERVER = process.env.FERRY_BENCH_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const ROWS = Number(process.env.FERRY_BENCH_ROWS ?? 1_000_000);
 const LOAD_CONNECTIONS = 8;
 const LOAD_RATE = Number(process.env.FERRY_BENCH_LOAD_RATE ?? 100);
 const CURVE_MS = 1000 * Number(process.env.FERRY_BENCH_CURVE_SECONDS ?? 30);
-const urlOf = (db) => Object.assign(new URL(SERVER), { pathname: `/${db}` }).toString();
 
 const SET = { first_name: "split_part(full_name, ' ', 1)", last_name: "split_part(full_name, ' ', 2)" };
 const WHERE = 'first_name IS NULL';

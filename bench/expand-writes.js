@@ -9,13 +9,12 @@
 // Run with `npm run bench` (builds ferry first). FERRY_BENCH_URL picks the server
 // (default postgres://postgres@127.0.0.1:5432/test); a fresh database is made and dropped.
 import pg from 'pg';
+import { SERVER, urlOf } from './server.js';
 
-const SERVER = process.env.FERRY_BENCH_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const ROWS = 100_000;
 const CONNECTIONS = 8;
 const ROUNDS = 15;
 const WINDOW_MS = 1000;
-const urlOf = (db) => Object.assign(new URL(SERVER), { pathname: `/${db}` }).toString();
 
 /** The write mix, as the share of each kind of statement: most writes of a table in expand touch neither shape. */
 const MIX = [

@@ -16,13 +16,12 @@ import { createFlags } from '../dist/sdk/index.js';
 import { startServer } from '../dist/server/index.js';
 import { ensureState } from '../dist/state/store.js';
 import { fanOut, startReporter } from './reporters.js';
+import { SERVER, urlOf } from './server.js';
 
-const SERVER = process.env.FERRY_BENCH_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const LISTENERS = 20;
 const RELAY_CLIENTS = 500;
 const CHANGES = 10;
 const KEY = 'bench-checkout';
-const urlOf = (db) => Object.assign(new URL(SERVER), { pathname: `/${db}` }).toString();
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** Child mode: `count` SDK clients on `source`; prints "ready" once all have a snapshot and "v <version>" once all have that version. */

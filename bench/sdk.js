@@ -10,13 +10,12 @@ import { openServer } from '../dist/db/server.js';
 import { createFlags } from '../dist/sdk/index.js';
 import { ensureState } from '../dist/state/store.js';
 import { fanOut, startReporter } from './reporters.js';
+import { SERVER, urlOf } from './server.js';
 
-const SERVER = process.env.FERRY_BENCH_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const SUBSCRIBERS = 20;
 const CHANGES = 7;
 const UNITS = 1_000_000;
 const KEY = 'bench-checkout';
-const urlOf = (db) => Object.assign(new URL(SERVER), { pathname: `/${db}` }).toString();
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** Child mode: one application process that prints "v <version>" each time it sees the flag change. */

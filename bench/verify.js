@@ -9,12 +9,11 @@
 // FERRY_BENCH_ROWS the table size, FERRY_BENCH_CHUNK the rows per top-level chunk.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { SERVER, urlOf } from './server.js';
 
-const SERVER = process.env.FERRY_BENCH_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const ROWS = Number(process.env.FERRY_BENCH_ROWS ?? 1_000_000);
 const CHUNK = Number(process.env.FERRY_BENCH_CHUNK ?? 20_000);
 const GOAL = 1.5;
-const urlOf = (db) => Object.assign(new URL(SERVER), { pathname: `/${db}` }).toString();
 
 const seconds = async (fn) => {
   const t0 = performance.now();
