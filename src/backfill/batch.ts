@@ -103,6 +103,7 @@ export async function runBatch(ctx: BatchContext, range: ClaimedRange, limit: nu
     await tx.query(
       `SELECT set_config('lock_timeout', $1, true), set_config('synchronous_commit', CASE WHEN $2 THEN current_setting('synchronous_commit') ELSE 'off' END, true)`,
       [`${ctx.lockTimeoutMs}ms`, loaded],
+      { prepare: true },
     );
     const cp = await lockCheckpoint(tx, ctx.plan.target, range.rangeNo, ctx.workerId);
     if (!cp) return { kind: 'lost' };

@@ -118,6 +118,7 @@ export async function lockCheckpoint(tx: Queryable, t: BackfillTarget, rangeNo: 
     `SELECT r.last_key, r.lower_key, r.upper_key, b.state FROM ferry.backfill_ranges r JOIN ferry.backfills b USING (migration_id, step_id)
       WHERE r.migration_id = $1 AND r.step_id = $2 AND r.range_no = $3 AND r.claimed_by = $4 AND NOT r.done FOR UPDATE OF r`,
     [t.migrationId, t.stepId, rangeNo, workerId],
+    { prepare: true },
   );
   const r = rows[0];
   return r && { lastKey: r.last_key, lowerKey: r.lower_key, upperKey: r.upper_key, state: r.state };
@@ -128,12 +129,15 @@ export async function lockCheckpoint(tx: Queryable, t: BackfillTarget, rangeNo: 
  * exhausted), and log the batch (rows, size, duration, worker) for the dashboard's chart — committed with it.
  */
 export async function writeCheckpoint(tx: Queryable, t: BackfillTarget, rangeNo: number, c: BatchCheckpoint, workerId: string): Promise<void> {
+  // One statement, prepared: it runs once per batch, between the batch's data and its commit.
   await tx.query(
-    `UPDATE ferry.backfill_ranges SET last_key = coalesce($4, last_key), rows_done = rows_done + $5, keys_walked = keys_walked + $6,
-            batches = batches + 1, retries = retries + $7, batch_size = $8, last_batch_ms = $9, longest_batch_ms = greatest(longest_batch_ms, $9),
-            throttled_by = $10, done = $11, claimed_by = CASE WHEN $11 THEN NULL ELSE claimed_by END, pacing = coalesce($12::jsonb, pacing),
-            heartbeat_at = clock_timestamp(), updated_at = clock_timestamp()
-      WHERE ${ID} AND range_no = $3`,
+    `WITH cp AS (
+       UPDATE ferry.backfill_ranges SET last_key = coalesce($4, last_key), rows_done = rows_done + $5, keys_walked = keys_walked + $6,
+              batches = batches + 1, retries = retries + $7, batch_size = $8, last_batch_ms = $9, longest_batch_ms = greatest(longest_batch_ms, $9),
+              throttled_by = $10, done = $11, claimed_by = CASE WHEN $11 THEN NULL ELSE claimed_by END, pacing = coalesce($12::jsonb, pacing),
+              heartbeat_at = clock_timestamp(), updated_at = clock_timestamp()
+        WHERE ${ID} AND range_no = $3)
+     INSERT INTO ferry.backfill_batches (migration_id, step_id, range_no, rows, batch_size, duration_ms, worker) VALUES ($1, $2, $3, $5, $8, $9, $13)`,
     [
       t.migrationId,
       t.stepId,
@@ -147,11 +151,9 @@ export async function writeCheckpoint(tx: Queryable, t: BackfillTarget, rangeNo:
       c.throttledBy,
       c.done,
       c.pacing && JSON.stringify(c.pacing),
+      workerId,
     ],
-  );
-  await tx.query(
-    'INSERT INTO ferry.backfill_batches (migration_id, step_id, range_no, rows, batch_size, duration_ms, worker) VALUES ($1, $2, $3, $4, $5, $6, $7)',
-    [t.migrationId, t.stepId, rangeNo, c.updated, c.batchSize, c.elapsedMs, workerId],
+    { prepare: true },
   );
 }
 

@@ -24,6 +24,8 @@ export const OWN_SESSIONS = 'ferry backfill';
 const PROBE_GAP_MS = 5;
 /** How often the load is looked for (pg_stat_activity, pg_locks): a few times a second costs the server little. */
 const ACTIVITY_EVERY_MS = 250;
+/** How far back the first look for load reaches: two looks' worth. */
+const FIRST_LOOK_MS = 2 * ACTIVITY_EVERY_MS;
 /** Load seen this recently still counts: sessions of a paced load are active only part of the time. */
 const LOAD_MEMORY_MS = 2000;
 /** New samples between two decisions (about 1.5 s of probing). */
@@ -88,11 +90,9 @@ export class ImpactProbe {
       [`${OWN_SESSIONS} probe`, `${PROBE_TIMEOUT_MS}ms`],
     );
     await this.readSize();
-    // Three readings: a paced load is idle between its statements most of the time.
-    for (let i = 0; i < 3 && !this.loaded(); i++) {
-      await this.readLoad();
-      if (!this.loaded()) await sleep(20);
-    }
+    // A paced load is idle between its statements most of the time: the first look counts the sessions that ran one in the last
+    // FIRST_LOOK_MS (the worker waits for it), later ones those since the look before.
+    await this.readLoad(FIRST_LOOK_MS);
     if (this.loaded()) while (this.baseline.length < BASELINE_SAMPLES && !this.stopped) await this.probeOnce();
     this.loop = this.run();
   }
@@ -144,8 +144,8 @@ export class ImpactProbe {
     }
   }
 
-  private async readLoad(): Promise<void> {
-    const a: ActivityReading = await readActivity(this.session, { tableOid: this.tableOid, excludeApplication: OWN_SESSIONS, recentMs: ACTIVITY_EVERY_MS });
+  private async readLoad(recentMs = ACTIVITY_EVERY_MS): Promise<void> {
+    const a: ActivityReading = await readActivity(this.session, { tableOid: this.tableOid, excludeApplication: OWN_SESSIONS, recentMs });
     this.lastActivityAt = a.at;
     // Sessions that ran a statement since the last look: a load of short statements is idle at most instants.
     if ((a.recentSessions ?? a.activeSessions ?? 0) > 0 || (a.tableLockWaiters ?? 0) > 0) this.lastLoadAt = a.at;

@@ -95,6 +95,8 @@ export async function readActivity(q: Queryable, opts: { tableOid?: number; excl
             (SELECT extract(epoch FROM max(r.replay_lag))::float8 FROM pg_stat_replication r) AS lag,
             (SELECT to_jsonb(b) ->> 'checkpoints_req' FROM pg_stat_bgwriter b) AS ckpt`,
     [opts.tableOid ?? null, opts.excludeApplication ?? null, opts.recentMs ?? 1000],
+    // Read a few times a second for a whole backfill: planning it each time cost more (~2.5 ms) than running it (~0.3 ms).
+    { prepare: true },
   );
   const r = rows[0];
   if (!r) return NO_ACTIVITY();
