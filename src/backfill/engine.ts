@@ -127,7 +127,8 @@ export async function runBackfill(db: Database, t: BackfillTarget, opts: RunBack
   const report = async (force: boolean) => {
     if (!opts.onProgress || (!force && performance.now() - lastReport < 250)) return;
     lastReport = performance.now();
-    const p = (await backfillProgress(db, t.migrationId, t.stepId))[0];
+    // Up to four times a second from the worker's own session: prepared.
+    const p = (await backfillProgress(db, t.migrationId, t.stepId, { prepare: true }))[0];
     if (p) opts.onProgress(p);
   };
   /** Sleep between batches, renewing the claim so a long back-off does not lose it. */

@@ -75,7 +75,7 @@ export class HealthMonitor {
     let a: ActivityReading;
     try {
       // The backfill's own workers queue on the table's extension lock among themselves: that is no reason to back off.
-      a = await readActivity(q, { tableOid: this.tableOid, excludeApplication: OWN_SESSIONS });
+      a = await readActivity(q, { tableOid: this.tableOid, excludeApplication: OWN_SESSIONS, prepare: true });
     } catch {
       // A server without these views or functions (or without the rights to read them): skip the signals.
       this.serverSignals = false;

@@ -145,7 +145,7 @@ export class ImpactProbe {
   }
 
   private async readLoad(recentMs = ACTIVITY_EVERY_MS): Promise<void> {
-    const a: ActivityReading = await readActivity(this.session, { tableOid: this.tableOid, excludeApplication: OWN_SESSIONS, recentMs });
+    const a: ActivityReading = await readActivity(this.session, { tableOid: this.tableOid, excludeApplication: OWN_SESSIONS, recentMs, prepare: true });
     this.lastActivityAt = a.at;
     // Sessions that ran a statement since the last look: a load of short statements is idle at most instants.
     if ((a.recentSessions ?? a.activeSessions ?? 0) > 0 || (a.tableLockWaiters ?? 0) > 0) this.lastLoadAt = a.at;

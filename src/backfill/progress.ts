@@ -1,4 +1,4 @@
-import type { Queryable } from '../db/database.js';
+import type { Queryable, QueryOptions } from '../db/database.js';
 import { stateTableExists } from '../state/store.js';
 import type { Pacing } from './pacer.js';
 import type { BackfillProgress, BackfillState } from './types.js';
@@ -34,7 +34,7 @@ export function backfillStateExists(db: Queryable): Promise<boolean> {
  * the checkpoint rows alone, so every process — the runner, `ferry status`,
  * another machine — sees the same numbers.
  */
-export async function backfillProgress(db: Queryable, migrationId?: string, stepId?: string): Promise<BackfillProgress[]> {
+export async function backfillProgress(db: Queryable, migrationId?: string, stepId?: string, opts: QueryOptions = {}): Promise<BackfillProgress[]> {
   if (!(await backfillStateExists(db))) return [];
   const { rows } = await db.query<ProgressRow>(
     `SELECT b.migration_id, b.step_id, b.state, b.rows_total, b.rows_at_run_start,
@@ -53,8 +53,7 @@ export async function backfillProgress(db: Queryable, migrationId?: string, step
       WHERE ($1::text IS NULL OR b.migration_id = $1) AND ($2::text IS NULL OR b.step_id = $2)
       GROUP BY b.migration_id, b.step_id ORDER BY b.migration_id, b.step_id`,
     [migrationId ?? null, stepId ?? null],
-    // The runner reports up to four times a second, between batches.
-    { prepare: true },
+    opts,
   );
   return rows.map((r) => {
     const rowsDone = Number(r.rows_done);

@@ -63,7 +63,10 @@ export const lsnBytes = (lsn: string): bigint => {
  * Throws where the views or functions do not exist or may not be read; the
  * caller decides to stop asking.
  */
-export async function readActivity(q: Queryable, opts: { tableOid?: number; excludeApplication?: string; recentMs?: number } = {}): Promise<ActivityReading> {
+export async function readActivity(
+  q: Queryable,
+  opts: { tableOid?: number; excludeApplication?: string; recentMs?: number; prepare?: boolean } = {},
+): Promise<ActivityReading> {
   const { rows } = await q.query<{
     active: number;
     recent: number;
@@ -95,8 +98,8 @@ export async function readActivity(q: Queryable, opts: { tableOid?: number; excl
             (SELECT extract(epoch FROM max(r.replay_lag))::float8 FROM pg_stat_replication r) AS lag,
             (SELECT to_jsonb(b) ->> 'checkpoints_req' FROM pg_stat_bgwriter b) AS ckpt`,
     [opts.tableOid ?? null, opts.excludeApplication ?? null, opts.recentMs ?? 1000],
-    // Read a few times a second for a whole backfill: planning it each time cost more (~2.5 ms) than running it (~0.3 ms).
-    { prepare: true },
+    // A backfill reads it a few times a second from sessions of its own: there, planning it each time cost more (~2.5 ms) than running it (~0.3 ms).
+    { prepare: opts.prepare ?? false },
   );
   const r = rows[0];
   if (!r) return NO_ACTIVITY();
