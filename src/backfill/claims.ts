@@ -12,6 +12,7 @@ import type { Queryable } from '../db/database.js';
 import { quoteIdent } from '../db/quote.js';
 import type { Pacing } from './pacer.js';
 import { type BackfillPlan, keyList } from './plan.js';
+import { OWN_STATEMENT_TAG } from './statements.js';
 import type { BackfillTarget } from './types.js';
 
 /** A range of the key space one worker holds, with its committed checkpoint. */
@@ -71,7 +72,7 @@ export async function createRanges(tx: Queryable, plan: BackfillPlan, rowsTotal:
   const desc = plan.key.map((k) => `${quoteIdent(k.name)} DESC`).join(', ');
   const keyText = `ARRAY[${plan.key.map((k) => `${quoteIdent(k.name)}::text`).join(', ')}]`;
   const { rows } = await tx.query<{ key: string[] }>(
-    `SELECT DISTINCT ON (bucket) key FROM (
+    `${OWN_STATEMENT_TAG} SELECT DISTINCT ON (bucket) key FROM (
        SELECT ${keyText} AS key, ${keyList(plan)}, ntile($1) OVER (ORDER BY ${keyList(plan)}) AS bucket FROM ${plan.table}${sample}
      ) s ORDER BY bucket, ${desc}`,
     [t.spec.ranges],

@@ -44,8 +44,11 @@ export interface ImpactWindow {
   loaded: boolean;
   /** The probe's p99 over the window ÷ its baseline p99, minus 1; null when too few samples for a decision yet. */
   impact: number | null;
-  /** What `impact` was measured on: the probe (the default), or the application's own p99 from the SDK's metrics when that read higher. */
-  signal?: 'probe' | 'application';
+  /**
+   * What `impact` was measured on: the probe (the default); the application's own p99 from the SDK's metrics, or its
+   * statements' time from pg_stat_statements, when that read higher.
+   */
+  signal?: 'probe' | 'application' | 'statements';
 }
 
 /** Multiplicative decrease over budget; additive increase under it. */
@@ -63,6 +66,13 @@ const MIN_BATCH_MS = 5;
  * commits), so the pacer keeps bursts short and lets the duty cycle set the rate.
  */
 const LOADED_BATCH_SHARE = 0.25;
+
+/** How a decision's reason names what it measured. */
+const SIGNAL_WORDS: Record<NonNullable<ImpactWindow['signal']>, string> = {
+  probe: 'impact',
+  application: "the application's p99",
+  statements: "the application's statement time (pg_stat_statements)",
+};
 
 const pct = (f: number) => `${f >= 0 ? '+' : ''}${Math.round(f * 100)} %`;
 
@@ -93,7 +103,7 @@ export function nextPacing(prev: Pacing, w: ImpactWindow, limits: PacerLimits): 
   const base = prev.state === 'full' ? FIRST_LOADED_DUTY : prev.dutyCycle;
   if (w.impact === null) return prev.state === 'full' ? paced(base, null, 'concurrent load: measuring its latency') : { ...prev, ...keep };
   const budget = limits.budget;
-  const impact = `${w.signal === 'application' ? "the application's p99" : 'impact'} ${pct(w.impact)}`;
+  const impact = `${SIGNAL_WORDS[w.signal ?? 'probe']} ${pct(w.impact)}`;
   if (w.impact > budget) {
     const duty = base * DECREASE;
     if (duty <= floor) {

@@ -4,6 +4,7 @@ import { AppLatency } from './app-latency.js';
 import { type ImpactWindow, initialPacing, nextPacing, type PacerLimits, type Pacing, pauseAfter } from './pacer.js';
 import type { BackfillPlan } from './plan.js';
 import { BASELINE_REST_MS, ImpactProbe, OWN_SESSIONS } from './probe.js';
+import { StatementLatency } from './statement-latency.js';
 import type { BackfillTarget } from './types.js';
 
 /**
@@ -28,6 +29,7 @@ export class WorkerPacing {
     private readonly workerId: string,
     private readonly probe: ImpactProbe | undefined,
     private readonly app: AppLatency | undefined = undefined,
+    private readonly statements: StatementLatency | undefined = undefined,
   ) {
     const impact = t.spec.impact;
     this.limits = {
@@ -71,7 +73,9 @@ export class WorkerPacing {
     }
     // The application's own latency, when ferry's SDK reports it: judged beside the probe (a failed read means no such signal).
     const app = probe ? await AppLatency.start(db).catch(() => undefined) : undefined;
-    const pacing = new WorkerPacing(db, t, workerId, probe, app);
+    // And its statements as pg_stat_statements times them, where the database has it.
+    const statements = probe ? await StatementLatency.start(db).catch(() => undefined) : undefined;
+    const pacing = new WorkerPacing(db, t, workerId, probe, app, statements);
     if (restoreName) pacing.restoreName = restoreName;
     return pacing;
   }
@@ -89,10 +93,13 @@ export class WorkerPacing {
   async afterBatch(rangeNo: number, rows: number, batchMs: number): Promise<number> {
     this.windowRows += rows;
     let window: ImpactWindow = this.probe ? this.probe.take() : { loaded: false, impact: null };
-    // At each of the probe's decisions, the application's own p99 since the pacer last slowed down, when it reads higher.
-    if (window.impact !== null && this.app) {
-      const app = await this.app.impactSince(this.slowedAt).catch(() => null);
-      if (app !== null && app > window.impact) window = { loaded: window.loaded, impact: app, signal: 'application' };
+    // At each of the probe's decisions, the application's own p99 and its statements' time since the pacer last slowed down,
+    // when they read higher.
+    if (window.impact !== null) {
+      const app = this.app ? await this.app.impactSince(this.slowedAt).catch(() => null) : null;
+      if (app !== null && app > (window.impact ?? 0)) window = { loaded: window.loaded, impact: app, signal: 'application' };
+      const statements = this.statements ? await this.statements.impactSince(this.slowedAt).catch(() => null) : null;
+      if (statements !== null && statements > (window.impact ?? 0)) window = { loaded: window.loaded, impact: statements, signal: 'statements' };
     }
     const previous = this.current;
     const next = nextPacing(previous, window, this.limits);

@@ -4,7 +4,7 @@ import { createRanges } from './claims.js';
 import { Rollback } from './faults.js';
 import { type BackfillPlan, resolvePlan } from './plan.js';
 import { backfillStateExists } from './progress.js';
-import { batchEnd, doneRowsPredicate, type KeyBounds, rangeUpdate, rowsBatch, type Sql, todoPredicate } from './statements.js';
+import { batchEnd, doneRowsPredicate, type KeyBounds, OWN_STATEMENT_TAG, rangeUpdate, rowsBatch, type Sql, todoPredicate } from './statements.js';
 import { loadTransform } from './transform.js';
 import type { BackfillTarget } from './types.js';
 
@@ -58,12 +58,12 @@ async function countTodo(db: Queryable, plan: BackfillPlan): Promise<number> {
   const predicate = todoPredicate(plan.target.spec.where);
   // Counting reads the whole table: past a few hundred thousand rows it costs a visible share of the backfill itself.
   if ((est[0]?.n ?? 0) <= 250_000) {
-    const { rows } = await db.query<{ n: string | number }>(`SELECT count(*) AS n FROM ${plan.table} WHERE ${predicate}`);
+    const { rows } = await db.query<{ n: string | number }>(`${OWN_STATEMENT_TAG} SELECT count(*) AS n FROM ${plan.table} WHERE ${predicate}`);
     return Number(rows[0]?.n ?? 0);
   }
   // Too big to count up front: the planner's estimate, refined as ranges finish.
   const { rows } = await db.query<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }>(
-    `EXPLAIN (FORMAT JSON) SELECT 1 FROM ${plan.table} WHERE ${predicate}`,
+    `${OWN_STATEMENT_TAG} EXPLAIN (FORMAT JSON) SELECT 1 FROM ${plan.table} WHERE ${predicate}`,
   );
   return Math.round(rows[0]?.['QUERY PLAN'][0].Plan['Plan Rows'] ?? 0);
 }

@@ -16,6 +16,7 @@ import { type ActivityReading, readActivity } from '../db/activity.js';
 import type { Database } from '../db/database.js';
 import { sleep } from '../sleep.js';
 import type { ImpactWindow } from './pacer.js';
+import { OWN_STATEMENT_TAG } from './statements.js';
 
 /** Sessions whose application_name starts with this are the backfill's own (workers, probes): not load. */
 export const OWN_SESSIONS = 'ferry backfill';
@@ -183,7 +184,7 @@ export class ImpactProbe {
     const tid = `(${Math.floor(Math.random() * Math.max(1, this.pages))},${1 + Math.floor(Math.random() * this.perPage)})`;
     const t0 = performance.now();
     try {
-      await this.session.query(`SELECT 1 FROM ${this.table} WHERE ctid = $1::tid FOR SHARE`, [tid]);
+      await this.session.query(`${OWN_STATEMENT_TAG} SELECT 1 FROM ${this.table} WHERE ctid = $1::tid FOR SHARE`, [tid]);
     } catch {
       // A timeout is a very slow sample; anything else (the table dropped…) too: the pacer errs toward slowing down.
     }

@@ -7,6 +7,14 @@ export interface KeyBounds {
   upTo: string[] | null;
 }
 
+/**
+ * The comment every statement a backfill sends to the user's table begins with:
+ * PostgreSQL keeps it in pg_stat_statements' text, so the pacer's reading of the
+ * application's statements leaves the backfill's own out (see statement-latency.ts).
+ */
+export const OWN_STATEMENT_TAG = '/* ferry backfill */';
+const own = (text: string) => `${OWN_STATEMENT_TAG} ${text}`;
+
 /** A statement and its parameters. */
 export interface Sql {
   text: string;
@@ -47,15 +55,15 @@ export function batchEnd(plan: BackfillPlan, b: KeyBounds, limit: number): Sql {
   if (only && MAX_ORDERED.test(only.type)) {
     // One key column whose max() agrees with its ORDER BY: count and max over the walk, nothing kept or sorted (4× cheaper than below).
     const k = quoteIdent(only.name);
-    const text = `SELECT count(*)::int AS walked, CASE WHEN count(*) > 0 THEN ARRAY[max(b.${k})::text] END AS last_key
-    FROM (SELECT ${k} FROM ${plan.table} WHERE ${cond} ORDER BY ${k} LIMIT $1) b`;
+    const text = own(`SELECT count(*)::int AS walked, CASE WHEN count(*) > 0 THEN ARRAY[max(b.${k})::text] END AS last_key
+    FROM (SELECT ${k} FROM ${plan.table} WHERE ${cond} ORDER BY ${k} LIMIT $1) b`);
     return { text, params };
   }
-  const text = `WITH batch AS MATERIALIZED (
+  const text = own(`WITH batch AS MATERIALIZED (
     SELECT ${keyList(plan)} FROM ${plan.table} WHERE ${cond} ORDER BY ${keyList(plan)} LIMIT $1
   )
   SELECT (SELECT count(*) FROM batch)::int AS walked,
-         (SELECT ${keyText(plan, 'b')} FROM batch b ORDER BY ${order(plan, 'b', ' DESC')} LIMIT 1) AS last_key`;
+         (SELECT ${keyText(plan, 'b')} FROM batch b ORDER BY ${order(plan, 'b', ' DESC')} LIMIT 1) AS last_key`);
   return { text, params };
 }
 
@@ -74,7 +82,7 @@ export function rangeUpdate(plan: BackfillPlan, set: Record<string, string>, pre
   const assignments = Object.entries(set)
     .map(([c, e]) => `${quoteIdent(c)} = (\n${e}\n)`)
     .join(', ');
-  return { text: `UPDATE ${plan.table} SET ${assignments} WHERE ${cond} AND (${predicate})`, params };
+  return { text: own(`UPDATE ${plan.table} SET ${assignments} WHERE ${cond} AND (${predicate})`), params };
 }
 
 /** The forward predicate of a step, parenthesised so an inlined comment cannot swallow what follows. */
@@ -91,8 +99,8 @@ export const TODO_ALIAS = '__ferry_todo';
 export function rowsBatch(plan: BackfillPlan, predicate: string, b: KeyBounds, limit: number): Sql {
   const params: unknown[] = [limit];
   const cond = boundsCondition(plan, b, params);
-  const text = `SELECT ${keyText(plan, plan.table)} AS ${KEY_ALIAS}, (${predicate}) IS TRUE AS ${TODO_ALIAS}, ${plan.table}.*
-      FROM ${plan.table} WHERE ${cond} ORDER BY ${keyList(plan)} LIMIT $1 FOR UPDATE`;
+  const text = own(`SELECT ${keyText(plan, plan.table)} AS ${KEY_ALIAS}, (${predicate}) IS TRUE AS ${TODO_ALIAS}, ${plan.table}.*
+      FROM ${plan.table} WHERE ${cond} ORDER BY ${keyList(plan)} LIMIT $1 FOR UPDATE`);
   return { text, params };
 }
 
@@ -102,8 +110,8 @@ export function rowsBatch(plan: BackfillPlan, predicate: string, b: KeyBounds, l
  */
 export function writeRows(plan: BackfillPlan, columns: string[], rows: Record<string, unknown>[]): Sql {
   const set = columns.map((c) => `${quoteIdent(c)} = v.${quoteIdent(c)}`).join(', ');
-  const text = `UPDATE ${plan.table} SET ${set} FROM jsonb_populate_recordset(NULL::${plan.table}, $1::jsonb) AS v
-     WHERE (${keyList(plan, plan.table)}) = (${keyList(plan, 'v')})`;
+  const text = own(`UPDATE ${plan.table} SET ${set} FROM jsonb_populate_recordset(NULL::${plan.table}, $1::jsonb) AS v
+     WHERE (${keyList(plan, plan.table)}) = (${keyList(plan, 'v')})`);
   return { text, params: [JSON.stringify(rows, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))] };
 }
 
@@ -111,8 +119,8 @@ export function writeRows(plan: BackfillPlan, columns: string[], rows: Record<st
 export function batchRows(plan: BackfillPlan, b: KeyBounds, limit: number): Sql {
   const params: unknown[] = [limit];
   const cond = boundsCondition(plan, b, params);
-  const text = `SELECT ${keyText(plan, plan.table)} AS key, to_jsonb(${plan.table}.*)::text AS row
-      FROM ${plan.table} WHERE ${cond} ORDER BY ${keyList(plan)} LIMIT $1`;
+  const text = own(`SELECT ${keyText(plan, plan.table)} AS key, to_jsonb(${plan.table}.*)::text AS row
+      FROM ${plan.table} WHERE ${cond} ORDER BY ${keyList(plan)} LIMIT $1`);
   return { text, params };
 }
 
