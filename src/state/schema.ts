@@ -397,3 +397,13 @@ export const STATE_SCHEMA_VERSIONS: readonly string[] = [
   CREATE INDEX metrics_bucket_idx ON ferry.metrics (bucket_start);
   `,
 ];
+
+/**
+ * Versions that only index a table the application writes to (`ferry.metrics`, by the SDK). A plain CREATE INDEX
+ * holds a SHARE lock until its transaction ends, so every SDK insert would wait for the build: on a server these are
+ * built CONCURRENTLY, alone and outside the upgrade's transaction, and recorded once the index is valid. Their entry
+ * in {@link STATE_SCHEMA_VERSIONS} is what runs inside a transaction (PGlite, where nobody else writes; dry runs).
+ */
+export const CONCURRENT_INDEX_VERSIONS: ReadonlyMap<number, { index: string; sql: string }> = new Map([
+  [14, { index: 'ferry.metrics_bucket_idx', sql: 'CREATE INDEX CONCURRENTLY IF NOT EXISTS metrics_bucket_idx ON ferry.metrics (bucket_start)' }],
+]);

@@ -1,7 +1,7 @@
 import { hostname, userInfo } from 'node:os';
 import type { Database, Queryable } from '../db/database.js';
 import { FerryError } from '../errors.js';
-import { STATE_SCHEMA_VERSIONS } from './schema.js';
+import { CONCURRENT_INDEX_VERSIONS, STATE_SCHEMA_VERSIONS } from './schema.js';
 
 /**
  * What an applied step is, split by what may change after it ran: `body` is
@@ -99,23 +99,60 @@ export function stateExists(db: Queryable): Promise<boolean> {
   return stateTableExists(db, 'migrations');
 }
 
-/** Create or upgrade schema `ferry` inside the caller's transaction. Call under the migration lock. */
-export async function ensureStateIn(tx: Queryable): Promise<void> {
+/**
+ * Apply the missing state versions in the caller's transaction, in order, up
+ * to the first for which `stopAt` says yes: the version it stopped at, or
+ * undefined once none is missing.
+ */
+async function upgradeIn(tx: Queryable, stopAt?: (version: number) => boolean): Promise<number | undefined> {
   const results = await tx.exec(`CREATE SCHEMA IF NOT EXISTS ferry;
     CREATE TABLE IF NOT EXISTS ferry.state_version (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now());
     SELECT max(version) AS v FROM ferry.state_version`);
   const current = Number((results.at(-1)?.rows[0] as { v: number | null } | undefined)?.v ?? 0);
   // Every missing version and its record in one script: a first run on a new database is one round trip, not two per version.
   const upgrade: string[] = [];
+  let stopped: number | undefined;
   for (let v = current + 1; v <= STATE_SCHEMA_VERSIONS.length; v++) {
+    if (stopAt?.(v)) {
+      stopped = v;
+      break;
+    }
     upgrade.push(`${STATE_SCHEMA_VERSIONS[v - 1] as string}\n;\nINSERT INTO ferry.state_version (version) VALUES (${v})`);
   }
   if (upgrade.length > 0) await tx.exec(upgrade.join(';\n'));
+  return stopped;
 }
 
-/** Create or upgrade schema `ferry` in one transaction. Call under the migration lock. */
+/** Create or upgrade schema `ferry` inside the caller's transaction. Call under the migration lock. */
+export async function ensureStateIn(tx: Queryable): Promise<void> {
+  await upgradeIn(tx);
+}
+
+/**
+ * Build the index of a {@link CONCURRENT_INDEX_VERSIONS} version without
+ * blocking the application's writes, and record the version. A build that
+ * was killed leaves an INVALID index behind: it is dropped and built again.
+ */
+async function buildIndexVersion(db: Database, version: number): Promise<void> {
+  const { index, sql } = CONCURRENT_INDEX_VERSIONS.get(version) as { index: string; sql: string };
+  const { rows } = await db.query<{ valid: boolean }>('SELECT i.indisvalid AS valid FROM pg_index i WHERE i.indexrelid = to_regclass($1)', [index]);
+  if (rows[0] && !rows[0].valid) await db.exec(`DROP INDEX CONCURRENTLY IF EXISTS ${index}`);
+  await db.exec(sql);
+  await db.query('INSERT INTO ferry.state_version (version) VALUES ($1) ON CONFLICT (version) DO NOTHING', [version]);
+}
+
+/**
+ * Create or upgrade schema `ferry`: its versions in one transaction, except,
+ * on a server, an index on a table the application writes to, which is built
+ * concurrently on its own (see {@link CONCURRENT_INDEX_VERSIONS}). Call under the migration lock.
+ */
 export async function ensureState(db: Database): Promise<void> {
-  await db.transaction(ensureStateIn);
+  const concurrently = db.kind === 'server' ? (v: number) => CONCURRENT_INDEX_VERSIONS.has(v) : undefined;
+  for (;;) {
+    const stopped = await db.transaction((tx) => upgradeIn(tx, concurrently));
+    if (stopped === undefined) return;
+    await buildIndexVersion(db, stopped);
+  }
 }
 
 const toApplied = (r: Record<string, unknown>): AppliedStep => ({
