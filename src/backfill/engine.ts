@@ -139,11 +139,24 @@ export async function runBackfill(db: Database, t: BackfillTarget, opts: RunBack
     }
   };
   const pacing = await WorkerPacing.start(db, plan, ctx.workerId);
+  /**
+   * Claim the next range. With nobody else working, its commit need not wait for the flush of the batches' WAL
+   * (they commit without waiting, see runBatch): a flush of the last range's WAL cost each claim ~6 ms. A server
+   * crash that loses the claim loses the batches after it too (WAL is replayed in order): the lease is taken again
+   * and they are redone.
+   */
+  const claim = () =>
+    pacing.current.state === 'full'
+      ? db.transaction(async (tx) => {
+          await tx.exec('SET LOCAL synchronous_commit = off');
+          return claimRange(tx, t, ctx.workerId, leaseMs);
+        })
+      : claimRange(db, t, ctx.workerId, leaseMs);
   try {
     while (!opts.signal?.aborted) {
       if (!range) {
         if ((await readState(db, t)) !== 'running') break;
-        range = await claimRange(db, t, ctx.workerId, leaseMs);
+        range = await claim();
         if (!range) {
           if ((await openRanges(db, t)).left === 0) {
             await markDone(db, t);
