@@ -1,7 +1,7 @@
 import type { Database, Queryable } from '../db/database.js';
 import { type BatchCheckpoint, type ClaimedRange, lockCheckpoint, writeCheckpoint } from './claims.js';
 import { DataFault, isDataError, Rollback, rowJson } from './faults.js';
-import type { Pacing } from './pacer.js';
+import { commitsWithoutFlush, type Pacing } from './pacer.js';
 import type { BackfillPlan } from './plan.js';
 import { batchEnd, batchRows, KEY_ALIAS, type KeyBounds, rangeUpdate, rowsBatch, TODO_ALIAS, todoPredicate, writeRows } from './statements.js';
 import type { TransformFn } from './transform.js';
@@ -96,10 +96,9 @@ async function transformFill(tx: Queryable, plan: BackfillPlan, transform: Trans
 export async function runBatch(ctx: BatchContext, range: ClaimedRange, limit: number, retries: number, throttledBy: string | null): Promise<BatchResult> {
   const started = performance.now();
   return ctx.db.transaction(async (tx): Promise<BatchResult> => {
-    // With nobody else working, the commit need not wait for its WAL flush: a server crash can only lose whole
-    // batches with their checkpoints (they commit together), which the next run redoes. Under load it does wait
-    // (the session's own setting), so the application's next commits do not have to flush the batch's WAL.
-    const loaded = ctx.pacing !== undefined && ctx.pacing.state !== 'full';
+    // Without waiting for the flush (see commitsWithoutFlush), a server crash can only lose whole batches with their
+    // checkpoints (they commit together), which the next run redoes; under load, the session's own setting.
+    const loaded = !commitsWithoutFlush(ctx.pacing);
     await tx.query(
       `SELECT set_config('lock_timeout', $1, true), set_config('synchronous_commit', CASE WHEN $2 THEN current_setting('synchronous_commit') ELSE 'off' END, true)`,
       [`${ctx.lockTimeoutMs}ms`, loaded],

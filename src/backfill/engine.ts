@@ -10,7 +10,7 @@ import { startRun } from './control.js';
 import { batchDataError, batchFailedError, dataFaultError, locksOutlastedError } from './errors.js';
 import { DataFault, isDataError, RETRYABLE } from './faults.js';
 import { HealthMonitor } from './health.js';
-import type { Pacing } from './pacer.js';
+import { commitsWithoutFlush, type Pacing } from './pacer.js';
 import { WorkerPacing } from './pacing.js';
 import type { BackfillPlan } from './plan.js';
 import { preparePlan, validateBackfill } from './prepare.js';
@@ -140,13 +140,12 @@ export async function runBackfill(db: Database, t: BackfillTarget, opts: RunBack
   };
   const pacing = await WorkerPacing.start(db, plan, ctx.workerId);
   /**
-   * Claim the next range. With nobody else working, its commit need not wait for the flush of the batches' WAL
-   * (they commit without waiting, see runBatch): a flush of the last range's WAL cost each claim ~6 ms. A server
-   * crash that loses the claim loses the batches after it too (WAL is replayed in order): the lease is taken again
-   * and they are redone.
+   * Claim the next range, like the batches without waiting for the WAL flush when nobody else works: a flush of the
+   * last range's WAL cost each claim ~6 ms. A server crash that loses the claim loses the batches after it too (WAL
+   * is replayed in order): the lease is taken again and they are redone.
    */
   const claim = () =>
-    pacing.current.state === 'full'
+    commitsWithoutFlush(pacing.current)
       ? db.transaction(async (tx) => {
           await tx.exec('SET LOCAL synchronous_commit = off');
           return claimRange(tx, t, ctx.workerId, leaseMs);

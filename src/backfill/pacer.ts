@@ -76,6 +76,12 @@ const SIGNAL_WORDS: Record<NonNullable<ImpactWindow['signal']>, string> = {
 
 const pct = (f: number) => `${f >= 0 ? '+' : ''}${Math.round(f * 100)} %`;
 
+/**
+ * Whether a worker's commits may skip waiting for their WAL flush: at full speed nobody else works (or no budget asks
+ * to protect them). Under load they wait, so the application's next commits do not have to flush the backfill's WAL.
+ */
+export const commitsWithoutFlush = (p: Pacing | undefined): boolean => p === undefined || p.state === 'full';
+
 /** The decision before any measurement: full speed. */
 export function initialPacing(limits: PacerLimits): Pacing {
   const reason = limits.budget === null ? 'unlimited budget' : 'no concurrent load';

@@ -93,13 +93,20 @@ export class WorkerPacing {
   async afterBatch(rangeNo: number, rows: number, batchMs: number): Promise<number> {
     this.windowRows += rows;
     let window: ImpactWindow = this.probe ? this.probe.take() : { loaded: false, impact: null };
-    // At each of the probe's decisions, the application's own p99 and its statements' time since the pacer last slowed down,
-    // when they read higher.
+    // At each of the probe's decisions, the application's own p99 and its statements' time since the pacer last slowed down:
+    // the pacer goes by whichever reads highest.
     if (window.impact !== null) {
-      const app = this.app ? await this.app.impactSince(this.slowedAt).catch(() => null) : null;
-      if (app !== null && app > (window.impact ?? 0)) window = { loaded: window.loaded, impact: app, signal: 'application' };
-      const statements = this.statements ? await this.statements.impactSince(this.slowedAt).catch(() => null) : null;
-      if (statements !== null && statements > (window.impact ?? 0)) window = { loaded: window.loaded, impact: statements, signal: 'statements' };
+      let highest = window.impact;
+      for (const [signal, source] of [
+        ['application', this.app],
+        ['statements', this.statements],
+      ] as const) {
+        const impact = source ? await source.impactSince(this.slowedAt).catch(() => null) : null;
+        if (impact !== null && impact > highest) {
+          highest = impact;
+          window = { loaded: window.loaded, impact, signal };
+        }
+      }
     }
     const previous = this.current;
     const next = nextPacing(previous, window, this.limits);

@@ -31,74 +31,68 @@ type Counters = Map<string, { calls: number; ms: number }>;
 /** Utility statements: pooled by text for every session, the backfill's own among them (LOCK is kept: its waits are the application's). */
 const UTILITY = '^\\s*(BEGIN|COMMIT|ROLLBACK|END|ABORT|START|SET|RESET|SHOW|SAVEPOINT|RELEASE|PREPARE|EXECUTE|DEALLOCATE|DISCARD|LISTEN|UNLISTEN|NOTIFY)\\M';
 
-async function readCounters(db: Queryable): Promise<Counters> {
-  const { rows } = await db.query<{ id: string; calls: number; ms: number }>(
-    `SELECT queryid::text AS id, sum(calls)::float8 AS calls, sum(total_exec_time)::float8 AS ms
-       FROM pg_stat_statements
-      WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND toplevel AND queryid IS NOT NULL
-        AND left(query, length($1)) <> $1
-        AND query !~* $2
-        AND query !~* '\\mferry\\.|\\mpg_stat_|\\mpg_locks\\M|\\mset_config\\s*\\(|\\mpg_relation_size\\s*\\('
-      GROUP BY queryid`,
-    [OWN_STATEMENT_TAG, UTILITY],
-    { prepare: true },
-  );
-  return new Map(rows.map((r) => [r.id, { calls: r.calls, ms: r.ms }]));
-}
+/**
+ * Every top-level statement's counters in this database, without its text:
+ * with texts, each read loads PostgreSQL's whole file of them, and this one runs every second.
+ */
+const COUNTERS = `SELECT queryid::text AS id, sum(calls)::float8 AS calls, sum(total_exec_time)::float8 AS ms
+   FROM pg_stat_statements(false)
+  WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND toplevel AND queryid IS NOT NULL
+  GROUP BY queryid`;
+
+/** Of the statements `$1`, the application's, by their text: not the backfill's own, not ferry's, not utility statements. */
+const APPLICATION = `SELECT DISTINCT queryid::text AS id FROM pg_stat_statements(true)
+  WHERE queryid::text = ANY ($1::text[]) AND left(query, length($2)) <> $2 AND query !~* $3
+    AND query !~* '\\mferry\\.|\\mpg_stat_|\\mpg_locks\\M|\\mset_config\\s*\\(|\\mpg_relation_size\\s*\\('`;
 
 /** The application's statements' execution time against their means before the run; see the file's comment. */
 export class StatementLatency {
-  private windowStart: Counters;
-  private windowSince = Number.NaN;
+  /** Mean ms per call of each statement before the run (those with enough calls). */
+  private readonly baseline = new Map<string, number>();
+  /** Whether each statement seen is the application's, judged once by its text. */
+  private readonly application = new Map<string, boolean>();
+  private windowStart: Counters = new Map();
+  private windowSince: number | undefined;
   private lastRead = Number.NEGATIVE_INFINITY;
   private lastImpact: number | null = null;
 
-  private constructor(
-    private readonly db: Queryable,
-    /** Mean ms per call of each statement before the run (those with enough calls). */
-    private readonly baseline: Map<string, number>,
-    start: Counters,
-  ) {
-    this.windowStart = start;
-  }
+  private constructor(private readonly db: Queryable) {}
 
   /** The signal for a run that starts now; undefined when pg_stat_statements cannot be read here, or holds no statement with a baseline. */
   static async start(db: Queryable): Promise<StatementLatency | undefined> {
     const { rows } = await db.query<{ installed: boolean }>(`SELECT to_regclass('pg_stat_statements') IS NOT NULL AS installed`);
     if (!rows[0]?.installed) return undefined;
+    const s = new StatementLatency(db);
     // Installed but not loaded (shared_preload_libraries), or not readable by this role: the view refuses, and there is no such signal.
-    const start = await readCounters(db).catch(() => undefined);
+    const start = await s.counters().catch(() => undefined);
     if (!start) return undefined;
-    const baseline = new Map<string, number>();
-    for (const [id, c] of start) if (c.calls >= MIN_BASELINE_CALLS && c.ms > 0) baseline.set(id, c.ms / c.calls);
-    return baseline.size > 0 ? new StatementLatency(db, baseline, start) : undefined;
+    for (const [id, c] of start) if (c.calls >= MIN_BASELINE_CALLS && c.ms > 0) s.baseline.set(id, c.ms / c.calls);
+    s.windowStart = start;
+    return s.baseline.size > 0 ? s : undefined;
   }
 
   /**
    * The increase of the statements' time since `since` (epoch ms; the pacer's
    * last slowdown) over their baseline means, as a fraction: null while too
-   * few calls are in. A new `since` starts a new window from the counters as
-   * they are then. Read at most every {@link READ_EVERY_MS}.
+   * few calls are in. The run's first window starts at the counters read as it
+   * started; a later `since` starts a new one from the counters as they are
+   * then. Read at most every {@link READ_EVERY_MS}.
    */
   async impactSince(since: number, now = Date.now()): Promise<number | null> {
-    if (since !== this.windowSince) {
-      const first = Number.isNaN(this.windowSince);
+    if (this.windowSince !== undefined && since !== this.windowSince) {
       this.windowSince = since;
-      if (!first) {
-        // A new window after a slowdown: it starts at the counters as they are now, so it holds only the new pace.
-        this.windowStart = await readCounters(this.db);
-        this.lastRead = now;
-        this.lastImpact = null;
-        return null;
-      }
-      // The run's first window starts at the counters read as the run started.
-    } else if (now - this.lastRead < READ_EVERY_MS) return this.lastImpact;
+      this.windowStart = await this.counters();
+      this.lastRead = now;
+      this.lastImpact = null;
+      return null;
+    }
+    this.windowSince = since;
+    if (now - this.lastRead < READ_EVERY_MS) return this.lastImpact;
     this.lastRead = now;
-    const current = await readCounters(this.db);
     let calls = 0;
     let took = 0;
     let expected = 0;
-    for (const [id, c] of current) {
+    for (const [id, c] of await this.counters()) {
       const mean = this.baseline.get(id);
       const before = this.windowStart.get(id) ?? { calls: 0, ms: 0 };
       const n = c.calls - before.calls;
@@ -110,5 +104,17 @@ export class StatementLatency {
     }
     this.lastImpact = calls >= MIN_WINDOW_CALLS && expected > 0 ? took / expected - 1 : null;
     return this.lastImpact;
+  }
+
+  /** The application's statements' counters now; the texts of statements not seen before are read once, to judge them. */
+  private async counters(): Promise<Counters> {
+    const { rows } = await this.db.query<{ id: string; calls: number; ms: number }>(COUNTERS, [], { prepare: true });
+    const unseen = rows.filter((r) => !this.application.has(r.id)).map((r) => r.id);
+    if (unseen.length > 0) {
+      const { rows: app } = await this.db.query<{ id: string }>(APPLICATION, [unseen, OWN_STATEMENT_TAG, UTILITY]);
+      const ids = new Set(app.map((r) => r.id));
+      for (const id of unseen) this.application.set(id, ids.has(id));
+    }
+    return new Map(rows.filter((r) => this.application.get(r.id)).map((r) => [r.id, { calls: r.calls, ms: r.ms }]));
   }
 }
